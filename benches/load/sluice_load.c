@@ -1,0 +1,2065 @@
+/* sluice_load.c - load generator for sluice and its peers (Kinesis, Redis).
+ *
+ * One process, one epoll loop, N non-blocking TCP connections. The kinesis
+ * mode drives PutRecords over the AWS JSON 1.1 protocol on HTTP/1.1, with
+ * optional GetRecords consumers; the redis mode drives pipelined XADD, one
+ * command per record and one batch per round trip, so both peers see the same
+ * records per round trip.
+ *
+ * Without --rate the load is closed-loop: every connection keeps --pipeline
+ * requests in flight. With --rate it is open-loop: sends follow a fixed
+ * schedule and latency counts from the scheduled time, so a server that
+ * stalls cannot hide the stall by slowing the generator down (coordinated
+ * omission).
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control/codec/doc.h"
+
+#define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
+#define NS_PER_US 1000ull
+
+/* Flag limits: generous, but they keep every buffer size computable. */
+#define MAX_CONNECTIONS 4096
+#define MAX_CONSUMERS 1024
+#define MAX_PIPELINE 1024
+#define MAX_BATCH 10000
+#define MAX_RECORD_SIZE (1u << 20)
+#define MAX_SHARDS 100000
+#define MAX_DURATION_S 86400.0
+#define MAX_INFLIGHT_BYTES (256ull << 20) /* pipeline * batch * record-size */
+
+#define WBUF_MAX (1ull << 30)
+#define RBUF_MAX (256ull << 20) /* largest reply we agree to buffer */
+#define RBUF_MIN_FREE 65536
+#define READS_PER_EVENT 16
+#define EVENTS_MAX 256
+#define HTTP_HEAD_MAX 1024
+#define HTTP_HDR_LIMIT 65536
+#define HTTP_LINES_MAX 256
+#define PK_LEN 16
+#define POOL_RAW_BYTES (3u << 20) /* a multiple of 3 and of 8 */
+#define ITER_MAX 4096
+#define SHARD_ID_MAX 256
+#define TOKS_INIT 4096u
+#define TOKS_MAX (1u << 24)
+#define ERR_LOG_MAX 5
+#define RESP_DEPTH_MAX 4
+
+#define DRAIN_NS (5 * NS_PER_S)
+#define RECONNECT_NS (100 * NS_PER_MS)
+#define CONS_EMPTY_NS (10 * NS_PER_MS)
+#define CONS_RETRY_NS (200 * NS_PER_MS)
+#define CONS_LIMIT 10000
+#define CTL_TIMEOUT_S 10
+#define CTL_POLL_NS (100 * NS_PER_MS)
+#define CTL_POLLS_MAX 600
+
+/* The server does not check signatures, but AWS-style peers (kinesalite)
+ * insist that the Authorization header is well formed and that a date
+ * header exists. */
+#define AMZ_DATE "20260101T000000Z"
+#define AMZ_AUTH                                                                   \
+	"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/kinesis/aws4_request, " \
+	"SignedHeaders=host;x-amz-date, Signature=0"
+
+#define LIT_LEN(s) (sizeof(s) - 1)
+#define PUT_LIT(q, s) put_mem((q), (s), LIT_LEN(s))
+
+#define KIN_BODY_HEAD "{\"StreamName\":\""
+#define KIN_BODY_RECS "\",\"Records\":["
+#define KIN_REC_HEAD "{\"Data\":\""
+#define KIN_REC_PK "\",\"PartitionKey\":\""
+#define KIN_REC_TAIL "\"}"
+#define KIN_BODY_TAIL "]}"
+
+/* Latency histogram: log-linear, like HdrHistogram with 2 significant digits.
+ * Values below 2 * HIST_SUB us are exact; above, each power of two is split
+ * into HIST_SUB buckets, so a bucket is at most 1/128 (0.8%) wide. */
+#define HIST_SUB_BITS 7
+#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_MAX_US (60ull * 1000 * 1000)
+#define HIST_BUCKETS 2560
+
+enum load_mode { MODE_KINESIS, MODE_REDIS };
+enum conn_role { ROLE_PUT, ROLE_XADD, ROLE_GET };
+enum conn_state { ST_WAIT, ST_CONNECTING, ST_READY };
+enum cons_step { CONS_LIST, CONS_ITER, CONS_GET, CONS_DONE };
+
+struct sl_opts {
+	enum load_mode mode;
+	char endpoint[256]; /* as given: also the Host header */
+	char host[256];
+	char port[16];
+	char stream[129];
+	uint32_t shards;
+	uint32_t connections;
+	uint32_t batch;
+	uint32_t record_size;
+	uint32_t consumers;
+	uint32_t pipeline;
+	bool create;
+	double duration_s;
+	double rate;
+	const char *json_path;
+};
+
+struct sl_hist {
+	uint64_t count[HIST_BUCKETS];
+	uint64_t total;
+	uint64_t sum_us;
+	uint64_t max_us;
+};
+
+struct sl_buf {
+	uint8_t *p;
+	size_t off; /* first byte not yet consumed (read) or sent (write) */
+	size_t len; /* end of the data */
+	size_t cap;
+};
+
+/* Incremental HTTP/1.1 response parser state. Offsets are relative to the
+ * first byte of the response, so the buffer may move or grow underneath. */
+struct sl_http_rx {
+	size_t hdr_scan; /* bytes already searched for the blank line */
+	size_t hdr_len;  /* status line + headers + blank line; 0 until seen */
+	size_t body_len; /* Content-Length, or bytes de-chunked so far */
+	size_t scan;     /* chunked: offset of the next chunk-size line */
+	int status;
+	bool chunked;
+	bool until_eof;
+	bool close;
+};
+
+struct sl_stats {
+	uint64_t records;  /* acknowledged records */
+	uint64_t failed;   /* records rejected or lost */
+	uint64_t requests; /* completed requests (batches) */
+	uint64_t errors;   /* failed requests and connection errors */
+	uint64_t cons_records;
+	uint64_t cons_bytes;
+	uint64_t cons_requests;
+	uint64_t cons_errors;
+};
+
+struct sl_conn {
+	int fd;
+	uint8_t role;  /* enum conn_role */
+	uint8_t state; /* enum conn_state */
+	uint8_t step;  /* enum cons_step, consumers only */
+	bool want_out; /* EPOLLOUT is armed */
+	bool served;   /* at least one reply since connecting */
+	uint32_t idx;  /* index among the connections of its role */
+	uint32_t inflight;
+	uint32_t ring_head;  /* ring slot of the oldest in-flight request */
+	uint32_t resp_got;   /* redis: replies seen for the oldest batch */
+	uint32_t resp_failed;
+	uint64_t wake_ns;      /* ST_WAIT: reconnect time; consumer: next request */
+	uint64_t next_send_ns; /* --rate: scheduled time of the next batch */
+	uint64_t *ring;        /* producers: scheduled send time per in-flight request */
+	struct sl_buf wbuf;
+	struct sl_buf rbuf;
+	struct sl_http_rx rx;
+	char shard_id[SHARD_ID_MAX];
+	char iter[ITER_MAX];
+};
+
+struct sl_load {
+	struct sl_opts opt;
+	int ep;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct sl_conn *conns;
+	uint32_t nconns;
+	struct sl_stats st;
+	struct sl_stats st_prev; /* at the last progress line */
+	struct sl_hist *hist_all;
+	struct sl_hist *hist_sec;
+	uint8_t *pool_raw;
+	uint8_t *pool_b64;
+	uint64_t rng;
+	struct sl_doc_tok *toks;
+	uint32_t toks_cap;
+	size_t put_body_len;
+	char xadd_head[256];
+	size_t xadd_head_len;
+	size_t xadd_cmd_len;
+	uint64_t interval_ns; /* --rate: gap between one connection's batches */
+	uint64_t put_inflight;
+	uint64_t start_ns;
+	uint64_t end_ns; /* planned end of the load */
+	uint64_t stop_ns;
+	uint64_t last_done_ns;
+	uint64_t last_report_ns;
+	uint64_t unsent;
+	bool stopping;
+	uint32_t err_logged;
+};
+
+static volatile sig_atomic_t g_stop;
+
+static const char usage_text[] =
+	"usage:\n"
+	"  sluice-load kinesis [--endpoint HOST:PORT] [--stream NAME] [--shards N] [--create]\n"
+	"                      [--connections C] [--batch B] [--record-size BYTES] [--duration S]\n"
+	"                      [--rate RECORDS_PER_S] [--consumers N] [--pipeline D] [--json-summary FILE]\n"
+	"  sluice-load redis   [--endpoint HOST:PORT] [--stream NAME] [--connections C] [--batch B]\n"
+	"                      [--record-size BYTES] [--duration S] [--rate R] [--pipeline D]\n"
+	"                      [--json-summary FILE]\n"
+	"\n"
+	"kinesis: each connection sends PutRecords of B records (default endpoint 127.0.0.1:4566).\n"
+	"redis:   each connection sends B pipelined XADDs per round trip (default 127.0.0.1:6379).\n"
+	"\n"
+	"  --endpoint HOST:PORT  server address ([v6]:PORT works too)\n"
+	"  --stream NAME         stream name, [A-Za-z0-9_.-]{1,128} (default sluice-bench)\n"
+	"  --shards N            shards for --create (default 4)\n"
+	"  --create              CreateStream first (an existing stream is fine), wait until ACTIVE;\n"
+	"                        with --duration 0 only create\n"
+	"  --connections C       producer connections (default 4)\n"
+	"  --batch B             records per request (default 100)\n"
+	"  --record-size BYTES   random payload bytes per record (default 100)\n"
+	"  --duration S          seconds of load (default 10)\n"
+	"  --rate R              open loop: offer R records/s in total; latency counts from the\n"
+	"                        scheduled send time. Default: closed loop\n"
+	"  --consumers N         kinesis: N more connections reading shards round-robin with\n"
+	"                        GetShardIterator(LATEST) + GetRecords (default 0)\n"
+	"  --pipeline D          requests (batches) in flight per connection (default 1)\n"
+	"  --json-summary FILE   also write the summary as JSON\n"
+	"  --help                this text\n"
+	"\n"
+	"Latency is per request (one batch), in ms. MB/s counts payload bytes (10^6 bytes).\n"
+	"Exit status: 0 ok, 1 setup failed, 2 bad flags, 3 no record was acknowledged.\n";
+
+/* The first signal ends the run (the summary still prints); a second one
+ * also skips waiting for the replies still in flight. */
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = g_stop + 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop)
+		;
+}
+
+/* xorshift64*: cheap, and random enough to make payloads incompressible. */
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- histogram ---- */
+
+static uint32_t hist_index(uint64_t us)
+{
+	unsigned int shift;
+
+	if (us > HIST_MAX_US)
+		us = HIST_MAX_US;
+	if (us < 2 * HIST_SUB)
+		return (uint32_t)us;
+	shift = (unsigned int)(63 - __builtin_clzll(us)) - HIST_SUB_BITS;
+	return 2 * HIST_SUB + (shift - 1) * HIST_SUB + (uint32_t)((us >> shift) - HIST_SUB);
+}
+
+/* Highest value that lands in bucket idx, as HdrHistogram reports it. */
+static uint64_t hist_high(uint32_t idx)
+{
+	uint32_t shift, sub;
+
+	if (idx < 2 * HIST_SUB)
+		return idx;
+	shift = (idx - 2 * HIST_SUB) / HIST_SUB + 1;
+	sub = (idx - 2 * HIST_SUB) % HIST_SUB + HIST_SUB;
+	return (((uint64_t)sub + 1) << shift) - 1;
+}
+
+static void hist_record(struct sl_hist *h, uint64_t us)
+{
+	uint32_t i = hist_index(us);
+
+	assert(i < HIST_BUCKETS);
+	h->count[i]++;
+	h->total++;
+	h->sum_us += us;
+	if (us > h->max_us)
+		h->max_us = us;
+}
+
+/* Value at quantile q in us; 0 for an empty histogram. */
+static uint64_t hist_quantile(const struct sl_hist *h, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (h->total == 0)
+		return 0;
+	want = (uint64_t)(q * (double)h->total + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->count[i];
+		if (seen >= want)
+			return min_u64(hist_high(i), h->max_us);
+	}
+	return h->max_us;
+}
+
+static double us_to_ms(uint64_t us)
+{
+	return (double)us / 1000.0;
+}
+
+/* ---- buffers ---- */
+
+/* Make room for `need` more bytes after len, compacting consumed bytes away
+ * first; growth doubles so a steady load stops allocating quickly. */
+static int buf_reserve(struct sl_buf *b, size_t need, size_t limit)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (b->cap - b->len >= need)
+		return 0;
+	if (b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		if (b->cap - b->len >= need)
+			return 0;
+	}
+	cap = b->cap ? b->cap : 4096;
+	for (int i = 0; i < 64 && cap - b->len < need; i++)
+		cap *= 2;
+	if (cap > limit)
+		cap = limit;
+	if (cap < b->len || cap - b->len < need)
+		return -1;
+	p = realloc(b->p, cap);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void buf_consume(struct sl_buf *b, size_t n)
+{
+	assert(n <= b->len - b->off);
+	b->off += n;
+	if (b->off == b->len)
+		b->off = b->len = 0;
+}
+
+static uint8_t *put_mem(uint8_t *q, const void *s, size_t n)
+{
+	memcpy(q, s, n);
+	return q + n;
+}
+
+/* ---- base64 and payloads ---- */
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static size_t b64_len(size_t n)
+{
+	return 4 * ((n + 2) / 3);
+}
+
+static size_t b64_encode(uint8_t *out, const uint8_t *in, size_t n)
+{
+	size_t i, o = 0;
+	uint32_t v;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = (uint8_t)b64_alphabet[v >> 18];
+		out[o++] = (uint8_t)b64_alphabet[(v >> 12) & 63];
+		out[o++] = (uint8_t)b64_alphabet[(v >> 6) & 63];
+		out[o++] = (uint8_t)b64_alphabet[v & 63];
+	}
+	if (i < n) {
+		v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[o++] = (uint8_t)b64_alphabet[v >> 18];
+		out[o++] = (uint8_t)b64_alphabet[(v >> 12) & 63];
+		out[o++] = (i + 1 < n) ? (uint8_t)b64_alphabet[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	return o;
+}
+
+/* Bytes a base64 string token decodes to, without decoding it. */
+static uint64_t b64_decoded_len(const struct sl_doc_tok *t)
+{
+	uint64_t n;
+
+	if (t->type != SL_DOC_STR || t->len < 4)
+		return 0;
+	n = t->len / 4 * 3;
+	if (t->ptr[t->len - 1] == '=')
+		n--;
+	if (t->ptr[t->len - 2] == '=')
+		n--;
+	return n;
+}
+
+/* Payloads are slices of one random pool, base64-encoded once at start:
+ * a slice that starts on a 3-byte boundary is a plain copy of the encoded
+ * pool, and only its last partial group is encoded per record. This keeps
+ * the generator cheap next to the server on a small machine. */
+static int pool_init(struct sl_load *ld)
+{
+	uint64_t *w;
+
+	ld->pool_raw = malloc(POOL_RAW_BYTES);
+	ld->pool_b64 = malloc(b64_len(POOL_RAW_BYTES));
+	if (!ld->pool_raw || !ld->pool_b64)
+		return -1;
+	w = (uint64_t *)(void *)ld->pool_raw;
+	for (size_t i = 0; i < POOL_RAW_BYTES / 8; i++)
+		w[i] = rng_next(&ld->rng);
+	b64_encode(ld->pool_b64, ld->pool_raw, POOL_RAW_BYTES);
+	return 0;
+}
+
+static uint8_t *put_b64_record(struct sl_load *ld, uint8_t *q)
+{
+	size_t rs = ld->opt.record_size;
+	size_t k = rng_next(&ld->rng) % ((POOL_RAW_BYTES - rs) / 3 + 1);
+	size_t full = rs / 3;
+
+	q = put_mem(q, ld->pool_b64 + 4 * k, 4 * full);
+	if (rs % 3)
+		q += b64_encode(q, ld->pool_raw + 3 * k + 3 * full, rs % 3);
+	return q;
+}
+
+static uint8_t *put_pkey(uint8_t *q, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < PK_LEN; i++) {
+		q[i] = (uint8_t)hex[v & 15];
+		v >>= 4;
+	}
+	return q + PK_LEN;
+}
+
+/* ---- requests ---- */
+
+static size_t http_head(const struct sl_load *ld, char *out, const char *op, size_t body_len)
+{
+	int n = snprintf(out, HTTP_HEAD_MAX,
+			 "POST / HTTP/1.1\r\n"
+			 "Host: %s\r\n"
+			 "Content-Type: application/x-amz-json-1.1\r\n"
+			 "X-Amz-Target: Kinesis_20131202.%s\r\n"
+			 "X-Amz-Date: " AMZ_DATE "\r\n"
+			 "Authorization: " AMZ_AUTH "\r\n"
+			 "Content-Length: %zu\r\n"
+			 "\r\n",
+			 ld->opt.endpoint, op, body_len);
+
+	assert(n > 0 && n < HTTP_HEAD_MAX);
+	return (size_t)n;
+}
+
+static int http_request(const struct sl_load *ld, struct sl_buf *b, const char *op,
+			const char *body, size_t body_len)
+{
+	size_t h;
+
+	if (buf_reserve(b, HTTP_HEAD_MAX + body_len, WBUF_MAX))
+		return -1;
+	h = http_head(ld, (char *)b->p + b->len, op, body_len);
+	memcpy(b->p + b->len + h, body, body_len);
+	b->len += h + body_len;
+	return 0;
+}
+
+/* The body length is known before writing it (fixed-size keys and
+ * payloads), so the body goes straight into the write buffer. */
+static void put_body_len_init(struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+	size_t rec = LIT_LEN(KIN_REC_HEAD) + b64_len(o->record_size) + LIT_LEN(KIN_REC_PK) +
+		     PK_LEN + LIT_LEN(KIN_REC_TAIL);
+
+	ld->put_body_len = LIT_LEN(KIN_BODY_HEAD) + strlen(o->stream) + LIT_LEN(KIN_BODY_RECS) +
+			   o->batch * rec + (o->batch - 1) + LIT_LEN(KIN_BODY_TAIL);
+}
+
+static int put_build(struct sl_load *ld, struct sl_buf *b)
+{
+	const struct sl_opts *o = &ld->opt;
+	uint8_t *p, *q;
+	size_t h;
+
+	if (buf_reserve(b, HTTP_HEAD_MAX + ld->put_body_len, WBUF_MAX))
+		return -1;
+	p = b->p + b->len;
+	h = http_head(ld, (char *)p, "PutRecords", ld->put_body_len);
+	q = PUT_LIT(p + h, KIN_BODY_HEAD);
+	q = put_mem(q, o->stream, strlen(o->stream));
+	q = PUT_LIT(q, KIN_BODY_RECS);
+	for (uint32_t i = 0; i < o->batch; i++) {
+		if (i)
+			*q++ = ',';
+		q = PUT_LIT(q, KIN_REC_HEAD);
+		q = put_b64_record(ld, q);
+		q = PUT_LIT(q, KIN_REC_PK);
+		q = put_pkey(q, rng_next(&ld->rng));
+		q = PUT_LIT(q, KIN_REC_TAIL);
+	}
+	q = PUT_LIT(q, KIN_BODY_TAIL);
+	assert((size_t)(q - p) == h + ld->put_body_len);
+	b->len += (size_t)(q - p);
+	return 0;
+}
+
+static void xadd_init(struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+	int n = snprintf(ld->xadd_head, sizeof(ld->xadd_head),
+			 "*5\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$1\r\n*\r\n$1\r\nd\r\n$%u\r\n",
+			 strlen(o->stream), o->stream, o->record_size);
+
+	assert(n > 0 && (size_t)n < sizeof(ld->xadd_head));
+	ld->xadd_head_len = (size_t)n;
+	ld->xadd_cmd_len = ld->xadd_head_len + o->record_size + 2;
+}
+
+static int xadd_build(struct sl_load *ld, struct sl_buf *b)
+{
+	size_t rs = ld->opt.record_size, off;
+	uint8_t *p, *q;
+
+	if (buf_reserve(b, ld->xadd_cmd_len * ld->opt.batch, WBUF_MAX))
+		return -1;
+	p = q = b->p + b->len;
+	for (uint32_t i = 0; i < ld->opt.batch; i++) {
+		off = rng_next(&ld->rng) % (POOL_RAW_BYTES - rs + 1);
+		q = put_mem(q, ld->xadd_head, ld->xadd_head_len);
+		q = put_mem(q, ld->pool_raw + off, rs);
+		q = PUT_LIT(q, "\r\n");
+	}
+	assert((size_t)(q - p) == ld->xadd_cmd_len * ld->opt.batch);
+	b->len += (size_t)(q - p);
+	return 0;
+}
+
+/* ---- HTTP response parsing ---- */
+
+static bool mem_has_icase(const uint8_t *s, size_t n, const char *word)
+{
+	size_t w = strlen(word);
+
+	for (size_t i = 0; i + w <= n; i++)
+		if (strncasecmp((const char *)s + i, word, w) == 0)
+			return true;
+	return false;
+}
+
+/* Parse a decimal (optionally negative) integer that fills s[0..n). */
+static int parse_dec(const uint8_t *s, size_t n, long long *out)
+{
+	bool neg = n > 0 && s[0] == '-';
+	long long v = 0;
+	size_t i = neg ? 1 : 0;
+
+	if (i == n || n > 18)
+		return -1;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+static int http_header(struct sl_http_rx *rx, const uint8_t *name, size_t nlen,
+		       const uint8_t *val, size_t vlen)
+{
+	long long cl;
+
+	if (nlen == 14 && strncasecmp((const char *)name, "content-length", 14) == 0) {
+		if (parse_dec(val, vlen, &cl) || cl < 0 || (unsigned long long)cl > RBUF_MAX)
+			return -1;
+		rx->body_len = (size_t)cl;
+		rx->until_eof = false;
+	} else if (nlen == 17 && strncasecmp((const char *)name, "transfer-encoding", 17) == 0) {
+		rx->chunked = mem_has_icase(val, vlen, "chunked");
+	} else if (nlen == 10 && strncasecmp((const char *)name, "connection", 10) == 0) {
+		if (mem_has_icase(val, vlen, "close"))
+			rx->close = true;
+		else if (mem_has_icase(val, vlen, "keep-alive"))
+			rx->close = false;
+	}
+	return 0;
+}
+
+/* Walk the header lines between the status line and the blank line. */
+static int http_header_lines(struct sl_http_rx *rx, const uint8_t *p)
+{
+	const uint8_t *line = (const uint8_t *)memchr(p, '\n', rx->hdr_len) + 1;
+	const uint8_t *end = p + rx->hdr_len - 2;
+
+	for (int i = 0; i < HTTP_LINES_MAX && line < end; i++) {
+		const uint8_t *eol = memchr(line, '\n', (size_t)(end - line) + 1);
+		const uint8_t *colon, *v, *ve;
+
+		if (!eol || eol == line || eol[-1] != '\r')
+			return -1;
+		colon = memchr(line, ':', (size_t)(eol - line));
+		if (!colon || colon == line)
+			return -1;
+		v = colon + 1;
+		ve = eol - 1;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		if (http_header(rx, line, (size_t)(colon - line), v, (size_t)(ve - v)))
+			return -1;
+		line = eol + 1;
+	}
+	return line >= end ? 0 : -1;
+}
+
+/* Returns 1 once the header block is parsed, 0 for more input, -1 if bad. */
+static int http_parse_head(struct sl_http_rx *rx, const uint8_t *p, size_t n)
+{
+	size_t from = rx->hdr_scan > 3 ? rx->hdr_scan - 3 : 0;
+	const uint8_t *e = memmem(p + from, n - from, "\r\n\r\n", 4);
+	long long status;
+
+	if (!e) {
+		rx->hdr_scan = n;
+		return n > HTTP_HDR_LIMIT ? -1 : 0;
+	}
+	rx->hdr_len = (size_t)(e - p) + 4;
+	if (rx->hdr_len < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
+		return -1;
+	if (parse_dec(p + 9, 3, &status) || status < 100 || (p[12] != ' ' && p[12] != '\r'))
+		return -1;
+	rx->status = (int)status;
+	rx->close = p[7] == '0'; /* HTTP/1.0 closes unless told otherwise */
+	rx->until_eof = true;
+	if (http_header_lines(rx, p))
+		return -1;
+	if (rx->chunked || rx->status < 200 || rx->status == 204 || rx->status == 304) {
+		/* Chunked wins over a Content-Length; the body grows as it is de-chunked. */
+		rx->until_eof = false;
+		rx->body_len = 0;
+	}
+	return 1;
+}
+
+/* After the last chunk: an empty line, or trailer lines and an empty line. */
+static long http_trailer(const uint8_t *p, size_t n, size_t t)
+{
+	const uint8_t *e;
+
+	if (n - t < 2)
+		return 0;
+	if (p[t] == '\r' && p[t + 1] == '\n')
+		return (long)(t + 2);
+	e = memmem(p + t, n - t, "\r\n\r\n", 4);
+	if (e)
+		return (long)(e - p) + 4;
+	return n - t > HTTP_HDR_LIMIT ? -1 : 0;
+}
+
+/* De-chunk in place: each complete chunk's data moves down to the end of the
+ * body so far, which always lies before the chunk, and the caller then sees
+ * one contiguous body right after the headers. */
+static long http_dechunk(struct sl_http_rx *rx, uint8_t *p, size_t n)
+{
+	if (rx->scan == 0)
+		rx->scan = rx->hdr_len;
+	for (size_t i = 0; i < n && rx->scan < n; i++) {
+		size_t s = rx->scan, size = 0, k, data;
+		const uint8_t *nl = memmem(p + s, n - s, "\r\n", 2);
+
+		if (!nl)
+			return n - s > 1024 ? -1 : 0;
+		for (k = s; p + k < nl && k - s < 16; k++) {
+			int d = p[k] >= '0' && p[k] <= '9' ? p[k] - '0' :
+				(p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'f' ? (p[k] | 0x20) - 'a' + 10 : -1;
+			if (d < 0)
+				break;
+			size = size * 16 + (size_t)d;
+		}
+		if (k == s || size > RBUF_MAX || (p + k < nl && p[k] != ';' && p[k] != ' '))
+			return -1;
+		data = (size_t)(nl - p) + 2;
+		if (size == 0)
+			return http_trailer(p, n, data);
+		if (n < data + size + 2)
+			return 0;
+		if (p[data + size] != '\r' || p[data + size + 1] != '\n')
+			return -1;
+		memmove(p + rx->hdr_len + rx->body_len, p + data, size);
+		rx->body_len += size;
+		rx->scan = data + size + 2;
+	}
+	return 0;
+}
+
+/* Feed the bytes of one response (p[0..n)). Returns its total length once
+ * complete (the body is at p + hdr_len, body_len bytes), 0 when more input is
+ * needed, -1 when it is malformed. Interim 1xx responses come back alone. */
+static long http_rx_feed(struct sl_http_rx *rx, uint8_t *p, size_t n, bool eof)
+{
+	int r;
+
+	if (rx->hdr_len == 0) {
+		r = http_parse_head(rx, p, n);
+		if (r <= 0)
+			return r;
+	}
+	if (rx->status < 200)
+		return (long)rx->hdr_len;
+	if (rx->chunked)
+		return http_dechunk(rx, p, n);
+	if (rx->until_eof) {
+		if (!eof)
+			return n - rx->hdr_len > RBUF_MAX ? -1 : 0;
+		rx->body_len = n - rx->hdr_len;
+		return (long)n;
+	}
+	if (n - rx->hdr_len < rx->body_len)
+		return 0;
+	return (long)(rx->hdr_len + rx->body_len);
+}
+
+/* ---- RESP parsing ---- */
+
+/* Length of the one RESP reply at p[0..n), 0 if incomplete, -1 if malformed.
+ * Sets *is_err for an error reply anywhere inside it. */
+static long resp_skip(const uint8_t *p, size_t n, int depth, bool *is_err)
+{
+	const uint8_t *nl = memchr(p, '\n', n);
+	long long v;
+	size_t line, off;
+	long r;
+
+	if (!nl)
+		return n > HTTP_HDR_LIMIT ? -1 : 0;
+	line = (size_t)(nl - p) + 1;
+	if (line < 3 || nl[-1] != '\r')
+		return -1;
+	switch (p[0]) {
+	case '-':
+		*is_err = true;
+		return (long)line;
+	case '+':
+	case ':':
+		return (long)line;
+	case '$':
+		if (parse_dec(p + 1, line - 3, &v) || v < -1 || (unsigned long long)(v + 1) > RBUF_MAX)
+			return -1;
+		if (v < 0)
+			return (long)line;
+		if (n < line + (size_t)v + 2)
+			return 0;
+		return (p[line + v] == '\r' && p[line + v + 1] == '\n') ? (long)(line + (size_t)v + 2) : -1;
+	case '*':
+		if (parse_dec(p + 1, line - 3, &v) || v < -1 || v > 1024 || depth >= RESP_DEPTH_MAX)
+			return -1;
+		off = line;
+		for (long long i = 0; i < v; i++) {
+			r = resp_skip(p + off, n - off, depth + 1, is_err);
+			if (r <= 0)
+				return r;
+			off += (size_t)r;
+		}
+		return (long)off;
+	default:
+		return -1;
+	}
+}
+
+/* ---- JSON helpers ---- */
+
+/* Parse into the shared token array, growing it when a reply is bigger
+ * than any before (GetRecords replies can hold 10,000 records). */
+static int json_parse(struct sl_load *ld, const uint8_t *p, size_t n)
+{
+	struct sl_doc_tok *t;
+	int r = SL_DOC_TOO_BIG;
+
+	for (int i = 0; i < 16; i++) {
+		r = sl_json_parse(p, n, ld->toks, ld->toks_cap);
+		if (r != SL_DOC_TOO_BIG || ld->toks_cap >= TOKS_MAX)
+			break;
+		t = realloc(ld->toks, 2 * (size_t)ld->toks_cap * sizeof(*t));
+		if (!t)
+			break;
+		ld->toks = t;
+		ld->toks_cap *= 2;
+	}
+	if (r > 0 && ld->toks[0].type != SL_DOC_OBJ)
+		return SL_DOC_INVALID;
+	return r;
+}
+
+/* Index of string member `key` of object `obj`, or -1. */
+static int json_str_member(const struct sl_load *ld, uint32_t obj, const char *key)
+{
+	int v = sl_doc_get(ld->toks, obj, key);
+
+	return (v >= 0 && ld->toks[v].type == SL_DOC_STR) ? v : -1;
+}
+
+/* Copy a string member's raw JSON text (still escaped) into out, so it can
+ * be pasted back into a request as is. */
+static bool json_copy_raw(const struct sl_load *ld, uint32_t obj, const char *key, char *out,
+			  size_t cap)
+{
+	int v = json_str_member(ld, obj, key);
+
+	if (v < 0 || ld->toks[v].len >= cap)
+		return false;
+	memcpy(out, ld->toks[v].ptr, ld->toks[v].len);
+	out[ld->toks[v].len] = '\0';
+	return true;
+}
+
+/* Does the error reply's __type mention `what`? Needs a parsed reply. */
+static bool json_error_is(const struct sl_load *ld, const char *what)
+{
+	int v = json_str_member(ld, 0, "__type");
+
+	return v >= 0 && mem_has_icase(ld->toks[v].ptr, ld->toks[v].len, what);
+}
+
+/* Print the first few failures in full: a run full of errors is usually a
+ * setup problem that one message explains. */
+static void log_failure(struct sl_load *ld, const char *what, int status, const uint8_t *body,
+			size_t len)
+{
+	char text[241];
+	size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
+
+	if (ld->err_logged >= ERR_LOG_MAX)
+		return;
+	if (++ld->err_logged == ERR_LOG_MAX)
+		fprintf(stderr, "sluice-load: (further errors are counted, not printed)\n");
+	for (size_t i = 0; i < n; i++)
+		text[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '.';
+	text[n] = '\0';
+	if (status)
+		fprintf(stderr, "sluice-load: %s: HTTP %d %s\n", what, status, text);
+	else
+		fprintf(stderr, "sluice-load: %s%s%s\n", what, n ? ": " : "", text);
+}
+
+/* ---- connections ---- */
+
+static int conn_flush(struct sl_load *ld, struct sl_conn *c, uint64_t now);
+static void cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now);
+
+static void conn_arm(struct sl_load *ld, struct sl_conn *c, bool want_out)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (want_out ? EPOLLOUT : 0u), .data.ptr = c };
+
+	if (c->want_out == want_out)
+		return;
+	if (epoll_ctl(ld->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+		perror("sluice-load: epoll_ctl");
+		abort();
+	}
+	c->want_out = want_out;
+}
+
+static void conn_close(struct sl_load *ld, struct sl_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->role != ROLE_GET) {
+		assert(ld->put_inflight >= c->inflight);
+		ld->put_inflight -= c->inflight;
+	}
+	c->fd = -1;
+	c->state = ST_WAIT;
+	c->want_out = false;
+	c->served = false;
+	c->inflight = 0;
+	c->ring_head = 0;
+	c->resp_got = 0;
+	c->resp_failed = 0;
+	c->wbuf.off = c->wbuf.len = 0;
+	c->rbuf.off = c->rbuf.len = 0;
+	memset(&c->rx, 0, sizeof(c->rx));
+}
+
+/* A broken connection loses its in-flight requests; it reconnects after a
+ * pause so a dead server costs a few wakeups a second, not a busy loop. */
+static void conn_fail(struct sl_load *ld, struct sl_conn *c, uint64_t now, const char *why)
+{
+	uint32_t lost = c->inflight;
+
+	if (c->role == ROLE_GET) {
+		ld->st.cons_errors++;
+	} else {
+		ld->st.errors += lost ? lost : 1;
+		ld->st.failed += (uint64_t)lost * ld->opt.batch;
+	}
+	if (!ld->stopping)
+		log_failure(ld, why, 0, (const uint8_t *)"", 0);
+	conn_close(ld, c);
+	c->wake_ns = now + RECONNECT_NS;
+}
+
+/* The server closed (or announced it would). Requests still in flight are
+ * lost and count as errors. A connection that had served replies reconnects
+ * at once (servers may cap requests per connection); one that never did is
+ * treated like a refused connect and waits. */
+static void conn_end(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	bool served = c->served;
+
+	if (c->inflight || !served || c->rbuf.len > c->rbuf.off)
+		conn_fail(ld, c, now, "server closed the connection");
+	else
+		conn_close(ld, c);
+	if (served)
+		c->wake_ns = now;
+}
+
+static void ring_push(struct sl_load *ld, struct sl_conn *c, uint64_t t)
+{
+	assert(c->inflight < ld->opt.pipeline);
+	c->ring[(c->ring_head + c->inflight) % ld->opt.pipeline] = t;
+	c->inflight++;
+	ld->put_inflight++;
+}
+
+static uint64_t ring_pop(struct sl_load *ld, struct sl_conn *c)
+{
+	uint64_t t = c->ring[c->ring_head];
+
+	assert(c->inflight > 0 && ld->put_inflight > 0);
+	c->ring_head = (c->ring_head + 1) % ld->opt.pipeline;
+	c->inflight--;
+	ld->put_inflight--;
+	return t;
+}
+
+/* Top a producer up to --pipeline requests in flight. In --rate mode only
+ * batches whose scheduled time has come go out, stamped with that time. */
+static void conn_fill(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	uint32_t sent = 0;
+	uint64_t t;
+	int r;
+
+	assert(c->state == ST_READY && c->role != ROLE_GET);
+	while (c->inflight < ld->opt.pipeline && !ld->stopping) {
+		t = now;
+		if (ld->opt.rate > 0) {
+			if (c->next_send_ns > now || c->next_send_ns >= ld->end_ns)
+				break;
+			t = c->next_send_ns;
+			c->next_send_ns += ld->interval_ns;
+		}
+		r = c->role == ROLE_PUT ? put_build(ld, &c->wbuf) : xadd_build(ld, &c->wbuf);
+		if (r) {
+			fprintf(stderr, "sluice-load: out of memory for requests\n");
+			exit(1);
+		}
+		ring_push(ld, c, t);
+		sent++;
+	}
+	if (sent)
+		conn_flush(ld, c, now);
+}
+
+static void conn_ready(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	c->state = ST_READY;
+	conn_arm(ld, c, false);
+	if (c->role != ROLE_GET)
+		conn_fill(ld, c, now);
+	else if (c->step != CONS_DONE && !ld->stopping)
+		cons_send(ld, c, now);
+}
+
+static void conn_open(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
+	int one = 1;
+
+	assert(c->fd < 0 && c->state == ST_WAIT);
+	c->fd = socket(ld->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		c->wake_ns = now + RECONNECT_NS;
+		log_failure(ld, "socket failed", 0, (const uint8_t *)"", 0);
+		return;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (epoll_ctl(ld->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		perror("sluice-load: epoll_ctl");
+		abort();
+	}
+	c->want_out = true;
+	c->state = ST_CONNECTING;
+	if (connect(c->fd, (struct sockaddr *)&ld->addr, ld->addr_len) == 0)
+		conn_ready(ld, c, now);
+	else if (errno != EINPROGRESS)
+		conn_fail(ld, c, now, strerror(errno));
+}
+
+static int conn_flush(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	struct sl_buf *b = &c->wbuf;
+	ssize_t r;
+
+	for (int i = 0; i < 64 && b->off < b->len; i++) {
+		r = send(c->fd, b->p + b->off, b->len - b->off, MSG_NOSIGNAL);
+		if (r > 0) {
+			buf_consume(b, (size_t)r);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		conn_fail(ld, c, now, r < 0 ? strerror(errno) : "send wrote nothing");
+		return -1;
+	}
+	conn_arm(ld, c, b->off < b->len);
+	return 0;
+}
+
+/* ---- replies ---- */
+
+/* Records of a 200 PutRecords reply that failed, or -1 if it is unusable.
+ * A record is acknowledged only when its own entry carries no ErrorCode. */
+static long put_failed_records(struct sl_load *ld, const uint8_t *body, size_t len)
+{
+	const struct sl_doc_tok *t;
+	int f, r;
+	uint32_t e;
+	long failed = 0;
+
+	/* Parse first: a bigger reply may move the token array. */
+	if (json_parse(ld, body, len) <= 0)
+		return -1;
+	t = ld->toks;
+	f = sl_doc_get(t, 0, "FailedRecordCount");
+	r = sl_doc_get(t, 0, "Records");
+	if (r < 0 || t[r].type != SL_DOC_ARR || t[r].count != ld->opt.batch)
+		return -1;
+	if (f >= 0 && t[f].type == SL_DOC_INT && t[f].i == 0)
+		return 0;
+	e = sl_doc_first((uint32_t)r);
+	for (uint32_t i = 0; i < t[r].count; i++) {
+		if (t[e].type != SL_DOC_OBJ || sl_doc_get(t, e, "ErrorCode") >= 0)
+			failed++;
+		e = sl_doc_next(t, e);
+	}
+	return failed;
+}
+
+static void on_put_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, int status,
+			 const uint8_t *body, size_t len)
+{
+	uint64_t t0 = ring_pop(ld, c);
+	uint32_t nrec = ld->opt.batch;
+	long failed = status == 200 ? put_failed_records(ld, body, len) : -1;
+
+	ld->last_done_ns = now;
+	if (failed < 0) {
+		ld->st.errors++;
+		ld->st.failed += nrec;
+		log_failure(ld, "PutRecords failed", status, body, len);
+		return;
+	}
+	ld->st.requests++;
+	ld->st.records += nrec - (uint64_t)failed;
+	ld->st.failed += (uint64_t)failed;
+	hist_record(ld->hist_all, (now - t0) / NS_PER_US);
+	hist_record(ld->hist_sec, (now - t0) / NS_PER_US);
+}
+
+static bool cons_on_list(struct sl_load *ld, struct sl_conn *c)
+{
+	const struct sl_doc_tok *t = ld->toks;
+	int s = sl_doc_get(t, 0, "Shards");
+	uint32_t e, pick;
+
+	if (s < 0 || t[s].type != SL_DOC_ARR || t[s].count == 0)
+		return false;
+	pick = c->idx % t[s].count;
+	e = sl_doc_first((uint32_t)s);
+	for (uint32_t i = 0; i < pick; i++)
+		e = sl_doc_next(t, e);
+	if (t[e].type != SL_DOC_OBJ || !json_copy_raw(ld, e, "ShardId", c->shard_id, SHARD_ID_MAX))
+		return false;
+	c->step = CONS_ITER;
+	return true;
+}
+
+static bool cons_on_records(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	const struct sl_doc_tok *t = ld->toks;
+	int r = sl_doc_get(t, 0, "Records");
+	int d;
+	uint32_t e;
+
+	if (r < 0 || t[r].type != SL_DOC_ARR)
+		return false;
+	e = sl_doc_first((uint32_t)r);
+	for (uint32_t i = 0; i < t[r].count; i++) {
+		d = t[e].type == SL_DOC_OBJ ? sl_doc_get(t, e, "Data") : -1;
+		if (d >= 0)
+			ld->st.cons_bytes += b64_decoded_len(&t[d]);
+		e = sl_doc_next(t, e);
+	}
+	ld->st.cons_records += t[r].count;
+	/* A closed shard has no next iterator: this consumer is done. */
+	if (!json_copy_raw(ld, 0, "NextShardIterator", c->iter, ITER_MAX))
+		c->step = CONS_DONE;
+	/* An empty read means the consumer caught up: poll gently rather than
+	 * take CPU from the producers on a small machine. */
+	c->wake_ns = t[r].count ? now : now + CONS_EMPTY_NS;
+	return true;
+}
+
+static void on_cons_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, int status,
+			  const uint8_t *body, size_t len)
+{
+	bool parsed = json_parse(ld, body, len) > 0, ok = false;
+	uint8_t step = c->step;
+
+	c->inflight = 0;
+	c->wake_ns = now;
+	ld->st.cons_requests++;
+	if (status == 200 && parsed) {
+		if (step == CONS_LIST) {
+			ok = cons_on_list(ld, c);
+		} else if (step == CONS_ITER) {
+			ok = json_copy_raw(ld, 0, "ShardIterator", c->iter, ITER_MAX) && c->iter[0];
+			if (ok)
+				c->step = CONS_GET;
+		} else {
+			ok = cons_on_records(ld, c, now);
+		}
+	}
+	if (ok)
+		return;
+	ld->st.cons_errors++;
+	log_failure(ld, "consumer request failed", status, body, len);
+	if (parsed && json_error_is(ld, "ExpiredIterator"))
+		c->step = CONS_ITER;
+	else if (parsed && json_error_is(ld, "ResourceNotFound"))
+		c->step = CONS_LIST;
+	c->iter[0] = '\0';
+	c->wake_ns = now + CONS_RETRY_NS;
+}
+
+static void cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	char body[ITER_MAX + 512];
+	const char *op;
+	int n;
+
+	assert(c->state == ST_READY && c->inflight == 0);
+	if (c->step == CONS_LIST) {
+		op = "ListShards";
+		n = snprintf(body, sizeof(body), "{\"StreamName\":\"%s\"}", ld->opt.stream);
+	} else if (c->step == CONS_ITER) {
+		c->iter[0] = '\0';
+		op = "GetShardIterator";
+		n = snprintf(body, sizeof(body),
+			     "{\"StreamName\":\"%s\",\"ShardId\":\"%s\",\"ShardIteratorType\":\"LATEST\"}",
+			     ld->opt.stream, c->shard_id);
+	} else if (c->step == CONS_GET) {
+		op = "GetRecords";
+		n = snprintf(body, sizeof(body), "{\"ShardIterator\":\"%s\",\"Limit\":%d}", c->iter,
+			     CONS_LIMIT);
+	} else {
+		return;
+	}
+	assert(n > 0 && (size_t)n < sizeof(body));
+	if (http_request(ld, &c->wbuf, op, body, (size_t)n)) {
+		fprintf(stderr, "sluice-load: out of memory for requests\n");
+		exit(1);
+	}
+	c->inflight = 1;
+	conn_flush(ld, c, now);
+}
+
+/* Handle every complete HTTP reply in the read buffer. Returns -1 when the
+ * connection was closed on the way. */
+static int conn_process_http(struct sl_load *ld, struct sl_conn *c, uint64_t now, bool eof)
+{
+	struct sl_buf *b = &c->rbuf;
+	const uint8_t *body;
+	bool close_after;
+	long r;
+
+	for (uint32_t i = 0; i <= MAX_PIPELINE && b->off < b->len; i++) {
+		r = http_rx_feed(&c->rx, b->p + b->off, b->len - b->off, eof);
+		if (r == 0)
+			return 0;
+		if (r < 0 || c->inflight == 0) {
+			conn_fail(ld, c, now, r < 0 ? "malformed HTTP reply" : "unexpected HTTP reply");
+			return -1;
+		}
+		body = b->p + b->off + c->rx.hdr_len;
+		close_after = c->rx.close;
+		if (c->rx.status >= 200) {
+			c->served = true;
+			if (c->role == ROLE_PUT)
+				on_put_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
+			else
+				on_cons_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
+		}
+		buf_consume(b, (size_t)r);
+		memset(&c->rx, 0, sizeof(c->rx));
+		if (close_after) {
+			conn_end(ld, c, now);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void xadd_batch_done(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	uint64_t t0 = ring_pop(ld, c);
+
+	ld->st.requests++;
+	ld->st.records += ld->opt.batch - c->resp_failed;
+	ld->st.failed += c->resp_failed;
+	ld->last_done_ns = now;
+	hist_record(ld->hist_all, (now - t0) / NS_PER_US);
+	hist_record(ld->hist_sec, (now - t0) / NS_PER_US);
+	c->resp_got = 0;
+	c->resp_failed = 0;
+}
+
+static int conn_process_redis(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	struct sl_buf *b = &c->rbuf;
+	uint64_t limit = (uint64_t)ld->opt.batch * ld->opt.pipeline + 1;
+	bool is_err;
+	long r;
+
+	for (uint64_t i = 0; i < limit && b->off < b->len; i++) {
+		is_err = false;
+		r = resp_skip(b->p + b->off, b->len - b->off, 0, &is_err);
+		if (r == 0)
+			return 0;
+		if (r < 0 || c->inflight == 0) {
+			conn_fail(ld, c, now, r < 0 ? "malformed RESP reply" : "unexpected RESP reply");
+			return -1;
+		}
+		c->served = true;
+		if (is_err) {
+			c->resp_failed++;
+			log_failure(ld, "XADD failed", 0, b->p + b->off, (size_t)r);
+		}
+		buf_consume(b, (size_t)r);
+		if (++c->resp_got == ld->opt.batch)
+			xadd_batch_done(ld, c, now);
+	}
+	return 0;
+}
+
+static void conn_read(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	bool eof = false;
+	size_t room;
+	ssize_t r;
+	int rc;
+
+	for (int i = 0; i < READS_PER_EVENT; i++) {
+		if (buf_reserve(&c->rbuf, RBUF_MIN_FREE, RBUF_MAX)) {
+			conn_fail(ld, c, now, "reply too large");
+			return;
+		}
+		room = c->rbuf.cap - c->rbuf.len;
+		r = read(c->fd, c->rbuf.p + c->rbuf.len, room);
+		if (r > 0) {
+			c->rbuf.len += (size_t)r;
+			if ((size_t)r < room)
+				break;
+			continue;
+		}
+		if (r == 0) {
+			eof = true;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		conn_fail(ld, c, now, strerror(errno));
+		return;
+	}
+	rc = c->role == ROLE_XADD ? conn_process_redis(ld, c, now) : conn_process_http(ld, c, now, eof);
+	if (rc < 0)
+		return;
+	if (eof) {
+		conn_end(ld, c, now);
+		return;
+	}
+	if (c->role != ROLE_GET)
+		conn_fill(ld, c, now);
+	else if (!c->inflight && c->step != CONS_DONE && c->wake_ns <= now && !ld->stopping)
+		cons_send(ld, c, now);
+}
+
+static void conn_event(struct sl_load *ld, struct sl_conn *c, uint32_t events, uint64_t now)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (c->state == ST_CONNECTING) {
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err)
+			conn_fail(ld, c, now, strerror(err));
+		else
+			conn_ready(ld, c, now);
+		return;
+	}
+	if (c->state != ST_READY)
+		return;
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		conn_read(ld, c, now);
+		if (c->state != ST_READY)
+			return;
+	}
+	if (events & EPOLLOUT)
+		conn_flush(ld, c, now);
+}
+
+/* ---- the run ---- */
+
+/* Fire per-connection timers (reconnects, consumer polls, --rate sends) and
+ * return the earliest future deadline. A linear scan: connection counts are
+ * small next to the work each wakeup does. */
+static uint64_t timers_fire(struct sl_load *ld, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	struct sl_conn *c;
+
+	for (uint32_t i = 0; i < ld->nconns; i++) {
+		c = &ld->conns[i];
+		if (c->state == ST_WAIT) {
+			if (ld->stopping)
+				continue;
+			if (c->wake_ns <= now)
+				conn_open(ld, c, now);
+			else
+				next = min_u64(next, c->wake_ns);
+			continue;
+		}
+		if (c->state != ST_READY || ld->stopping)
+			continue;
+		if (c->role == ROLE_GET) {
+			if (c->inflight || c->step == CONS_DONE)
+				continue;
+			if (c->wake_ns <= now)
+				cons_send(ld, c, now);
+			else
+				next = min_u64(next, c->wake_ns);
+		} else if (ld->opt.rate > 0) {
+			conn_fill(ld, c, now);
+			if (c->state == ST_READY && c->inflight < ld->opt.pipeline)
+				next = min_u64(next, c->next_send_ns);
+		}
+	}
+	return next;
+}
+
+static void print_ms(char *out, size_t cap, const struct sl_hist *h, double q)
+{
+	if (h->total)
+		snprintf(out, cap, "%8.3f", us_to_ms(hist_quantile(h, q)));
+	else
+		snprintf(out, cap, "%8s", "-");
+}
+
+static void report_second(struct sl_load *ld, uint64_t now)
+{
+	const struct sl_stats *s = &ld->st, *p = &ld->st_prev;
+	double dt = (double)(now - ld->last_report_ns) / 1e9;
+	double rps = (double)(s->records - p->records) / dt;
+	char p50[32], p99[32], cons[64] = "";
+
+	print_ms(p50, sizeof(p50), ld->hist_sec, 0.50);
+	print_ms(p99, sizeof(p99), ld->hist_sec, 0.99);
+	if (ld->opt.consumers)
+		snprintf(cons, sizeof(cons), "  cons %9.0f rec/s",
+			 (double)(s->cons_records - p->cons_records) / dt);
+	printf("%6.1fs %10.0f rec/s %9.2f MB/s  p50 %s ms  p99 %s ms  err %" PRIu64 "  fail %" PRIu64
+	       "%s\n",
+	       (double)(now - ld->start_ns) / 1e9, rps, rps * ld->opt.record_size / 1e6, p50, p99,
+	       s->errors - p->errors, s->failed - p->failed, cons);
+	fflush(stdout);
+	ld->st_prev = ld->st;
+	memset(ld->hist_sec, 0, sizeof(*ld->hist_sec));
+	ld->last_report_ns = now;
+}
+
+/* Stop sending. In --rate mode, count the batches the schedule wanted sent
+ * before the end that never went out: a sign the offered load was not met.
+ * The caller fired the timers at `now` just before, so only batches held
+ * back by a full pipeline (or a broken connection) are left. */
+static void load_stop(struct sl_load *ld, uint64_t now)
+{
+	uint64_t end = min_u64(now, ld->end_ns);
+	const struct sl_conn *c;
+
+	ld->stopping = true;
+	ld->stop_ns = now;
+	if (ld->opt.rate <= 0)
+		return;
+	for (uint32_t i = 0; i < ld->nconns; i++) {
+		c = &ld->conns[i];
+		if (c->role != ROLE_GET && c->next_send_ns < end)
+			ld->unsent += ((end - c->next_send_ns - 1) / ld->interval_ns + 1) * ld->opt.batch;
+	}
+}
+
+static int wait_events(int ep, struct epoll_event *ev, int max, uint64_t timeout_ns)
+{
+	static bool no_pwait2;
+	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / NS_PER_S),
+			       .tv_nsec = (long)(timeout_ns % NS_PER_S) };
+	int n;
+
+	if (!no_pwait2) {
+		n = epoll_pwait2(ep, ev, max, &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		no_pwait2 = true;
+	}
+	return epoll_wait(ep, ev, max, (int)((timeout_ns + NS_PER_MS - 1) / NS_PER_MS));
+}
+
+static void load_start(struct sl_load *ld, uint64_t now)
+{
+	struct sl_conn *c;
+	uint32_t producers = ld->opt.connections;
+
+	ld->start_ns = ld->last_report_ns = now;
+	for (uint32_t i = 0; i < ld->nconns; i++) {
+		c = &ld->conns[i];
+		/* Stagger the schedules so --rate sends spread over time. */
+		if (c->role != ROLE_GET)
+			c->next_send_ns = now + ld->interval_ns / producers * c->idx;
+		conn_open(ld, c, now);
+	}
+}
+
+static void load_run(struct sl_load *ld)
+{
+	struct epoll_event ev[EVENTS_MAX];
+	uint64_t now = now_ns(), end, next, next_report;
+	int n;
+
+	end = ld->end_ns = now + (uint64_t)(ld->opt.duration_s * 1e9);
+	next_report = now + NS_PER_S;
+	load_start(ld, now);
+	for (;;) {
+		now = now_ns();
+		next = timers_fire(ld, now);
+		if (!ld->stopping && (now >= end || g_stop))
+			load_stop(ld, now);
+		if (ld->stopping && (ld->put_inflight == 0 || now >= ld->stop_ns + DRAIN_NS || g_stop > 1))
+			break;
+		if (now >= next_report && !ld->stopping) {
+			report_second(ld, now);
+			next_report += NS_PER_S * ((now - next_report) / NS_PER_S + 1);
+		}
+		next = min_u64(min_u64(next, next_report), ld->stopping ? ld->stop_ns + DRAIN_NS : end);
+		n = wait_events(ld->ep, ev, EVENTS_MAX, next > now ? next - now : 0);
+		if (n < 0 && errno != EINTR) {
+			perror("sluice-load: epoll_wait");
+			exit(1);
+		}
+		now = now_ns();
+		for (int i = 0; i < n; i++)
+			conn_event(ld, ev[i].data.ptr, ev[i].events, now);
+	}
+}
+
+/* ---- the summary ---- */
+
+static double elapsed_s(const struct sl_load *ld)
+{
+	uint64_t end = ld->last_done_ns > ld->stop_ns ? ld->last_done_ns : ld->stop_ns;
+
+	return end > ld->start_ns ? (double)(end - ld->start_ns) / 1e9 : 1e-9;
+}
+
+static void summary_print(const struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+	const struct sl_stats *s = &ld->st;
+	const struct sl_hist *h = ld->hist_all;
+	double el = elapsed_s(ld), rps = (double)s->records / el;
+
+	printf("\nsluice-load %s %s stream=%s connections=%u batch=%u record-size=%u pipeline=%u ",
+	       o->mode == MODE_KINESIS ? "kinesis" : "redis", o->endpoint, o->stream, o->connections,
+	       o->batch, o->record_size, o->pipeline);
+	if (o->rate > 0)
+		printf("rate=%.0f/s\n", o->rate);
+	else
+		printf("closed-loop\n");
+	printf("  records     %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " errors, %" PRIu64
+	       " requests in %.2f s\n", s->records, s->failed, s->errors, s->requests, el);
+	printf("  throughput  %.1f records/s, %.2f MB/s\n", rps, rps * o->record_size / 1e6);
+	printf("  latency ms  p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (per request of %u records)\n",
+	       us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
+	       us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us), o->batch);
+	if (o->rate > 0)
+		printf("  unsent      %" PRIu64 " records the schedule wanted sent\n", ld->unsent);
+	if (o->consumers)
+		printf("  consumers   %.1f records/s, %.2f MB/s, %" PRIu64 " errors\n",
+		       (double)s->cons_records / el, (double)s->cons_bytes / el / 1e6, s->cons_errors);
+	fflush(stdout);
+}
+
+static int summary_json(const struct sl_load *ld, const char *path)
+{
+	const struct sl_opts *o = &ld->opt;
+	const struct sl_stats *s = &ld->st;
+	const struct sl_hist *h = ld->hist_all;
+	double el = elapsed_s(ld), rps = (double)s->records / el;
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\n  \"tool\": \"sluice-load\",\n  \"mode\": \"%s\",\n  \"endpoint\": \"%s\",\n"
+		"  \"stream\": \"%s\",\n  \"connections\": %u,\n  \"batch\": %u,\n"
+		"  \"record_size\": %u,\n  \"pipeline\": %u,\n  \"consumers\": %u,\n"
+		"  \"rate\": %.1f,\n  \"duration_s\": %.3f,\n  \"elapsed_s\": %.3f,\n",
+		o->mode == MODE_KINESIS ? "kinesis" : "redis", o->endpoint, o->stream,
+		o->connections, o->batch, o->record_size, o->pipeline, o->consumers, o->rate,
+		o->duration_s, el);
+	fprintf(f, "  \"records\": %" PRIu64 ",\n  \"failed_records\": %" PRIu64 ",\n"
+		"  \"requests\": %" PRIu64 ",\n  \"errors\": %" PRIu64 ",\n"
+		"  \"unsent_records\": %" PRIu64 ",\n  \"records_per_s\": %.1f,\n  \"mb_per_s\": %.3f,\n",
+		s->records, s->failed, s->requests, s->errors, ld->unsent, rps,
+		rps * o->record_size / 1e6);
+	fprintf(f, "  \"latency_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, "
+		"\"mean\": %.3f},\n",
+		us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
+		us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us),
+		h->total ? us_to_ms(h->sum_us) / (double)h->total : 0.0);
+	fprintf(f, "  \"consumer\": {\"records\": %" PRIu64 ", \"bytes\": %" PRIu64
+		", \"records_per_s\": %.1f, \"mb_per_s\": %.3f, \"errors\": %" PRIu64 "}\n}\n",
+		s->cons_records, s->cons_bytes, (double)s->cons_records / el,
+		(double)s->cons_bytes / el / 1e6, s->cons_errors);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- blocking control calls (--create) ---- */
+
+static int ctl_connect(const struct sl_load *ld)
+{
+	struct timeval tv = { .tv_sec = CTL_TIMEOUT_S };
+	int fd = socket(ld->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&ld->addr, ld->addr_len) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Read one final (non-1xx) response into rb. Returns its status or -1. */
+static int ctl_read_reply(int fd, struct sl_buf *rb, struct sl_http_rx *rx)
+{
+	bool eof = false;
+	ssize_t n;
+	long r;
+
+	for (int i = 0; i < 100000; i++) {
+		if (buf_reserve(rb, RBUF_MIN_FREE, RBUF_MAX))
+			return -1;
+		n = eof ? 0 : read(fd, rb->p + rb->len, rb->cap - rb->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		eof = n == 0;
+		rb->len += (size_t)n;
+		r = http_rx_feed(rx, rb->p + rb->off, rb->len - rb->off, eof);
+		if (r < 0 || (r == 0 && eof))
+			return -1;
+		if (r > 0 && rx->status >= 200)
+			return rx->status;
+		if (r > 0) {
+			buf_consume(rb, (size_t)r);
+			memset(rx, 0, sizeof(*rx));
+		}
+	}
+	return -1;
+}
+
+/* One request on a fresh blocking connection. The reply body is at
+ * rb->p + rb->off + rx->hdr_len. Returns the HTTP status or -1. */
+static int ctl_call(struct sl_load *ld, const char *op, const char *body, struct sl_buf *rb,
+		    struct sl_http_rx *rx)
+{
+	struct sl_buf wb = { 0 };
+	int fd = -1, status = -1;
+	ssize_t w;
+
+	memset(rx, 0, sizeof(*rx));
+	rb->off = rb->len = 0;
+	if (http_request(ld, &wb, op, body, strlen(body)))
+		goto out;
+	fd = ctl_connect(ld);
+	if (fd < 0)
+		goto out;
+	for (int i = 0; i < 100000 && wb.off < wb.len; i++) {
+		w = send(fd, wb.p + wb.off, wb.len - wb.off, MSG_NOSIGNAL);
+		if (w < 0 && errno != EINTR)
+			goto out;
+		if (w > 0)
+			wb.off += (size_t)w;
+	}
+	if (wb.off == wb.len)
+		status = ctl_read_reply(fd, rb, rx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(wb.p);
+	return status;
+}
+
+static bool stream_active(struct sl_load *ld, struct sl_buf *rb, struct sl_http_rx *rx)
+{
+	const struct sl_doc_tok *t;
+	int s, v;
+
+	if (json_parse(ld, rb->p + rb->off + rx->hdr_len, rx->body_len) <= 0)
+		return false;
+	t = ld->toks;
+	s = sl_doc_get(t, 0, "StreamDescriptionSummary");
+	if (s < 0 || t[s].type != SL_DOC_OBJ)
+		return false;
+	v = json_str_member(ld, (uint32_t)s, "StreamStatus");
+	return v >= 0 && t[v].len == 6 && memcmp(t[v].ptr, "ACTIVE", 6) == 0;
+}
+
+static int stream_create(struct sl_load *ld)
+{
+	struct sl_buf rb = { 0 };
+	struct sl_http_rx rx;
+	char body[256];
+	int st, rc = -1;
+
+	snprintf(body, sizeof(body), "{\"StreamName\":\"%s\",\"ShardCount\":%u}", ld->opt.stream,
+		 ld->opt.shards);
+	st = ctl_call(ld, "CreateStream", body, &rb, &rx);
+	if (st != 200 && !(st == 400 && json_parse(ld, rb.p + rb.off + rx.hdr_len, rx.body_len) > 0 &&
+			   json_error_is(ld, "ResourceInUse"))) {
+		if (st < 0)
+			fprintf(stderr, "sluice-load: CreateStream: no reply from %s\n", ld->opt.endpoint);
+		else
+			log_failure(ld, "CreateStream failed", st, rb.p + rb.off + rx.hdr_len, rx.body_len);
+		goto out;
+	}
+	snprintf(body, sizeof(body), "{\"StreamName\":\"%s\"}", ld->opt.stream);
+	for (int i = 0; i < CTL_POLLS_MAX && !g_stop; i++) {
+		st = ctl_call(ld, "DescribeStreamSummary", body, &rb, &rx);
+		if (st == 200 && stream_active(ld, &rb, &rx)) {
+			rc = 0;
+			goto out;
+		}
+		sleep_ns(CTL_POLL_NS);
+	}
+	fprintf(stderr, "sluice-load: stream %s did not become ACTIVE (last status %d)\n",
+		ld->opt.stream, st);
+out:
+	free(rb.p);
+	return rc;
+}
+
+/* ---- flags ---- */
+
+enum {
+	OPT_ENDPOINT = 256, OPT_STREAM, OPT_SHARDS, OPT_CREATE, OPT_CONNECTIONS, OPT_BATCH,
+	OPT_RECORD_SIZE, OPT_DURATION, OPT_RATE, OPT_CONSUMERS, OPT_PIPELINE, OPT_JSON,
+};
+
+static const struct option long_opts[] = {
+	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
+	{ "stream", required_argument, NULL, OPT_STREAM },
+	{ "shards", required_argument, NULL, OPT_SHARDS },
+	{ "create", no_argument, NULL, OPT_CREATE },
+	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "record-size", required_argument, NULL, OPT_RECORD_SIZE },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "consumers", required_argument, NULL, OPT_CONSUMERS },
+	{ "pipeline", required_argument, NULL, OPT_PIPELINE },
+	{ "json-summary", required_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+__attribute__((format(printf, 1, 2)))
+static int bad_flag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluice-load: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see sluice-load --help)\n");
+	return -1;
+}
+
+static int parse_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end, range[64];
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < lo || v > hi) {
+		snprintf(range, sizeof(range), "an integer in %u..%u", lo, hi);
+		fprintf(stderr, "sluice-load: --%s wants %s, got '%s' (see sluice-load --help)\n", flag,
+			range, s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_f64(const char *flag, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "sluice-load: --%s wants a number in %g..%g, got '%s' "
+			"(see sluice-load --help)\n", flag, lo, hi, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* HOST:PORT or [V6]:PORT; the characters are limited so that the endpoint
+ * can go into a Host header and a JSON summary without escaping. */
+static int parse_endpoint(struct sl_opts *o, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+
+	if (strlen(s) >= sizeof(o->endpoint) || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+				"KLMNOPQRSTUVWXYZ0123456789.-_:[]%") != strlen(s) || !colon || colon == s ||
+	    strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(o->port))
+		return bad_flag("--endpoint wants HOST:PORT, got '%s'", s);
+	hl = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hl < 3 || s[hl - 1] != ']')
+			return bad_flag("--endpoint wants [V6ADDR]:PORT, got '%s'", s);
+		memcpy(o->host, s + 1, hl - 2);
+		o->host[hl - 2] = '\0';
+	} else {
+		memcpy(o->host, s, hl);
+		o->host[hl] = '\0';
+	}
+	memcpy(o->port, colon + 1, strlen(colon + 1) + 1);
+	memcpy(o->endpoint, s, strlen(s) + 1);
+	return 0;
+}
+
+static int parse_stream(struct sl_opts *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "0123456789_.-") != n)
+		return bad_flag("--stream wants 1..128 of [A-Za-z0-9_.-], got '%s'", s);
+	memcpy(o->stream, s, n + 1);
+	return 0;
+}
+
+static int opt_apply(struct sl_opts *o, int c, const char *a, bool *seen_endpoint)
+{
+	switch (c) {
+	case OPT_ENDPOINT:
+		*seen_endpoint = true;
+		return parse_endpoint(o, a);
+	case OPT_STREAM:
+		return parse_stream(o, a);
+	case OPT_SHARDS:
+		return parse_u32("shards", a, 1, MAX_SHARDS, &o->shards);
+	case OPT_CREATE:
+		o->create = true;
+		return 0;
+	case OPT_CONNECTIONS:
+		return parse_u32("connections", a, 1, MAX_CONNECTIONS, &o->connections);
+	case OPT_BATCH:
+		return parse_u32("batch", a, 1, MAX_BATCH, &o->batch);
+	case OPT_RECORD_SIZE:
+		return parse_u32("record-size", a, 1, MAX_RECORD_SIZE, &o->record_size);
+	case OPT_DURATION:
+		return parse_f64("duration", a, 0, MAX_DURATION_S, &o->duration_s);
+	case OPT_RATE:
+		return parse_f64("rate", a, 1, 1e9, &o->rate);
+	case OPT_CONSUMERS:
+		return parse_u32("consumers", a, 0, MAX_CONSUMERS, &o->consumers);
+	case OPT_PIPELINE:
+		return parse_u32("pipeline", a, 1, MAX_PIPELINE, &o->pipeline);
+	case OPT_JSON:
+		o->json_path = a;
+		return 0;
+	default:
+		assert(0);
+		return -1;
+	}
+}
+
+static void opts_defaults(struct sl_opts *o, enum load_mode mode)
+{
+	memset(o, 0, sizeof(*o));
+	o->mode = mode;
+	strcpy(o->stream, "sluice-bench");
+	o->shards = 4;
+	o->connections = 4;
+	o->batch = 100;
+	o->record_size = 100;
+	o->pipeline = 1;
+	o->duration_s = 10;
+}
+
+/* Flag combinations that make no sense, caught before any connection. */
+static int opts_check(struct sl_opts *o, const bool *given)
+{
+	static const char *const kinesis_only[] = { "shards", "create", "consumers" };
+	const int kinesis_opt[] = { OPT_SHARDS, OPT_CREATE, OPT_CONSUMERS };
+
+	if (o->mode == MODE_REDIS) {
+		for (size_t i = 0; i < 3; i++)
+			if (given[kinesis_opt[i] - OPT_ENDPOINT])
+				return bad_flag("--%s is only for kinesis", kinesis_only[i]);
+	}
+	if (o->duration_s == 0 && !o->create)
+		return bad_flag("--duration 0 needs --create (it only creates the stream)");
+	if ((uint64_t)o->pipeline * o->batch * b64_len(o->record_size) > MAX_INFLIGHT_BYTES)
+		return bad_flag("--pipeline x --batch x --record-size is too large (over 256 MiB "
+				"in flight per connection)");
+	if (o->rate > 0 && (double)o->connections * o->batch * 1e9 / o->rate < 1000)
+		return bad_flag("--rate is too high for these --connections and --batch");
+	return 0;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a bad flag. */
+static int opts_parse(struct sl_opts *o, int argc, char **argv)
+{
+	bool given[OPT_JSON - OPT_ENDPOINT + 1] = { false }, seen_endpoint = false;
+	int c;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? -1 : 1;
+	}
+	if (strcmp(argv[1], "kinesis") && strcmp(argv[1], "redis"))
+		return bad_flag("unknown mode '%s': want kinesis or redis", argv[1]);
+	opts_defaults(o, strcmp(argv[1], "kinesis") ? MODE_REDIS : MODE_KINESIS);
+	opterr = 0;
+	optind = 2;
+	for (int i = 0; i < argc && (c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1; i++) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return 1;
+		}
+		if (c == ':')
+			return bad_flag("flag '%s' needs a value", argv[optind - 1]);
+		if (c == '?')
+			return bad_flag("unknown flag '%s'", argv[optind - 1]);
+		given[c - OPT_ENDPOINT] = true;
+		if (opt_apply(o, c, optarg, &seen_endpoint))
+			return -1;
+	}
+	if (optind < argc)
+		return bad_flag("unexpected argument '%s'", argv[optind]);
+	if (!seen_endpoint)
+		parse_endpoint(o, o->mode == MODE_KINESIS ? "127.0.0.1:4566" : "127.0.0.1:6379");
+	return opts_check(o, given);
+}
+
+/* ---- setup ---- */
+
+static int resolve(struct sl_load *ld)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai;
+	int r = getaddrinfo(ld->opt.host, ld->opt.port, &hints, &ai);
+
+	if (r != 0) {
+		fprintf(stderr, "sluice-load: cannot resolve %s: %s\n", ld->opt.endpoint,
+			gai_strerror(r));
+		return -1;
+	}
+	assert(ai->ai_addrlen <= sizeof(ld->addr));
+	memcpy(&ld->addr, ai->ai_addr, ai->ai_addrlen);
+	ld->addr_len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int conns_init(struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+	struct sl_conn *c;
+
+	ld->nconns = o->connections + o->consumers;
+	ld->conns = calloc(ld->nconns, sizeof(*ld->conns));
+	if (!ld->conns)
+		return -1;
+	for (uint32_t i = 0; i < ld->nconns; i++) {
+		c = &ld->conns[i];
+		c->fd = -1;
+		c->state = ST_WAIT;
+		if (i < o->connections) {
+			c->role = o->mode == MODE_KINESIS ? ROLE_PUT : ROLE_XADD;
+			c->idx = i;
+			c->ring = calloc(o->pipeline, sizeof(*c->ring));
+			if (!c->ring)
+				return -1;
+		} else {
+			c->role = ROLE_GET;
+			c->idx = i - o->connections;
+			c->step = CONS_LIST;
+		}
+	}
+	return 0;
+}
+
+static int load_setup(struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+
+	assert(hist_index(HIST_MAX_US) < HIST_BUCKETS);
+	ld->rng = now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
+	ld->toks_cap = TOKS_INIT;
+	ld->toks = calloc(ld->toks_cap, sizeof(*ld->toks));
+	ld->hist_all = calloc(1, sizeof(*ld->hist_all));
+	ld->hist_sec = calloc(1, sizeof(*ld->hist_sec));
+	ld->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!ld->toks || !ld->hist_all || !ld->hist_sec || ld->ep < 0 || pool_init(ld) ||
+	    conns_init(ld)) {
+		fprintf(stderr, "sluice-load: setup failed: %s\n", strerror(errno));
+		return -1;
+	}
+	if (o->rate > 0)
+		ld->interval_ns = (uint64_t)((double)o->connections * o->batch * 1e9 / o->rate);
+	put_body_len_init(ld);
+	xadd_init(ld);
+	return resolve(ld);
+}
+
+static void signals_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+	static struct sl_load ld;
+	int r = opts_parse(&ld.opt, argc, argv);
+
+	if (r)
+		return r > 0 ? 0 : 2;
+	if (load_setup(&ld))
+		return 1;
+	signals_init();
+	if (ld.opt.create && stream_create(&ld))
+		return 1;
+	if (ld.opt.duration_s == 0) {
+		printf("sluice-load: stream %s is ACTIVE at %s\n", ld.opt.stream, ld.opt.endpoint);
+		return 0;
+	}
+	load_run(&ld);
+	summary_print(&ld);
+	if (ld.opt.json_path && summary_json(&ld, ld.opt.json_path))
+		return 1;
+	if (ld.st.records == 0) {
+		fprintf(stderr, "sluice-load: no record was acknowledged\n");
+		return 3;
+	}
+	return 0;
+}

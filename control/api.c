@@ -1,0 +1,86 @@
+/* api.c - the first stop of every request: health, test hooks, and the
+ * service named by X-Amz-Target. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/catalog.h"
+#include "control/fields.h"
+#include "control/http/server.h"
+#include "control/kinesis/kinesis.h"
+#include "dataplane/config.h"
+#include "dataplane/worker.h"
+
+#define KINESIS_PREFIX "Kinesis_20131202."
+
+static void health(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_enc *e = &req->out;
+
+	req->content_type = "application/json";
+	req->fmt = SL_ENC_JSON;
+	sl_enc_obj_begin(e);
+	sl_enc_key(e, "status");
+	sl_enc_cstr(e, "ok");
+	sl_enc_key(e, "workers");
+	sl_enc_int(e, sl_worker_count());
+	sl_enc_key(e, "streams");
+	sl_enc_int(e, sl_catalog_get()->nstreams);
+	sl_enc_obj_end(e);
+	sl_req_finish(w, req);
+}
+
+/* POST /_sluice/clock {"advance_ms": N}: only with --debug-clock. */
+static void debug_clock(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_fields f;
+	int64_t ms = 0;
+
+	req->fmt = SL_ENC_JSON;
+	req->content_type = "application/json";
+	if (sl_fields_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, &f) >= 0 &&
+	    sl_field_int(&f, "advance_ms", 0, (int64_t)1 << 50, true, &ms) >= 0) {
+		sl_clock_advance(ms);
+		sl_enc_obj_begin(&req->out);
+		sl_enc_key(&req->out, "now_ms");
+		sl_enc_int(&req->out, sl_now_ms());
+		sl_enc_obj_end(&req->out);
+	}
+	sl_req_finish(w, req);
+}
+
+void sl_api_handle(struct sl_worker *w, struct sl_req *req)
+{
+	if (sl_enc_init(&req->out, req->fmt, 1024) < 0) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		sl_req_finish(w, req);
+		return;
+	}
+	if (strcmp(req->path, "/health") == 0 && (req->method == SL_GET || req->method == SL_HEAD)) {
+		health(w, req);
+		return;
+	}
+	if (sl_cfg->debug_clock && req->method == SL_POST && strcmp(req->path, "/_sluice/clock") == 0) {
+		debug_clock(w, req);
+		return;
+	}
+	if (req->method == SL_POST && strncmp(req->target, KINESIS_PREFIX, strlen(KINESIS_PREFIX)) == 0) {
+		if (req->body_len && !req->fmt_known) {
+			sl_err_serialization(req, "Unsupported Content-Type for Kinesis");
+			sl_req_finish(w, req);
+			return;
+		}
+		sl_kinesis_handle(w, req, req->target + strlen(KINESIS_PREFIX));
+		return;
+	}
+	if (req->target[0]) {
+		sl_req_error(req, 400, "UnknownOperationException", "Unknown operation %s",
+			     req->target);
+	} else {
+		req->status = 404;
+		sl_req_error(req, 404, "UnknownOperationException",
+			     "No service answers %s %s on this endpoint", req->method == SL_GET ?
+			     "GET" : "POST", req->path);
+	}
+	sl_req_finish(w, req);
+}

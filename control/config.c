@@ -1,0 +1,284 @@
+/* config.c - defaults, config file, flags; one-line errors for bad values. */
+#include "dataplane/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataplane/limits.h"
+
+#define SL_VERSION "0.1.0"
+#define SL_CONFIG_LINE_MAX 2048
+#define SL_CONFIG_LINES_MAX 10000
+
+static const char usage[] =
+	"usage: sluice [options]\n"
+	"\n"
+	"Serves AWS Kinesis Data Streams (JSON 1.1 and CBOR, HTTP/1.1 and HTTP/2) on one port.\n"
+	"\n"
+	"  --listen HOST:PORT        address to serve on (default 127.0.0.1:4566)\n"
+	"  --data-dir DIR            where streams and the catalog live (default ./data)\n"
+	"  --workers N               worker threads, one per core (default: every core)\n"
+	"  --durability MODE         sync: reply after fdatasync (default)\n"
+	"                            batch: reply after write, fdatasync every --batch-ms\n"
+	"                            memory: reply after write, never fdatasync (a process\n"
+	"                            crash loses nothing, a power loss may)\n"
+	"  --batch-ms N              batch mode sync interval (default 10)\n"
+	"  --region NAME             region when a request names none (default us-east-1)\n"
+	"  --account-id ID           12-digit account in ARNs (default 000000000000)\n"
+	"  --shard-limits            enforce per-shard throughput like AWS (1 MiB/s or 1000\n"
+	"                            records/s in, 2 MiB/s and 5 reads/s out)\n"
+	"  --create-delay-ms N       time streams spend CREATING/UPDATING/DELETING (default 0)\n"
+	"  --segment-bytes N         shard segment file size (default 67108864, min 4194304)\n"
+	"  --request-log             log one line per request\n"
+	"  --log-level LEVEL         debug, info, warn or error (default info)\n"
+	"  --debug-clock             enable POST /_sluice/clock {\"advance_ms\": N} (tests)\n"
+	"  --eal ARGS                extra DPDK EAL arguments, space separated\n"
+	"  --config FILE             read settings from FILE first: one `name = value` per\n"
+	"                            line with the flag names above (no dashes), # comments;\n"
+	"                            flags given on the command line win\n"
+	"  --help, --version\n";
+
+static int bad(const char *name, const char *value, const char *why)
+{
+	fprintf(stderr, "sluice: invalid value '%s' for %s: %s\n", value, name, why);
+	return -1;
+}
+
+static int parse_u64(const char *name, const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (!*v || *end || errno || v[0] == '-')
+		return bad(name, v, "not a whole number");
+	if (x < min || x > max) {
+		char why[96];
+		snprintf(why, sizeof(why), "must be between %llu and %llu", (unsigned long long)min,
+			 (unsigned long long)max);
+		return bad(name, v, why);
+	}
+	*out = x;
+	return 0;
+}
+
+static int parse_listen(struct sl_config *cfg, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	uint64_t port;
+
+	if (!colon || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host))
+		return bad("--listen", v, "expected HOST:PORT, e.g. 127.0.0.1:4566");
+	if (parse_u64("--listen", colon + 1, 1, 65535, &port) < 0)
+		return -1;
+	memcpy(cfg->listen_host, v, (size_t)(colon - v));
+	cfg->listen_host[colon - v] = '\0';
+	if (strcmp(cfg->listen_host, "localhost") == 0)
+		strcpy(cfg->listen_host, "127.0.0.1");
+	cfg->listen_port = (uint16_t)port;
+	return 0;
+}
+
+static int parse_bool(const char *name, const char *v, bool *out)
+{
+	if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0)
+		*out = false;
+	else
+		return bad(name, v, "expected true or false");
+	return 0;
+}
+
+static int copy_str(const char *name, const char *v, char *dst, size_t cap)
+{
+	if (!*v || strlen(v) >= cap)
+		return bad(name, v, "empty or too long");
+	strcpy(dst, v);
+	return 0;
+}
+
+static int set_enum(const char *name, const char *v, const char *const *names, int n, int *out)
+{
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return bad(name, v, "not one of the allowed values (see --help)");
+}
+
+/* Apply one setting. `flag` is the name with dashes, for messages. */
+static int apply(struct sl_config *cfg, const char *key, const char *v, const char *flag)
+{
+	static const char *const durs[] = { "sync", "batch", "memory" };
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	uint64_t u;
+	int e;
+
+	if (strcmp(key, "shard-limits") == 0)
+		return parse_bool(flag, v, &cfg->shard_limits);
+	if (strcmp(key, "request-log") == 0)
+		return parse_bool(flag, v, &cfg->request_log);
+	if (strcmp(key, "debug-clock") == 0)
+		return parse_bool(flag, v, &cfg->debug_clock);
+	if (!v) {
+		fprintf(stderr, "sluice: %s needs a value (see --help)\n", flag);
+		return -1;
+	}
+	if (strcmp(key, "listen") == 0)
+		return parse_listen(cfg, v);
+	if (strcmp(key, "data-dir") == 0)
+		return copy_str(flag, v, cfg->data_dir, sizeof(cfg->data_dir));
+	if (strcmp(key, "workers") == 0) {
+		if (parse_u64(flag, v, 1, SL_WORKERS_MAX, &u) < 0)
+			return -1;
+		cfg->workers = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(key, "durability") == 0) {
+		if (set_enum(flag, v, durs, 3, &e) < 0)
+			return -1;
+		cfg->durability = (enum sl_durability)e;
+		return 0;
+	}
+	if (strcmp(key, "batch-ms") == 0) {
+		if (parse_u64(flag, v, 1, 60000, &u) < 0)
+			return -1;
+		cfg->batch_ms = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(key, "create-delay-ms") == 0) {
+		if (parse_u64(flag, v, 0, 600000, &u) < 0)
+			return -1;
+		cfg->create_delay_ms = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(key, "segment-bytes") == 0)
+		return parse_u64(flag, v, SL_SEGMENT_BYTES_MIN, 1ull << 40, &cfg->segment_bytes);
+	if (strcmp(key, "region") == 0)
+		return copy_str(flag, v, cfg->region, sizeof(cfg->region));
+	if (strcmp(key, "account-id") == 0) {
+		if (strlen(v) != 12 || strspn(v, "0123456789") != 12)
+			return bad(flag, v, "must be 12 digits");
+		return copy_str(flag, v, cfg->account_id, sizeof(cfg->account_id));
+	}
+	if (strcmp(key, "log-level") == 0) {
+		if (set_enum(flag, v, levels, 4, &e) < 0)
+			return -1;
+		cfg->log_level = (enum sl_log_level)e;
+		return 0;
+	}
+	if (strcmp(key, "eal") == 0)
+		return copy_str(flag, v, cfg->eal_args, sizeof(cfg->eal_args));
+	fprintf(stderr, "sluice: unknown option %s (see --help)\n", flag);
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct sl_config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[SL_CONFIG_LINE_MAX];
+	int rc = 0;
+
+	if (!f) {
+		fprintf(stderr, "sluice: cannot read config file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (unsigned n = 1; rc == 0 && n <= SL_CONFIG_LINES_MAX && fgets(line, sizeof(line), f); n++) {
+		char *s = trim(line);
+		if (*s == '#' || *s == '\0')
+			continue;
+		char *eq = strchr(s, '=');
+		char where[64];
+		snprintf(where, sizeof(where), "%s line %u", path, n);
+		if (!eq) {
+			fprintf(stderr, "sluice: %s: expected `name = value`\n", where);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s);
+		char *val = trim(eq + 1);
+		rc = apply(cfg, key, val, key);
+	}
+	fclose(f);
+	return rc;
+}
+
+static void defaults(struct sl_config *cfg)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->listen_host, "127.0.0.1");
+	cfg->listen_port = 4566;
+	strcpy(cfg->data_dir, "./data");
+	cfg->workers = ncpu > 0 ? (unsigned)(ncpu < SL_WORKERS_MAX ? ncpu : SL_WORKERS_MAX) : 1;
+	cfg->durability = SL_DUR_SYNC;
+	cfg->batch_ms = 10;
+	strcpy(cfg->region, "us-east-1");
+	strcpy(cfg->account_id, "000000000000");
+	cfg->log_level = SL_LOG_INFO;
+	cfg->segment_bytes = SL_SEGMENT_BYTES_DEFAULT;
+}
+
+int sl_config_load(struct sl_config *cfg, int argc, char **argv)
+{
+	defaults(cfg);
+	/* The config file first, so flags override it. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && load_file(cfg, argv[i + 1]) < 0)
+			return -1;
+		if (strncmp(argv[i], "--config=", 9) == 0 && load_file(cfg, argv[i] + 9) < 0)
+			return -1;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("sluice %s\n", SL_VERSION);
+			return 1;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "sluice: unexpected argument '%s' (see --help)\n", a);
+			return -1;
+		}
+		char key[64];
+		const char *eq = strchr(a, '=');
+		size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (kl >= sizeof(key)) {
+			fprintf(stderr, "sluice: unknown option %s (see --help)\n", a);
+			return -1;
+		}
+		memcpy(key, a + 2, kl);
+		key[kl] = '\0';
+		const char *v = eq ? eq + 1 : NULL;
+		bool is_flag = strcmp(key, "shard-limits") == 0 || strcmp(key, "request-log") == 0 ||
+			       strcmp(key, "debug-clock") == 0;
+		if (!v && !is_flag && i + 1 < argc)
+			v = argv[++i];
+		if (strcmp(key, "config") == 0)
+			continue;
+		if (apply(cfg, key, v, a) < 0)
+			return -1;
+	}
+	return 0;
+}

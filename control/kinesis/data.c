@@ -1,0 +1,912 @@
+/* data.c - PutRecord(s), GetShardIterator, GetRecords: the Kinesis data path.
+ *
+ * The worker that received the request parses it, routes every record to its
+ * shard by MD5 of the partition key (or the explicit hash key), and sends one
+ * message per owning worker. Owners append and answer after group commit;
+ * when every part is back, the receiver writes the reply.
+ */
+#include "control/kinesis/kinesis.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <rte_hash_crc.h>
+
+#include "control/codec/enc.h"
+#include "control/http/server.h"
+#include "dataplane/config.h"
+#include "dataplane/log.h"
+#include "dataplane/shardlog.h"
+#include "dataplane/worker.h"
+
+enum kin_err { KIN_OK = 0, KIN_THROTTLED, KIN_INTERNAL };
+
+struct kin_entry {
+	const char *pk;
+	const uint8_t *data;
+	uint32_t pk_len;
+	uint32_t data_len;
+	uint32_t ordinal;
+	uint16_t owner;
+	uint8_t err;
+	uint64_t n;
+};
+
+struct kin_put;
+
+struct kin_part {
+	struct sl_msg msg;
+	struct kin_put *put;
+	uint32_t count;
+	uint32_t pending;
+	uint32_t *idx;
+	struct sl_waiter *wt;
+};
+
+struct kin_put {
+	struct sl_req *req;
+	uint64_t stream_uid;
+	char stream_name[SL_KIN_NAME_MAX + 1];
+	bool single;
+	bool encrypted;
+	uint32_t count;
+	uint32_t parts_pending;
+	struct kin_entry *e;
+	struct kin_part parts[SL_WORKERS_MAX];
+};
+
+static __thread EVP_MD_CTX *tl_md5;
+static EVP_MD *md5_md;
+
+static sl_u128 md5_u128(const char *s, size_t n)
+{
+	uint8_t d[16];
+	unsigned dl = 0;
+	sl_u128 v = 0;
+
+	if (!tl_md5)
+		tl_md5 = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(tl_md5, md5_md, NULL);
+	EVP_DigestUpdate(tl_md5, s, n);
+	EVP_DigestFinal_ex(tl_md5, d, &dl);
+	for (int i = 0; i < 16; i++)
+		v = v << 8 | d[i];
+	return v;
+}
+
+static bool stream_writable(struct sl_req *req, const struct sl_stream_meta *s)
+{
+	if (s->status == SL_STREAM_ACTIVE || s->status == SL_STREAM_UPDATING)
+		return true;
+	if (s->status == SL_STREAM_DELETING)
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Stream %s under account %s not found.", s->name, sl_cfg->account_id);
+	else
+		sl_req_error(req, 400, "ResourceInUseException",
+			     "Stream %s under account %s is not ACTIVE.", s->name, sl_cfg->account_id);
+	return false;
+}
+
+/* ---- PutRecord / PutRecords ----------------------------------------------- */
+
+static void put_free(void *p)
+{
+	free(p);
+}
+
+/* Read one record entry at object token o into e, decoding into *arena. */
+static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
+		     const struct sl_stream_meta *s, struct kin_entry *e, uint8_t **arena,
+		     uint32_t i, bool single)
+{
+	struct sl_fields f = { req, t, o };
+	char ehk[48];
+	bool has_ehk, present;
+	int d = sl_doc_get(t, o, "Data");
+	if (d < 0 || t[d].type == SL_DOC_NULL) {
+		sl_err_validation(req, "1 validation error detected: Value null at '%sdata' failed "
+				       "to satisfy constraint: Member must not be null",
+				  single ? "" : "records.member.");
+		return -1;
+	}
+	if (t[d].type != SL_DOC_STR && t[d].type != SL_DOC_BLOB) {
+		sl_err_serialization(req, "Unexpected value type for 'Data': expected a blob");
+		return -1;
+	}
+	long dl = sl_doc_blob(&t[d], *arena, sl_doc_blob_max(&t[d]) + 4);
+	if (dl < 0) {
+		sl_err_serialization(req, "Data of record %u is not valid base64", i);
+		return -1;
+	}
+	if (dl > SL_KIN_DATA_MAX) {
+		sl_err_validation(req, "1 validation error detected: Value at '%sdata' failed to "
+				       "satisfy constraint: Member must have length less than or "
+				       "equal to %d", single ? "" : "records.member.", SL_KIN_DATA_MAX);
+		return -1;
+	}
+	e->data = *arena;
+	e->data_len = (uint32_t)dl;
+	*arena += dl;
+	char *pk = (char *)*arena;
+	int pl = sl_field_str(&f, "PartitionKey", pk, SL_KIN_PK_MAX * 4 + 1, 1, SL_KIN_PK_MAX * 4,
+			      true, &present);
+	if (pl < 0)
+		return -1;
+	/* AWS counts characters; the byte bound above is a guard only. */
+	size_t chars = 0;
+	for (int k = 0; k < pl; k++)
+		chars += ((uint8_t)pk[k] & 0xc0) != 0x80;
+	if (chars > SL_KIN_PK_MAX) {
+		sl_err_validation(req, "1 validation error detected: Value at '%spartitionKey' "
+				       "failed to satisfy constraint: Member must have length less "
+				       "than or equal to %d", single ? "" : "records.member.",
+				  SL_KIN_PK_MAX);
+		return -1;
+	}
+	e->pk = pk;
+	e->pk_len = (uint32_t)pl;
+	*arena += pl + 1;
+	if (sl_field_str(&f, "ExplicitHashKey", ehk, sizeof(ehk), 0, 39, false, &has_ehk) < 0)
+		return -1;
+	sl_u128 h;
+	if (has_ehk) {
+		if (sl_u128_parse(ehk, strlen(ehk), &h) < 0) {
+			sl_req_error(req, 400, "InvalidArgumentException",
+				     "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+				     "[0, 2^128-1]. Specified value was %s", ehk);
+			return -1;
+		}
+	} else {
+		h = md5_u128(pk, (size_t)pl);
+	}
+	const struct sl_shard_meta *sh = sl_stream_route(s, h);
+	if (!sh) {
+		sl_req_error(req, 500, "InternalFailure", "no open shard covers the hash key");
+		return -1;
+	}
+	e->ordinal = sh->ordinal;
+	e->owner = sl_shard_owner(s->uid, sh->ordinal, sl_worker_count());
+	return 0;
+}
+
+static void put_reply(struct sl_worker *w, struct kin_put *p)
+{
+	struct sl_req *req = p->req;
+	struct sl_enc *e = &req->out;
+	char seq[SL_SEQ_LEN + 1], id[32];
+	uint32_t failed = 0;
+
+	for (uint32_t i = 0; i < p->count; i++)
+		failed += p->e[i].err != KIN_OK;
+	if (p->single && failed) {
+		sl_kin_shard_id(p->e[0].ordinal, id);
+		if (p->e[0].err == KIN_THROTTLED)
+			sl_req_error(req, 400, "ProvisionedThroughputExceededException",
+				     "Rate exceeded for shard %s in stream %s under account %s.", id,
+				     p->stream_name, sl_cfg->account_id);
+		else
+			sl_req_error(req, 500, "InternalFailure", "Internal service failure.");
+		sl_req_finish(w, req);
+		return;
+	}
+	sl_enc_obj_begin(e);
+	if (!p->single) {
+		sl_enc_key(e, "FailedRecordCount");
+		sl_enc_int(e, failed);
+		sl_enc_key(e, "Records");
+		sl_enc_arr_begin(e);
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		const struct kin_entry *en = &p->e[i];
+		sl_kin_shard_id(en->ordinal, id);
+		if (!p->single)
+			sl_enc_obj_begin(e);
+		if (en->err == KIN_OK) {
+			sl_kin_seq_fmt(en->ordinal, en->n, seq);
+			sl_enc_key(e, "SequenceNumber");
+			sl_enc_str(e, seq, SL_SEQ_LEN);
+			sl_enc_key(e, "ShardId");
+			sl_enc_cstr(e, id);
+		} else {
+			char msg[300];
+			bool thr = en->err == KIN_THROTTLED;
+			snprintf(msg, sizeof(msg), thr ? "Rate exceeded for shard %s in stream %s under "
+							 "account %s." : "Internal service failure.",
+				 id, p->stream_name, sl_cfg->account_id);
+			sl_enc_key(e, "ErrorCode");
+			sl_enc_cstr(e, thr ? "ProvisionedThroughputExceededException" : "InternalFailure");
+			sl_enc_key(e, "ErrorMessage");
+			sl_enc_cstr(e, msg);
+		}
+		if (!p->single)
+			sl_enc_obj_end(e);
+	}
+	if (!p->single)
+		sl_enc_arr_end(e);
+	if (p->encrypted) {
+		sl_enc_key(e, "EncryptionType");
+		sl_enc_cstr(e, "KMS");
+	}
+	sl_enc_obj_end(e);
+	sl_req_finish(w, req);
+}
+
+static void append_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_part *part = msg->arg;
+	struct kin_put *p = part->put;
+
+	if (--p->parts_pending == 0)
+		put_reply(w, p);
+}
+
+static void part_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct kin_part *part = wt->arg;
+
+	if (--part->pending == 0)
+		sl_msg_reply(w, &part->msg);
+}
+
+/* Per-shard input limits (--shard-limits): one-second windows. */
+static bool in_throttled(struct sl_wlog *wl, int64_t now_ms, uint32_t bytes)
+{
+	int64_t sec = now_ms / 1000;
+
+	if (!sl_cfg->shard_limits)
+		return false;
+	if (wl->win_in_s != sec) {
+		wl->win_in_s = sec;
+		wl->win_in_bytes = 0;
+		wl->win_in_records = 0;
+	}
+	if (wl->win_in_records + 1 > SL_KIN_SHARD_IN_RECORDS_PER_S ||
+	    wl->win_in_bytes + bytes > SL_KIN_SHARD_IN_BYTES_PER_S)
+		return true;
+	wl->win_in_records++;
+	wl->win_in_bytes += bytes;
+	return false;
+}
+
+/* On the owner: append this part's records, then wait for group commit. */
+static void append_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_part *part = msg->arg;
+	struct kin_put *p = part->put;
+	int64_t now = sl_now_ms();
+	uint32_t nwt = 0;
+	struct sl_wlog *wls[SL_KIN_PUT_RECORDS_MAX];
+
+	for (uint32_t k = 0; k < part->count; k++) {
+		struct kin_entry *e = &p->e[part->idx[k]];
+		int err = 0;
+		struct sl_wlog *wl = sl_worker_log(w, p->stream_uid, e->ordinal, &err);
+		if (!wl || wl->closed) {
+			e->err = KIN_INTERNAL;
+			continue;
+		}
+		if (in_throttled(wl, now, e->data_len + e->pk_len)) {
+			e->err = KIN_THROTTLED;
+			continue;
+		}
+		int rc = sl_shardlog_append(wl->log, e->pk, e->pk_len, e->data, e->data_len, now, &e->n);
+		if (rc < 0) {
+			e->err = rc == -ENOBUFS ? KIN_THROTTLED : KIN_INTERNAL;
+			continue;
+		}
+		/* One waiter per distinct log, targeting its newest record. */
+		uint32_t j = 0;
+		while (j < nwt && wls[j] != wl)
+			j++;
+		if (j == nwt) {
+			wls[nwt] = wl;
+			part->wt[nwt] = (struct sl_waiter){ .cb = part_durable, .arg = part };
+			nwt++;
+		}
+		part->wt[j].target_n = e->n + 1;
+	}
+	part->pending = nwt;
+	if (nwt == 0) {
+		sl_msg_reply(w, msg);
+		return;
+	}
+	for (uint32_t j = 0; j < nwt; j++)
+		sl_worker_commit(w, wls[j], &part->wt[j]);
+}
+
+/* Lay out parts so each owner gets one message with its entries' indices. */
+static void put_dispatch(struct sl_worker *w, struct kin_put *p, uint32_t *idx_pool,
+			 struct sl_waiter *wt_pool)
+{
+	uint32_t counts[SL_WORKERS_MAX] = { 0 };
+	uint32_t off = 0;
+
+	for (uint32_t i = 0; i < p->count; i++)
+		counts[p->e[i].owner]++;
+	for (uint16_t o = 0; o < sl_worker_count(); o++) {
+		p->parts[o].put = p;
+		p->parts[o].idx = idx_pool + off;
+		p->parts[o].wt = wt_pool + off;
+		p->parts[o].count = 0;
+		off += counts[o];
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		struct kin_part *part = &p->parts[p->e[i].owner];
+		part->idx[part->count++] = i;
+	}
+	p->parts_pending = 0;
+	for (uint16_t o = 0; o < sl_worker_count(); o++)
+		p->parts_pending += p->parts[o].count > 0;
+	for (uint16_t o = 0; o < sl_worker_count(); o++) {
+		struct kin_part *part = &p->parts[o];
+		if (part->count == 0)
+			continue;
+		part->msg.fn = append_call;
+		part->msg.done = append_done;
+		part->msg.arg = part;
+		sl_msg_send(w, o, &part->msg);
+	}
+}
+
+static struct kin_put *put_alloc(struct sl_req *req, uint32_t count, uint32_t **idx,
+				 struct sl_waiter **wt, uint8_t **arena)
+{
+	size_t sz = sizeof(struct kin_put) + count * (sizeof(struct kin_entry) + sizeof(uint32_t) +
+						      sizeof(struct sl_waiter)) +
+		    req->body_len + count * 8 + 64;
+	struct kin_put *p = malloc(sz);
+
+	if (!p)
+		return NULL;
+	memset(p, 0, sizeof(*p));
+	p->e = (struct kin_entry *)(p + 1);
+	*wt = (struct sl_waiter *)(p->e + count);
+	*idx = (uint32_t *)(*wt + count);
+	*arena = (uint8_t *)(*idx + count);
+	memset(p->e, 0, count * sizeof(*p->e));
+	p->req = req;
+	p->count = count;
+	req->state = p;
+	req->state_free = put_free;
+	return p;
+}
+
+static void kin_put(struct sl_worker *w, struct sl_req *req, bool single)
+{
+	struct sl_doc_tok *t = sl_worker_toks(w);
+	struct sl_fields f;
+	uint32_t count = 1, first = 0;
+
+	if (sl_fields_parse(req, t, SL_DOC_TOKS_MAX, &f) < 0)
+		goto out;
+	const struct sl_stream_meta *s = sl_kin_stream(&f, sl_catalog_get());
+	if (!s)
+		goto out;
+	if (!single) {
+		int arr = sl_field_arr(&f, "Records", true);
+		if (arr < 0)
+			goto out;
+		count = t[arr].count;
+		if (count < 1 || count > SL_KIN_PUT_RECORDS_MAX) {
+			sl_err_validation(req, "1 validation error detected: Value '%u' at 'records' "
+					       "failed to satisfy constraint: Member must have length %s",
+					  count, count < 1 ? "greater than or equal to 1" :
+							     "less than or equal to 500");
+			goto out;
+		}
+		first = sl_doc_first((uint32_t)arr);
+	}
+	if (!stream_writable(req, s))
+		goto out;
+	uint32_t *idx;
+	struct sl_waiter *wt;
+	uint8_t *arena;
+	struct kin_put *p = put_alloc(req, count, &idx, &wt, &arena);
+	if (!p) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		goto out;
+	}
+	p->single = single;
+	p->stream_uid = s->uid;
+	p->encrypted = s->encrypted;
+	snprintf(p->stream_name, sizeof(p->stream_name), "%s", s->name);
+	uint64_t total = 0;
+	for (uint32_t i = 0, o = first; i < count; i++, o = sl_doc_next(t, o)) {
+		if (!single && t[o].type != SL_DOC_OBJ) {
+			sl_err_serialization(req, "Records member %u is not a structure", i);
+			goto out;
+		}
+		if (put_entry(req, t, single ? 0 : o, s, &p->e[i], &arena, i, single) < 0)
+			goto out;
+		total += p->e[i].data_len + p->e[i].pk_len;
+	}
+	if (total > SL_KIN_PUT_RECORDS_BYTES_MAX) {
+		sl_req_error(req, 400, "InvalidArgumentException",
+			     "Records size exceeds 5 MB limit");
+		goto out;
+	}
+	put_dispatch(w, p, idx, wt);
+	return;
+out:
+	sl_req_finish(w, req);
+}
+
+/* ---- Shard iterators ---------------------------------------------------- */
+
+struct iter_blob {
+	uint8_t version;
+	uint8_t pad[3];
+	uint32_t crc;
+	uint64_t uid;
+	uint32_t ordinal;
+	uint32_t pad2;
+	uint64_t n;
+	int64_t issued_ms;
+};
+_Static_assert(sizeof(struct iter_blob) == 40, "iterator layout");
+
+#define SL_ITER_SALT 0x736c7569u /* detects garbled iterators, not forgery */
+
+static uint32_t iter_crc(const struct iter_blob *b)
+{
+	return rte_hash_crc((const uint8_t *)b + 8, sizeof(*b) - 8, SL_ITER_SALT);
+}
+
+static void iter_encode(struct sl_enc *e, uint64_t uid, uint32_t ordinal, uint64_t n)
+{
+	struct iter_blob b = { .version = 1, .uid = uid, .ordinal = ordinal, .n = n,
+			       .issued_ms = sl_now_ms() };
+	char text[64];
+
+	b.crc = iter_crc(&b);
+	size_t len = sl_base64_enc(text, (const uint8_t *)&b, sizeof(b));
+	sl_enc_str(e, text, len);
+}
+
+static int iter_decode(const char *s, size_t len, struct iter_blob *b)
+{
+	uint8_t raw[48];
+
+	if (len != sl_base64_enc_len(sizeof(*b)) || sl_base64_dec(raw, s, len) != (long)sizeof(*b))
+		return -1;
+	memcpy(b, raw, sizeof(*b));
+	return b->version == 1 && b->crc == iter_crc(b) ? 0 : -1;
+}
+
+enum iter_type { IT_AT_SEQ = 0, IT_AFTER_SEQ, IT_TRIM_HORIZON, IT_LATEST, IT_AT_TIME };
+
+struct kin_iter {
+	struct sl_req *req;
+	uint64_t uid;
+	uint32_t ordinal;
+	uint8_t type;
+	uint64_t n;
+	int64_t ts_ms;
+	uint32_t retention_h;
+	int err;
+};
+
+static void iter_free(void *p)
+{
+	free(p);
+}
+
+static int64_t retention_cutoff(uint32_t hours)
+{
+	return sl_now_ms() - (int64_t)hours * 3600 * 1000;
+}
+
+static void iter_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_iter *it = msg->arg;
+	struct sl_wlog *wl = sl_worker_log(w, it->uid, it->ordinal, &it->err);
+
+	if (wl) {
+		struct sl_shardlog *log = wl->log;
+		uint64_t trim = sl_shardlog_find_time(log, retention_cutoff(it->retention_h));
+		switch (it->type) {
+		case IT_TRIM_HORIZON: it->n = trim; break;
+		case IT_LATEST: it->n = sl_shardlog_durable_n(log); break;
+		case IT_AFTER_SEQ: it->n = it->n + 1; break;
+		case IT_AT_TIME: it->n = sl_shardlog_find_time(log, it->ts_ms); break;
+		default: break;
+		}
+	}
+	sl_msg_reply(w, msg);
+}
+
+static void iter_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_iter *it = msg->arg;
+	struct sl_req *req = it->req;
+
+	if (it->err < 0) {
+		sl_req_error(req, 500, "InternalFailure", "shard log unavailable: %s", strerror(-it->err));
+	} else {
+		sl_enc_obj_begin(&req->out);
+		sl_enc_key(&req->out, "ShardIterator");
+		iter_encode(&req->out, it->uid, it->ordinal, it->n);
+		sl_enc_obj_end(&req->out);
+	}
+	sl_req_finish(w, req);
+}
+
+static int iter_type_parse(const char *s)
+{
+	static const char *const names[] = { "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
+					     "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP" };
+
+	for (int i = 0; i < 5; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Validate the iterator request fields into it. 0 or -1 (error set). */
+static int iter_fields(struct sl_fields *f, const struct sl_stream_meta *s, struct kin_iter *it)
+{
+	struct sl_req *req = f->req;
+	char shard[130], type[32], seq[130];
+	bool present;
+
+	if (sl_field_str(f, "ShardId", shard, sizeof(shard), 1, 128, true, &present) < 0 ||
+	    sl_field_str(f, "ShardIteratorType", type, sizeof(type), 0, 31, true, &present) < 0 ||
+	    sl_field_str(f, "StartingSequenceNumber", seq, sizeof(seq), 0, 128, false, &present) < 0 ||
+	    sl_field_time(f, "Timestamp", false, &it->ts_ms) < 0)
+		return -1;
+	int ty = iter_type_parse(type);
+	if (ty < 0) {
+		sl_err_validation(req, "1 validation error detected: Value '%s' at 'shardIteratorType' "
+				       "failed to satisfy constraint: Member must satisfy enum value set: "
+				       "[AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, TRIM_HORIZON, "
+				       "AT_TIMESTAMP, LATEST]", type);
+		return -1;
+	}
+	int64_t ord = sl_kin_shard_parse(shard);
+	if (ord < 0 || ord >= s->nshards) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Shard %s in stream %s under account %s does not exist", shard, s->name,
+			     sl_cfg->account_id);
+		return -1;
+	}
+	it->type = (uint8_t)ty;
+	it->ordinal = (uint32_t)ord;
+	if (ty == IT_AT_SEQ || ty == IT_AFTER_SEQ) {
+		uint32_t sord;
+		if (!present) {
+			sl_req_error(req, 400, "InvalidArgumentException",
+				     "You must specify a starting sequence number to get an iterator "
+				     "of type %s.", type);
+			return -1;
+		}
+		if (sl_kin_seq_parse(seq, strlen(seq), &sord, &it->n) < 0 || sord != it->ordinal) {
+			char id[32];
+			sl_kin_shard_id(it->ordinal, id);
+			sl_req_error(req, 400, "InvalidArgumentException",
+				     "Invalid StartingSequenceNumber. It encodes a different shard, or "
+				     "is not a sequence number of shard %s in stream %s under account %s.",
+				     id, s->name, sl_cfg->account_id);
+			return -1;
+		}
+	}
+	if (ty == IT_AT_TIME && sl_doc_get(f->t, f->obj, "Timestamp") < 0) {
+		sl_req_error(req, 400, "InvalidArgumentException",
+			     "Must specify timestampInMillis parameter for iterator of type "
+			     "AT_TIMESTAMP. Current request has no timestamp parameter.");
+		return -1;
+	}
+	return 0;
+}
+
+static void kin_get_iterator(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_doc_tok *t = sl_worker_toks(w);
+	struct sl_fields f;
+
+	if (sl_fields_parse(req, t, SL_DOC_TOKS_MAX, &f) < 0)
+		goto out;
+	const struct sl_stream_meta *s = sl_kin_stream(&f, sl_catalog_get());
+	if (!s)
+		goto out;
+	struct kin_iter *it = calloc(1, sizeof(*it));
+	if (!it) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		goto out;
+	}
+	req->state = it;
+	req->state_free = iter_free;
+	it->req = req;
+	it->uid = s->uid;
+	it->retention_h = s->retention_hours;
+	if (iter_fields(&f, s, it) < 0)
+		goto out;
+	req->msg.fn = iter_call;
+	req->msg.done = iter_done;
+	req->msg.arg = it;
+	sl_msg_send(w, sl_shard_owner(s->uid, it->ordinal, sl_worker_count()), &req->msg);
+	return;
+out:
+	sl_req_finish(w, req);
+}
+
+/* ---- GetRecords ------------------------------------------------------------- */
+
+struct kin_get {
+	struct sl_req *req;
+	uint64_t uid;
+	uint32_t ordinal;
+	uint32_t limit;
+	uint64_t n;
+	bool encrypted;
+	int err;
+	int64_t last_arrival_ms;
+	uint64_t bytes;
+};
+
+static bool get_one(void *arg, const struct sl_rec_view *r)
+{
+	struct kin_get *g = arg;
+	struct sl_enc *e = &g->req->out;
+	char seq[SL_SEQ_LEN + 1];
+
+	sl_kin_seq_fmt(g->ordinal, r->n, seq);
+	sl_enc_obj_begin(e);
+	sl_enc_key(e, "SequenceNumber");
+	sl_enc_str(e, seq, SL_SEQ_LEN);
+	sl_enc_key(e, "ApproximateArrivalTimestamp");
+	sl_enc_time_ms(e, r->arrival_ms);
+	sl_enc_key(e, "Data");
+	sl_enc_blob(e, r->data, r->data_len);
+	sl_enc_key(e, "PartitionKey");
+	sl_enc_str(e, (const char *)r->pk, r->pk_len);
+	if (g->encrypted) {
+		sl_enc_key(e, "EncryptionType");
+		sl_enc_cstr(e, "KMS");
+	}
+	sl_enc_obj_end(e);
+	g->last_arrival_ms = r->arrival_ms;
+	g->bytes += r->data_len;
+	return true;
+}
+
+static void encode_children(struct sl_enc *e, const struct sl_stream_meta *s, uint32_t ordinal)
+{
+	char id[32], num[40];
+
+	sl_enc_key(e, "ChildShards");
+	sl_enc_arr_begin(e);
+	for (uint32_t i = 0; i < s->nshards; i++) {
+		const struct sl_shard_meta *c = &s->shards[i];
+		if (c->parent != (int32_t)ordinal && c->adjacent_parent != (int32_t)ordinal)
+			continue;
+		sl_enc_obj_begin(e);
+		sl_kin_shard_id(c->ordinal, id);
+		sl_enc_key(e, "ShardId");
+		sl_enc_cstr(e, id);
+		sl_enc_key(e, "ParentShards");
+		sl_enc_arr_begin(e);
+		sl_kin_shard_id((uint32_t)c->parent, id);
+		sl_enc_cstr(e, id);
+		if (c->adjacent_parent >= 0) {
+			sl_kin_shard_id((uint32_t)c->adjacent_parent, id);
+			sl_enc_cstr(e, id);
+		}
+		sl_enc_arr_end(e);
+		sl_enc_key(e, "HashKeyRange");
+		sl_enc_obj_begin(e);
+		sl_enc_key(e, "StartingHashKey");
+		sl_u128_fmt(c->hash_start, num);
+		sl_enc_cstr(e, num);
+		sl_enc_key(e, "EndingHashKey");
+		sl_u128_fmt(c->hash_end, num);
+		sl_enc_cstr(e, num);
+		sl_enc_obj_end(e);
+		sl_enc_obj_end(e);
+	}
+	sl_enc_arr_end(e);
+}
+
+/* Per-shard output limits (--shard-limits): 5 calls and 2 MiB a second. */
+static bool out_throttled(struct sl_wlog *wl, int64_t now_ms)
+{
+	int64_t sec = now_ms / 1000;
+
+	if (!sl_cfg->shard_limits)
+		return false;
+	if (wl->win_out_s != sec) {
+		wl->win_out_s = sec;
+		wl->win_out_calls = 0;
+		wl->win_out_bytes = 0;
+	}
+	if (wl->win_out_calls + 1 > SL_KIN_SHARD_OUT_CALLS_PER_S ||
+	    wl->win_out_bytes >= SL_KIN_SHARD_OUT_BYTES_PER_S)
+		return true;
+	wl->win_out_calls++;
+	return false;
+}
+
+/* On the owner: read and encode the whole reply. The catalog is read here,
+ * within this loop iteration, for the shard's state and children. */
+static void get_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_get *g = msg->arg;
+	struct sl_req *req = g->req;
+	struct sl_enc *e = &req->out;
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), g->uid);
+	int64_t now = sl_now_ms();
+
+	if (!s || g->ordinal >= s->nshards) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Stream under account %s not found.", sl_cfg->account_id);
+		goto out;
+	}
+	const struct sl_shard_meta *sh = &s->shards[g->ordinal];
+	struct sl_wlog *wl = sl_worker_log(w, g->uid, g->ordinal, &g->err);
+	if (!wl) {
+		sl_req_error(req, 500, "InternalFailure", "shard log unavailable");
+		goto out;
+	}
+	if (out_throttled(wl, now)) {
+		sl_req_error(req, 400, "ProvisionedThroughputExceededException",
+			     "Rate exceeded for shard %s in stream %s under account %s.",
+			     "", s->name, sl_cfg->account_id);
+		goto out;
+	}
+	g->encrypted = s->encrypted;
+	uint64_t end_n = sh->closed ? sh->end_n : UINT64_MAX;
+	uint32_t limit = g->limit;
+	if (g->n < end_n && end_n - g->n < limit)
+		limit = (uint32_t)(end_n - g->n);
+	sl_enc_obj_begin(e);
+	sl_enc_key(e, "Records");
+	sl_enc_arr_begin(e);
+	int64_t next = (int64_t)g->n;
+	if (g->n < end_n)
+		next = sl_shardlog_read(wl->log, g->n, retention_cutoff(s->retention_hours), limit,
+					SL_KIN_GET_BYTES_MAX, get_one, g);
+	if (next < 0) {
+		sl_req_error(req, 500, "InternalFailure", "shard log read failed: %s",
+			     strerror((int)-next));
+		goto out;
+	}
+	wl->win_out_bytes += g->bytes;
+	sl_enc_arr_end(e);
+	bool at_end = sh->closed && (uint64_t)next >= end_n;
+	uint64_t durable = sl_shardlog_durable_n(wl->log);
+	sl_enc_key(e, "MillisBehindLatest");
+	sl_enc_int(e, (uint64_t)next >= durable || g->last_arrival_ms == 0 ? 0 :
+		      now - g->last_arrival_ms);
+	if (at_end) {
+		encode_children(e, s, g->ordinal);
+	} else {
+		sl_enc_key(e, "NextShardIterator");
+		iter_encode(e, g->uid, g->ordinal, (uint64_t)next);
+	}
+	sl_enc_obj_end(e);
+out:
+	sl_msg_reply(w, msg);
+}
+
+static void get_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_get *g = msg->arg;
+
+	sl_req_finish(w, g->req);
+}
+
+static void kin_get_records(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_doc_tok *t = sl_worker_toks(w);
+	struct sl_fields f;
+	char text[600];
+	bool present;
+	int64_t limit = SL_KIN_GET_LIMIT_MAX;
+	struct iter_blob b;
+
+	if (sl_fields_parse(req, t, SL_DOC_TOKS_MAX, &f) < 0)
+		goto out;
+	int len = sl_field_str(&f, "ShardIterator", text, sizeof(text), 1, 512, true, &present);
+	if (len < 0 || sl_field_int(&f, "Limit", 1, SL_KIN_GET_LIMIT_MAX, false, &limit) < 0)
+		goto out;
+	if (iter_decode(text, (size_t)len, &b) < 0) {
+		sl_req_error(req, 400, "InvalidArgumentException", "Invalid ShardIterator.");
+		goto out;
+	}
+	int64_t now = sl_now_ms();
+	if (now - b.issued_ms > SL_KIN_ITERATOR_TTL_MS) {
+		sl_req_error(req, 400, "ExpiredIteratorException",
+			     "Iterator expired. The iterator was created at time %lld while right now "
+			     "it is %lld which is further in the future than the tolerated delay of "
+			     "%d milliseconds.", (long long)b.issued_ms, (long long)now,
+			     SL_KIN_ITERATOR_TTL_MS);
+		goto out;
+	}
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), b.uid);
+	if (!s || b.ordinal >= s->nshards) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Shard in stream under account %s does not exist", sl_cfg->account_id);
+		goto out;
+	}
+	struct kin_get *g = calloc(1, sizeof(*g));
+	if (!g) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		goto out;
+	}
+	req->state = g;
+	req->state_free = iter_free;
+	g->req = req;
+	g->uid = b.uid;
+	g->ordinal = b.ordinal;
+	g->n = b.n;
+	g->limit = (uint32_t)limit;
+	req->msg.fn = get_call;
+	req->msg.done = get_done;
+	req->msg.arg = g;
+	sl_msg_send(w, sl_shard_owner(b.uid, b.ordinal, sl_worker_count()), &req->msg);
+	return;
+out:
+	sl_req_finish(w, req);
+}
+
+/* ---- Routing, control forwarding, retention --------------------------------- */
+
+static void meta_call(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct sl_req *req = msg->arg;
+
+	(void)self;
+	sl_kinesis_meta(req, req->target + strlen("Kinesis_20131202."));
+	sl_msg_reply(NULL, msg);
+}
+
+static void meta_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	sl_req_finish(w, msg->arg);
+}
+
+void sl_kinesis_handle(struct sl_worker *w, struct sl_req *req, const char *op)
+{
+	if (strcmp(op, "PutRecords") == 0)
+		kin_put(w, req, false);
+	else if (strcmp(op, "PutRecord") == 0)
+		kin_put(w, req, true);
+	else if (strcmp(op, "GetRecords") == 0)
+		kin_get_records(w, req);
+	else if (strcmp(op, "GetShardIterator") == 0)
+		kin_get_iterator(w, req);
+	else {
+		req->msg.fn = meta_call;
+		req->msg.done = meta_done;
+		req->msg.arg = req;
+		sl_msg_send(w, SL_TO_CONTROL, &req->msg);
+	}
+}
+
+static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	const struct sl_catalog *c = arg;
+	const struct sl_stream_meta *s = sl_catalog_find_uid(c, wl->stream_uid);
+
+	(void)w;
+	if (!s)
+		return;
+	int rc = sl_shardlog_trim(wl->log, retention_cutoff(s->retention_hours));
+	if (rc > 0)
+		sl_info("retention: deleted %d segment(s) of stream %s shard %u", rc, s->name,
+			wl->ordinal);
+}
+
+static void kin_tick(struct sl_worker *w)
+{
+	sl_worker_foreach_log(w, trim_one, (void *)sl_catalog_get());
+}
+
+void sl_kinesis_install(void)
+{
+	md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+	sl_hooks.tick = kin_tick;
+}

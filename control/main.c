@@ -1,0 +1,224 @@
+/* main.c - start-up, the control thread's loop, and shutdown.
+ *
+ * Order: settings; the data directory (locked, so two servers never share
+ * it); DPDK EAL (workers become pinned lcores; the main lcore is the control
+ * thread); the catalog; then the workers. The control thread then serves
+ * metadata calls, status transitions and snapshot reclamation until SIGINT or
+ * SIGTERM, when the workers flush, sync and stop.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_log.h>
+
+#include "control/catalog.h"
+#include "control/http/server.h"
+#include "control/kinesis/kinesis.h"
+#include "dataplane/config.h"
+#include "dataplane/log.h"
+#include "dataplane/worker.h"
+
+#define SL_EAL_ARGS_MAX 64
+#define SL_CONTROL_TICK_MS 100
+
+static struct sl_config config;
+
+static int prepare_data_dir(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "sluice: cannot create data directory %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/kinesis", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/LOCK", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "sluice: data directory %s is in use by another sluice (%s)\n", dir,
+			strerror(errno));
+		return -1;
+	}
+	return 0; /* the lock lives as long as the process */
+}
+
+static unsigned online_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static bool hugepages_free(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	long n = 0;
+
+	if (!f)
+		return false;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = 0;
+	fclose(f);
+	return n >= 64;
+}
+
+/* Build the EAL command line: no PCI probing; workers pinned round-robin to
+ * the CPUs we may use, the control lcore free to float over all of them. */
+static int eal_init(const struct sl_config *cfg, const char *argv0)
+{
+	static char lcores[1024], prefix[64], eal_copy[sizeof(cfg->eal_args)];
+	char *args[SL_EAL_ARGS_MAX];
+	int n = 0;
+	unsigned ncpu = online_cpus();
+	int off = snprintf(lcores, sizeof(lcores), "0@(0-%u)", ncpu - 1);
+
+	for (unsigned i = 1; i <= cfg->workers && off < (int)sizeof(lcores) - 16; i++)
+		off += snprintf(lcores + off, sizeof(lcores) - (size_t)off, ",%u@%u", i, (i - 1) % ncpu);
+	args[n++] = (char *)argv0;
+	args[n++] = "--no-pci";
+	args[n++] = "--no-telemetry";
+	args[n++] = "--lcores";
+	args[n++] = lcores;
+	args[n++] = "--log-level=lib.eal:error";
+	if (hugepages_free()) {
+		args[n++] = "--in-memory";
+	} else {
+		args[n++] = "--no-huge";
+		args[n++] = "-m";
+		args[n++] = "512";
+		snprintf(prefix, sizeof(prefix), "--file-prefix=sluice%d", (int)getpid());
+		args[n++] = prefix;
+	}
+	snprintf(eal_copy, sizeof(eal_copy), "%s", cfg->eal_args);
+	for (char *tok = strtok(eal_copy, " "); tok && n < SL_EAL_ARGS_MAX - 1; tok = strtok(NULL, " "))
+		args[n++] = tok;
+	args[n] = NULL;
+	if (rte_eal_init(n, args) < 0) {
+		fprintf(stderr, "sluice: DPDK EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Stream directories the catalog no longer names: a delete that crashed
+ * between committing the catalog and removing the files. */
+static void remove_orphans(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/kinesis", dir);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	const struct sl_catalog *c = sl_catalog_get();
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long long uid = strtoull(de->d_name, &end, 16);
+		if (de->d_name[0] == '.' || *end || sl_catalog_find_uid(c, uid))
+			continue;
+		char sub[PATH_MAX + 300];
+		snprintf(sub, sizeof(sub), "rm -rf -- '%s/%s'", path, de->d_name);
+		sl_warn("removing shard data of deleted stream %s", de->d_name);
+		if (system(sub) != 0)
+			sl_warn("could not remove %s/%s", path, de->d_name);
+	}
+	closedir(d);
+}
+
+static void control_loop(int sigfd)
+{
+	int64_t next_tick = sl_now_ms();
+
+	for (;;) {
+		struct pollfd pfd[2] = { { sl_control_eventfd(), POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		if (sl_control_prepare_sleep()) {
+			poll(pfd, 2, SL_CONTROL_TICK_MS);
+			sl_control_woke();
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			ssize_t rc = read(sigfd, &si, sizeof(si));
+			(void)rc;
+			sl_info("signal %u: stopping", si.ssi_signo);
+			return;
+		}
+		sl_control_poll();
+		if (sl_now_ms() >= next_tick) {
+			sl_kinesis_control_tick();
+			next_tick = sl_now_ms() + SL_CONTROL_TICK_MS;
+		}
+		sl_catalog_reclaim();
+	}
+}
+
+int main(int argc, char **argv)
+{
+	sigset_t sigs;
+	struct rlimit rl;
+
+	int rc = sl_config_load(&config, argc, argv);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	sl_cfg = &config;
+	sl_log_thread_name("control");
+	if (prepare_data_dir(config.data_dir) < 0)
+		return 1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* Every thread EAL starts inherits this mask: signals reach only the
+	 * control thread's signalfd. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (eal_init(&config, argv[0]) < 0)
+		return 1;
+	rc = sl_catalog_init(config.data_dir);
+	if (rc < 0) {
+		fprintf(stderr, "sluice: cannot load the catalog: %s\n", strerror(-rc));
+		return 1;
+	}
+	remove_orphans(config.data_dir);
+	sl_http_install();
+	sl_kinesis_install();
+	rc = sl_workers_start(&config);
+	if (rc < 0) {
+		fprintf(stderr, "sluice: cannot start workers on %s:%u: %s\n", config.listen_host,
+			config.listen_port, strerror(-rc));
+		return 1;
+	}
+	printf("sluice: listening on http://%s:%u (workers=%u, data=%s, durability=%s)\n",
+	       config.listen_host, config.listen_port, sl_worker_count(), config.data_dir,
+	       config.durability == SL_DUR_SYNC ? "sync" :
+	       config.durability == SL_DUR_BATCH ? "batch" : "memory");
+	fflush(stdout);
+	control_loop(sigfd);
+	sl_workers_stop();
+	sl_catalog_reclaim();
+	rte_eal_cleanup();
+	sl_info("stopped cleanly");
+	return 0;
+}

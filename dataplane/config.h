@@ -1,0 +1,46 @@
+/* config.h - the server's settings, from flags and an optional config file.
+ * Filled once at start-up (control/config.c) and read-only afterwards. */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <limits.h>
+#include <linux/limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum sl_durability {
+	SL_DUR_SYNC = 0,   /* acknowledge after fdatasync */
+	SL_DUR_BATCH = 1,  /* acknowledge after write; fdatasync every batch_ms */
+	SL_DUR_MEMORY = 2, /* acknowledge after write; never fsync (survives a
+			    * process crash via the page cache, not a power loss) */
+};
+
+enum sl_log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
+
+struct sl_config {
+	char listen_host[64];
+	uint16_t listen_port;
+	char data_dir[PATH_MAX / 2];
+	unsigned workers;
+	enum sl_durability durability;
+	unsigned batch_ms;
+	char region[32];
+	char account_id[16];
+	bool shard_limits;
+	bool request_log;
+	bool debug_clock;
+	enum sl_log_level log_level;
+	uint64_t segment_bytes;
+	unsigned create_delay_ms; /* time a stream stays CREATING/UPDATING/DELETING */
+	char eal_args[1024];
+};
+
+/* The settings in force (set by main before anything starts). */
+extern const struct sl_config *sl_cfg;
+
+/* Fill cfg with defaults, then the config file (--config FILE), then flags.
+ * Returns 0; 1 when --help or --version was printed (exit 0); -1 after
+ * printing a one-line error to stderr (exit non-zero). */
+int sl_config_load(struct sl_config *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,86 @@
+/* limits.h - every cap of the runtime in one place, with why and what it costs.
+ *
+ * AWS limits come from the service documentation and the botocore models;
+ * sizing limits are ours. Changing one here changes it everywhere.
+ */
+#ifndef SL_LIMITS_H
+#define SL_LIMITS_H
+
+/* ---- Runtime sizing ---------------------------------------------------- */
+
+/* Worker threads. One per core; 64 covers the largest machines we target and
+ * keeps per-worker arrays (rings, seen generations) small and static. */
+#define SL_WORKERS_MAX 64
+
+/* Messages in flight to one worker (or to the control thread) from all
+ * others. A full ring is back-pressure: the sender keeps the message and
+ * retries on its next loop iteration. Power of two for rte_ring. */
+#define SL_RING_SLOTS 16384
+
+/* Connections one worker serves at once; beyond this, accepts are closed
+ * at once. Each costs a conn struct plus its read buffer. */
+#define SL_CONNS_PER_WORKER_MAX 8192
+
+/* io_uring submission queue depth per worker. Completions are reaped every
+ * loop iteration; SQ full is handled by submitting and retrying. */
+#define SL_URING_ENTRIES 4096
+
+/* First read buffer of a connection, and the largest request body accepted
+ * (PutRecords is at most 5 MiB of data, which is ~6.7 MiB as base64 JSON). */
+#define SL_CONN_RBUF_INIT (64 * 1024)
+#define SL_HTTP_BODY_MAX (16 * 1024 * 1024)
+#define SL_HTTP_HEADERS_MAX 64
+#define SL_HTTP_HEAD_MAX (64 * 1024)
+
+/* Concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+#define SL_H2_STREAMS_MAX 128
+
+/* JSON/CBOR tokens per request: PutRecords with 500 entries of 3 fields
+ * needs ~3,500; 65,536 leaves room for tags and lists. 2 MiB per worker. */
+#define SL_DOC_TOKS_MAX 65536
+
+/* ---- Storage ------------------------------------------------------------ */
+
+/* Segment files are preallocated at this size (LAB.md: preallocation is what
+ * makes appends fast) and rolled when full. */
+#define SL_SEGMENT_BYTES_DEFAULT (64ull * 1024 * 1024)
+#define SL_SEGMENT_BYTES_MIN (4ull * 1024 * 1024)
+
+/* One sparse index entry per this many records: 32 records of scan at most
+ * per lookup, 24 bytes of memory per 32 records. */
+#define SL_INDEX_STRIDE 32
+
+/* Bytes read from a segment per pread when scanning for GetRecords. */
+#define SL_READ_CHUNK (256 * 1024)
+
+/* ---- Kinesis (AWS documented limits) ------------------------------------ */
+#define SL_KIN_DATA_MAX (1024 * 1024)           /* one record's data blob */
+#define SL_KIN_PK_MAX 256                       /* partition key characters */
+#define SL_KIN_NAME_MAX 128                     /* stream name */
+#define SL_KIN_PUT_RECORDS_MAX 500              /* entries per PutRecords */
+#define SL_KIN_PUT_RECORDS_BYTES_MAX (5 * 1024 * 1024) /* data + keys per PutRecords */
+#define SL_KIN_GET_LIMIT_MAX 10000              /* GetRecords Limit */
+#define SL_KIN_GET_BYTES_MAX (10 * 1024 * 1024) /* GetRecords reply data */
+#define SL_KIN_ITERATOR_TTL_MS (5 * 60 * 1000)  /* shard iterators expire */
+#define SL_KIN_RETENTION_MIN_H 24
+#define SL_KIN_RETENTION_MAX_H 8760
+#define SL_KIN_SHARD_LIMIT 20000                /* DescribeLimits ShardLimit (ours) */
+#define SL_KIN_SHARDS_PER_STREAM_MAX 10000
+#define SL_KIN_ON_DEMAND_STREAMS_MAX 50
+#define SL_KIN_ON_DEMAND_SHARDS 4               /* shards of a new ON_DEMAND stream */
+#define SL_KIN_TAGS_MAX 50
+#define SL_KIN_TAG_KEY_MAX 128
+#define SL_KIN_TAG_VALUE_MAX 256
+#define SL_KIN_KEY_ID_MAX 2048
+/* Per-shard throughput, enforced with --shard-limits. */
+#define SL_KIN_SHARD_IN_BYTES_PER_S (1024 * 1024)
+#define SL_KIN_SHARD_IN_RECORDS_PER_S 1000
+#define SL_KIN_SHARD_OUT_BYTES_PER_S (2 * 1024 * 1024)
+#define SL_KIN_SHARD_OUT_CALLS_PER_S 5
+
+_Static_assert((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "rte_ring wants a power of two");
+_Static_assert(SL_KIN_PUT_RECORDS_BYTES_MAX < SL_HTTP_BODY_MAX, "a full PutRecords must fit a body");
+_Static_assert(SL_SEGMENT_BYTES_MIN > SL_KIN_DATA_MAX + 4096, "one record must fit a segment");
+_Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");
+
+#endif

@@ -1,0 +1,130 @@
+/* shardlog.h - one Kinesis shard's append-only log on disk.
+ *
+ * A shard log is a directory of preallocated segment files named by the
+ * first record number they hold. Each record is one frame: a 40-byte header
+ * (magic, frame length, CRC32C, partition key length, record number, arrival
+ * time, data length) followed by the partition key and the data, padded to 8
+ * bytes. Exactly one worker owns a log, so nothing here locks.
+ *
+ * Writes are group commits: sl_shardlog_append() copies a frame into a
+ * staging buffer and assigns the record its number; the owner's loop then
+ * calls sl_shardlog_prep_flush() once per iteration, which queues the staged
+ * bytes as io_uring writes (each linked to an fdatasync in sync mode). When
+ * every queued completion has come back through sl_shardlog_complete(), the
+ * staged records are durable and become visible to readers. One flush is in
+ * flight at a time; appends made meanwhile ride the next one.
+ *
+ * Record numbers (n) count from 0 per shard and never repeat: the newest
+ * segment is never deleted, and its name carries the counter across restarts.
+ */
+#ifndef SL_SHARDLOG_H
+#define SL_SHARDLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct io_uring;
+struct sl_shardlog;
+
+#define SL_FRAME_MAGIC 0x31524c53u /* "SLR1" little-endian */
+#define SL_FRAME_HDR_BYTES 40u
+
+struct sl_frame_hdr {
+	uint32_t magic;
+	uint32_t frame_len; /* whole frame, header and padding included; multiple of 8 */
+	uint32_t crc;       /* CRC32C of the frame from byte 12 to the end of the data */
+	uint16_t pk_len;
+	uint16_t flags;
+	uint64_t n;
+	int64_t arrival_ms;
+	uint32_t data_len;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct sl_frame_hdr) == SL_FRAME_HDR_BYTES, "frame header layout");
+
+/* A record as a reader sees it: views valid only during the callback. */
+struct sl_rec_view {
+	uint64_t n;
+	int64_t arrival_ms;
+	const uint8_t *pk;
+	const uint8_t *data;
+	uint32_t pk_len;
+	uint32_t data_len;
+};
+
+/* Called per record by sl_shardlog_read(); return false to stop early
+ * (the record passed is then not counted as consumed). */
+typedef bool (*sl_rec_fn)(void *arg, const struct sl_rec_view *rec);
+
+/* Open (creating when absent) the log in `dir`, recovering what is there:
+ * frames are verified by CRC, a torn tail is cut and zeroed, and the index
+ * and counter are rebuilt. Returns 0 and *out, or -errno. */
+int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog **out);
+
+/* Close files and free memory. Staged, unflushed records are dropped (they
+ * were never acknowledged). */
+void sl_shardlog_close(struct sl_shardlog *log);
+
+/* Delete every file of the log at `dir`, then the directory. 0 or -errno. */
+int sl_shardlog_remove(const char *dir);
+
+/* Next record number to be assigned / first not yet durable. */
+uint64_t sl_shardlog_next_n(const struct sl_shardlog *log);
+uint64_t sl_shardlog_durable_n(const struct sl_shardlog *log);
+/* First record number still on disk (older segments may have been deleted). */
+uint64_t sl_shardlog_first_n(const struct sl_shardlog *log);
+
+/* Stage one record. arrival_ms is raised to the previous record's arrival
+ * when the clock went backwards, so arrival times never decrease in a shard.
+ * Returns 0 and *n_out, -ENOBUFS when the staging buffer is full (back-
+ * pressure: retry after the in-flight flush completes), -EFBIG for a record
+ * that cannot fit a segment, or -errno from rolling to a new segment. */
+int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
+		       const void *data, uint32_t data_len, int64_t arrival_ms, uint64_t *n_out);
+
+/* Queue the staged bytes on `ring`: one write per contiguous run, and in
+ * sync mode an fdatasync linked after each segment's last write. Every SQE
+ * carries user_data `tag`. Returns the number of SQEs queued (0 when there
+ * is nothing staged or a flush is already in flight), or -EBUSY when the
+ * ring has no room (call again next iteration). */
+int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool sync,
+			   uint64_t tag);
+
+/* Batch durability: queue an fdatasync (user_data `tag`) for every segment
+ * holding records written since the previous call. Returns the number of
+ * SQEs queued (0 when everything written is synced), or -EBUSY. */
+int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64_t tag);
+
+/* Feed one completion of this log's flush. Returns 1 when the flush is now
+ * complete and durable (durable_n advanced), 0 when more completions are
+ * due, or -errno when the flush completed with an error (the same bytes are
+ * rewritten by the next prep_flush; durable_n did not move). */
+int sl_shardlog_complete(struct sl_shardlog *log, int res);
+
+/* True while a flush is in flight or records are staged. */
+bool sl_shardlog_busy(const struct sl_shardlog *log);
+
+/* Call fn for durable records from number `from_n` on, skipping records that
+ * arrived before min_arrival_ms, stopping after max_records records or once
+ * max_bytes of data have been passed (at least one record is always
+ * passed when available). Returns the number of the first record not passed
+ * (the caller's next position), or -errno on a read error. */
+int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_arrival_ms,
+			 uint32_t max_records, uint64_t max_bytes, sl_rec_fn fn, void *arg);
+
+/* First durable record number whose arrival is at or after ts_ms, or
+ * durable_n when there is none. */
+uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms);
+
+/* Arrival time of the newest durable record, or -1 when there is none. */
+int64_t sl_shardlog_last_arrival_ms(const struct sl_shardlog *log);
+
+/* Delete whole segments whose every record arrived before cutoff_ms. The
+ * newest segment is kept. Returns segments deleted, or -errno. */
+int sl_shardlog_trim(struct sl_shardlog *log, int64_t cutoff_ms);
+
+/* CRC32C over a frame as stored (exposed for tests and recovery tools). */
+uint32_t sl_frame_crc(const struct sl_frame_hdr *h, const uint8_t *payload);
+
+#endif

@@ -1,0 +1,197 @@
+/* worker.h - the per-core runtime: one event loop, one io_uring, one owner.
+ *
+ * Every worker is a DPDK lcore pinned to one core. It accepts and serves its
+ * own HTTP connections (the listening port is shared with SO_REUSEPORT),
+ * owns a slice of the Kinesis shards and is the only thread that touches
+ * their logs. Work for a shard owned by another worker crosses a bounded
+ * rte_ring as a struct sl_msg; the reply comes back on the sender's ring in
+ * the same message. The control thread has a ring too.
+ *
+ * The loop: reap io_uring completions, drain the inbound ring, run queued
+ * local work, start one group-commit flush per dirty shard log, then sleep in
+ * io_uring_submit_and_wait(). Other threads wake a sleeping worker through
+ * an eventfd that the worker always has a read pending on.
+ */
+#ifndef SL_WORKER_H
+#define SL_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/limits.h"
+
+struct sl_worker;
+struct sl_shardlog;
+struct sl_config;
+struct sl_doc_tok;
+
+/* Recipient index of the control thread in sl_msg_send(). */
+#define SL_TO_CONTROL 0xffffu
+
+enum sl_msg_type {
+	SL_MSG_NONE = 0,
+	SL_MSG_CALL,       /* run msg->fn on the recipient thread, then reply */
+	SL_MSG_REPLY,      /* the call came back: run msg->done on the sender */
+};
+
+/* A message is owned by its sender, lent to the recipient for the call, and
+ * handed back in the reply: the recipient never allocates or frees one. */
+struct sl_msg {
+	uint16_t type;
+	uint16_t from; /* sender: worker index or SL_TO_CONTROL */
+	uint16_t to;   /* recipient of the message as it travels */
+	int32_t rc;
+	/* Runs on the recipient. It must eventually call sl_msg_reply(msg)
+	 * (now, or later from a completion on the same thread). */
+	void (*fn)(struct sl_worker *self, struct sl_msg *msg);
+	/* Runs on the sender when the reply arrives. */
+	void (*done)(struct sl_worker *self, struct sl_msg *msg);
+	void *arg;
+	struct sl_msg *next; /* local queues only */
+};
+
+/* Run on any thread: deliver msg to worker `to` (or SL_TO_CONTROL). Never
+ * fails: a full ring leaves the message in the sender's outbox, retried
+ * every loop iteration (back-pressure, not loss). `self` is the sending
+ * worker, or NULL on the control thread. */
+void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg);
+/* Send msg back to msg->from as a reply. */
+void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg);
+
+/* Index of this worker, and how many there are. */
+uint16_t sl_worker_index(const struct sl_worker *w);
+uint16_t sl_worker_count(void);
+struct sl_worker *sl_worker_get(uint16_t idx);
+
+/* The io_uring of this worker, for modules that queue their own SQEs. */
+struct io_uring *sl_worker_ring(struct sl_worker *w);
+
+/* ---- io_uring operation tags ------------------------------------------ */
+
+/* user_data of every SQE: an 8-byte-aligned object pointer with the kind of
+ * operation in the low 3 bits. */
+enum sl_op_kind {
+	SL_OP_EVENTFD = 0,
+	SL_OP_ACCEPT = 1,
+	SL_OP_TIMER = 2,
+	SL_OP_LOG = 3,     /* object: struct sl_wlog, a flush completion */
+	SL_OP_FSYNC = 4,   /* object: struct sl_wlog, a batch-mode fsync */
+	SL_OP_RECV = 5,    /* object: a connection (control/http/server.c) */
+	SL_OP_SEND = 6,
+	SL_OP_CLOSE = 7,
+};
+static inline uint64_t sl_op_tag(const void *p, enum sl_op_kind k)
+{
+	return (uint64_t)(uintptr_t)p | (uint64_t)k;
+}
+
+/* ---- Shard logs owned by this worker ---------------------------------- */
+
+struct sl_waiter;
+typedef void (*sl_waiter_fn)(struct sl_worker *w, struct sl_waiter *wt);
+
+/* Caller-owned: fires once the log's durable_n reaches target_n. */
+struct sl_waiter {
+	uint64_t target_n;
+	sl_waiter_fn cb;
+	void *arg;
+	struct sl_waiter *next;
+};
+
+/* A shard log as its owner worker holds it. */
+struct sl_wlog {
+	struct sl_shardlog *log;
+	uint64_t stream_uid;
+	uint32_t ordinal;
+	bool dirty;    /* on the worker's dirty list */
+	bool closed;   /* closed by resharding: appends are refused */
+	uint32_t fsyncs_due; /* batch mode: fdatasyncs in flight */
+	struct sl_wlog *dirty_next;
+	struct sl_waiter *wait_head;
+	struct sl_waiter *wait_tail;
+	/* Per-shard throughput accounting for --shard-limits (one-second windows). */
+	int64_t win_in_s;
+	uint64_t win_in_bytes;
+	uint64_t win_in_records;
+	int64_t win_out_s;
+	uint64_t win_out_bytes;
+	uint32_t win_out_calls;
+};
+
+/* The log of shard (stream_uid, ordinal), opened (and recovered) on first
+ * use. Returns NULL and sets *err (-errno) when it cannot be opened. */
+struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
+			      int *err);
+/* Close and delete the log's files. Waiters still queued are fired with the
+ * log gone (target never reached): their callbacks see wt->target_n
+ * unchanged and must check. 0 or -errno. */
+int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal);
+
+/* After appends to wl: flush it this iteration and fire wt (may be NULL)
+ * when durable_n >= wt->target_n. */
+void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter *wt);
+
+/* Visit every log this worker has open. */
+void sl_worker_foreach_log(struct sl_worker *w, void (*fn)(struct sl_worker *, struct sl_wlog *, void *),
+			   void *arg);
+
+/* What the layers above plug into the loop (set before sl_workers_start). */
+struct sl_worker_hooks {
+	void (*start)(struct sl_worker *w);             /* on the worker, before serving */
+	void (*accepted)(struct sl_worker *w, int fd);  /* a new TCP connection */
+	void (*io)(struct sl_worker *w, void *obj, enum sl_op_kind kind, int res, uint32_t flags);
+	void (*tick)(struct sl_worker *w);              /* about once a second */
+	void (*stop)(struct sl_worker *w);              /* on the worker, at shutdown */
+};
+extern struct sl_worker_hooks sl_hooks;
+
+/* A pointer slot for the HTTP layer's per-worker state. */
+void **sl_worker_http(struct sl_worker *w);
+/* True once shutdown has begun. */
+bool sl_worker_stopping(const struct sl_worker *w);
+
+/* Queue msg->fn to run on this worker's next loop iteration (never
+ * recursively from the caller). The node is caller-owned. */
+void sl_worker_defer(struct sl_worker *w, struct sl_msg *node);
+
+/* Per-worker scratch for request parsing: SL_DOC_TOKS_MAX tokens. */
+struct sl_doc_tok *sl_worker_toks(struct sl_worker *w);
+
+/* ---- Quiescent-state reclamation ---------------------------------------- */
+
+/* Shared read-mostly data (the catalog) is replaced by pointer swap; the old
+ * copy may be freed once no worker can still hold it. Workers are "inside"
+ * from the start of a loop iteration until they go to sleep. After swapping,
+ * the writer takes sl_qsbr_retire() and frees when sl_qsbr_safe() says so. */
+uint64_t sl_qsbr_retire(void);
+bool sl_qsbr_safe(uint64_t epoch);
+
+/* ---- Server-wide ------------------------------------------------------ */
+
+/* Milliseconds since the epoch, plus the debug clock offset. */
+int64_t sl_now_ms(void);
+/* Move the clock forward (debug builds of tests only: --debug-clock). */
+void sl_clock_advance(int64_t ms);
+
+/* Start the workers on every EAL worker lcore, then return. 0 or -errno. */
+int sl_workers_start(const struct sl_config *cfg);
+/* Ask every worker to stop, flush, and join them. */
+void sl_workers_stop(void);
+/* Wake the control thread (used by sl_msg_send). */
+void sl_control_wake(void);
+/* Drain the control thread's ring: runs calls and replies. Returns count. */
+unsigned sl_control_poll(void);
+/* The control thread's eventfd, for its poll loop. */
+int sl_control_eventfd(void);
+/* Control thread sleep handshake: returns false when work is already queued
+ * (do not sleep); otherwise sleep on the eventfd, then call sl_control_woke(). */
+bool sl_control_prepare_sleep(void);
+void sl_control_woke(void);
+/* Control thread: send msgs[i] to workers to[i] and wait for every reply.
+ * Calls that reach the control thread meanwhile are held for its next
+ * sl_control_poll(). msgs[i]->done is replaced. Workers never wait on the
+ * control thread, so this cannot deadlock. */
+void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n);
+
+#endif

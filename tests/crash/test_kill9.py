@@ -1,0 +1,144 @@
+"""Crash test: kill -9 under write load, restart, and check nothing acknowledged is lost.
+
+sluice runs with --durability sync, so a record is acknowledged only after it
+reached the disk. Four client threads push PutRecords batches; the server is
+killed with SIGKILL at a random moment 1-4 s into the load; after a restart on
+the same data dir every acknowledged record must be there with the same
+sequence number, partition key and bytes, and new sequence numbers must be
+greater than every recovered one in the same shard. Three rounds in a row.
+
+The random seed is printed; rerun with SLUICE_CRASH_SEED=<seed> to repeat the
+same data and kill timing.
+"""
+
+import os
+import random
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+
+import harness  # noqa: E402
+from harness import list_all_shards, read_shard, unique_name, wait_active  # noqa: E402
+
+ROUNDS = 3
+WRITERS = 4
+SHARDS = 4
+MAX_BATCHES_PER_WRITER = 20000      # per round; the kill normally ends the load long before
+WRITER_DEADLINE_S = 30.0            # per round, a hard stop for the writers
+
+
+class Writer(threading.Thread):
+    def __init__(self, client, stream, rnd, stop, acked, lock):
+        super().__init__(daemon=True)
+        self.client, self.stream, self.rnd = client, stream, rnd
+        self.stop, self.acked, self.lock = stop, acked, lock
+        self.batches = 0
+        self.error = None
+
+    def run(self):
+        deadline = time.monotonic() + WRITER_DEADLINE_S
+        while not self.stop.is_set() and self.batches < MAX_BATCHES_PER_WRITER and time.monotonic() < deadline:
+            entries = [{"Data": self.rnd.randbytes(self.rnd.randint(1, 2000)),
+                        "PartitionKey": "pk-%016x" % self.rnd.getrandbits(64)}
+                       for _ in range(self.rnd.randint(1, 40))]
+            try:
+                out = self.client.put_records(StreamName=self.stream, Records=entries)
+            except Exception as e:  # the server went away: expected after the kill
+                self.error = e
+                return
+            self.batches += 1
+            with self.lock:
+                for e, r in zip(entries, out["Records"]):
+                    if "SequenceNumber" in r and "ErrorCode" not in r:
+                        key = (r["ShardId"], int(r["SequenceNumber"]))
+                        if key in self.acked:
+                            self.error = AssertionError("sequence number %s acknowledged twice" % (key,))
+                            return
+                        self.acked[key] = (e["PartitionKey"], e["Data"])
+
+
+class Kill9Test(unittest.TestCase):
+
+    def test_kill9_under_load(self):
+        seed = int(os.environ.get("SLUICE_CRASH_SEED") or random.SystemRandom().randrange(1 << 32))
+        print("kill9 test: seed %d (rerun with SLUICE_CRASH_SEED=%d)" % (seed, seed), flush=True)
+        rnd = random.Random(seed)
+        server = harness.Server(extra_args=["--durability", "sync"], needs_local=True, name="kill9")
+        self.addCleanup(server.stop)
+        server.start()
+        c = server.client()
+        stream = unique_name("crash")
+        c.create_stream(StreamName=stream, ShardCount=SHARDS)
+        wait_active(c, stream)
+        shards = list_all_shards(c, stream)
+        self.assertEqual(len(shards), SHARDS)
+
+        acked = {}  # (shard id, int seq) -> (partition key, data)
+        lock = threading.Lock()
+        t_start = time.monotonic()
+        for rnd_no in range(ROUNDS):
+            tag = "seed %d, round %d" % (seed, rnd_no + 1)
+            before = len(acked)
+            stop = threading.Event()
+            clients = [server.client(connect_timeout=2, read_timeout=15) for _ in range(WRITERS)]
+            writers = [Writer(clients[i], stream, random.Random(rnd.getrandbits(64)), stop, acked, lock)
+                       for i in range(WRITERS)]
+            kill_after = rnd.uniform(1.0, 4.0)
+            for w in writers:
+                w.start()
+            time.sleep(kill_after)
+            server.kill9()
+            stop.set()
+            for w in writers:
+                w.join(30)
+                self.assertFalse(w.is_alive(), "%s: a writer did not stop within 30 s of the kill" % tag)
+                if isinstance(w.error, AssertionError):
+                    raise w.error
+            new_acks = len(acked) - before
+            batches = sum(w.batches for w in writers)
+            print("  %s: killed after %.2f s, %d batches / %d records acknowledged this round"
+                  % (tag, kill_after, batches, new_acks), flush=True)
+            self.assertGreater(new_acks, 0, "%s: no write was acknowledged before the kill" % tag)
+
+            server.start()
+            c = server.client()
+            summ = wait_active(c, stream)
+            self.assertEqual(summ["OpenShardCount"], SHARDS, tag)
+            found = {}
+            for s in list_all_shards(c, stream):
+                recs, _ = read_shard(c, s["ShardId"], name=stream, max_calls=2000, timeout=90)
+                seqs = [int(r["SequenceNumber"]) for r in recs]
+                self.assertEqual(seqs, sorted(set(seqs)),
+                                 "%s: shard %s sequence numbers not strictly increasing" % (tag, s["ShardId"]))
+                for r in recs:
+                    found[(s["ShardId"], int(r["SequenceNumber"]))] = (r["PartitionKey"], r["Data"])
+            missing = [k for k in acked if k not in found]
+            wrong = [k for k in acked if k in found and found[k] != acked[k]]
+            self.assertFalse(missing or wrong,
+                             "%s: %d of %d acknowledged records lost, %d changed (first lost: %s, first changed: %s)"
+                             % (tag, len(missing), len(acked), len(wrong), missing[:3], wrong[:3]))
+
+            # New writes get sequence numbers above everything recovered, shard by shard.
+            for s in shards:
+                key = s["HashKeyRange"]["StartingHashKey"]
+                data = rnd.randbytes(100)
+                out = c.put_record(StreamName=stream, Data=data, PartitionKey="after-restart",
+                                   ExplicitHashKey=key)
+                self.assertEqual(out["ShardId"], s["ShardId"])
+                seq = int(out["SequenceNumber"])
+                recovered = [q for (sid, q) in found if sid == s["ShardId"]]
+                if recovered:
+                    self.assertGreater(seq, max(recovered),
+                                       "%s: new sequence number in %s not above the recovered ones"
+                                       % (tag, s["ShardId"]))
+                acked[(s["ShardId"], seq)] = ("after-restart", data)
+            self.assertLess(time.monotonic() - t_start, 150, "crash test is taking too long")
+        # A clean stop at the end must work too (checked by the cleanup).
+
+
+if __name__ == "__main__":
+    unittest.main()
