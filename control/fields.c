@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/http/server.h"
@@ -185,10 +186,12 @@ int sl_field_time(struct sl_fields *f, const char *key, bool required, int64_t *
 		return i;
 	if (i == -2)
 		return SL_FIELD_ABSENT;
-	if (f->t[i].type == SL_DOC_INT)
-		*out_ms = f->t[i].i * 1000;
-	else if (f->t[i].type == SL_DOC_FLOAT && isfinite(f->t[i].d))
-		*out_ms = (int64_t)llround(f->t[i].d * 1000.0);
+	/* JSON 1.1 sends epoch seconds; CBOR 1.1 epoch milliseconds (tag 1). */
+	double scale = f->req->fmt == SL_ENC_CBOR ? 1.0 : 1000.0;
+	if (f->t[i].type == SL_DOC_INT && llabs(f->t[i].i) < (int64_t)1 << 52)
+		*out_ms = (int64_t)llround((double)f->t[i].i * scale);
+	else if (f->t[i].type == SL_DOC_FLOAT && isfinite(f->t[i].d) && fabs(f->t[i].d) < 1e15)
+		*out_ms = (int64_t)llround(f->t[i].d * scale);
 	else
 		return wrong_type(f, key, "a timestamp");
 	return 1;

@@ -478,14 +478,11 @@ void sl_enc_time_ms(struct sl_enc *e, int64_t ms)
 	size_t n = 0;
 
 	if (e->fmt == SL_ENC_CBOR) {
-		double secs = (double)ms / 1000.0;
-		uint8_t h[10] = { 0xc1, 0xfb };
-		uint64_t bits;
-
-		memcpy(&bits, &secs, sizeof(bits));
-		for (int i = 0; i < 8; i++)
-			h[2 + i] = (uint8_t)(bits >> (56 - 8 * i));
-		enc_put(e, h, sizeof(h));
+		/* AWS CBOR 1.1 (the Java SDK's SdkCborGenerator and its v2
+		 * AwsCborProtocolFactory): tag 1 around epoch milliseconds. */
+		uint8_t tag = 0xc1;
+		enc_put(e, &tag, 1);
+		sl_enc_int(e, ms);
 		return;
 	}
 	json_sep(e);

@@ -47,7 +47,8 @@ void sl_enc_int(struct sl_enc *e, int64_t v);
 void sl_enc_bool(struct sl_enc *e, int v);
 void sl_enc_null(struct sl_enc *e);
 /* Epoch time in milliseconds: JSON number of seconds with 3 decimals
- * (1700000000.123); CBOR tag 1 followed by a double of seconds. */
+ * (1700000000.123); CBOR tag 1 around an integer of milliseconds, as AWS's
+ * CBOR 1.1 protocol (x-amz-cbor-1.1) writes it. */
 void sl_enc_time_ms(struct sl_enc *e, int64_t ms);
 /* Raw bytes, for pre-encoded fragments in the same format. */
 void sl_enc_raw(struct sl_enc *e, const void *p, size_t len);

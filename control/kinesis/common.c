@@ -198,7 +198,7 @@ void sl_kin_encode_shard(struct sl_enc *e, const struct sl_shard_meta *sh)
 	sl_enc_cstr(e, seq);
 	if (sh->closed) {
 		sl_enc_key(e, "EndingSequenceNumber");
-		sl_kin_seq_fmt(sh->ordinal, sh->end_n ? sh->end_n - 1 : 0, seq);
+		sl_kin_seq_fmt(sh->ordinal, sh->end_n, seq);
 		sl_enc_cstr(e, seq);
 	}
 	sl_enc_obj_end(e);

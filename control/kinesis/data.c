@@ -146,6 +146,12 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 				  SL_KIN_PK_MAX);
 		return -1;
 	}
+	if ((uint64_t)e->data_len + (uint64_t)pl > SL_KIN_DATA_MAX) {
+		sl_err_validation(req, "1 validation error detected: the record size (data of %u "
+				       "bytes plus a partition key of %d bytes) exceeds the maximum "
+				       "record size of %d bytes", e->data_len, pl, SL_KIN_DATA_MAX);
+		return -1;
+	}
 	e->pk = pk;
 	e->pk_len = (uint32_t)pl;
 	*arena += pl + 1;
@@ -205,7 +211,7 @@ static void put_reply(struct sl_worker *w, struct kin_put *p)
 		if (!p->single)
 			sl_enc_obj_begin(e);
 		if (en->err == KIN_OK) {
-			sl_kin_seq_fmt(en->ordinal, en->n, seq);
+			sl_kin_seq_fmt(en->ordinal, en->n + 1, seq);
 			sl_enc_key(e, "SequenceNumber");
 			sl_enc_str(e, seq, SL_SEQ_LEN);
 			sl_enc_key(e, "ShardId");
@@ -510,7 +516,6 @@ static void iter_call(struct sl_worker *w, struct sl_msg *msg)
 		switch (it->type) {
 		case IT_TRIM_HORIZON: it->n = trim; break;
 		case IT_LATEST: it->n = sl_shardlog_durable_n(log); break;
-		case IT_AFTER_SEQ: it->n = it->n + 1; break;
 		case IT_AT_TIME: it->n = sl_shardlog_find_time(log, it->ts_ms); break;
 		default: break;
 		}
@@ -592,6 +597,17 @@ static int iter_fields(struct sl_fields *f, const struct sl_stream_meta *s, stru
 				     id, s->name, sl_cfg->account_id);
 			return -1;
 		}
+		/* Record n prints as n + 1 (see kinesis.h). */
+		if (ty == IT_AT_SEQ && it->n > 0)
+			it->n--;
+	}
+	if (ty == IT_AT_TIME && it->ts_ms > sl_now_ms()) {
+		sl_req_error(req, 400, "InvalidArgumentException",
+			     "The timestampInMillis parameter cannot be greater than the "
+			     "currentTimestampInMillis. timestampInMillis: %lld, "
+			     "currentTimestampInMillis: %lld", (long long)it->ts_ms,
+			     (long long)sl_now_ms());
+		return -1;
 	}
 	if (ty == IT_AT_TIME && sl_doc_get(f->t, f->obj, "Timestamp") < 0) {
 		sl_req_error(req, 400, "InvalidArgumentException",
@@ -653,7 +669,7 @@ static bool get_one(void *arg, const struct sl_rec_view *r)
 	struct sl_enc *e = &g->req->out;
 	char seq[SL_SEQ_LEN + 1];
 
-	sl_kin_seq_fmt(g->ordinal, r->n, seq);
+	sl_kin_seq_fmt(g->ordinal, r->n + 1, seq);
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "SequenceNumber");
 	sl_enc_str(e, seq, SL_SEQ_LEN);

@@ -31,8 +31,11 @@ void sl_kinesis_control_tick(void);
 
 /* ---- Shared by data.c and meta.c ------------------------------------------ */
 
-/* Sequence numbers: "49" + 10-digit shard ordinal + 20-digit record number,
- * so they compare as text and as numbers, and name their shard. */
+/* Sequence numbers: "49" + 10-digit shard ordinal + 20-digit value v, so
+ * they compare as text and as numbers, and name their shard. Record number n
+ * prints as v = n + 1; v = 0 is the shard's StartingSequenceNumber, which
+ * sorts before every record, and a closed shard's EndingSequenceNumber is
+ * its last record's. */
 #define SL_SEQ_LEN 32
 void sl_kin_seq_fmt(uint32_t ordinal, uint64_t n, char out[SL_SEQ_LEN + 1]);
 /* 0 and the parts, or -1 when s is not a sequence number of this format. */

@@ -535,9 +535,14 @@ static bool shard_passes(const struct sl_stream_meta *s, const struct sl_shard_m
 {
 	int64_t horizon = now_ms() - (int64_t)s->retention_hours * 3600 * 1000;
 
+	/* AT_TRIM_HORIZON: the shards open at the trim horizon (or at the
+	 * stream's creation, when that is later); FROM_TRIM_HORIZON: every shard
+	 * with data still within retention. */
+	int64_t at = horizon > s->created_ms ? horizon : s->created_ms;
+
 	switch (type) {
 	case SF_AFTER_ID: return (int64_t)sh->ordinal > after;
-	case SF_AT_TRIM:
+	case SF_AT_TRIM: return sh->created_ms <= at && (!sh->closed || sh->closed_ms > at);
 	case SF_FROM_TRIM: return !sh->closed || sh->closed_ms >= horizon;
 	case SF_AT_LATEST: return !sh->closed;
 	case SF_AT_TIME: return sh->created_ms <= ts && (!sh->closed || sh->closed_ms > ts);
