@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include <liburing.h>
-#include <rte_hash_crc.h>
 
+#include "dataplane/crc32c.h"
 #include "dataplane/limits.h"
 
 /* A flush writes at most one run per segment it touches; the staging cap
@@ -96,9 +96,9 @@ static uint8_t *read_buf(void)
 
 uint32_t sl_frame_crc(const struct sl_frame_hdr *h, const uint8_t *payload)
 {
-	uint32_t crc = rte_hash_crc((const uint8_t *)h + 12, SL_FRAME_HDR_BYTES - 12, 0xffffffffu);
+	uint32_t crc = sl_crc32c((const uint8_t *)h + 12, SL_FRAME_HDR_BYTES - 12, 0);
 
-	return ~rte_hash_crc(payload, (uint32_t)h->pk_len + h->data_len, crc);
+	return sl_crc32c(payload, (size_t)h->pk_len + h->data_len, crc);
 }
 
 static uint32_t frame_len_of(uint32_t pk_len, uint32_t data_len)

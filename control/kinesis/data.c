@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <rte_hash_crc.h>
 
 #include "control/codec/enc.h"
 #include "control/http/server.h"
 #include "dataplane/config.h"
+#include "dataplane/crc32c.h"
 #include "dataplane/log.h"
 #include "dataplane/shardlog.h"
 #include "dataplane/worker.h"
@@ -458,7 +458,7 @@ _Static_assert(sizeof(struct iter_blob) == 40, "iterator layout");
 
 static uint32_t iter_crc(const struct iter_blob *b)
 {
-	return rte_hash_crc((const uint8_t *)b + 8, sizeof(*b) - 8, SL_ITER_SALT);
+	return sl_crc32c((const uint8_t *)b + 8, sizeof(*b) - 8, SL_ITER_SALT);
 }
 
 static void iter_encode(struct sl_enc *e, uint64_t uid, uint32_t ordinal, uint64_t n)

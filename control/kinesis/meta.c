@@ -992,7 +992,8 @@ static void kin_add_tags(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
-	memcpy(tmp.tags, s->tags, s->ntags * sizeof(*tmp.tags));
+	if (s->ntags)
+		memcpy(tmp.tags, s->tags, s->ntags * sizeof(*tmp.tags));
 	if (tags_merge(req, f.t, m, &tmp) < 0) {
 		free(tmp.tags);
 		return;

@@ -184,6 +184,18 @@ class Server:
         return "---- server log (%s, last %d bytes) ----\n%s\n---- end of server log ----" % (
             self.log_path, min(size, nbytes), data)
 
+    def sanitizer_report(self):
+        """A ServerError when the server log holds an ASan/UBSan report."""
+        if not self.log_path or not os.path.exists(self.log_path):
+            return None
+        with open(self.log_path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                return ServerError("sanitizer report in the server log (%s)\n%s"
+                                   % (marker, self.log_tail(20000)))
+        return None
+
     def _kill(self):
         if self.proc is not None and self.proc.poll() is None:
             try:
@@ -248,6 +260,8 @@ class Server:
             elif self.proc is not None and not self.killed:
                 err = ServerError("sluice died during the tests (exit status %s)\n%s"
                                   % (self.proc.returncode, self.log_tail()))
+            if err is None:
+                err = self.sanitizer_report()
         finally:
             self._kill()
             _live_servers.discard(self)
