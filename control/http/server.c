@@ -55,7 +55,7 @@ struct sl_conn {
 	struct sl_req *h1_req;
 	size_t h1_req_bytes;
 	bool h1_close_after;
-	struct sl_http_chunked chunk;
+	bool h1_continue_sent; /* 100 Continue sent for the request being read */
 	/* HTTP/2 */
 	nghttp2_session *h2;
 	struct sl_req *replied; /* replies nghttp2 may still be reading */
@@ -581,8 +581,17 @@ static void h1_process(struct sl_conn *c)
 		const uint8_t *body;
 		size_t blen, total;
 		int b = h1_body(c, (size_t)hl, hs, nh, &body, &blen, &total);
-		if (b == 0)
+		if (b == 0) {
+			const struct sl_http_header *ex = sl_http_find(hs, nh, "expect");
+			if (ex && ex->value_len == 12 && strncasecmp(ex->value, "100-continue", 12) == 0 &&
+			    !c->h1_continue_sent) {
+				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+				obuf_append(&c->out[c->cur], cont, sizeof(cont) - 1);
+				c->h1_continue_sent = true;
+			}
 			break;
+		}
+		c->h1_continue_sent = false;
 		if (b < 0) {
 			h1_fail(c, b == -413 ? 413 : 400, b == -413 ? "body too large\n" : "bad body\n");
 			break;
