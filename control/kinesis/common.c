@@ -10,9 +10,24 @@
 #include "control/http/server.h"
 #include "dataplane/config.h"
 
+/* Write v as exactly `width` decimal digits, zero-padded (v must fit).
+ * PutRecords formats two of these per record: snprintf showed up at 5% of
+ * the server's CPU in a profile. */
+static void dec_fixed(char *out, uint64_t v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		out[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void sl_kin_seq_fmt(uint32_t ordinal, uint64_t n, char out[SL_SEQ_LEN + 1])
 {
-	snprintf(out, SL_SEQ_LEN + 1, "49%010u%020llu", ordinal, (unsigned long long)n);
+	out[0] = '4';
+	out[1] = '9';
+	dec_fixed(out + 2, ordinal, 10);
+	dec_fixed(out + 12, n, 20);
+	out[SL_SEQ_LEN] = '\0';
 }
 
 int sl_kin_seq_parse(const char *s, size_t len, uint32_t *ordinal, uint64_t *n)
@@ -40,7 +55,9 @@ int sl_kin_seq_parse(const char *s, size_t len, uint32_t *ordinal, uint64_t *n)
 
 void sl_kin_shard_id(uint32_t ordinal, char out[32])
 {
-	snprintf(out, 32, "shardId-%012u", ordinal);
+	memcpy(out, "shardId-", 8);
+	dec_fixed(out + 8, ordinal, 12);
+	out[20] = '\0';
 }
 
 int64_t sl_kin_shard_parse(const char *s)
