@@ -19,6 +19,7 @@ static void health(struct sl_worker *w, struct sl_req *req)
 
 	req->content_type = "application/json";
 	req->fmt = SL_ENC_JSON;
+	e->fmt = SL_ENC_JSON;
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "status");
 	sl_enc_cstr(e, "ok");
@@ -37,6 +38,7 @@ static void debug_clock(struct sl_worker *w, struct sl_req *req)
 	int64_t ms = 0;
 
 	req->fmt = SL_ENC_JSON;
+	req->out.fmt = SL_ENC_JSON;
 	req->content_type = "application/json";
 	if (sl_fields_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, &f) >= 0 &&
 	    sl_field_int(&f, "advance_ms", 0, (int64_t)1 << 50, true, &ms) >= 0) {
@@ -51,7 +53,9 @@ static void debug_clock(struct sl_worker *w, struct sl_req *req)
 
 void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 {
-	if (sl_enc_init(&req->out, req->fmt, 1024) < 0) {
+	if (req->out.buf)
+		req->out.fmt = req->fmt; /* a pooled request keeps its buffer */
+	else if (sl_enc_init(&req->out, req->fmt, 1024) < 0) {
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		sl_req_finish(w, req);
 		return;

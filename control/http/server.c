@@ -23,6 +23,10 @@
 #include "dataplane/log.h"
 
 #define SL_OBUF_INIT 16384
+/* Idle requests kept per worker, and the largest buffers they may keep:
+ * bigger ones (a 10 MiB GetRecords reply) go back to the allocator. */
+#define SL_REQ_POOL_MAX 1024
+#define SL_REQ_KEEP_BYTES (256 * 1024)
 #define SL_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define SL_H2_PREFACE_LEN 24
 
@@ -68,6 +72,8 @@ struct sl_http_worker {
 	struct sl_conn *conns;
 	uint32_t nconns;
 	uint64_t req_seq;
+	struct sl_req *pool; /* idle requests, buffers kept */
+	uint32_t npool;
 };
 
 /* HTTP/2 stream state while its request arrives. */
@@ -229,34 +235,93 @@ static void conn_close(struct sl_conn *c)
 
 /* ---- Requests ------------------------------------------------------------- */
 
+/* Write v as `digits` lower-case hex digits. */
+static void hex_fixed(char *out, uint64_t v, int digits)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = digits - 1; i >= 0; i--, v >>= 4)
+		out[i] = hex[v & 15];
+}
+
+/* A request ID shaped like AWS's (a UUID): time, worker and sequence. */
+static void request_id(char out[40], uint64_t t, uint16_t worker, uint64_t seq)
+{
+	hex_fixed(out, t, 8);
+	out[8] = '-';
+	hex_fixed(out + 9, worker, 4);
+	out[13] = '-';
+	out[14] = '4';
+	hex_fixed(out + 15, seq >> 48, 3);
+	out[18] = '-';
+	out[19] = '8';
+	hex_fixed(out + 20, seq >> 36, 3);
+	out[23] = '-';
+	hex_fixed(out + 24, seq, 12);
+	out[36] = '\0';
+}
+
+/* Requests come from a per-worker pool that keeps their reply and scratch
+ * buffers, so a steady load allocates nothing per request. */
 static struct sl_req *req_new(struct sl_conn *c)
 {
-	struct sl_req *r = calloc(1, sizeof(*r));
 	struct sl_http_worker *hw = hw_of(c->w);
+	struct sl_req *r = hw->pool;
 
-	if (!r)
+	if (r) {
+		hw->pool = r->pool_next;
+		hw->npool--;
+		struct sl_enc out = r->out;
+		uint8_t *scratch = r->scratch;
+		size_t scratch_cap = r->scratch_cap;
+		memset(r, 0, sizeof(*r));
+		r->out = out;
+		sl_enc_reset(&r->out);
+		r->scratch = scratch;
+		r->scratch_cap = scratch_cap;
+	} else if (!(r = calloc(1, sizeof(*r)))) {
 		return NULL;
+	}
 	r->conn = c;
 	r->h2_stream = -1;
 	r->status = 200;
 	r->start_ns = mono_ns();
-	snprintf(r->region, sizeof(r->region), "%s", sl_cfg->region);
-	snprintf(r->request_id, sizeof(r->request_id), "%08x-%04x-4%03x-8%03x-%012llx",
-		 (unsigned)(r->start_ns & 0xffffffff), sl_worker_index(c->w) & 0xffff,
-		 (unsigned)(hw->req_seq >> 48) & 0xfff, (unsigned)(hw->req_seq >> 36) & 0xfff,
-		 (unsigned long long)(hw->req_seq & 0xffffffffffffull));
-	hw->req_seq++;
+	memcpy(r->region, sl_cfg->region, sizeof(r->region));
+	request_id(r->request_id, (uint64_t)r->start_ns, sl_worker_index(c->w), hw->req_seq++);
 	c->reqs++;
 	return r;
 }
 
 static void req_release(struct sl_req *r)
 {
+	struct sl_http_worker *hw = hw_of(r->conn->w);
+
 	free(r->owned_body);
 	if (r->state_free)
 		r->state_free(r->state);
+	if (hw->npool < SL_REQ_POOL_MAX && r->out.cap <= SL_REQ_KEEP_BYTES &&
+	    r->scratch_cap <= SL_REQ_KEEP_BYTES) {
+		r->pool_next = hw->pool;
+		hw->pool = r;
+		hw->npool++;
+		return;
+	}
 	sl_enc_free(&r->out);
+	free(r->scratch);
 	free(r);
+}
+
+void *sl_req_scratch(struct sl_req *req, size_t size)
+{
+	if (size > req->scratch_cap) {
+		size_t cap = 4096;
+		while (cap < size)
+			cap *= 2;
+		free(req->scratch);
+		req->scratch = malloc(cap);
+		req->scratch_cap = req->scratch ? cap : 0;
+	}
+	return req->scratch;
 }
 
 void sl_req_error(struct sl_req *req, int status, const char *type, const char *fmt, ...)
@@ -271,6 +336,7 @@ void sl_req_error(struct sl_req *req, int status, const char *type, const char *
 		sl_enc_reset(&req->out);
 	else
 		sl_enc_init(&req->out, req->fmt, 256);
+	req->out.fmt = req->fmt;
 	req->status = status;
 	req->error_type = type;
 	sl_enc_obj_begin(&req->out);

@@ -48,7 +48,15 @@ struct sl_req {
 	uint8_t *owned_body;
 	struct sl_req *replied_prev;
 	struct sl_req *replied_next;
+	uint8_t *scratch; /* sl_req_scratch(), kept across pooled reuse */
+	size_t scratch_cap;
+	struct sl_req *pool_next;
 };
+
+/* Memory for the handler that lives until the request is released: at
+ * least `size` bytes, not zeroed, reused from earlier requests. Calling it
+ * again replaces the earlier block. NULL when out of memory. */
+void *sl_req_scratch(struct sl_req *req, size_t size);
 
 /* Install the accept/io/stop hooks into sl_hooks. */
 void sl_http_install(void);

@@ -92,11 +92,6 @@ static bool stream_writable(struct sl_req *req, const struct sl_stream_meta *s)
 
 /* ---- PutRecord / PutRecords ----------------------------------------------- */
 
-static void put_free(void *p)
-{
-	free(p);
-}
-
 /* Read one record entry at object token o into e, decoding into *arena. */
 static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 		     const struct sl_stream_meta *s, struct kin_entry *e, uint8_t **arena,
@@ -357,13 +352,15 @@ static void put_dispatch(struct sl_worker *w, struct kin_put *p, uint32_t *idx_p
 	}
 }
 
+/* One block from the request's scratch: the put, its entries, waiters,
+ * index arrays and an arena for decoded data (never larger than the body). */
 static struct kin_put *put_alloc(struct sl_req *req, uint32_t count, uint32_t **idx,
 				 struct sl_waiter **wt, uint8_t **arena)
 {
 	size_t sz = sizeof(struct kin_put) + count * (sizeof(struct kin_entry) + sizeof(uint32_t) +
 						      sizeof(struct sl_waiter)) +
 		    req->body_len + count * 8 + 64;
-	struct kin_put *p = malloc(sz);
+	struct kin_put *p = sl_req_scratch(req, sz);
 
 	if (!p)
 		return NULL;
@@ -375,8 +372,6 @@ static struct kin_put *put_alloc(struct sl_req *req, uint32_t count, uint32_t **
 	memset(p->e, 0, count * sizeof(*p->e));
 	p->req = req;
 	p->count = count;
-	req->state = p;
-	req->state_free = put_free;
 	return p;
 }
 
@@ -494,11 +489,6 @@ struct kin_iter {
 	uint32_t retention_h;
 	int err;
 };
-
-static void iter_free(void *p)
-{
-	free(p);
-}
 
 static int64_t retention_cutoff(uint32_t hours)
 {
@@ -628,13 +618,12 @@ static void kin_get_iterator(struct sl_worker *w, struct sl_req *req)
 	const struct sl_stream_meta *s = sl_kin_stream(&f, sl_catalog_get());
 	if (!s)
 		goto out;
-	struct kin_iter *it = calloc(1, sizeof(*it));
+	struct kin_iter *it = sl_req_scratch(req, sizeof(*it));
 	if (!it) {
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		goto out;
 	}
-	req->state = it;
-	req->state_free = iter_free;
+	memset(it, 0, sizeof(*it));
 	it->req = req;
 	it->uid = s->uid;
 	it->retention_h = s->retention_hours;
@@ -847,13 +836,12 @@ static void kin_get_records(struct sl_worker *w, struct sl_req *req)
 			     "Shard in stream under account %s does not exist", sl_cfg->account_id);
 		goto out;
 	}
-	struct kin_get *g = calloc(1, sizeof(*g));
+	struct kin_get *g = sl_req_scratch(req, sizeof(*g));
 	if (!g) {
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		goto out;
 	}
-	req->state = g;
-	req->state_free = iter_free;
+	memset(g, 0, sizeof(*g));
 	g->req = req;
 	g->uid = b.uid;
 	g->ordinal = b.ordinal;
