@@ -181,9 +181,24 @@ const struct sl_stream_meta *sl_kin_stream(struct sl_fields *f, const struct sl_
 	return s;
 }
 
+void sl_kin_encode_hash_range(struct sl_enc *e, const struct sl_shard_meta *sh)
+{
+	char num[40];
+
+	sl_enc_key(e, "HashKeyRange");
+	sl_enc_obj_begin(e);
+	sl_enc_key(e, "StartingHashKey");
+	sl_u128_fmt(sh->hash_start, num);
+	sl_enc_cstr(e, num);
+	sl_enc_key(e, "EndingHashKey");
+	sl_u128_fmt(sh->hash_end, num);
+	sl_enc_cstr(e, num);
+	sl_enc_obj_end(e);
+}
+
 void sl_kin_encode_shard(struct sl_enc *e, const struct sl_shard_meta *sh)
 {
-	char id[32], num[40], seq[SL_SEQ_LEN + 1];
+	char id[32], seq[SL_SEQ_LEN + 1];
 
 	sl_enc_obj_begin(e);
 	sl_kin_shard_id(sh->ordinal, id);
@@ -199,15 +214,7 @@ void sl_kin_encode_shard(struct sl_enc *e, const struct sl_shard_meta *sh)
 		sl_enc_key(e, "AdjacentParentShardId");
 		sl_enc_cstr(e, id);
 	}
-	sl_enc_key(e, "HashKeyRange");
-	sl_enc_obj_begin(e);
-	sl_enc_key(e, "StartingHashKey");
-	sl_u128_fmt(sh->hash_start, num);
-	sl_enc_cstr(e, num);
-	sl_enc_key(e, "EndingHashKey");
-	sl_u128_fmt(sh->hash_end, num);
-	sl_enc_cstr(e, num);
-	sl_enc_obj_end(e);
+	sl_kin_encode_hash_range(e, sh);
 	sl_enc_key(e, "SequenceNumberRange");
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "StartingSequenceNumber");

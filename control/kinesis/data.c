@@ -680,7 +680,7 @@ static bool get_one(void *arg, const struct sl_rec_view *r)
 
 static void encode_children(struct sl_enc *e, const struct sl_stream_meta *s, uint32_t ordinal)
 {
-	char id[32], num[40];
+	char id[32];
 
 	sl_enc_key(e, "ChildShards");
 	sl_enc_arr_begin(e);
@@ -701,15 +701,7 @@ static void encode_children(struct sl_enc *e, const struct sl_stream_meta *s, ui
 			sl_enc_cstr(e, id);
 		}
 		sl_enc_arr_end(e);
-		sl_enc_key(e, "HashKeyRange");
-		sl_enc_obj_begin(e);
-		sl_enc_key(e, "StartingHashKey");
-		sl_u128_fmt(c->hash_start, num);
-		sl_enc_cstr(e, num);
-		sl_enc_key(e, "EndingHashKey");
-		sl_u128_fmt(c->hash_end, num);
-		sl_enc_cstr(e, num);
-		sl_enc_obj_end(e);
+		sl_kin_encode_hash_range(e, c);
 		sl_enc_obj_end(e);
 	}
 	sl_enc_arr_end(e);

@@ -53,6 +53,8 @@ int sl_kin_stream_ref(struct sl_fields *f, char *name, char *region);
 /* The stream's status as AWS spells it. */
 const char *sl_kin_status_name(uint8_t status);
 
+/* "HashKeyRange": {StartingHashKey, EndingHashKey} of a shard. */
+void sl_kin_encode_hash_range(struct sl_enc *e, const struct sl_shard_meta *sh);
 /* The Shard structure (ShardId, parents, HashKeyRange, SequenceNumberRange). */
 void sl_kin_encode_shard(struct sl_enc *e, const struct sl_shard_meta *sh);
 
