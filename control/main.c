@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -118,11 +119,19 @@ static int eal_init(const struct sl_config *cfg, const char *argv0)
 	return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
 /* Stream directories the catalog no longer names: a delete that crashed
  * between committing the catalog and removing the files. */
 static void remove_orphans(const char *dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], sub[PATH_MAX + 300];
 	struct dirent *de;
 
 	snprintf(path, sizeof(path), "%s/kinesis", dir);
@@ -135,11 +144,10 @@ static void remove_orphans(const char *dir)
 		unsigned long long uid = strtoull(de->d_name, &end, 16);
 		if (de->d_name[0] == '.' || *end || sl_catalog_find_uid(c, uid))
 			continue;
-		char sub[PATH_MAX + 300];
-		snprintf(sub, sizeof(sub), "rm -rf -- '%s/%s'", path, de->d_name);
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		sl_warn("removing shard data of deleted stream %s", de->d_name);
-		if (system(sub) != 0)
-			sl_warn("could not remove %s/%s", path, de->d_name);
+		if (nftw(sub, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+			sl_warn("could not remove %s: %s", sub, strerror(errno));
 	}
 	closedir(d);
 }
