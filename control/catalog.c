@@ -121,11 +121,24 @@ const struct sl_stream_meta *sl_catalog_find(const struct sl_catalog *c, const c
 
 const struct sl_stream_meta *sl_catalog_find_uid(const struct sl_catalog *c, uint64_t uid)
 {
-	for (uint32_t i = 0; i < c->nstreams; i++) {
-		if (c->streams[i].uid == uid)
-			return &c->streams[i];
+	if (!c->by_uid) {
+		/* The master copy (control thread) has no index. */
+		for (uint32_t i = 0; i < c->nstreams; i++) {
+			if (c->streams[i].uid == uid)
+				return &c->streams[i];
+		}
+		return NULL;
 	}
-	return NULL;
+	uint32_t lo = 0, hi = c->nstreams;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (c->streams[c->by_uid[mid]].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nstreams && c->streams[c->by_uid[lo]].uid == uid ? &c->streams[c->by_uid[lo]] :
+									   NULL;
 }
 
 const struct sl_shard_meta *sl_stream_route(const struct sl_stream_meta *s, sl_u128 h)
@@ -255,7 +268,31 @@ static void catalog_free(struct sl_catalog *c)
 	for (uint32_t i = 0; i < c->nstreams; i++)
 		stream_free(&c->streams[i]);
 	free(c->streams);
+	free(c->by_uid);
 	free(c);
+}
+
+static const struct sl_catalog *sort_catalog;
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint64_t x = sort_catalog->streams[*(const uint32_t *)a].uid;
+	uint64_t y = sort_catalog->streams[*(const uint32_t *)b].uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Index the snapshot's streams by uid (GetRecords finds streams by uid). */
+static int index_by_uid(struct sl_catalog *c)
+{
+	c->by_uid = malloc((c->nstreams ? c->nstreams : 1) * sizeof(*c->by_uid));
+	if (!c->by_uid)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c->nstreams; i++)
+		c->by_uid[i] = i;
+	sort_catalog = c;
+	qsort(c->by_uid, c->nstreams, sizeof(*c->by_uid), uid_cmp);
+	return 0;
 }
 
 static struct sl_catalog *catalog_clone(const struct sl_catalog *m)
@@ -281,7 +318,7 @@ static struct sl_catalog *catalog_clone(const struct sl_catalog *m)
 			ok = false;
 		}
 	}
-	if (!ok) {
+	if (!ok || index_by_uid(c) < 0) {
 		catalog_free(c);
 		return NULL;
 	}

@@ -71,6 +71,7 @@ struct sl_catalog {
 	uint64_t next_uid;
 	uint32_t nstreams;
 	struct sl_stream_meta *streams; /* sorted by (region, name) */
+	uint32_t *by_uid; /* snapshots only: stream indices sorted by uid */
 };
 
 /* ---- Readers (any thread) ----------------------------------------------- */

@@ -280,8 +280,13 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 	int64_t now = sl_now_ms();
 	uint32_t nwt = 0;
 	struct sl_wlog *wls[SL_KIN_PUT_RECORDS_MAX];
+	/* The stream may have been deleted since the receiver routed this
+	 * part: then nothing may be written (or its directory re-created). */
+	bool gone = !sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
 
-	for (uint32_t k = 0; k < part->count; k++) {
+	for (uint32_t k = 0; k < part->count && gone; k++)
+		p->e[part->idx[k]].err = KIN_INTERNAL;
+	for (uint32_t k = 0; k < part->count && !gone; k++) {
 		struct kin_entry *e = &p->e[part->idx[k]];
 		int err = 0;
 		struct sl_wlog *wl = sl_worker_log(w, p->stream_uid, e->ordinal, &err);
@@ -498,7 +503,12 @@ static int64_t retention_cutoff(uint32_t hours)
 static void iter_call(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct kin_iter *it = msg->arg;
-	struct sl_wlog *wl = sl_worker_log(w, it->uid, it->ordinal, &it->err);
+	struct sl_wlog *wl = NULL;
+
+	if (!sl_catalog_find_uid(sl_catalog_get(), it->uid))
+		it->err = -ENOENT; /* deleted meanwhile */
+	else
+		wl = sl_worker_log(w, it->uid, it->ordinal, &it->err);
 
 	if (wl) {
 		struct sl_shardlog *log = wl->log;
