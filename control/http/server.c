@@ -63,6 +63,7 @@ struct sl_conn {
 	/* HTTP/2 */
 	nghttp2_session *h2;
 	struct sl_req *replied; /* replies nghttp2 may still be reading */
+	struct sl_h2s *streams; /* stream states nghttp2 has not closed */
 	struct sl_conn *prev;
 	struct sl_conn *next;
 };
@@ -91,11 +92,14 @@ struct sl_h2s {
 	char service[32];
 	size_t out_off; /* reply bytes handed to nghttp2 */
 	bool replied;
+	struct sl_h2s *prev; /* the connection's open streams */
+	struct sl_h2s *next;
 };
 
 static void conn_pump(struct sl_conn *c);
 static void h1_process(struct sl_conn *c);
 static void req_release(struct sl_req *r);
+static void h2s_free(struct sl_conn *c, struct sl_h2s *st);
 
 static struct sl_http_worker *hw_of(struct sl_worker *w)
 {
@@ -210,6 +214,8 @@ static void conn_free_if_done(struct sl_conn *c)
 		replied_unlink(c, r);
 		req_release(r);
 	}
+	while (c->streams)
+		h2s_free(c, c->streams);
 	if (c->h1_req)
 		free(c->h1_req);
 	free(c->rbuf);
@@ -693,14 +699,30 @@ static void h1_process(struct sl_conn *c)
 
 /* ---- HTTP/2 ------------------------------------------------------------ */
 
+static void h2s_free(struct sl_conn *c, struct sl_h2s *st)
+{
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		c->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	free(st->body);
+	free(st);
+}
+
 static int h2_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *user)
 {
-	(void)user;
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	struct sl_conn *c = user;
 	struct sl_h2s *st = calloc(1, sizeof(*st));
 	if (!st)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	st->next = c->streams;
+	if (c->streams)
+		c->streams->prev = st;
+	c->streams = st;
 	nghttp2_session_set_stream_user_data(s, f->hd.stream_id, st);
 	return 0;
 }
@@ -827,8 +849,7 @@ static int h2_on_close(nghttp2_session *s, int32_t sid, uint32_t code, void *use
 		replied_unlink(c, st->req);
 		req_release(st->req);
 	}
-	free(st->body);
-	free(st);
+	h2s_free(c, st);
 	return 0;
 }
 
