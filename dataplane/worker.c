@@ -55,6 +55,8 @@ struct sl_worker {
 	uint32_t logs_cap;
 	uint32_t logs_used;
 	struct sl_wlog *dirty;
+	struct sl_waiter *ready_head; /* waiters already satisfied, fired next loop */
+	struct sl_waiter *ready_tail;
 	void *http;
 	struct sl_doc_tok *toks;
 	_Atomic bool stop;
@@ -296,10 +298,18 @@ void sl_worker_defer(struct sl_worker *w, struct sl_msg *node)
 static void run_deferred(struct sl_worker *w)
 {
 	struct sl_msgq q = w->deferred;
+	struct sl_waiter *ready = w->ready_head;
 
 	w->deferred.head = w->deferred.tail = NULL;
+	w->ready_head = w->ready_tail = NULL;
 	for (struct sl_msg *m; (m = msgq_pop(&q)) != NULL;)
 		msg_run(w, m);
+	while (ready) {
+		struct sl_waiter *wt = ready;
+		ready = wt->next;
+		wt->next = NULL;
+		wt->cb(w, wt);
+	}
 }
 
 /* ---- Shard logs ---------------------------------------------------------- */
@@ -412,8 +422,8 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
 	if (slot) {
 		struct sl_wlog *wl = *slot;
-		if (sl_shardlog_busy(wl->log))
-			return -EBUSY; /* the caller retries once the flush completes */
+		if (sl_shardlog_busy(wl->log) || wl->fsyncs_due)
+			return -EBUSY; /* completions still point at it: retry later */
 		fire_waiters(w, wl, true);
 		*slot = WLOG_TOMB;
 		sl_shardlog_close(wl->log);
@@ -440,14 +450,6 @@ static void mark_dirty(struct sl_worker *w, struct sl_wlog *wl)
 	}
 }
 
-static void fire_one_deferred(struct sl_worker *w, struct sl_msg *m)
-{
-	struct sl_waiter *wt = m->arg;
-
-	free(m);
-	wt->cb(w, wt);
-}
-
 void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter *wt)
 {
 	if (sl_shardlog_busy(wl->log))
@@ -456,14 +458,13 @@ void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter 
 		return;
 	if (sl_shardlog_durable_n(wl->log) >= wt->target_n) {
 		/* Already durable: fire from the loop, never from inside the caller. */
-		struct sl_msg *m = calloc(1, sizeof(*m));
-		if (m) {
-			m->type = SL_MSG_CALL;
-			m->fn = fire_one_deferred;
-			m->arg = wt;
-			sl_worker_defer(w, m);
-			return;
-		}
+		wt->next = NULL;
+		if (w->ready_tail)
+			w->ready_tail->next = wt;
+		else
+			w->ready_head = wt;
+		w->ready_tail = wt;
+		return;
 	}
 	wt->next = NULL;
 	if (wl->wait_tail)
@@ -644,7 +645,7 @@ static int open_listener(void)
 
 static bool has_work(struct sl_worker *w)
 {
-	return w->deferred.head || w->dirty || !rte_ring_empty(w->inbox);
+	return w->deferred.head || w->ready_head || w->dirty || !rte_ring_empty(w->inbox);
 }
 
 static bool logs_idle(struct sl_worker *w)
@@ -755,6 +756,7 @@ static int worker_main(void *arg)
 	while (!atomic_load(&w->stop))
 		loop_once(w, true);
 	worker_drain_and_stop(w);
+	atomic_store(&qsbr_local[w->idx], 0); /* holds no catalog snapshot any more */
 	io_uring_queue_exit(&w->ring);
 	return 0;
 }
