@@ -51,7 +51,7 @@
 #define SL_INDEX_STRIDE 32
 
 /* Bytes read from a segment per pread when scanning for GetRecords. */
-#define SL_READ_CHUNK (256 * 1024)
+#define SL_READ_CHUNK (128 * 1024)
 
 /* ---- Kinesis (AWS documented limits) ------------------------------------ */
 #define SL_KIN_DATA_MAX (1024 * 1024)           /* one record's data blob */

@@ -20,7 +20,7 @@
 
 /* A flush writes at most one run per segment it touches; the staging cap
  * bounds how many segments one flush can span. */
-#define SL_STAGE_INIT (1u << 20)
+#define SL_STAGE_INIT (64u << 10) /* grows to SL_STAGE_MAX under load */
 #define SL_STAGE_MAX (16u << 20)
 #define SL_RUNS_MAX (SL_STAGE_MAX / SL_SEGMENT_BYTES_MIN + 2)
 #define SL_SEGS_MAX 65536
@@ -718,20 +718,29 @@ static int read_seg(struct sl_shardlog *log, const struct sl_seg *s, uint64_t of
 	uint8_t *buf = read_buf();
 	uint64_t end_n = s->end_n < log->durable_n ? s->end_n : log->durable_n;
 
+	/* Read a chunk at a time, more only when one frame is larger: a small
+	 * GetRecords should not copy a megabyte out of the page cache. */
+	size_t want = SL_READ_CHUNK;
+
 	if (!buf)
 		return -ENOMEM;
 	while (rs->n < end_n) {
-		ssize_t got = pread(s->fd, buf, SL_RBUF_BYTES, (off_t)off);
+		size_t asked = want;
+		ssize_t got = pread(s->fd, buf, asked, (off_t)off);
 		if (got < 0)
 			return -errno;
 		size_t pos = 0;
+		want = SL_READ_CHUNK;
 		while (rs->n < end_n && (size_t)got - pos >= SL_FRAME_HDR_BYTES) {
 			struct sl_frame_hdr h;
 			memcpy(&h, buf + pos, sizeof(h));
 			if (h.magic != SL_FRAME_MAGIC || h.frame_len > SL_FRAME_MAX)
 				return -EIO;
-			if ((size_t)got - pos < h.frame_len)
-				break; /* re-read from this frame: the buffer fits any frame */
+			if ((size_t)got - pos < h.frame_len) {
+				/* Re-read from this frame; the buffer fits any frame. */
+				want = h.frame_len > SL_READ_CHUNK ? h.frame_len : SL_READ_CHUNK;
+				break;
+			}
 			if (frame_check(buf + pos, (size_t)got - pos, h.n, true) <= 0)
 				return -EIO;
 			const uint8_t *payload = buf + pos + SL_FRAME_HDR_BYTES;
@@ -752,7 +761,7 @@ static int read_seg(struct sl_shardlog *log, const struct sl_seg *s, uint64_t of
 			if (rs->count >= max_records || rs->bytes >= max_bytes)
 				return 1;
 		}
-		if (pos == 0 && rs->n < end_n)
+		if (pos == 0 && rs->n < end_n && (size_t)got < asked)
 			return -EIO; /* no progress: the file ends inside a frame */
 		off += pos;
 	}

@@ -216,8 +216,6 @@ static void conn_free_if_done(struct sl_conn *c)
 	}
 	while (c->streams)
 		h2s_free(c, c->streams);
-	if (c->h1_req)
-		free(c->h1_req);
 	free(c->rbuf);
 	free(c->out[0].buf);
 	free(c->out[1].buf);
