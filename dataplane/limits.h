@@ -32,6 +32,10 @@
 #define SL_HTTP_HEADERS_MAX 64
 #define SL_HTTP_HEAD_MAX (64 * 1024)
 
+/* Pipelined HTTP/1.1 requests one connection may have in flight at once;
+ * replies still go out in request order. */
+#define SL_H1_PIPELINE_MAX 32
+
 /* Concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
 #define SL_H2_STREAMS_MAX 128
 

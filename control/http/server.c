@@ -48,7 +48,8 @@ struct sl_conn {
 	bool in_process; /* inside h1_process: finishing must not recurse */
 	uint32_t reqs; /* requests handed to handlers and not yet finished */
 	uint8_t *rbuf;
-	size_t rstart; /* HTTP/1: first byte not yet consumed by a request */
+	size_t rstart; /* HTTP/1: first byte of the oldest unanswered request */
+	size_t rparse; /* HTTP/1: where the next request head starts */
 	size_t rlen;
 	size_t rcap;
 	size_t recv_off; /* where the armed recv writes; rlen may shrink meanwhile */
@@ -56,9 +57,12 @@ struct sl_conn {
 	uint32_t cur;
 	size_t sent; /* bytes of out[!cur] already sent */
 	/* HTTP/1.1 */
-	struct sl_req *h1_req;
-	size_t h1_req_bytes;
-	bool h1_close_after;
+	struct sl_req *h1_head; /* dispatched requests, in arrival order */
+	struct sl_req *h1_tail;
+	uint32_t h1_pending;
+	bool h1_stop; /* a request asked to close, or failed: parse no further */
+	int h1_fail_status; /* a parse failure waiting for earlier replies */
+	const char *h1_fail_text;
 	bool h1_continue_sent; /* 100 Continue sent for the request being read */
 	/* HTTP/2 */
 	nghttp2_session *h2;
@@ -100,6 +104,7 @@ static void conn_pump(struct sl_conn *c);
 static void h1_process(struct sl_conn *c);
 static void req_release(struct sl_req *r);
 static void h2s_free(struct sl_conn *c, struct sl_h2s *st);
+static void h1_fail_now(struct sl_conn *c, int status, const char *text);
 
 static struct sl_http_worker *hw_of(struct sl_worker *w)
 {
@@ -167,7 +172,7 @@ static void arm_recv(struct sl_conn *c)
 		return;
 	if (c->rlen == c->rcap) {
 		/* Grow only while no request points into the buffer. */
-		if (c->h1_req || c->rcap >= SL_HTTP_HEAD_MAX + SL_HTTP_BODY_MAX + 4096)
+		if (c->h1_pending || c->rcap >= SL_HTTP_HEAD_MAX + SL_HTTP_BODY_MAX + 4096)
 			return;
 		size_t cap = c->rcap ? c->rcap * 2 : SL_CONN_RBUF_INIT;
 		uint8_t *p = realloc(c->rbuf, cap);
@@ -392,11 +397,39 @@ static void h1_reply(struct sl_conn *c, struct sl_req *r)
 			 r->status, status_text(r->status), reply_ctype(r), r->out.len,
 			 r->request_id, r->error_type ? "x-amzn-ErrorType: " : "",
 			 r->error_type ? r->error_type : "", r->error_type ? "\r\n" : "",
-			 c->h1_close_after ? "Connection: close\r\n" : "");
+			 r->h1_close ? "Connection: close\r\n" : "");
 	struct sl_obuf *o = &c->out[c->cur];
 
 	if (obuf_append(o, head, (size_t)n) < 0 || obuf_append(o, r->out.buf, r->out.len) < 0)
-		c->h1_close_after = true;
+		r->h1_close = true;
+}
+
+/* Send the replies that are ready, oldest first: pipelined requests run
+ * concurrently but are answered in order. Without `reply` (the connection
+ * is closing) finished requests are only released. */
+static void h1_drain(struct sl_conn *c, bool reply)
+{
+	while (c->h1_head && c->h1_head->h1_done) {
+		struct sl_req *r = c->h1_head;
+		bool close = r->h1_close;
+		c->h1_head = r->h1_next;
+		if (!c->h1_head)
+			c->h1_tail = NULL;
+		c->h1_pending--;
+		c->rstart += r->h1_bytes;
+		if (reply)
+			h1_reply(c, r);
+		close = close || r->h1_close;
+		req_release(r);
+		if (reply && close) {
+			/* Stop reading; close once the reply is out. */
+			c->closing = true;
+			shutdown(c->fd, SHUT_RD);
+			reply = false;
+		}
+	}
+	if (reply && !c->h1_head && c->h1_fail_status)
+		h1_fail_now(c, c->h1_fail_status, c->h1_fail_text);
 }
 
 static ssize_t h2_read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
@@ -449,28 +482,21 @@ void sl_req_finish(struct sl_worker *w, struct sl_req *r)
 		sl_req_error(r, 500, "InternalFailure", "out of memory");
 	log_request(r);
 	c->reqs--;
-	if (c->closing) {
-		if (c->h1_req == r)
-			c->h1_req = NULL;
-		req_release(r);
-		conn_free_if_done(c);
-		return;
-	}
 	if (r->h2_stream < 0) {
-		assert(c->h1_req == r);
-		h1_reply(c, r);
-		c->h1_req = NULL;
-		c->rstart += c->h1_req_bytes;
-		req_release(r);
-		if (c->h1_close_after) {
-			/* Stop reading; close once the reply is out. */
-			c->closing = true;
-			shutdown(c->fd, SHUT_RD);
+		r->h1_done = true;
+		h1_drain(c, !c->closing);
+		if (c->closing) {
 			arm_send(c);
+			conn_free_if_done(c);
 			return;
 		}
 		if (!c->in_process)
 			h1_process(c);
+		return;
+	}
+	if (c->closing) {
+		req_release(r);
+		conn_free_if_done(c);
 		return;
 	} else {
 		struct sl_h2s *st = nghttp2_session_get_stream_user_data(c->h2, r->h2_stream);
@@ -532,7 +558,7 @@ static void copy_hdr(char *dst, size_t cap, const struct sl_http_header *h)
 	dst[n] = '\0';
 }
 
-static void h1_fail(struct sl_conn *c, int status, const char *text)
+static void h1_fail_now(struct sl_conn *c, int status, const char *text)
 {
 	char buf[256];
 	int n = snprintf(buf, sizeof(buf),
@@ -547,6 +573,19 @@ static void h1_fail(struct sl_conn *c, int status, const char *text)
 		shutdown(c->fd, SHUT_RD);
 }
 
+/* Answer a request that cannot be parsed, then close. Requests before it in
+ * the pipeline are answered first: the failure waits for them. */
+static void h1_fail(struct sl_conn *c, int status, const char *text)
+{
+	if (c->h1_pending == 0) {
+		h1_fail_now(c, status, text);
+		return;
+	}
+	c->h1_stop = true;
+	c->h1_fail_status = status;
+	c->h1_fail_text = text;
+}
+
 /* The body of the head just parsed: returns 1 when complete (sets *body,
  * *body_len, *total), 0 when more bytes are needed, -1 invalid, -413 too big. */
 static int h1_body(struct sl_conn *c, size_t head_len, const struct sl_http_header *hs,
@@ -554,8 +593,8 @@ static int h1_body(struct sl_conn *c, size_t head_len, const struct sl_http_head
 {
 	const struct sl_http_header *te = sl_http_find(hs, nh, "transfer-encoding");
 	const struct sl_http_header *cl = sl_http_find(hs, nh, "content-length");
-	uint8_t *start = c->rbuf + c->rstart + head_len;
-	size_t avail = c->rlen - c->rstart - head_len;
+	uint8_t *start = c->rbuf + c->rparse + head_len;
+	size_t avail = c->rlen - c->rparse - head_len;
 
 	if (te && te->value_len == 7 && strncasecmp(te->value, "chunked", 7) == 0) {
 		/* Decode whatever is buffered from scratch each time: simple, and
@@ -624,21 +663,21 @@ static void h1_fill(struct sl_req *r, const struct sl_http_req *hr,
 			       sizeof(r->service));
 }
 
-/* Parse and dispatch buffered requests, one at a time, in order. */
+/* Parse and dispatch buffered requests in order, up to SL_H1_PIPELINE_MAX
+ * at once; their replies go out in the same order (h1_drain). */
 static void h1_process(struct sl_conn *c)
 {
 	c->in_process = true;
-	for (unsigned i = 0; i < 64 && !c->h1_req && !c->closing; i++) {
+	for (unsigned i = 0; i < 64 && c->h1_pending < SL_H1_PIPELINE_MAX && !c->h1_stop &&
+			     !c->closing; i++) {
 		struct sl_http_header hs[SL_HTTP_HEADERS_MAX];
 		struct sl_http_req hr;
 		size_t nh = SL_HTTP_HEADERS_MAX;
-		size_t avail = c->rlen - c->rstart;
+		size_t avail = c->rlen - c->rparse;
 
-		if (avail == 0) {
-			c->rstart = c->rlen = 0;
+		if (avail == 0)
 			break;
-		}
-		int hl = sl_http_parse_request((const char *)c->rbuf + c->rstart, avail, &hr, hs, &nh);
+		int hl = sl_http_parse_request((const char *)c->rbuf + c->rparse, avail, &hr, hs, &nh);
 		if (hl == SL_HTTP_INCOMPLETE) {
 			if (avail > SL_HTTP_HEAD_MAX)
 				h1_fail(c, 431, "request head too large\n");
@@ -673,22 +712,30 @@ static void h1_process(struct sl_conn *c)
 		}
 		h1_fill(r, &hr, hs, nh);
 		const struct sl_http_header *conn = sl_http_find(hs, nh, "connection");
-		c->h1_close_after = hr.minor_version == 0 ||
-				    (conn && conn->value_len == 5 && strncasecmp(conn->value, "close", 5) == 0);
+		r->h1_close = hr.minor_version == 0 ||
+			      (conn && conn->value_len == 5 && strncasecmp(conn->value, "close", 5) == 0);
 		if (hr.minor_version == 0 && conn && conn->value_len == 10 &&
 		    strncasecmp(conn->value, "keep-alive", 10) == 0)
-			c->h1_close_after = false;
+			r->h1_close = false;
 		r->body = body;
 		r->body_len = blen;
-		c->h1_req = r;
-		c->h1_req_bytes = total;
+		r->h1_bytes = total;
+		if (c->h1_tail)
+			c->h1_tail->h1_next = r;
+		else
+			c->h1_head = r;
+		c->h1_tail = r;
+		c->h1_pending++;
+		c->rparse += total;
+		c->h1_stop = r->h1_close;
 		sl_api_handle(c->w, r);
 	}
-	/* Keep the unread tail at the front so the buffer never fills with
-	 * consumed bytes. */
-	if (!c->h1_req && c->rstart > 0) {
+	/* With nothing in flight, move the unread tail to the front so the
+	 * buffer never fills with answered requests. */
+	if (!c->h1_pending && c->rstart > 0) {
 		memmove(c->rbuf, c->rbuf + c->rstart, c->rlen - c->rstart);
 		c->rlen -= c->rstart;
+		c->rparse -= c->rstart;
 		c->rstart = 0;
 	}
 	c->in_process = false;

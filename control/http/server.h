@@ -48,6 +48,10 @@ struct sl_req {
 	uint8_t *owned_body;
 	struct sl_req *replied_prev;
 	struct sl_req *replied_next;
+	struct sl_req *h1_next; /* HTTP/1.1 pipeline order */
+	size_t h1_bytes;        /* head + body bytes in the read buffer */
+	bool h1_done;
+	bool h1_close;          /* close the connection after this reply */
 	uint8_t *scratch; /* sl_req_scratch(), kept across pooled reuse */
 	size_t scratch_cap;
 	struct sl_req *pool_next;

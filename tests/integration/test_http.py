@@ -88,6 +88,30 @@ class HttpFramingTest(harness.KinesisTestCase):
         self.assertEqual(status, 200)
         self.assertIn("ShardLimit", json.loads(body))
 
+    def test_pipelined_writes_run_together_and_answer_in_order(self):
+        s, r = self.connect()
+        wire = b"".join(request("PutRecord", {"StreamName": self.stream, "PartitionKey": "pipe",
+                                              "Data": "cGlwZQ==", "ExplicitHashKey": "0"})
+                        if i % 2 == 0 else request("DescribeLimits", {}) for i in range(20))
+        s.sendall(wire + b"NOT HTTP AT ALL\r\n\r\n")
+        seqs = []
+        for i in range(20):
+            status, _, body = r.response()
+            self.assertEqual(status, 200, body)
+            body = json.loads(body)
+            if i % 2 == 0:
+                seqs.append(int(body["SequenceNumber"]))
+            else:
+                self.assertIn("ShardLimit", body)
+        # One shard, one connection: the order of the replies is the order of
+        # the sequence numbers, which is the order of the requests.
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertEqual(len(set(seqs)), 10)
+        # The malformed request after them is answered last, then closed.
+        status, _, _ = r.response()
+        self.assertEqual(status, 400)
+        self.assertTrue(r.closed())
+
     def test_chunked_body(self):
         s, r = self.connect()
         body = json.dumps({"StreamName": self.stream, "PartitionKey": "chunky",
