@@ -758,9 +758,11 @@ static void get_call(struct sl_worker *w, struct sl_msg *msg)
 		goto out;
 	}
 	if (out_throttled(wl, now)) {
+		char id[32];
+		sl_kin_shard_id(g->ordinal, id);
 		sl_req_error(req, 400, "ProvisionedThroughputExceededException",
-			     "Rate exceeded for shard %s in stream %s under account %s.",
-			     "", s->name, sl_cfg->account_id);
+			     "Rate exceeded for shard %s in stream %s under account %s.", id, s->name,
+			     sl_cfg->account_id);
 		goto out;
 	}
 	g->encrypted = s->encrypted;

@@ -72,6 +72,11 @@ class Kill9Test(unittest.TestCase):
         # loss) must still lose nothing acknowledged.
         self.run_rounds(["--durability", "batch", "--batch-ms", "50"], 1)
 
+    def test_kill9_memory_mode(self):
+        # Memory mode never syncs, but acknowledges after write(2): the page
+        # cache outlives a killed process.
+        self.run_rounds(["--durability", "memory"], 1)
+
     def run_rounds(self, extra_args, rounds):
         seed = int(os.environ.get("SLUICE_CRASH_SEED") or random.SystemRandom().randrange(1 << 32))
         print("kill9 test %s: seed %d (rerun with SLUICE_CRASH_SEED=%d)" % (" ".join(extra_args), seed, seed),

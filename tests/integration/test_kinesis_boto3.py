@@ -985,6 +985,26 @@ class ShardLimitsTest(Base):
                 break
         self.assertIn("throttled", codes, "4 MB in a row to one shard was never throttled")
 
+    def test_get_records_call_rate_is_limited(self):
+        name = unique_name("reads")
+        create_stream(self.c, name, 1)
+        self.c.put_record(StreamName=name, Data=b"x", PartitionKey="k")
+        it = self.c.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        outcomes = []
+        for _ in range(12):  # far more than 5 calls in the same second
+            try:
+                self.c.get_records(ShardIterator=it)
+                outcomes.append("ok")
+            except self.c.exceptions.ProvisionedThroughputExceededException as e:
+                self.assertIn("shardId-000000000000", e.response["Error"]["Message"])
+                outcomes.append("throttled")
+        self.assertIn("ok", outcomes)
+        self.assertIn("throttled", outcomes)
+        self.assertLessEqual(outcomes.count("ok"), 10, outcomes)  # at most 5 per one-second window
+        time.sleep(1.1)
+        self.assertEqual(len(self.c.get_records(ShardIterator=it)["Records"]), 1)
+
     def _read_slowly(self, shard_id, name):
         """Read a whole shard, retrying GetRecords read throttling (5 calls/s, 2 MiB/s)."""
         recs = []
