@@ -642,3 +642,18 @@ int sl_catalog_init(const char *data_dir)
 	}
 	return publish();
 }
+
+void sl_catalog_fini(void)
+{
+	const struct sl_catalog *cur = atomic_exchange(&current, NULL);
+
+	for (uint32_t i = 0; i < nretired; i++)
+		catalog_free(retired[i].snap);
+	nretired = 0;
+	if (cur)
+		catalog_free((struct sl_catalog *)cur);
+	for (uint32_t i = 0; i < master.nstreams; i++)
+		stream_free(&master.streams[i]);
+	free(master.streams);
+	memset(&master, 0, sizeof(master));
+}

@@ -88,6 +88,9 @@ const struct sl_shard_meta *sl_stream_route(const struct sl_stream_meta *s, sl_u
 
 /* Load <data_dir>/catalog.json (absent: empty). 0 or -errno. */
 int sl_catalog_init(const char *data_dir);
+/* Free the master copy and every snapshot (at shutdown, after the workers
+ * stopped). sl_catalog_init() may be called again afterwards. */
+void sl_catalog_fini(void);
 /* The master copy, for the control thread to change in place. */
 struct sl_catalog *sl_catalog_master(void);
 /* Persist the master copy and publish a snapshot of it. 0 or -errno (the

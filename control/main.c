@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	control_loop(sigfd);
 	sl_workers_stop();
-	sl_catalog_reclaim();
+	sl_catalog_fini();
 	rte_eal_cleanup();
 	sl_info("stopped cleanly");
 	return 0;
