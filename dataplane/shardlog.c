@@ -83,6 +83,7 @@ struct sl_shardlog {
 	int flush_err;
 	uint64_t bytes_done;
 	uint64_t synced_n; /* batch mode: records below this have been fdatasynced */
+	uint32_t readers;  /* open read cursors: their segments must not go */
 };
 
 static __thread uint8_t *tl_rbuf;
@@ -702,68 +703,118 @@ static const struct sl_idx *idx_find(const struct sl_shardlog *log, uint64_t n)
 	return &log->idx[lo];
 }
 
-struct read_state {
-	uint64_t n;
-	uint64_t bytes;
-	uint32_t count;
-};
-
-/* Pass the records of one segment from offset off. Returns 1 when the read
- * is finished (limit reached or fn said stop), 0 to go on with the next
- * segment, -errno on error. */
-static int read_seg(struct sl_shardlog *log, const struct sl_seg *s, uint64_t off,
-		    int64_t min_arrival_ms, uint32_t max_records, uint64_t max_bytes, sl_rec_fn fn,
-		    void *arg, struct read_state *rs)
+/* Find the segment that holds record n, or NULL when it was trimmed. */
+static const struct sl_seg *seg_by_first(const struct sl_shardlog *log, uint64_t first_n)
 {
-	uint8_t *buf = read_buf();
-	uint64_t end_n = s->end_n < log->durable_n ? s->end_n : log->durable_n;
+	const struct sl_seg *s = seg_find(log, first_n);
 
-	/* Read a chunk at a time, more only when one frame is larger: a small
-	 * GetRecords should not copy a megabyte out of the page cache. */
-	size_t want = SL_READ_CHUNK;
+	return s->first_n == first_n ? s : NULL;
+}
 
-	if (!buf)
-		return -ENOMEM;
-	while (rs->n < end_n) {
-		size_t asked = want;
-		ssize_t got = pread(s->fd, buf, asked, (off_t)off);
-		if (got < 0)
-			return -errno;
-		size_t pos = 0;
-		want = SL_READ_CHUNK;
-		while (rs->n < end_n && (size_t)got - pos >= SL_FRAME_HDR_BYTES) {
-			struct sl_frame_hdr h;
-			memcpy(&h, buf + pos, sizeof(h));
-			if (h.magic != SL_FRAME_MAGIC || h.frame_len > SL_FRAME_MAX)
-				return -EIO;
-			if ((size_t)got - pos < h.frame_len) {
-				/* Re-read from this frame; the buffer fits any frame. */
-				want = h.frame_len > SL_READ_CHUNK ? h.frame_len : SL_READ_CHUNK;
-				break;
-			}
-			if (frame_check(buf + pos, (size_t)got - pos, h.n, true) <= 0)
-				return -EIO;
-			const uint8_t *payload = buf + pos + SL_FRAME_HDR_BYTES;
-			pos += h.frame_len;
-			if (h.n < rs->n)
-				continue;
-			if (h.n != rs->n)
-				return -EIO;
-			if (h.arrival_ms >= min_arrival_ms) {
-				struct sl_rec_view v = { h.n, h.arrival_ms, payload, payload + h.pk_len,
-							 h.pk_len, h.data_len };
-				if (!fn(arg, &v))
-					return 1;
-				rs->count++;
-				rs->bytes += h.data_len;
-			}
-			rs->n++;
-			if (rs->count >= max_records || rs->bytes >= max_bytes)
-				return 1;
+int sl_shardlog_cursor_start(struct sl_shardlog *log, struct sl_read_cursor *c, uint64_t from_n,
+			     int64_t min_arrival_ms, uint32_t max_records, uint64_t max_bytes)
+{
+	memset(c, 0, sizeof(*c));
+	c->n = from_n < log->segs[0].first_n ? log->segs[0].first_n : from_n;
+	c->end_n = log->durable_n;
+	c->min_arrival_ms = min_arrival_ms;
+	c->max_records = max_records;
+	c->max_bytes = max_bytes;
+	c->want = SL_READ_CHUNK;
+	if (c->n >= c->end_n || max_records == 0) {
+		c->done = true;
+		return 1;
+	}
+	const struct sl_idx *ix = idx_find(log, c->n);
+	c->seg_first_n = ix->seg_first_n;
+	c->off = ix->off;
+	log->readers++;
+	c->holds = true;
+	return 0;
+}
+
+void sl_shardlog_cursor_end(struct sl_shardlog *log, struct sl_read_cursor *c)
+{
+	if (c->holds) {
+		assert(log->readers > 0);
+		log->readers--;
+		c->holds = false;
+	}
+	c->done = true;
+}
+
+int sl_shardlog_cursor_want(struct sl_shardlog *log, struct sl_read_cursor *c, int *fd,
+			    uint64_t *off, size_t *len)
+{
+	for (uint32_t hops = 0; !c->done && hops < log->nsegs + 1; hops++) {
+		const struct sl_seg *s = seg_by_first(log, c->seg_first_n);
+		if (!s)
+			return -EIO; /* readers > 0 keeps segments: cannot happen */
+		if (c->n < s->end_n && c->n < c->end_n) {
+			*fd = s->fd;
+			*off = c->off;
+			*len = c->want;
+			return 0;
 		}
-		if (pos == 0 && rs->n < end_n && (size_t)got < asked)
-			return -EIO; /* no progress: the file ends inside a frame */
-		off += pos;
+		/* This segment is exhausted: go on with the next one. */
+		uint32_t i = (uint32_t)(s - log->segs);
+		if (i + 1 >= log->nsegs || c->n >= c->end_n)
+			break;
+		c->seg_first_n = log->segs[i + 1].first_n;
+		c->off = 0;
+	}
+	sl_shardlog_cursor_end(log, c);
+	return 1;
+}
+
+int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, const uint8_t *buf,
+			    size_t got, sl_rec_fn fn, void *arg)
+{
+	const struct sl_seg *s = seg_by_first(log, c->seg_first_n);
+	uint64_t end_n = s && s->end_n < c->end_n ? s->end_n : c->end_n;
+	size_t pos = 0, asked = c->want;
+
+	c->want = SL_READ_CHUNK;
+	while (c->n < end_n && got - pos >= SL_FRAME_HDR_BYTES) {
+		struct sl_frame_hdr h;
+		memcpy(&h, buf + pos, sizeof(h));
+		if (h.magic != SL_FRAME_MAGIC || h.frame_len > SL_FRAME_MAX)
+			return -EIO;
+		if (got - pos < h.frame_len) {
+			/* Read again from this frame, all of it. */
+			c->want = h.frame_len > SL_READ_CHUNK ? h.frame_len : SL_READ_CHUNK;
+			break;
+		}
+		if (frame_check(buf + pos, got - pos, h.n, true) <= 0)
+			return -EIO;
+		const uint8_t *payload = buf + pos + SL_FRAME_HDR_BYTES;
+		pos += h.frame_len;
+		if (h.n < c->n)
+			continue;
+		if (h.n != c->n)
+			return -EIO;
+		if (h.arrival_ms >= c->min_arrival_ms) {
+			struct sl_rec_view v = { h.n, h.arrival_ms, payload, payload + h.pk_len, h.pk_len,
+						 h.data_len };
+			if (!fn(arg, &v)) {
+				sl_shardlog_cursor_end(log, c);
+				return 1;
+			}
+			c->count++;
+			c->bytes += h.data_len;
+		}
+		c->n++;
+		if (c->count >= c->max_records || c->bytes >= c->max_bytes) {
+			sl_shardlog_cursor_end(log, c);
+			return 1;
+		}
+	}
+	if (pos == 0 && c->n < end_n && got < asked)
+		return -EIO; /* no progress: the file ends inside a frame */
+	c->off += pos;
+	if (c->n >= c->end_n) {
+		sl_shardlog_cursor_end(log, c);
+		return 1;
 	}
 	return 0;
 }
@@ -771,26 +822,37 @@ static int read_seg(struct sl_shardlog *log, const struct sl_seg *s, uint64_t of
 int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_arrival_ms,
 			 uint32_t max_records, uint64_t max_bytes, sl_rec_fn fn, void *arg)
 {
-	struct read_state rs = { from_n, 0, 0 };
+	struct sl_read_cursor c;
+	uint8_t *buf = read_buf();
+	int rc = sl_shardlog_cursor_start(log, &c, from_n, min_arrival_ms, max_records, max_bytes);
 
-	if (rs.n < log->segs[0].first_n)
-		rs.n = log->segs[0].first_n;
-	if (rs.n >= log->durable_n || max_records == 0)
-		return (int64_t)rs.n;
-	const struct sl_idx *ix = idx_find(log, rs.n);
-	const struct sl_seg *s = seg_find(log, ix->n);
-	uint64_t off = ix->off;
-	assert(s->first_n == ix->seg_first_n);
-	for (uint32_t i = (uint32_t)(s - log->segs); i < log->nsegs; i++) {
-		int rc = read_seg(log, &log->segs[i], off, min_arrival_ms, max_records, max_bytes,
-				  fn, arg, &rs);
-		if (rc < 0)
-			return rc;
-		if (rc == 1 || rs.n >= log->durable_n)
-			break;
-		off = 0;
+	if (!buf) {
+		sl_shardlog_cursor_end(log, &c);
+		return -ENOMEM;
 	}
-	return (int64_t)rs.n;
+	/* Bounded: every round either passes a record or moves the offset. */
+	while (rc == 0) {
+		int fd;
+		uint64_t off;
+		size_t len;
+		rc = sl_shardlog_cursor_want(log, &c, &fd, &off, &len);
+		if (rc != 0)
+			break;
+		assert(len <= SL_RBUF_BYTES);
+		ssize_t got = pread(fd, buf, len, (off_t)off);
+		if (got < 0) {
+			rc = -errno;
+			break;
+		}
+		rc = sl_shardlog_cursor_feed(log, &c, buf, (size_t)got, fn, arg);
+	}
+	sl_shardlog_cursor_end(log, &c);
+	return rc < 0 ? rc : (int64_t)c.n;
+}
+
+uint32_t sl_shardlog_readers(const struct sl_shardlog *log)
+{
+	return log->readers;
 }
 
 static bool stop_at_first(void *arg, const struct sl_rec_view *rec)
@@ -822,6 +884,8 @@ int sl_shardlog_trim(struct sl_shardlog *log, int64_t cutoff_ms)
 {
 	int deleted = 0;
 
+	if (log->readers > 0)
+		return 0; /* a read in flight holds segment offsets; trim next tick */
 	while (log->nsegs > 1 && log->segs[0].last_arrival_ms < cutoff_ms &&
 	       log->segs[0].end_n <= log->durable_n) {
 		char path[PATH_MAX];

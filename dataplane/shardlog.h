@@ -113,6 +113,39 @@ bool sl_shardlog_busy(const struct sl_shardlog *log);
 int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_arrival_ms,
 			 uint32_t max_records, uint64_t max_bytes, sl_rec_fn fn, void *arg);
 
+/* A read that can stop and go on later (for reads through io_uring): start
+ * it, then repeatedly ask where to read (want), read those bytes however
+ * suits, and feed them. While a cursor is open its segments are never
+ * trimmed and the log is never dropped (sl_shardlog_readers() > 0).
+ *   cursor_start: 0, or 1 when there is nothing to read (cursor closed).
+ *   cursor_want:  0 with fd/off/len, 1 when the read is over (closed), -errno.
+ *   cursor_feed:  0 to read more, 1 when the read is over (closed), -errno.
+ * After -errno, call sl_shardlog_cursor_end(). c->n is the next position. */
+struct sl_read_cursor {
+	uint64_t n;           /* next record number wanted */
+	uint64_t end_n;       /* durable_n when the read started: no reads past it */
+	uint64_t seg_first_n; /* the segment being read */
+	uint64_t off;         /* offset in it of the next byte wanted */
+	size_t want;          /* bytes to ask for next */
+	int64_t min_arrival_ms;
+	uint64_t max_bytes;
+	uint64_t bytes;
+	uint32_t max_records;
+	uint32_t count;
+	bool holds; /* counted in the log's readers */
+	bool done;
+};
+int sl_shardlog_cursor_start(struct sl_shardlog *log, struct sl_read_cursor *c, uint64_t from_n,
+			     int64_t min_arrival_ms, uint32_t max_records, uint64_t max_bytes);
+int sl_shardlog_cursor_want(struct sl_shardlog *log, struct sl_read_cursor *c, int *fd,
+			    uint64_t *off, size_t *len);
+int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, const uint8_t *buf,
+			    size_t got, sl_rec_fn fn, void *arg);
+void sl_shardlog_cursor_end(struct sl_shardlog *log, struct sl_read_cursor *c);
+uint32_t sl_shardlog_readers(const struct sl_shardlog *log);
+/* The largest `len` cursor_want asks for: a read chunk plus one frame. */
+#define SL_SHARDLOG_READ_MAX (128 * 1024 + 40 + 1024 + 1024 * 1024 + 8)
+
 /* First durable record number whose arrival is at or after ts_ms, or
  * durable_n when there is none. */
 uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms);

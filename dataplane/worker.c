@@ -143,14 +143,17 @@ void sl_control_wake(void)
  * every write the sender made to the message and what it points to. */
 static bool msg_post(struct sl_msg *msg)
 {
-	struct rte_ring *r = msg->to == SL_TO_CONTROL ? control_inbox : workers[msg->to]->inbox;
+	/* Once enqueued the message belongs to the recipient, which may run it,
+	 * reply and free it at once: read nothing from it afterwards. */
+	uint16_t to = msg->to;
+	struct rte_ring *r = to == SL_TO_CONTROL ? control_inbox : workers[to]->inbox;
 
 	if (rte_ring_mp_enqueue(r, msg) != 0)
 		return false;
-	if (msg->to == SL_TO_CONTROL)
+	if (to == SL_TO_CONTROL)
 		sl_control_wake();
-	else if (atomic_load(&workers[msg->to]->sleeping))
-		wake_fd(workers[msg->to]->efd);
+	else if (atomic_load(&workers[to]->sleeping))
+		wake_fd(workers[to]->efd);
 	return true;
 }
 
@@ -186,8 +189,15 @@ void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg)
 
 static void outbox_flush(struct sl_msgq *q)
 {
-	while (q->head && msg_post(q->head))
-		msgq_pop(q);
+	while (q->head) {
+		struct sl_msg *m = q->head;
+		struct sl_msg *next = m->next; /* m is not ours once posted */
+		if (!msg_post(m))
+			return;
+		q->head = next;
+		if (!next)
+			q->tail = NULL;
+	}
 }
 
 static void msg_run(struct sl_worker *self, struct sl_msg *msg)
@@ -248,27 +258,34 @@ void sl_control_woke(void)
 	atomic_store(&control_sleeping, 0);
 }
 
+/* Replies still due to the sl_control_call_wait() in progress. */
+static unsigned control_wait_left;
+
 static void mark_replied(struct sl_worker *self, struct sl_msg *msg)
 {
 	(void)self;
 	msg->type = SL_MSG_NONE;
+	assert(control_wait_left > 0);
+	control_wait_left--;
 }
 
 void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n)
 {
-	unsigned left = n;
-
+	assert(control_wait_left == 0); /* not reentrant */
+	control_wait_left = n;
 	for (unsigned i = 0; i < n; i++) {
 		msgs[i]->done = mark_replied;
 		sl_msg_send(NULL, to[i], msgs[i]);
 	}
-	while (left > 0) {
+	while (control_wait_left > 0) {
 		void *m;
 		outbox_flush(&control_outbox);
 		atomic_store(&control_sleeping, 1);
 		if (rte_ring_sc_dequeue(control_inbox, &m) != 0) {
+			/* Nothing yet. Sleep briefly only when nothing of ours is
+			 * waiting for ring space either. */
 			struct pollfd pfd = { .fd = control_efd, .events = POLLIN };
-			poll(&pfd, 1, 100);
+			poll(&pfd, 1, control_outbox.head ? 1 : 100);
 			uint64_t v;
 			ssize_t rc = read(control_efd, &v, sizeof(v));
 			(void)rc;
@@ -277,14 +294,10 @@ void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n)
 		}
 		atomic_store(&control_sleeping, 0);
 		struct sl_msg *msg = m;
-		if (msg->type == SL_MSG_CALL) {
+		if (msg->type == SL_MSG_CALL)
 			msgq_push(&control_held, msg);
-			continue;
-		}
-		msg_run(NULL, msg);
-		left = 0;
-		for (unsigned i = 0; i < n; i++)
-			left += msgs[i]->type != SL_MSG_NONE;
+		else
+			msg_run(NULL, msg);
 	}
 }
 
