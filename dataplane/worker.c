@@ -435,7 +435,7 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
 	if (slot) {
 		struct sl_wlog *wl = *slot;
-		if (sl_shardlog_busy(wl->log) || wl->fsyncs_due)
+		if (sl_shardlog_busy(wl->log) || wl->fsyncs_due || sl_shardlog_readers(wl->log))
 			return -EBUSY; /* completions still point at it: retry later */
 		fire_waiters(w, wl, true);
 		*slot = WLOG_TOMB;
@@ -535,6 +535,22 @@ static void batch_sync_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 		wl->fsyncs_due = (uint32_t)rc;
 }
 
+int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
+		   uint64_t off)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	if (!sqe) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	assert(sqe);
+	assert(((uintptr_t)aio & 7) == 0);
+	io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
+	io_uring_sqe_set_data64(sqe, sl_op_tag(aio, SL_OP_AIO));
+	return 0;
+}
+
 /* ---- The loop ------------------------------------------------------------ */
 
 static void arm_eventfd(struct sl_worker *w)
@@ -614,6 +630,11 @@ static void on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		wl->fsyncs_due--;
 		break;
 	}
+	case SL_OP_AIO: {
+		struct sl_aio *aio = obj;
+		aio->done(w, aio, cqe->res);
+		break;
+	}
 	default:
 		if (sl_hooks.io)
 			sl_hooks.io(w, obj, kind, cqe->res, cqe->flags);
@@ -665,7 +686,8 @@ static bool logs_idle(struct sl_worker *w)
 {
 	for (uint32_t i = 0; i < w->logs_cap; i++) {
 		struct sl_wlog *wl = w->logs[i];
-		if (wl && wl != WLOG_TOMB && (sl_shardlog_busy(wl->log) || wl->fsyncs_due))
+		if (wl && wl != WLOG_TOMB &&
+		    (sl_shardlog_busy(wl->log) || wl->fsyncs_due || sl_shardlog_readers(wl->log)))
 			return false;
 	}
 	return true;

@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dataplane/limits.h"
@@ -79,7 +80,13 @@ enum sl_op_kind {
 	SL_OP_FSYNC = 4,   /* object: struct sl_wlog, a batch-mode fsync */
 	SL_OP_RECV = 5,    /* object: a connection (control/http/server.c) */
 	SL_OP_SEND = 6,
-	SL_OP_CLOSE = 7,
+	SL_OP_AIO = 7,     /* object: struct sl_aio, a module's own operation */
+};
+
+/* An io_uring operation a module queues itself (sl_worker_read): the
+ * worker calls done(w, aio, cqe->res) on completion. Embed it. */
+struct sl_aio {
+	void (*done)(struct sl_worker *w, struct sl_aio *aio, int res);
 };
 static inline uint64_t sl_op_tag(const void *p, enum sl_op_kind k)
 {
@@ -131,6 +138,11 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 /* After appends to wl: flush it this iteration and fire wt (may be NULL)
  * when durable_n >= wt->target_n. */
 void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter *wt);
+
+/* Queue a read of len bytes at off of fd into buf through io_uring;
+ * aio->done runs with the byte count or -errno. Returns 0. */
+int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
+		   uint64_t off);
 
 /* Visit every log this worker has open. */
 void sl_worker_foreach_log(struct sl_worker *w, void (*fn)(struct sl_worker *, struct sl_wlog *, void *),

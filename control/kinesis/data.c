@@ -8,6 +8,8 @@
 #include "control/kinesis/kinesis.h"
 
 #include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -650,16 +652,28 @@ out:
 
 /* ---- GetRecords ------------------------------------------------------------- */
 
+/* A GetRecords on the owner. Reads go through a shard-log cursor: first
+ * from the page cache without blocking (RWF_NOWAIT), and through io_uring
+ * when the bytes are not cached, so a cold read never stalls the worker. */
 struct kin_get {
+	struct sl_aio aio; /* first: io_uring tags need 8-byte alignment */
 	struct sl_req *req;
+	struct sl_msg *msg;
+	struct sl_wlog *wl;
+	struct sl_read_cursor cur;
 	uint64_t uid;
+	uint64_t end_n;     /* closed shard: one past its last record; else UINT64_MAX */
+	uint64_t n;
 	uint32_t ordinal;
 	uint32_t limit;
-	uint64_t n;
 	bool encrypted;
+	bool closed;
 	int err;
 	int64_t last_arrival_ms;
 	uint64_t bytes;
+	uint8_t *big; /* for a frame larger than the scratch chunk */
+	size_t big_cap;
+	uint8_t chunk[]; /* SL_READ_CHUNK bytes follow in the request scratch */
 };
 
 static bool get_one(void *arg, const struct sl_rec_view *r)
@@ -736,68 +750,163 @@ static bool out_throttled(struct sl_wlog *wl, int64_t now_ms)
 	return false;
 }
 
-/* On the owner: read and encode the whole reply. The catalog is read here,
- * within this loop iteration, for the shard's state and children. */
+static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
+{
+	struct sl_req *req = g->req;
+	struct sl_enc *e = &req->out;
+	int64_t now = sl_now_ms();
+	uint64_t next = g->cur.n;
+
+	sl_shardlog_cursor_end(g->wl->log, &g->cur);
+	free(g->big);
+	g->big = NULL;
+	if (rc < 0) {
+		sl_req_error(req, 500, "InternalFailure", "shard log read failed: %s", strerror(-rc));
+		sl_msg_reply(w, g->msg);
+		return;
+	}
+	if (next < g->n)
+		next = g->n;
+	g->wl->win_out_bytes += g->bytes;
+	sl_enc_arr_end(e);
+	sl_enc_key(e, "MillisBehindLatest");
+	sl_enc_int(e, next >= sl_shardlog_durable_n(g->wl->log) || g->last_arrival_ms == 0 ? 0 :
+		      now - g->last_arrival_ms);
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), g->uid);
+	if (g->closed && next >= g->end_n) {
+		if (s)
+			encode_children(e, s, g->ordinal);
+	} else {
+		sl_enc_key(e, "NextShardIterator");
+		iter_encode(e, g->uid, g->ordinal, next);
+	}
+	sl_enc_obj_end(e);
+	sl_msg_reply(w, g->msg);
+}
+
+static uint8_t *get_buf(struct kin_get *g, size_t len)
+{
+	if (len <= SL_READ_CHUNK)
+		return g->chunk;
+	if (len > g->big_cap) {
+		free(g->big);
+		g->big = malloc(len);
+		g->big_cap = g->big ? len : 0;
+	}
+	return g->big;
+}
+
+static void get_pump(struct sl_worker *w, struct kin_get *g);
+
+static void get_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
+{
+	struct kin_get *g = (struct kin_get *)aio;
+	size_t len = g->cur.want;
+
+	if (res < 0) {
+		get_finish(w, g, res);
+		return;
+	}
+	int rc = sl_shardlog_cursor_feed(g->wl->log, &g->cur, get_buf(g, len), (size_t)res,
+					 get_one, g);
+	if (rc != 0)
+		get_finish(w, g, rc < 0 ? rc : 0);
+	else
+		get_pump(w, g);
+}
+
+/* Read until the cursor is done, or until a read must wait for the disk.
+ * Bounded: every round passes records or moves the cursor forward. */
+static void get_pump(struct sl_worker *w, struct kin_get *g)
+{
+	for (;;) {
+		int fd;
+		uint64_t off;
+		size_t len;
+		int rc = sl_shardlog_cursor_want(g->wl->log, &g->cur, &fd, &off, &len);
+		if (rc != 0) {
+			get_finish(w, g, rc < 0 ? rc : 0);
+			return;
+		}
+		uint8_t *buf = get_buf(g, len);
+		if (!buf) {
+			get_finish(w, g, -ENOMEM);
+			return;
+		}
+		struct iovec iov = { buf, len };
+		ssize_t got = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+		if (got < 0 && errno == EOPNOTSUPP)
+			got = pread(fd, buf, len, (off_t)off);
+		if (got < 0 && errno != EAGAIN) {
+			get_finish(w, g, -errno);
+			return;
+		}
+		if (got != (ssize_t)len) {
+			/* Not (all) in the page cache, or the segment ends here:
+			 * let io_uring read it and come back in get_read_done. */
+			sl_debug("GetRecords: %zu bytes at %llu not cached, reading through io_uring",
+				 len, (unsigned long long)off);
+			g->aio.done = get_read_done;
+			sl_worker_read(w, &g->aio, fd, buf, len, off);
+			return;
+		}
+		rc = sl_shardlog_cursor_feed(g->wl->log, &g->cur, buf, len, get_one, g);
+		if (rc != 0) {
+			get_finish(w, g, rc < 0 ? rc : 0);
+			return;
+		}
+	}
+}
+
+/* On the owner: check the shard and the limits, open the reply, then read.
+ * The catalog is read here, within this loop iteration. */
 static void get_call(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct kin_get *g = msg->arg;
 	struct sl_req *req = g->req;
 	struct sl_enc *e = &req->out;
 	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), g->uid);
-	int64_t now = sl_now_ms();
 
+	g->msg = msg;
 	if (!s || g->ordinal >= s->nshards) {
 		sl_req_error(req, 400, "ResourceNotFoundException",
 			     "Stream under account %s not found.", sl_cfg->account_id);
-		goto out;
+		sl_msg_reply(w, msg);
+		return;
 	}
 	const struct sl_shard_meta *sh = &s->shards[g->ordinal];
-	struct sl_wlog *wl = sl_worker_log(w, g->uid, g->ordinal, &g->err);
-	if (!wl) {
+	g->wl = sl_worker_log(w, g->uid, g->ordinal, &g->err);
+	if (!g->wl) {
 		sl_req_error(req, 500, "InternalFailure", "shard log unavailable");
-		goto out;
+		sl_msg_reply(w, msg);
+		return;
 	}
-	if (out_throttled(wl, now)) {
+	if (out_throttled(g->wl, sl_now_ms())) {
 		char id[32];
 		sl_kin_shard_id(g->ordinal, id);
 		sl_req_error(req, 400, "ProvisionedThroughputExceededException",
 			     "Rate exceeded for shard %s in stream %s under account %s.", id, s->name,
 			     sl_cfg->account_id);
-		goto out;
+		sl_msg_reply(w, msg);
+		return;
 	}
 	g->encrypted = s->encrypted;
-	uint64_t end_n = sh->closed ? sh->end_n : UINT64_MAX;
+	g->closed = sh->closed;
+	g->end_n = sh->closed ? sh->end_n : UINT64_MAX;
 	uint32_t limit = g->limit;
-	if (g->n < end_n && end_n - g->n < limit)
-		limit = (uint32_t)(end_n - g->n);
+	if (g->n < g->end_n && g->end_n - g->n < limit)
+		limit = (uint32_t)(g->end_n - g->n);
+	if (g->n >= g->end_n)
+		limit = 0;
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "Records");
 	sl_enc_arr_begin(e);
-	int64_t next = (int64_t)g->n;
-	if (g->n < end_n)
-		next = sl_shardlog_read(wl->log, g->n, retention_cutoff(s->retention_hours), limit,
-					SL_KIN_GET_BYTES_MAX, get_one, g);
-	if (next < 0) {
-		sl_req_error(req, 500, "InternalFailure", "shard log read failed: %s",
-			     strerror((int)-next));
-		goto out;
+	if (sl_shardlog_cursor_start(g->wl->log, &g->cur, g->n, retention_cutoff(s->retention_hours),
+				     limit, SL_KIN_GET_BYTES_MAX) != 0) {
+		get_finish(w, g, 0);
+		return;
 	}
-	wl->win_out_bytes += g->bytes;
-	sl_enc_arr_end(e);
-	bool at_end = sh->closed && (uint64_t)next >= end_n;
-	uint64_t durable = sl_shardlog_durable_n(wl->log);
-	sl_enc_key(e, "MillisBehindLatest");
-	sl_enc_int(e, (uint64_t)next >= durable || g->last_arrival_ms == 0 ? 0 :
-		      now - g->last_arrival_ms);
-	if (at_end) {
-		encode_children(e, s, g->ordinal);
-	} else {
-		sl_enc_key(e, "NextShardIterator");
-		iter_encode(e, g->uid, g->ordinal, (uint64_t)next);
-	}
-	sl_enc_obj_end(e);
-out:
-	sl_msg_reply(w, msg);
+	get_pump(w, g);
 }
 
 static void get_done(struct sl_worker *w, struct sl_msg *msg)
@@ -840,7 +949,7 @@ static void kin_get_records(struct sl_worker *w, struct sl_req *req)
 			     "Shard in stream under account %s does not exist", sl_cfg->account_id);
 		goto out;
 	}
-	struct kin_get *g = sl_req_scratch(req, sizeof(*g));
+	struct kin_get *g = sl_req_scratch(req, sizeof(*g) + SL_READ_CHUNK);
 	if (!g) {
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		goto out;
