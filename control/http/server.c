@@ -663,6 +663,40 @@ static void h1_fill(struct sl_req *r, const struct sl_http_req *hr,
 			       sizeof(r->service));
 }
 
+/* Queue one complete request behind those in flight and hand it to the
+ * API. Returns 0, or -1 when no request could be allocated (failed). */
+static int h1_dispatch(struct sl_conn *c, const struct sl_http_req *hr,
+		       const struct sl_http_header *hs, size_t nh, const uint8_t *body,
+		       size_t blen, size_t total)
+{
+	struct sl_req *r = req_new(c);
+
+	if (!r) {
+		h1_fail(c, 503, "out of memory\n");
+		return -1;
+	}
+	h1_fill(r, hr, hs, nh);
+	const struct sl_http_header *conn = sl_http_find(hs, nh, "connection");
+	r->h1_close = hr->minor_version == 0 ||
+		      (conn && conn->value_len == 5 && strncasecmp(conn->value, "close", 5) == 0);
+	if (hr->minor_version == 0 && conn && conn->value_len == 10 &&
+	    strncasecmp(conn->value, "keep-alive", 10) == 0)
+		r->h1_close = false;
+	r->body = body;
+	r->body_len = blen;
+	r->h1_bytes = total;
+	if (c->h1_tail)
+		c->h1_tail->h1_next = r;
+	else
+		c->h1_head = r;
+	c->h1_tail = r;
+	c->h1_pending++;
+	c->rparse += total;
+	c->h1_stop = r->h1_close;
+	sl_api_handle(c->w, r);
+	return 0;
+}
+
 /* Parse and dispatch buffered requests in order, up to SL_H1_PIPELINE_MAX
  * at once; their replies go out in the same order (h1_drain). */
 static void h1_process(struct sl_conn *c)
@@ -705,30 +739,8 @@ static void h1_process(struct sl_conn *c)
 			h1_fail(c, b == -413 ? 413 : 400, b == -413 ? "body too large\n" : "bad body\n");
 			break;
 		}
-		struct sl_req *r = req_new(c);
-		if (!r) {
-			h1_fail(c, 503, "out of memory\n");
+		if (h1_dispatch(c, &hr, hs, nh, body, blen, total) < 0)
 			break;
-		}
-		h1_fill(r, &hr, hs, nh);
-		const struct sl_http_header *conn = sl_http_find(hs, nh, "connection");
-		r->h1_close = hr.minor_version == 0 ||
-			      (conn && conn->value_len == 5 && strncasecmp(conn->value, "close", 5) == 0);
-		if (hr.minor_version == 0 && conn && conn->value_len == 10 &&
-		    strncasecmp(conn->value, "keep-alive", 10) == 0)
-			r->h1_close = false;
-		r->body = body;
-		r->body_len = blen;
-		r->h1_bytes = total;
-		if (c->h1_tail)
-			c->h1_tail->h1_next = r;
-		else
-			c->h1_head = r;
-		c->h1_tail = r;
-		c->h1_pending++;
-		c->rparse += total;
-		c->h1_stop = r->h1_close;
-		sl_api_handle(c->w, r);
 	}
 	/* With nothing in flight, move the unread tail to the front so the
 	 * buffer never fills with answered requests. */

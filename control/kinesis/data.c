@@ -94,6 +94,30 @@ static bool stream_writable(struct sl_req *req, const struct sl_stream_meta *s)
 
 /* ---- PutRecord / PutRecords ----------------------------------------------- */
 
+/* The PartitionKey of an entry, unescaped into pk: 1 to 256 characters.
+ * Returns its length in bytes, or -1 with the error set. */
+static int put_key(struct sl_fields *f, char *pk, bool single)
+{
+	bool present;
+	int pl = sl_field_str(f, "PartitionKey", pk, SL_KIN_PK_MAX * 4 + 1, 1, SL_KIN_PK_MAX * 4,
+			      true, &present);
+	size_t chars = 0;
+
+	if (pl < 0)
+		return -1;
+	/* AWS counts characters; the byte bound above is a guard only. */
+	for (int k = 0; k < pl; k++)
+		chars += ((uint8_t)pk[k] & 0xc0) != 0x80;
+	if (chars > SL_KIN_PK_MAX) {
+		sl_err_validation(f->req, "1 validation error detected: Value at '%spartitionKey' "
+					  "failed to satisfy constraint: Member must have length less "
+					  "than or equal to %d", single ? "" : "records.member.",
+				  SL_KIN_PK_MAX);
+		return -1;
+	}
+	return pl;
+}
+
 /* Read one record entry at object token o into e, decoding into *arena. */
 static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 		     const struct sl_stream_meta *s, struct kin_entry *e, uint8_t **arena,
@@ -101,7 +125,7 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 {
 	struct sl_fields f = { req, t, o };
 	char ehk[48];
-	bool has_ehk, present;
+	bool has_ehk;
 	int d = sl_doc_get(t, o, "Data");
 	if (d < 0 || t[d].type == SL_DOC_NULL) {
 		sl_err_validation(req, "1 validation error detected: Value null at '%sdata' failed "
@@ -128,21 +152,9 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 	e->data_len = (uint32_t)dl;
 	*arena += dl;
 	char *pk = (char *)*arena;
-	int pl = sl_field_str(&f, "PartitionKey", pk, SL_KIN_PK_MAX * 4 + 1, 1, SL_KIN_PK_MAX * 4,
-			      true, &present);
+	int pl = put_key(&f, pk, single);
 	if (pl < 0)
 		return -1;
-	/* AWS counts characters; the byte bound above is a guard only. */
-	size_t chars = 0;
-	for (int k = 0; k < pl; k++)
-		chars += ((uint8_t)pk[k] & 0xc0) != 0x80;
-	if (chars > SL_KIN_PK_MAX) {
-		sl_err_validation(req, "1 validation error detected: Value at '%spartitionKey' "
-				       "failed to satisfy constraint: Member must have length less "
-				       "than or equal to %d", single ? "" : "records.member.",
-				  SL_KIN_PK_MAX);
-		return -1;
-	}
 	if ((uint64_t)e->data_len + (uint64_t)pl > SL_KIN_DATA_MAX) {
 		sl_err_validation(req, "1 validation error detected: the record size (data of %u "
 				       "bytes plus a partition key of %d bytes) exceeds the maximum "
