@@ -75,6 +75,12 @@ int64_t sl_kin_shard_parse(const char *s)
 	return v > UINT32_MAX ? -1 : v;
 }
 
+bool sl_kin_shard_expired(const struct sl_stream_meta *s, const struct sl_shard_meta *sh,
+			  int64_t now_ms)
+{
+	return sh->closed && sh->closed_ms < now_ms - (int64_t)s->retention_hours * 3600 * 1000;
+}
+
 const char *sl_kin_status_name(uint8_t status)
 {
 	static const char *const names[] = { "CREATING", "DELETING", "ACTIVE", "UPDATING" };

@@ -586,7 +586,7 @@ static int iter_fields(struct sl_fields *f, const struct sl_stream_meta *s, stru
 		return -1;
 	}
 	int64_t ord = sl_kin_shard_parse(shard);
-	if (ord < 0 || ord >= s->nshards) {
+	if (ord < 0 || ord >= s->nshards || sl_kin_shard_expired(s, &s->shards[ord], sl_now_ms())) {
 		sl_req_error(req, 400, "ResourceNotFoundException",
 			     "Shard %s in stream %s under account %s does not exist", shard, s->name,
 			     sl_cfg->account_id);
@@ -887,6 +887,13 @@ static void get_call(struct sl_worker *w, struct sl_msg *msg)
 		return;
 	}
 	const struct sl_shard_meta *sh = &s->shards[g->ordinal];
+	if (sl_kin_shard_expired(s, sh, sl_now_ms())) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Shard shardId-%012u in stream %s under account %s does not exist",
+			     g->ordinal, s->name, sl_cfg->account_id);
+		sl_msg_reply(w, msg);
+		return;
+	}
 	g->wl = sl_worker_log(w, g->uid, g->ordinal, &g->err);
 	if (!g->wl) {
 		sl_req_error(req, 500, "InternalFailure", "shard log unavailable");
@@ -1020,9 +1027,16 @@ static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 	const struct sl_catalog *c = arg;
 	const struct sl_stream_meta *s = sl_catalog_find_uid(c, wl->stream_uid);
 
-	(void)w;
 	if (!s)
 		return;
+	if (wl->ordinal < s->nshards && sl_kin_shard_expired(s, &s->shards[wl->ordinal], sl_now_ms())) {
+		/* A closed shard past retention: its whole log goes (retried next
+		 * tick while a flush or read still holds it). */
+		uint32_t ordinal = wl->ordinal;
+		if (sl_worker_drop_log(w, wl->stream_uid, ordinal) == 0)
+			sl_info("retention: deleted closed shard %u of stream %s", ordinal, s->name);
+		return;
+	}
 	int rc = sl_shardlog_trim(wl->log, retention_cutoff(s->retention_hours));
 	if (rc > 0)
 		sl_info("retention: deleted %d segment(s) of stream %s shard %u", rc, s->name,

@@ -50,6 +50,11 @@ const struct sl_stream_meta *sl_kin_stream(struct sl_fields *f, const struct sl_
 /* Read StreamName/StreamARN into name/region (validated). 0 or SL_FIELD_ERR. */
 int sl_kin_stream_ref(struct sl_fields *f, char *name, char *region);
 
+/* True for a closed shard whose every record is past the stream's
+ * retention: AWS stops listing it, and its log is deleted. */
+bool sl_kin_shard_expired(const struct sl_stream_meta *s, const struct sl_shard_meta *sh,
+			  int64_t now_ms);
+
 /* The stream's status as AWS spells it. */
 const char *sl_kin_status_name(uint8_t status);
 

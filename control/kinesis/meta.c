@@ -399,8 +399,12 @@ static void kin_describe(struct sl_req *req)
 	sl_enc_arr_begin(e);
 	int64_t listed = 0;
 	uint32_t i = (uint32_t)(after + 1);
-	for (; i < s->nshards && listed < limit; i++, listed++)
+	for (; i < s->nshards && listed < limit; i++) {
+		if (sl_kin_shard_expired(s, &s->shards[i], now_ms()))
+			continue;
 		sl_kin_encode_shard(e, &s->shards[i]);
+		listed++;
+	}
 	sl_enc_arr_end(e);
 	sl_enc_key(e, "HasMoreShards");
 	sl_enc_bool(e, i < s->nshards);
@@ -547,7 +551,7 @@ static bool shard_passes(const struct sl_stream_meta *s, const struct sl_shard_m
 	case SF_AT_LATEST: return !sh->closed;
 	case SF_AT_TIME: return sh->created_ms <= ts && (!sh->closed || sh->closed_ms > ts);
 	case SF_FROM_TIME: return !sh->closed || sh->closed_ms >= ts;
-	default: return true;
+	default: return !sl_kin_shard_expired(s, sh, now_ms());
 	}
 }
 

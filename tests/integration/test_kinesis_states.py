@@ -113,3 +113,41 @@ class RegionScopeTest(harness.KinesisTestCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class ClosedShardExpiryTest(harness.KinesisTestCase):
+    """A closed shard whose data is all past retention disappears, as on AWS:
+    from DescribeStream and ListShards, from GetShardIterator, and from disk."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.server_for_class(cls, needs_local=True)
+        cls.c = cls.server.client()
+
+    def test_expired_parent_goes_away(self):
+        import glob
+        import os
+        name = unique_name("expiry")
+        harness.create_stream(self.c, name, shards=1)
+        self.c.put_record(StreamName=name, Data=b"old", PartitionKey="k")
+        self.c.split_shard(StreamName=name, ShardToSplit="shardId-000000000000",
+                           NewStartingHashKey=str(2 ** 127))
+        uid_dirs = glob.glob(os.path.join(self.server.data_dir, "kinesis", "*"))
+        self.assertEqual(len(uid_dirs), 1)
+        parent_dir = os.path.join(uid_dirs[0], "00000000")
+        self.assertTrue(os.path.isdir(parent_dir))
+        ids = [s["ShardId"] for s in self.c.describe_stream(StreamName=name)["StreamDescription"]["Shards"]]
+        self.assertIn("shardId-000000000000", ids)
+        self.server.advance_clock(25 * 3600 * 1000)  # retention is 24 h
+        ids = [s["ShardId"] for s in self.c.describe_stream(StreamName=name)["StreamDescription"]["Shards"]]
+        self.assertEqual(ids, ["shardId-000000000001", "shardId-000000000002"])
+        self.assertEqual([s["ShardId"] for s in harness.list_all_shards(self.c, name)], ids)
+        self.assertAwsError("ResourceNotFoundException", self.c.get_shard_iterator, StreamName=name,
+                            ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")
+        deadline = time.time() + 10
+        while os.path.isdir(parent_dir) and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertFalse(os.path.isdir(parent_dir), "the expired shard's files were not deleted")
+        # The children carry on.
+        out = self.c.put_record(StreamName=name, Data=b"new", PartitionKey="k")
+        self.assertIn(out["ShardId"], ids)
