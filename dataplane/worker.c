@@ -32,6 +32,8 @@
 /* Seconds a stopping worker waits for in-flight flushes before giving up. */
 #define SL_STOP_DRAIN_S 10
 #define SL_LISTEN_BACKLOG 1024
+/* A failed group-commit flush is retried on the first tick after this. */
+#define SL_FLUSH_RETRY_MS 1000
 
 struct sl_msgq {
 	struct sl_msg *head;
@@ -517,11 +519,28 @@ static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
 
 	if (rc == 0)
 		return;
-	if (rc < 0)
-		sl_error("shard log flush failed (%s); retrying", strerror(-rc));
+	if (rc < 0) {
+		/* The same bytes are written again from the next tick on, not at
+		 * once: a failing disk must not spin the worker or flood the log.
+		 * Their requests wait meanwhile (nothing acknowledged is lost). */
+		sl_error("shard log flush failed (%s); retrying in %d ms", strerror(-rc),
+			 SL_FLUSH_RETRY_MS);
+		wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
+		return;
+	}
 	fire_waiters(w, wl, false);
 	if (sl_shardlog_busy(wl->log))
 		mark_dirty(w, wl);
+}
+
+static void retry_failed_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	int64_t now = *(const int64_t *)arg;
+
+	if (wl->retry_at_ms && now >= wl->retry_at_ms) {
+		wl->retry_at_ms = 0;
+		mark_dirty(w, wl);
+	}
 }
 
 /* Batch mode: fdatasync every log written since its last sync. */
@@ -588,6 +607,7 @@ static void on_tick(struct sl_worker *w)
 
 	if (sl_cfg->durability == SL_DUR_BATCH)
 		sl_worker_foreach_log(w, batch_sync_one, NULL);
+	sl_worker_foreach_log(w, retry_failed_one, &now);
 	if (now - w->last_tick_ms >= 1000) {
 		w->last_tick_ms = now;
 		if (sl_hooks.tick)

@@ -239,3 +239,37 @@ Test(shardlog, oversized_record_is_refused)
 	cr_assert_eq(sl_shardlog_next_n(log), 0);
 	sl_shardlog_close(log);
 }
+
+/* A flush that fails (EIO from the disk) leaves nothing durable; the next
+ * prep_flush writes the same bytes again, and only then are they durable. */
+Test(shardlog, failed_flush_is_retried_with_the_same_bytes)
+{
+	struct sl_shardlog *log;
+	struct io_uring_cqe *cqe;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		append(log, i, 50, 100 + i, i);
+	int queued = sl_shardlog_prep_flush(log, &ring, true, 42);
+	cr_assert_gt(queued, 0);
+	/* Let the real I/O finish, then report its first completion as failed. */
+	cr_assert_eq(io_uring_submit_and_wait(&ring, (unsigned)queued), queued);
+	for (int i = 0; i < queued; i++) {
+		cr_assert_eq(io_uring_wait_cqe(&ring, &cqe), 0);
+		int rc = sl_shardlog_complete(log, i == 0 ? -EIO : cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+		cr_assert_eq(rc, i + 1 == queued ? -EIO : 0);
+	}
+	cr_assert_eq(sl_shardlog_durable_n(log), 0);
+	cr_assert(sl_shardlog_busy(log));
+	/* Appends meanwhile go to the other staging buffer. */
+	append(log, 10, 50, 200, 10);
+	flush(log, true); /* the retry of records 0..9 */
+	cr_assert_eq(sl_shardlog_durable_n(log), 10);
+	flush(log, true); /* then record 10 */
+	cr_assert_eq(sl_shardlog_durable_n(log), 11);
+	struct seen s = { 0, 0, 50, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 100, UINT64_MAX, check_rec, &s), 11);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
