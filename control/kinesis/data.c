@@ -24,9 +24,21 @@
 #include "dataplane/shardlog.h"
 #include "dataplane/worker.h"
 
-enum kin_err { KIN_OK = 0, KIN_THROTTLED, KIN_INTERNAL };
+/* KIN_REROUTE: the shard closed (resharding) between routing and append;
+ * the receiver routes the record again once the catalog shows the children.
+ * KIN_PENDING: to be sent to its owner in the current round. */
+enum kin_err { KIN_OK = 0, KIN_THROTTLED, KIN_INTERNAL, KIN_REROUTE, KIN_PENDING };
+
+/* How long a receiver waits for a reshard to be published (the control
+ * thread persists the catalog first) before it answers InternalFailure for
+ * the records caught in it, and how many rounds of re-routing one request
+ * may take when shards keep closing. The wait re-checks once per loop
+ * iteration, so the worker does not sleep meanwhile. */
+#define SL_REROUTE_WAIT_MS 1000
+#define SL_REROUTE_ROUNDS_MAX 8
 
 struct kin_entry {
+	sl_u128 hash;
 	const char *pk;
 	const uint8_t *data;
 	uint32_t pk_len;
@@ -56,7 +68,12 @@ struct kin_put {
 	bool encrypted;
 	uint32_t count;
 	uint32_t parts_pending;
+	int64_t reroute_deadline_ms;
+	uint32_t reroute_rounds;
 	struct kin_entry *e;
+	uint32_t *idx_pool;
+	struct sl_waiter *wt_pool;
+	struct sl_msg retry; /* re-runs put_settle from the loop */
 	struct kin_part parts[SL_WORKERS_MAX];
 };
 
@@ -182,8 +199,10 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 		sl_req_error(req, 500, "InternalFailure", "no open shard covers the hash key");
 		return -1;
 	}
+	e->hash = h;
 	e->ordinal = sh->ordinal;
 	e->owner = sl_shard_owner(s->uid, sh->ordinal, sl_worker_count());
+	e->err = KIN_PENDING;
 	return 0;
 }
 
@@ -249,13 +268,81 @@ static void put_reply(struct sl_worker *w, struct kin_put *p)
 	sl_req_finish(w, req);
 }
 
+static void put_dispatch(struct sl_worker *w, struct kin_put *p);
+static void put_settle(struct sl_worker *w, struct kin_put *p);
+
+static void put_retry_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	put_settle(w, msg->arg);
+}
+
+/* Records that met a shard closed by a reshard: route them again with the
+ * catalog that has the children. Returns true when all were re-routed (and
+ * marked KIN_PENDING), false when the reshard is not published yet. */
+static bool put_reroute(struct kin_put *p, const struct sl_stream_meta *s)
+{
+	for (uint32_t i = 0; i < p->count; i++) {
+		struct kin_entry *e = &p->e[i];
+		if (e->err != KIN_REROUTE)
+			continue;
+		const struct sl_shard_meta *sh = s ? sl_stream_route(s, e->hash) : NULL;
+		if (sh && sh->ordinal == e->ordinal)
+			return false;
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		struct kin_entry *e = &p->e[i];
+		if (e->err != KIN_REROUTE)
+			continue;
+		const struct sl_shard_meta *sh = s ? sl_stream_route(s, e->hash) : NULL;
+		e->err = sh ? KIN_PENDING : KIN_INTERNAL;
+		if (sh) {
+			e->ordinal = sh->ordinal;
+			e->owner = sl_shard_owner(s->uid, sh->ordinal, sl_worker_count());
+		}
+	}
+	return true;
+}
+
+/* Every part is back: reply, or send the records a reshard bounced. */
+static void put_settle(struct sl_worker *w, struct kin_put *p)
+{
+	uint32_t bounced = 0;
+
+	for (uint32_t i = 0; i < p->count; i++)
+		bounced += p->e[i].err == KIN_REROUTE;
+	if (bounced == 0) {
+		put_reply(w, p);
+		return;
+	}
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
+	int64_t now = sl_now_ms();
+	if (p->reroute_deadline_ms == 0)
+		p->reroute_deadline_ms = now + SL_REROUTE_WAIT_MS;
+	if (p->reroute_rounds < SL_REROUTE_ROUNDS_MAX && !put_reroute(p, s) &&
+	    now < p->reroute_deadline_ms) {
+		/* The control thread has not published the reshard yet. */
+		p->retry.type = SL_MSG_CALL;
+		p->retry.fn = put_retry_fn;
+		p->retry.arg = p;
+		sl_worker_defer(w, &p->retry);
+		return;
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		if (p->e[i].err == KIN_REROUTE)
+			p->e[i].err = KIN_INTERNAL; /* gave up waiting: clients retry */
+	}
+	p->reroute_rounds++;
+	p->reroute_deadline_ms = 0;
+	put_dispatch(w, p);
+}
+
 static void append_done(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct kin_part *part = msg->arg;
 	struct kin_put *p = part->put;
 
 	if (--p->parts_pending == 0)
-		put_reply(w, p);
+		put_settle(w, p);
 }
 
 static void part_durable(struct sl_worker *w, struct sl_waiter *wt)
@@ -305,7 +392,7 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 		int err = 0;
 		struct sl_wlog *wl = sl_worker_log(w, p->stream_uid, e->ordinal, &err);
 		if (!wl || wl->closed) {
-			e->err = KIN_INTERNAL;
+			e->err = wl ? KIN_REROUTE : KIN_INTERNAL;
 			continue;
 		}
 		if (in_throttled(wl, now, e->data_len + e->pk_len)) {
@@ -317,6 +404,7 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 			e->err = rc == -ENOBUFS ? KIN_THROTTLED : KIN_INTERNAL;
 			continue;
 		}
+		e->err = KIN_OK;
 		/* One waiter per distinct log, targeting its newest record. */
 		uint32_t j = 0;
 		while (j < nwt && wls[j] != wl)
@@ -337,29 +425,36 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 		sl_worker_commit(w, wls[j], &part->wt[j]);
 }
 
-/* Lay out parts so each owner gets one message with its entries' indices. */
-static void put_dispatch(struct sl_worker *w, struct kin_put *p, uint32_t *idx_pool,
-			 struct sl_waiter *wt_pool)
+/* Lay out parts so each owner gets one message with the indices of its
+ * KIN_PENDING entries (all of them at first; re-routed ones later). When
+ * nothing is pending the request is settled at once. */
+static void put_dispatch(struct sl_worker *w, struct kin_put *p)
 {
 	uint32_t counts[SL_WORKERS_MAX] = { 0 };
 	uint32_t off = 0;
 
 	for (uint32_t i = 0; i < p->count; i++)
-		counts[p->e[i].owner]++;
+		counts[p->e[i].owner] += p->e[i].err == KIN_PENDING;
 	for (uint16_t o = 0; o < sl_worker_count(); o++) {
 		p->parts[o].put = p;
-		p->parts[o].idx = idx_pool + off;
-		p->parts[o].wt = wt_pool + off;
+		p->parts[o].idx = p->idx_pool + off;
+		p->parts[o].wt = p->wt_pool + off;
 		p->parts[o].count = 0;
 		off += counts[o];
 	}
 	for (uint32_t i = 0; i < p->count; i++) {
+		if (p->e[i].err != KIN_PENDING)
+			continue;
 		struct kin_part *part = &p->parts[p->e[i].owner];
 		part->idx[part->count++] = i;
 	}
 	p->parts_pending = 0;
 	for (uint16_t o = 0; o < sl_worker_count(); o++)
 		p->parts_pending += p->parts[o].count > 0;
+	if (p->parts_pending == 0) {
+		put_reply(w, p);
+		return;
+	}
 	for (uint16_t o = 0; o < sl_worker_count(); o++) {
 		struct kin_part *part = &p->parts[o];
 		if (part->count == 0)
@@ -378,19 +473,24 @@ static struct kin_put *put_alloc(struct sl_req *req, uint32_t count, uint32_t **
 {
 	size_t sz = sizeof(struct kin_put) + count * (sizeof(struct kin_entry) + sizeof(uint32_t) +
 						      sizeof(struct sl_waiter)) +
-		    req->body_len + count * 8 + 64;
+		    req->body_len + count * 8 + 64 + _Alignof(struct kin_entry);
 	struct kin_put *p = sl_req_scratch(req, sz);
 
 	if (!p)
 		return NULL;
 	memset(p, 0, sizeof(*p));
-	p->e = (struct kin_entry *)(p + 1);
+	/* Entries hold a 128-bit hash: 16-byte alignment, or aligned SSE loads fault. */
+	uintptr_t at = (uintptr_t)(p + 1);
+	at = (at + _Alignof(struct kin_entry) - 1) & ~(uintptr_t)(_Alignof(struct kin_entry) - 1);
+	p->e = (struct kin_entry *)at;
 	*wt = (struct sl_waiter *)(p->e + count);
 	*idx = (uint32_t *)(*wt + count);
 	*arena = (uint8_t *)(*idx + count);
 	memset(p->e, 0, count * sizeof(*p->e));
 	p->req = req;
 	p->count = count;
+	p->idx_pool = *idx;
+	p->wt_pool = *wt;
 	return p;
 }
 
@@ -448,7 +548,7 @@ static void kin_put(struct sl_worker *w, struct sl_req *req, bool single)
 			     "Records size exceeds 5 MB limit");
 		goto out;
 	}
-	put_dispatch(w, p, idx, wt);
+	put_dispatch(w, p);
 	return;
 out:
 	sl_req_finish(w, req);
