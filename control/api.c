@@ -1,5 +1,6 @@
 /* api.c - the first stop of every request: health, test hooks, and the
  * service named by X-Amz-Target. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,18 @@
 #include "control/http/server.h"
 #include "control/kinesis/kinesis.h"
 #include "dataplane/config.h"
+#include "dataplane/metrics.h"
 #include "dataplane/worker.h"
 
 #define KINESIS_PREFIX "Kinesis_20131202."
+
+static uint8_t metric_health, metric_metrics;
+
+void sl_api_install(void)
+{
+	metric_health = sl_metric_op("health");
+	metric_metrics = sl_metric_op("metrics");
+}
 
 static void health(struct sl_worker *w, struct sl_req *req)
 {
@@ -51,6 +61,26 @@ static void debug_clock(struct sl_worker *w, struct sl_req *req)
 	sl_req_finish(w, req);
 }
 
+/* GET /metrics: Prometheus text exposition of every worker's counters. */
+static void metrics(struct sl_worker *w, struct sl_req *req)
+{
+	size_t cap = 64 * 1024;
+
+	req->content_type = "text/plain; version=0.0.4";
+	for (int tries = 0; tries < 6; tries++, cap *= 2) {
+		char *buf = malloc(cap);
+		long n = buf ? sl_metrics_render(buf, cap, sl_worker_count()) : -ENOMEM;
+		if (n >= 0) {
+			sl_enc_reset(&req->out);
+			sl_enc_raw(&req->out, buf, (size_t)n);
+		}
+		free(buf);
+		if (n != -ENOSPC)
+			break;
+	}
+	sl_req_finish(w, req);
+}
+
 void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 {
 	if (req->out.buf)
@@ -61,7 +91,14 @@ void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 		return;
 	}
 	if (strcmp(req->path, "/health") == 0 && (req->method == SL_GET || req->method == SL_HEAD)) {
+		req->op = metric_health;
 		health(w, req);
+		return;
+	}
+	if (strcmp(req->path, "/metrics") == 0 && req->method == SL_GET) {
+		req->op = metric_metrics;
+		req->out.fmt = SL_ENC_JSON; /* raw text: no CBOR framing */
+		metrics(w, req);
 		return;
 	}
 	if (sl_cfg->debug_clock && req->method == SL_POST && strcmp(req->path, "/_sluice/clock") == 0) {
@@ -74,7 +111,9 @@ void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 			sl_req_finish(w, req);
 			return;
 		}
-		sl_kinesis_handle(w, req, req->target + strlen(KINESIS_PREFIX));
+		const char *op = req->target + strlen(KINESIS_PREFIX);
+		req->op = sl_metric_op_find(op, strlen(op));
+		sl_kinesis_handle(w, req, op);
 		return;
 	}
 	if (req->target[0]) {

@@ -211,6 +211,7 @@ int main(int argc, char **argv)
 	}
 	remove_orphans(config.data_dir);
 	sl_http_install();
+	sl_api_install();
 	sl_kinesis_install();
 	rc = sl_workers_start(&config);
 	if (rc < 0) {

@@ -23,6 +23,7 @@
 #include "control/codec/doc.h"
 #include "dataplane/config.h"
 #include "dataplane/log.h"
+#include "dataplane/metrics.h"
 #include "dataplane/shardlog.h"
 
 /* Messages drained from the inbound ring per burst, and bursts per loop
@@ -102,6 +103,14 @@ static struct sl_msg *msgq_pop(struct sl_msgq *q)
 			q->tail = NULL;
 	}
 	return m;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int64_t sl_now_ms(void)
@@ -508,6 +517,8 @@ static void flush_dirty(struct sl_worker *w)
 			continue;
 		}
 		/* Submitted, or in flight already: the completion re-marks it. */
+		if (rc > 0)
+			wl->flush_start_ns = mono_ns();
 		wl->dirty = false;
 	}
 	w->dirty = keep;
@@ -519,7 +530,9 @@ static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
 
 	if (rc == 0)
 		return;
+	struct sl_metrics *m = sl_metrics_of(w->idx);
 	if (rc < 0) {
+		sl_metric_add(&m->flush_errors, 1);
 		/* The same bytes are written again from the next tick on, not at
 		 * once: a failing disk must not spin the worker or flood the log.
 		 * Their requests wait meanwhile (nothing acknowledged is lost). */
@@ -528,6 +541,8 @@ static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
 		wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
 		return;
 	}
+	sl_metric_add(&m->flushes, 1);
+	sl_hist_observe(&m->flush_latency, (uint64_t)(mono_ns() - wl->flush_start_ns) / 1000);
 	fire_waiters(w, wl, false);
 	if (sl_shardlog_busy(wl->log))
 		mark_dirty(w, wl);

@@ -115,6 +115,7 @@ struct sl_wlog {
 	bool closed;   /* closed by resharding: appends are refused */
 	uint32_t fsyncs_due; /* batch mode: fdatasyncs in flight */
 	int64_t retry_at_ms; /* a failed flush is retried from then on (0: none) */
+	int64_t flush_start_ns; /* for the flush latency histogram */
 	struct sl_wlog *dirty_next;
 	struct sl_waiter *wait_head;
 	struct sl_waiter *wait_tail;

@@ -21,6 +21,7 @@
 #include "dataplane/config.h"
 #include "dataplane/limits.h"
 #include "dataplane/log.h"
+#include "dataplane/metrics.h"
 
 #define SL_OBUF_INIT 16384
 /* Idle requests kept per worker, and the largest buffers they may keep:
@@ -231,6 +232,7 @@ static void conn_free_if_done(struct sl_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	hw->nconns--;
+	sl_metric_add(&sl_metrics_of(sl_worker_index(c->w))->conns_closed, 1);
 	free(c);
 }
 
@@ -481,6 +483,10 @@ void sl_req_finish(struct sl_worker *w, struct sl_req *r)
 	if (r->out.err)
 		sl_req_error(r, 500, "InternalFailure", "out of memory");
 	log_request(r);
+	struct sl_metrics *m = sl_metrics_of(sl_worker_index(w));
+	sl_metric_add(&m->requests[r->op][r->status >= 500 ? SL_ST_5XX : r->status >= 400 ? SL_ST_4XX :
+								       SL_ST_2XX], 1);
+	sl_hist_observe(&m->latency[r->op], (uint64_t)(mono_ns() - r->start_ns) / 1000);
 	c->reqs--;
 	if (r->h2_stream < 0) {
 		r->h1_done = true;
@@ -1042,6 +1048,7 @@ static void http_accepted(struct sl_worker *w, int fd)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->conns_opened, 1);
 	c->w = w;
 	c->fd = fd;
 	c->next = hw->conns;

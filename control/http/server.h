@@ -25,6 +25,7 @@ struct sl_req {
 	struct sl_conn *conn;
 	int32_t h2_stream; /* HTTP/2 stream id, or -1 for HTTP/1.1 */
 	uint8_t method;
+	uint8_t op;  /* metrics series (sl_metric_op), 0: other */
 	uint8_t fmt; /* enum sl_enc_fmt of the body and of the reply */
 	bool fmt_known; /* a Content-Type this server understands was sent */
 	char target[128]; /* X-Amz-Target */
@@ -75,5 +76,7 @@ void sl_req_error(struct sl_req *req, int status, const char *type, const char *
 
 /* Provided by control/api.c: route one complete request. */
 void sl_api_handle(struct sl_worker *w, struct sl_req *req);
+/* Provided by control/api.c: register its metric series (at start-up). */
+void sl_api_install(void);
 
 #endif

@@ -21,6 +21,7 @@
 #include "dataplane/config.h"
 #include "dataplane/crc32c.h"
 #include "dataplane/log.h"
+#include "dataplane/metrics.h"
 #include "dataplane/shardlog.h"
 #include "dataplane/worker.h"
 
@@ -381,6 +382,7 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 	int64_t now = sl_now_ms();
 	uint32_t nwt = 0;
 	struct sl_wlog *wls[SL_KIN_PUT_RECORDS_MAX];
+	uint64_t in_records = 0, in_bytes = 0;
 	/* The stream may have been deleted since the receiver routed this
 	 * part: then nothing may be written (or its directory re-created). */
 	bool gone = !sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
@@ -417,6 +419,16 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 		part->wt[j].target_n = e->n + 1;
 	}
 	part->pending = nwt;
+	struct sl_metrics *m = sl_metrics_of(sl_worker_index(w));
+	for (uint32_t k = 0; k < part->count; k++) {
+		const struct kin_entry *e = &p->e[part->idx[k]];
+		if (e->err == KIN_OK) {
+			in_records++;
+			in_bytes += e->data_len;
+		}
+	}
+	sl_metric_add(&m->records_in, in_records);
+	sl_metric_add(&m->bytes_in, in_bytes);
 	if (nwt == 0) {
 		sl_msg_reply(w, msg);
 		return;
@@ -880,6 +892,8 @@ static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
 	if (next < g->n)
 		next = g->n;
 	g->wl->win_out_bytes += g->bytes;
+	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->records_out, g->cur.count);
+	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->bytes_out, g->bytes);
 	sl_enc_arr_end(e);
 	sl_enc_key(e, "MillisBehindLatest");
 	sl_enc_int(e, next >= sl_shardlog_durable_n(g->wl->log) || g->last_arrival_ms == 0 ? 0 :
@@ -1148,8 +1162,20 @@ static void kin_tick(struct sl_worker *w)
 	sl_worker_foreach_log(w, trim_one, (void *)sl_catalog_get());
 }
 
+/* Every Kinesis operation gets its own metrics series. */
+static const char *const kinesis_ops[] = {
+	"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "CreateStream",
+	"DeleteStream", "DescribeStream", "DescribeStreamSummary", "ListStreams", "ListShards",
+	"SplitShard", "MergeShards", "UpdateShardCount", "IncreaseStreamRetentionPeriod",
+	"DecreaseStreamRetentionPeriod", "AddTagsToStream", "RemoveTagsFromStream",
+	"ListTagsForStream", "DescribeLimits", "StartStreamEncryption", "StopStreamEncryption",
+	"EnableEnhancedMonitoring", "DisableEnhancedMonitoring", "UpdateStreamMode",
+};
+
 void sl_kinesis_install(void)
 {
+	for (size_t i = 0; i < sizeof(kinesis_ops) / sizeof(kinesis_ops[0]); i++)
+		sl_metric_op(kinesis_ops[i]);
 	md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
 	sl_hooks.tick = kin_tick;
 }

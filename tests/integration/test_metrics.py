@@ -1,0 +1,61 @@
+"""GET /metrics: Prometheus text that counts what the clients did."""
+
+import re
+
+import harness
+from harness import unique_name
+
+
+def scrape(server):
+    status, body = server.raw_request("GET", "/metrics")
+    assert status == 200, status
+    values = {}
+    for line in body.decode().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        m = re.fullmatch(r"([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)", line)
+        assert m, "not Prometheus text: %r" % line
+        values[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return values
+
+
+class MetricsTest(harness.KinesisTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.server_for_class(cls, needs_local=True)
+        cls.c = cls.server.client()
+
+    def test_counters_follow_the_traffic(self):
+        before = scrape(self.server)
+        name = unique_name("metrics")
+        harness.create_stream(self.c, name, shards=2)
+        recs = [{"Data": b"x" * 10, "PartitionKey": "k%d" % i} for i in range(120)]
+        self.c.put_records(StreamName=name, Records=recs)
+        got = 0
+        for s in harness.list_all_shards(self.c, name):
+            got += len(harness.read_shard(self.c, s["ShardId"], name=name)[0])
+        self.assertEqual(got, 120)
+        self.assertAwsError("ResourceNotFoundException", self.c.describe_stream_summary,
+                            StreamName=name + "-missing")
+        after = scrape(self.server)
+
+        def delta(key):
+            return after.get(key, 0) - before.get(key, 0)
+
+        self.assertEqual(delta("sluice_records_in_total"), 120)
+        self.assertEqual(delta("sluice_bytes_in_total"), 1200)
+        self.assertEqual(delta("sluice_records_out_total"), 120)
+        self.assertEqual(delta('sluice_requests_total{op="PutRecords",code="2xx"}'), 1)
+        self.assertEqual(delta('sluice_requests_total{op="DescribeStreamSummary",code="4xx"}'), 1)
+        self.assertGreaterEqual(delta("sluice_flushes_total"), 1)
+        self.assertEqual(after["sluice_flush_errors_total"], 0)
+        # Histogram buckets are cumulative and end in the count.
+        buckets = [v for k, v in after.items() if k.startswith("sluice_flush_duration_seconds_bucket")]
+        self.assertEqual(buckets, sorted(buckets))
+        self.assertEqual(buckets[-1], after["sluice_flush_duration_seconds_count"])
+        self.assertGreaterEqual(after["sluice_connections"], 1)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
