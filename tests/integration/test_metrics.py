@@ -59,3 +59,35 @@ class MetricsTest(harness.KinesisTestCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class ConnectionChurnTest(harness.KinesisTestCase):
+    """Hundreds of short connections, some dropped mid-request: each is freed
+    (the gauge comes back down) and the server keeps answering."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.server_for_class(cls, needs_local=True)
+
+    def test_short_and_dropped_connections_are_freed(self):
+        import socket
+        import time
+        before = scrape(self.server)["sluice_connections_total"]
+        req = (b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.DescribeLimits\r\n"
+               b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{}")
+        for i in range(300):
+            s = socket.create_connection((self.server.host, self.server.port), timeout=10)
+            if i % 3 == 0:
+                s.sendall(req[:40])  # dropped in the middle of a head
+            elif i % 3 == 1:
+                s.sendall(req)
+                self.assertIn(b"200 OK", s.recv(4096))
+            s.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            m = scrape(self.server)
+            if m["sluice_connections"] <= 1:  # the scrape's own connection
+                break
+            time.sleep(0.1)
+        self.assertLessEqual(m["sluice_connections"], 1)
+        self.assertGreaterEqual(m["sluice_connections_total"] - before, 300)
