@@ -18,8 +18,8 @@
 
 #include "control/codec/enc.h"
 #include "control/http/server.h"
+#include "control/kinesis/tokens.h"
 #include "dataplane/config.h"
-#include "dataplane/crc32c.h"
 #include "dataplane/log.h"
 #include "dataplane/metrics.h"
 #include "dataplane/shardlog.h"
@@ -568,44 +568,12 @@ out:
 
 /* ---- Shard iterators ---------------------------------------------------- */
 
-struct iter_blob {
-	uint8_t version;
-	uint8_t pad[3];
-	uint32_t crc;
-	uint64_t uid;
-	uint32_t ordinal;
-	uint32_t pad2;
-	uint64_t n;
-	int64_t issued_ms;
-};
-_Static_assert(sizeof(struct iter_blob) == 40, "iterator layout");
-
-#define SL_ITER_SALT 0x736c7569u /* detects garbled iterators, not forgery */
-
-static uint32_t iter_crc(const struct iter_blob *b)
-{
-	return sl_crc32c((const uint8_t *)b + 8, sizeof(*b) - 8, SL_ITER_SALT);
-}
-
 static void iter_encode(struct sl_enc *e, uint64_t uid, uint32_t ordinal, uint64_t n)
 {
-	struct iter_blob b = { .version = 1, .uid = uid, .ordinal = ordinal, .n = n,
-			       .issued_ms = sl_now_ms() };
-	char text[64];
+	struct sl_kin_iter it = { uid, ordinal, n, sl_now_ms() };
+	char text[SL_KIN_ITER_TEXT];
 
-	b.crc = iter_crc(&b);
-	size_t len = sl_base64_enc(text, (const uint8_t *)&b, sizeof(b));
-	sl_enc_str(e, text, len);
-}
-
-static int iter_decode(const char *s, size_t len, struct iter_blob *b)
-{
-	uint8_t raw[48];
-
-	if (len != sl_base64_enc_len(sizeof(*b)) || sl_base64_dec(raw, s, len) != (long)sizeof(*b))
-		return -1;
-	memcpy(b, raw, sizeof(*b));
-	return b->version == 1 && b->crc == iter_crc(b) ? 0 : -1;
+	sl_enc_str(e, text, sl_kin_iter_pack(&it, text));
 }
 
 enum iter_type { IT_AT_SEQ = 0, IT_AFTER_SEQ, IT_TRIM_HORIZON, IT_LATEST, IT_AT_TIME };
@@ -1056,14 +1024,14 @@ static void kin_get_records(struct sl_worker *w, struct sl_req *req)
 	char text[600];
 	bool present;
 	int64_t limit = SL_KIN_GET_LIMIT_MAX;
-	struct iter_blob b;
+	struct sl_kin_iter b;
 
 	if (sl_fields_parse(req, t, SL_DOC_TOKS_MAX, &f) < 0)
 		goto out;
 	int len = sl_field_str(&f, "ShardIterator", text, sizeof(text), 1, 512, true, &present);
 	if (len < 0 || sl_field_int(&f, "Limit", 1, SL_KIN_GET_LIMIT_MAX, false, &limit) < 0)
 		goto out;
-	if (iter_decode(text, (size_t)len, &b) < 0) {
+	if (sl_kin_iter_unpack(text, (size_t)len, &b) < 0) {
 		sl_req_error(req, 400, "InvalidArgumentException", "Invalid ShardIterator.");
 		goto out;
 	}

@@ -14,6 +14,7 @@
 
 #include "control/codec/enc.h"
 #include "control/http/server.h"
+#include "control/kinesis/tokens.h"
 #include "dataplane/config.h"
 #include "dataplane/log.h"
 #include "dataplane/shardlog.h"
@@ -432,40 +433,18 @@ static void kin_describe_summary(struct sl_req *req)
 	sl_enc_obj_end(e);
 }
 
-/* NextToken for ListStreams / ListShards: base64 of "v1|<uid>|<position>". */
+/* NextToken for ListStreams / ListShards (control/kinesis/tokens.c). */
 static void token_write(struct sl_enc *e, uint64_t uid, const char *pos)
 {
-	char raw[300], text[420];
-	int n = snprintf(raw, sizeof(raw), "v1|%llu|%s|%lld", (unsigned long long)uid, pos,
-			 (long long)now_ms());
-	size_t len = sl_base64_enc(text, (const uint8_t *)raw, (size_t)n);
+	char text[512];
+	size_t len = sl_kin_token_pack(uid, pos, now_ms(), text, sizeof(text));
 
 	sl_enc_str(e, text, len);
 }
 
 static int token_read(const char *tok, uint64_t *uid, char *pos, size_t cap, int64_t *ms)
 {
-	uint8_t raw[320];
-	size_t len = strlen(tok);
-
-	if (len > 420 || len % 4)
-		return -1;
-	long n = sl_base64_dec(raw, tok, len);
-	if (n < 0)
-		return -1;
-	raw[n] = '\0';
-	char *p = (char *)raw;
-	if (strncmp(p, "v1|", 3) != 0)
-		return -1;
-	char *bar = strchr(p + 3, '|');
-	char *bar2 = bar ? strrchr(bar + 1, '|') : NULL;
-	if (!bar || !bar2 || (size_t)(bar2 - bar - 1) >= cap)
-		return -1;
-	*uid = strtoull(p + 3, NULL, 10);
-	memcpy(pos, bar + 1, (size_t)(bar2 - bar - 1));
-	pos[bar2 - bar - 1] = '\0';
-	*ms = strtoll(bar2 + 1, NULL, 10);
-	return 0;
+	return sl_kin_token_unpack(tok, strlen(tok), uid, pos, cap, ms);
 }
 
 static void kin_list_streams(struct sl_req *req)
