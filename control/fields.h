@@ -30,10 +30,10 @@ struct sl_fields {
 int sl_fields_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max,
 		    struct sl_fields *out);
 
-/* A string member copied (unescaped) into out[cap]; its length must be in
- * [min, max] characters. Returns the length (> 0 or 0 for an allowed empty
- * string is reported as 1+len... see below), SL_FIELD_ABSENT, or SL_FIELD_ERR.
- * To tell "absent" from "empty", *present is set. */
+/* A string member copied (unescaped, NUL-terminated) into out[cap]; its
+ * length in bytes must be in [min, max]. Returns the length (which may be 0
+ * for an allowed empty string), SL_FIELD_ABSENT (0 too), or SL_FIELD_ERR;
+ * *present tells an absent member from an empty one. */
 int sl_field_str(struct sl_fields *f, const char *key, char *out, size_t cap, size_t min,
 		 size_t max, bool required, bool *present);
 /* An integer member in [min, max]. Returns 1 found, SL_FIELD_ABSENT, SL_FIELD_ERR. */
