@@ -10,7 +10,7 @@ import botocore.config
 import harness
 from harness import ACCESS_KEY, SECRET_KEY, unique_name
 
-DELAY_MS = 400
+DELAY_MS = 1500  # long enough that a slow CI machine still sees each state
 
 
 def status(c, name):
