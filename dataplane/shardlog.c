@@ -794,6 +794,11 @@ int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, c
 		if (h.n != c->n)
 			return -EIO;
 		if (h.arrival_ms >= c->min_arrival_ms) {
+			/* Never past max_bytes, except that one record always goes. */
+			if (c->count > 0 && c->bytes + h.data_len > c->max_bytes) {
+				sl_shardlog_cursor_end(log, c);
+				return 1;
+			}
 			struct sl_rec_view v = { h.n, h.arrival_ms, payload, payload + h.pk_len, h.pk_len,
 						 h.data_len };
 			if (!fn(arg, &v)) {

@@ -106,9 +106,9 @@ int sl_shardlog_complete(struct sl_shardlog *log, int res);
 bool sl_shardlog_busy(const struct sl_shardlog *log);
 
 /* Call fn for durable records from number `from_n` on, skipping records that
- * arrived before min_arrival_ms, stopping after max_records records or once
- * max_bytes of data have been passed (at least one record is always
- * passed when available). Returns the number of the first record not passed
+ * arrived before min_arrival_ms, stopping after max_records records or before
+ * a record that would take the data passed over max_bytes (at least one
+ * record is always passed when available). Returns the number of the first record not passed
  * (the caller's next position), or -errno on a read error. */
 int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_arrival_ms,
 			 uint32_t max_records, uint64_t max_bytes, sl_rec_fn fn, void *arg);

@@ -190,9 +190,14 @@ Test(shardlog, segments_roll_read_across_and_trim)
 	struct seen s = { 0, 0, len, true };
 	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 64);
 	cr_assert(s.ok);
-	/* The byte limit stops a read after the record that crosses it. */
+	/* The byte limit is never passed: 2.5 records' worth gives 2 records;
+	 * a limit below one record still gives that one record. */
 	s = (struct seen){ 10, 0, len, true };
-	cr_assert_eq(sl_shardlog_read(log, 10, 0, 1000, 3 * len, check_rec, &s), 13);
+	cr_assert_eq(sl_shardlog_read(log, 10, 0, 1000, 5 * len / 2, check_rec, &s), 12);
+	cr_assert_eq(s.count, 2);
+	s = (struct seen){ 10, 0, len, true };
+	cr_assert_eq(sl_shardlog_read(log, 10, 0, 1000, len / 2, check_rec, &s), 11);
+	cr_assert_eq(s.count, 1);
 	cr_assert_eq(sl_shardlog_find_time(log, 20500), 21);
 	/* Everything before t=30 s is past retention: whole old segments go. */
 	int deleted = sl_shardlog_trim(log, 30000);
