@@ -85,7 +85,7 @@ static bool hugepages_free(void)
  * the CPUs we may use, the control lcore free to float over all of them. */
 static int eal_init(const struct sl_config *cfg, const char *argv0)
 {
-	static char lcores[1024], prefix[64], eal_copy[sizeof(cfg->eal_args)];
+	static char lcores[1024], eal_copy[sizeof(cfg->eal_args)];
 	char *args[SL_EAL_ARGS_MAX];
 	int n = 0;
 	unsigned ncpu = online_cpus();
@@ -102,11 +102,12 @@ static int eal_init(const struct sl_config *cfg, const char *argv0)
 	if (hugepages_free()) {
 		args[n++] = "--in-memory";
 	} else {
+		/* No shared config: nothing is left in /var/run/dpdk, even after a
+		 * kill -9, and servers side by side cannot collide. */
 		args[n++] = "--no-huge";
 		args[n++] = "-m";
 		args[n++] = "512";
-		snprintf(prefix, sizeof(prefix), "--file-prefix=sluice%d", (int)getpid());
-		args[n++] = prefix;
+		args[n++] = "--no-shconf";
 	}
 	snprintf(eal_copy, sizeof(eal_copy), "%s", cfg->eal_args);
 	for (char *tok = strtok(eal_copy, " "); tok && n < SL_EAL_ARGS_MAX - 1; tok = strtok(NULL, " "))
