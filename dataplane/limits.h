@@ -50,6 +50,11 @@
 #define SL_SEGMENT_BYTES_DEFAULT (64ull * 1024 * 1024)
 #define SL_SEGMENT_BYTES_MIN (4ull * 1024 * 1024)
 
+/* Segment files grow by this much at a time, kept at least half a step
+ * ahead of the writes: appends still land in allocated space, and an idle
+ * shard costs 4 MiB of disk instead of a whole segment. */
+#define SL_PREALLOC_STEP (4ull * 1024 * 1024)
+
 /* One sparse index entry per this many records: 32 records of scan at most
  * per lookup, 24 bytes of memory per 32 records. */
 #define SL_INDEX_STRIDE 32
@@ -86,5 +91,6 @@ _Static_assert((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "rte_ring wants a pow
 _Static_assert(SL_KIN_PUT_RECORDS_BYTES_MAX < SL_HTTP_BODY_MAX, "a full PutRecords must fit a body");
 _Static_assert(SL_SEGMENT_BYTES_MIN > SL_KIN_DATA_MAX + 4096, "one record must fit a segment");
 _Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");
+_Static_assert(SL_PREALLOC_STEP <= SL_SEGMENT_BYTES_MIN, "one step fits the smallest segment");
 
 #endif

@@ -35,6 +35,7 @@ struct sl_seg {
 	uint64_t alloc_off; /* where the next frame goes */
 	int64_t last_arrival_ms;
 	int fd;
+	uint64_t prealloc_end; /* the file is allocated up to here */
 };
 
 struct sl_idx {
@@ -182,27 +183,43 @@ static int idx_push(struct sl_shardlog *log, uint64_t n, uint64_t seg_first_n, u
 	return 0;
 }
 
-/* Create a new preallocated segment whose first record will be first_n. */
+/* Keep the segment allocated past need_end, by whole steps:
+ * appends land in allocated space (LAB.md: preallocation is what makes
+ * appends fast), while a quiet shard costs one step of disk, not a whole
+ * segment. 0 or -errno (-ENOSPC: the append fails, nothing is acked). */
+static int seg_grow(const struct sl_shardlog *log, struct sl_seg *s, uint64_t need_end)
+{
+	if (need_end <= s->prealloc_end)
+		return 0;
+	/* At least half a step of room past need_end, in whole steps. */
+	uint64_t end = (need_end + SL_PREALLOC_STEP / 2 + SL_PREALLOC_STEP - 1) / SL_PREALLOC_STEP *
+		       SL_PREALLOC_STEP;
+	if (end > log->segment_bytes)
+		end = log->segment_bytes;
+	if (fallocate(s->fd, 0, (off_t)s->prealloc_end, (off_t)(end - s->prealloc_end)) < 0 &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	s->prealloc_end = end;
+	return 0;
+}
+
+/* Create a new segment whose first record will be first_n. */
 static int seg_create(struct sl_shardlog *log, uint64_t first_n)
 {
 	char path[PATH_MAX];
+	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0 };
 
 	seg_path(log, first_n, path, sizeof(path));
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
+	s.fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s.fd < 0)
 		return -errno;
-	if (fallocate(fd, 0, 0, (off_t)log->segment_bytes) < 0 && errno != EOPNOTSUPP) {
-		int rc = -errno;
-		close(fd);
-		unlink(path);
-		return rc;
-	}
+	int rc = seg_grow(log, &s, 1);
 	/* The new name must survive a crash before any record in it is acked. */
-	int rc = fsync_dir(log->dir);
-	if (rc == 0) {
-		struct sl_seg s = { first_n, first_n, 0, -1, fd };
+	if (rc == 0)
+		rc = fsync_dir(log->dir);
+	if (rc == 0)
 		rc = segs_push(log, &s);
-	}
+	int fd = s.fd;
 	if (rc < 0) {
 		close(fd);
 		unlink(path);
@@ -359,7 +376,10 @@ static int recover(struct sl_shardlog *log)
 			rc = -errno;
 			break;
 		}
-		struct sl_seg s = { first_n, first_n, 0, -1, fd };
+		struct stat st;
+		struct sl_seg s = { first_n, first_n, 0, -1, fd, 0 };
+		if (fstat(fd, &st) == 0)
+			s.prealloc_end = (uint64_t)st.st_size;
 		int torn = seg_recover(log, &s);
 		if (torn < 0) {
 			close(fd);
@@ -389,9 +409,7 @@ static int zero_tail(struct sl_shardlog *log)
 	    fallocate(s->fd, FALLOC_FL_ZERO_RANGE, (off_t)s->alloc_off,
 		      st.st_size - (off_t)s->alloc_off) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size < log->segment_bytes &&
-	    fallocate(s->fd, 0, 0, (off_t)log->segment_bytes) < 0 && errno != EOPNOTSUPP)
-		return -errno;
+	s->prealloc_end = (uint64_t)st.st_size;
 	return fdatasync(s->fd) < 0 ? -errno : 0;
 }
 
@@ -549,6 +567,9 @@ int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
 			return rc;
 		s = &log->segs[log->nsegs - 1];
 	}
+	rc = seg_grow(log, s, s->alloc_off + fl);
+	if (rc < 0)
+		return rc;
 	if (arrival_ms < log->last_arrival_ms)
 		arrival_ms = log->last_arrival_ms;
 

@@ -278,3 +278,43 @@ Test(shardlog, failed_flush_is_retried_with_the_same_bytes)
 	cr_assert(s.ok);
 	sl_shardlog_close(log);
 }
+
+static off_t seg_size(uint64_t first_n)
+{
+	char path[400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%020llu.seg", dir, (unsigned long long)first_n);
+	cr_assert_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Segments are allocated a step at a time, not whole: an idle shard costs
+ * one step of disk, and the file grows ahead of the writes. */
+Test(shardlog, segments_grow_by_steps_ahead_of_the_writes)
+{
+	struct sl_shardlog *log;
+	const uint64_t seg = 64ull << 20;
+
+	cr_assert_eq(sl_shardlog_open(dir, seg, &log), 0);
+	cr_assert_eq(seg_size(0), (off_t)SL_PREALLOC_STEP);
+	for (uint32_t i = 0; i < 24; i++) /* 24 x 256 KiB = 6 MiB */
+		append(log, i, 256 * 1024, i, i);
+	flush(log, true);
+	off_t size = seg_size(0);
+	cr_assert_geq(size, (off_t)(6u << 20) + (off_t)SL_PREALLOC_STEP / 2);
+	cr_assert_lt(size, (off_t)seg);
+	cr_assert_eq(size % (off_t)SL_PREALLOC_STEP, 0);
+	sl_shardlog_close(log);
+	/* Reopened, it carries on from where it was, and keeps growing. */
+	cr_assert_eq(sl_shardlog_open(dir, seg, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 24);
+	for (uint32_t i = 24; i < 40; i++)
+		append(log, i, 256 * 1024, i, i);
+	flush(log, true);
+	cr_assert_gt(seg_size(0), size);
+	struct seen s = { 0, 0, 256 * 1024, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 100, UINT64_MAX, check_rec, &s), 40);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
