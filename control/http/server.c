@@ -29,6 +29,9 @@
 #define SL_REQ_POOL_MAX 1024
 #define SL_REQ_KEEP_BYTES (256 * 1024)
 #define SL_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+/* nghttp2 frames moved out per conn_pump(): more than a full window of
+ * replies, so one call always empties nghttp2's queue in practice. */
+#define SL_H2_SEND_ROUNDS 4096
 #define SL_H2_PREFACE_LEN 24
 
 enum sl_proto { SL_PROTO_UNKNOWN = 0, SL_PROTO_H1, SL_PROTO_H2 };
@@ -708,7 +711,9 @@ static int h1_dispatch(struct sl_conn *c, const struct sl_http_req *hr,
 static void h1_process(struct sl_conn *c)
 {
 	c->in_process = true;
-	for (unsigned i = 0; i < 64 && c->h1_pending < SL_H1_PIPELINE_MAX && !c->h1_stop &&
+	/* Bounded by the buffer: every round consumes at least one byte. No
+	 * other cap, or requests already buffered would wait for new bytes. */
+	for (size_t i = 0; i <= c->rlen && c->h1_pending < SL_H1_PIPELINE_MAX && !c->h1_stop &&
 			     !c->closing; i++) {
 		struct sl_http_header hs[SL_HTTP_HEADERS_MAX];
 		struct sl_http_req hr;
@@ -947,7 +952,7 @@ static int h2_start(struct sl_conn *c)
 static void conn_pump(struct sl_conn *c)
 {
 	if (c->h2 && !c->closing) {
-		for (unsigned i = 0; i < 4096; i++) {
+		for (unsigned i = 0; i < SL_H2_SEND_ROUNDS; i++) {
 			const uint8_t *data;
 			ssize_t n = nghttp2_session_mem_send(c->h2, &data);
 			if (n < 0) {

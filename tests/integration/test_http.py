@@ -112,6 +112,19 @@ class HttpFramingTest(harness.KinesisTestCase):
         self.assertEqual(status, 400)
         self.assertTrue(r.closed())
 
+    def test_many_pipelined_requests_all_answered(self):
+        # More requests in one write than the pipeline holds at once, most of
+        # them answered synchronously: none may wait for bytes that never come.
+        s, r = self.connect()
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 150 + request("DescribeLimits", {}))
+        for _ in range(150):
+            status, _, body = r.response()
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(body)["status"], "ok")
+        status, _, body = r.response()
+        self.assertEqual(status, 200)
+        self.assertIn("ShardLimit", json.loads(body))
+
     def test_chunked_body(self):
         s, r = self.connect()
         body = json.dumps({"StreamName": self.stream, "PartitionKey": "chunky",
