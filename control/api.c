@@ -1,6 +1,7 @@
 /* api.c - the first stop of every request: health, test hooks, and the
  * service named by X-Amz-Target. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include "dataplane/metrics.h"
 #include "dataplane/worker.h"
 
-#define KINESIS_PREFIX "Kinesis_20131202."
 
 static uint8_t metric_health, metric_metrics;
 
@@ -28,8 +28,6 @@ static void health(struct sl_worker *w, struct sl_req *req)
 	struct sl_enc *e = &req->out;
 
 	req->content_type = "application/json";
-	req->fmt = SL_ENC_JSON;
-	e->fmt = SL_ENC_JSON;
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "status");
 	sl_enc_cstr(e, "ok");
@@ -47,8 +45,6 @@ static void debug_clock(struct sl_worker *w, struct sl_req *req)
 	struct sl_fields f;
 	int64_t ms = 0;
 
-	req->fmt = SL_ENC_JSON;
-	req->out.fmt = SL_ENC_JSON;
 	req->content_type = "application/json";
 	if (sl_fields_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, &f) >= 0 &&
 	    sl_field_int(&f, "advance_ms", 0, (int64_t)1 << 50, true, &ms) >= 0) {
@@ -81,8 +77,17 @@ static void metrics(struct sl_worker *w, struct sl_req *req)
 	sl_req_finish(w, req);
 }
 
+/* sluice's own endpoints, which answer JSON or text whatever was sent. */
+static bool own_endpoint(const struct sl_req *req)
+{
+	return strcmp(req->path, "/health") == 0 || strcmp(req->path, "/metrics") == 0 ||
+	       strcmp(req->path, "/_sluice/clock") == 0;
+}
+
 void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 {
+	if (own_endpoint(req))
+		req->fmt = SL_ENC_JSON;
 	if (req->out.buf)
 		req->out.fmt = req->fmt; /* a pooled request keeps its buffer */
 	else if (sl_enc_init(&req->out, req->fmt, 1024) < 0) {
@@ -97,7 +102,6 @@ void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 	}
 	if (strcmp(req->path, "/metrics") == 0 && req->method == SL_GET) {
 		req->op = metric_metrics;
-		req->out.fmt = SL_ENC_JSON; /* raw text: no CBOR framing */
 		metrics(w, req);
 		return;
 	}
@@ -105,13 +109,14 @@ void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 		debug_clock(w, req);
 		return;
 	}
-	if (req->method == SL_POST && strncmp(req->target, KINESIS_PREFIX, strlen(KINESIS_PREFIX)) == 0) {
+	size_t plen = strlen(SL_KINESIS_TARGET_PREFIX);
+	if (req->method == SL_POST && strncmp(req->target, SL_KINESIS_TARGET_PREFIX, plen) == 0) {
 		if (req->body_len && !req->fmt_known) {
 			sl_err_serialization(req, "Unsupported Content-Type for Kinesis");
 			sl_req_finish(w, req);
 			return;
 		}
-		const char *op = req->target + strlen(KINESIS_PREFIX);
+		const char *op = req->target + plen;
 		req->op = sl_metric_op_find(op, strlen(op));
 		sl_kinesis_handle(w, req, op);
 		return;
@@ -120,7 +125,6 @@ void sl_api_handle(struct sl_worker *w, struct sl_req *req)
 		sl_req_error(req, 400, "UnknownOperationException", "Unknown operation %s",
 			     req->target);
 	} else {
-		req->status = 404;
 		sl_req_error(req, 404, "UnknownOperationException",
 			     "No service answers %s %s on this endpoint", req->method == SL_GET ?
 			     "GET" : "POST", req->path);

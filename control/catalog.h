@@ -98,9 +98,6 @@ struct sl_catalog *sl_catalog_master(void);
 int sl_catalog_commit(void);
 /* Free snapshots no worker can still see. Control thread, each loop. */
 void sl_catalog_reclaim(void);
-/* Mark worker `idx` as between iterations (quiescent). Workers call it once
- * per loop iteration. */
-void sl_catalog_quiescent(uint16_t idx);
 
 /* Master-copy edits. */
 struct sl_stream_meta *sl_catalog_add_stream(struct sl_catalog *c, const char *region,

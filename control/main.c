@@ -78,7 +78,7 @@ static bool hugepages_free(void)
 	if (fscanf(f, "%ld", &n) != 1)
 		n = 0;
 	fclose(f);
-	return n >= 64;
+	return n >= SL_HUGEPAGES_MIN_FREE;
 }
 
 /* Build the EAL command line: no PCI probing; workers pinned round-robin to
@@ -106,7 +106,7 @@ static int eal_init(const struct sl_config *cfg, const char *argv0)
 		 * kill -9, and servers side by side cannot collide. */
 		args[n++] = "--no-huge";
 		args[n++] = "-m";
-		args[n++] = "512";
+		args[n++] = SL_EAL_NO_HUGE_MB;
 		args[n++] = "--no-shconf";
 	}
 	snprintf(eal_copy, sizeof(eal_copy), "%s", cfg->eal_args);

@@ -38,6 +38,11 @@
 
 /* Concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
 #define SL_H2_STREAMS_MAX 128
+/* HTTP/2 flow-control windows we grant: a whole PutRecords body (up to ~7 MiB
+ * of base64 JSON) per stream without a WINDOW_UPDATE round trip, and several
+ * such streams per connection. What they cost is buffered request bytes. */
+#define SL_H2_STREAM_WINDOW (16u << 20)
+#define SL_H2_CONN_WINDOW (64 << 20)
 
 /* JSON/CBOR tokens per request: PutRecords with 500 entries of 3 fields
  * needs ~3,500; 65,536 leaves room for tags and lists. 2 MiB per worker. */
@@ -71,6 +76,7 @@
 #define SL_KIN_GET_LIMIT_MAX 10000              /* GetRecords Limit */
 #define SL_KIN_GET_BYTES_MAX (10 * 1024 * 1024) /* GetRecords reply data */
 #define SL_KIN_ITERATOR_TTL_MS (5 * 60 * 1000)  /* shard iterators expire */
+#define SL_KIN_NEXT_TOKEN_TTL_MS (5 * 60 * 1000) /* ListShards NextToken expires */
 #define SL_KIN_RETENTION_MIN_H 24
 #define SL_KIN_RETENTION_MAX_H 8760
 #define SL_KIN_SHARD_LIMIT 20000                /* DescribeLimits ShardLimit (ours) */
@@ -87,7 +93,14 @@
 #define SL_KIN_SHARD_OUT_BYTES_PER_S (2 * 1024 * 1024)
 #define SL_KIN_SHARD_OUT_CALLS_PER_S 5
 
+/* Memory EAL takes without hugepages (--no-huge -m), and the free hugepages
+ * below which sluice does not use them (rings and pools need far less). */
+#define SL_EAL_NO_HUGE_MB "512"
+#define SL_HUGEPAGES_MIN_FREE 64
+
 _Static_assert((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "rte_ring wants a power of two");
+_Static_assert(SL_H2_STREAM_WINDOW <= SL_H2_CONN_WINDOW, "a stream window fits the connection's");
+_Static_assert(SL_H2_CONN_WINDOW < (1u << 31), "HTTP/2 windows are 31-bit");
 _Static_assert(SL_KIN_PUT_RECORDS_BYTES_MAX < SL_HTTP_BODY_MAX, "a full PutRecords must fit a body");
 _Static_assert(SL_SEGMENT_BYTES_MIN > SL_KIN_DATA_MAX + 4096, "one record must fit a segment");
 _Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");

@@ -161,6 +161,10 @@ long sl_metrics_render(char *buf, size_t cap, uint16_t nworkers)
 		"# TYPE sluice_flush_duration_seconds histogram\n");
 	render_hist(&o, "sluice_flush_duration_seconds", "", nworkers,
 		    offsetof(struct sl_metrics, flush_latency));
+	put(&o, "# HELP sluice_ring_full_total Cross-core messages that found the recipient's "
+		"ring full and waited in the sender's outbox (back-pressure).\n"
+		"# TYPE sluice_ring_full_total counter\nsluice_ring_full_total %llu\n",
+	    (unsigned long long)SUM(ring_full));
 	uint64_t opened = SUM(conns_opened), closed = SUM(conns_closed);
 	put(&o, "# HELP sluice_connections Open client connections.\n"
 		"# TYPE sluice_connections gauge\nsluice_connections %llu\n"

@@ -36,6 +36,7 @@ struct sl_metrics {
 	_Atomic uint64_t flushes;
 	_Atomic uint64_t flush_errors;
 	struct sl_hist flush_latency;
+	_Atomic uint64_t ring_full; /* messages that waited in an outbox */
 	_Atomic uint64_t conns_opened;
 	_Atomic uint64_t conns_closed;
 } __attribute__((aligned(64)));

@@ -143,8 +143,6 @@ int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, c
 			    size_t got, sl_rec_fn fn, void *arg);
 void sl_shardlog_cursor_end(struct sl_shardlog *log, struct sl_read_cursor *c);
 uint32_t sl_shardlog_readers(const struct sl_shardlog *log);
-/* The largest `len` cursor_want asks for: a read chunk plus one frame. */
-#define SL_SHARDLOG_READ_MAX (128 * 1024 + 40 + 1024 + 1024 * 1024 + 8)
 
 /* First durable record number whose arrival is at or after ts_ms, or
  * durable_n when there is none. */

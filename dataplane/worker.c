@@ -177,8 +177,10 @@ static void msg_route(struct sl_worker *self, struct sl_msg *msg)
 		return;
 	}
 	/* Keep order behind anything already waiting in the outbox. */
-	if (outbox->head || !msg_post(msg))
+	if (outbox->head || !msg_post(msg)) {
 		msgq_push(outbox, msg);
+		sl_metric_add(&sl_metrics_of(self ? self->idx : SL_WORKERS_MAX)->ring_full, 1);
+	}
 }
 
 void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg)
@@ -474,28 +476,27 @@ static void mark_dirty(struct sl_worker *w, struct sl_wlog *wl)
 	}
 }
 
+static void waiter_append(struct sl_waiter **head, struct sl_waiter **tail, struct sl_waiter *wt)
+{
+	wt->next = NULL;
+	if (*tail)
+		(*tail)->next = wt;
+	else
+		*head = wt;
+	*tail = wt;
+}
+
 void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter *wt)
 {
 	if (sl_shardlog_busy(wl->log))
 		mark_dirty(w, wl);
 	if (!wt)
 		return;
-	if (sl_shardlog_durable_n(wl->log) >= wt->target_n) {
-		/* Already durable: fire from the loop, never from inside the caller. */
-		wt->next = NULL;
-		if (w->ready_tail)
-			w->ready_tail->next = wt;
-		else
-			w->ready_head = wt;
-		w->ready_tail = wt;
-		return;
-	}
-	wt->next = NULL;
-	if (wl->wait_tail)
-		wl->wait_tail->next = wt;
+	/* Already durable: fire from the loop, never from inside the caller. */
+	if (sl_shardlog_durable_n(wl->log) >= wt->target_n)
+		waiter_append(&w->ready_head, &w->ready_tail, wt);
 	else
-		wl->wait_head = wt;
-	wl->wait_tail = wt;
+		waiter_append(&wl->wait_head, &wl->wait_tail, wt);
 }
 
 /* Start one flush per dirty log: the group commit of this iteration. */

@@ -42,7 +42,6 @@ struct sl_msg {
 	uint16_t type;
 	uint16_t from; /* sender: worker index or SL_TO_CONTROL */
 	uint16_t to;   /* recipient of the message as it travels */
-	int32_t rc;
 	/* Runs on the recipient. It must eventually call sl_msg_reply(msg)
 	 * (now, or later from a completion on the same thread). */
 	void (*fn)(struct sl_worker *self, struct sl_msg *msg);
@@ -54,7 +53,9 @@ struct sl_msg {
 
 /* Run on any thread: deliver msg to worker `to` (or SL_TO_CONTROL). Never
  * fails: a full ring leaves the message in the sender's outbox, retried
- * every loop iteration (back-pressure, not loss). `self` is the sending
+ * every loop iteration (back-pressure, not loss). The outbox has no cap of
+ * its own: each message in it belongs to a request in flight, and those are
+ * capped (connections per worker x pipeline depth or HTTP/2 streams). `self` is the sending
  * worker, or NULL on the control thread. */
 void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg);
 /* Send msg back to msg->from as a reply. */
@@ -116,6 +117,8 @@ struct sl_wlog {
 	uint32_t fsyncs_due; /* batch mode: fdatasyncs in flight */
 	int64_t retry_at_ms; /* a failed flush is retried from then on (0: none) */
 	int64_t flush_start_ns; /* for the flush latency histogram */
+	uint64_t batch_stamp;   /* for the appender: which call last touched it */
+	uint32_t batch_slot;    /* and at which of that call's waiters */
 	struct sl_wlog *dirty_next;
 	struct sl_waiter *wait_head;
 	struct sl_waiter *wait_tail;

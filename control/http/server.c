@@ -311,8 +311,6 @@ static void req_release(struct sl_req *r)
 	struct sl_http_worker *hw = hw_of(r->conn->w);
 
 	free(r->owned_body);
-	if (r->state_free)
-		r->state_free(r->state);
 	if (hw->npool < SL_REQ_POOL_MAX && r->out.cap <= SL_REQ_KEEP_BYTES &&
 	    r->scratch_cap <= SL_REQ_KEEP_BYTES) {
 		r->pool_next = hw->pool;
@@ -926,7 +924,7 @@ static int h2_start(struct sl_conn *c)
 	nghttp2_session_callbacks *cb;
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, SL_H2_STREAMS_MAX },
-		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 24 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, SL_H2_STREAM_WINDOW },
 	};
 
 	if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -941,8 +939,7 @@ static int h2_start(struct sl_conn *c)
 	if (rc != 0)
 		return -ENOMEM;
 	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
-	/* A large connection window: PutRecords bodies are up to ~7 MiB. */
-	nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 1 << 26);
+	nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, SL_H2_CONN_WINDOW);
 	c->proto = SL_PROTO_H2;
 	return 0;
 }

@@ -40,9 +40,7 @@ struct sl_req {
 	const char *content_type; /* NULL: from fmt */
 	const char *error_type;   /* sent as x-amzn-ErrorType when set */
 	struct sl_enc out;
-	/* Handler-owned. */
-	void *state;
-	void (*state_free)(void *state);
+	/* Handler-owned (its state lives in sl_req_scratch()). */
 	struct sl_msg msg; /* for the handler's cross-thread call */
 	char request_id[40];
 	/* Server-owned. */

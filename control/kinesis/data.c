@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+/* MD5() is deprecated in OpenSSL 3 in favour of EVP (see md5_u128). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/md5.h>
 
 #include "control/codec/enc.h"
 #include "control/http/server.h"
@@ -78,21 +80,17 @@ struct kin_put {
 	struct kin_part parts[SL_WORKERS_MAX];
 };
 
-static __thread EVP_MD_CTX *tl_md5;
-static EVP_MD *md5_md;
-
+/* MD5 of a partition key as the 128-bit hash key. OpenSSL's one-shot MD5()
+ * (deprecated in 3.0, still shipped): the EVP interface allocates a
+ * provider context on every init, which a debugger showed as one
+ * allocation per record on the PutRecords path. */
 static sl_u128 md5_u128(const char *s, size_t n)
 {
-	uint8_t d[16];
-	unsigned dl = 0;
+	uint8_t d[MD5_DIGEST_LENGTH];
 	sl_u128 v = 0;
 
-	if (!tl_md5)
-		tl_md5 = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(tl_md5, md5_md, NULL);
-	EVP_DigestUpdate(tl_md5, s, n);
-	EVP_DigestFinal_ex(tl_md5, d, &dl);
-	for (int i = 0; i < 16; i++)
+	MD5((const unsigned char *)s, n, d);
+	for (int i = 0; i < MD5_DIGEST_LENGTH; i++)
 		v = v << 8 | d[i];
 	return v;
 }
@@ -383,6 +381,9 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 	uint32_t nwt = 0;
 	struct sl_wlog *wls[SL_KIN_PUT_RECORDS_MAX];
 	uint64_t in_records = 0, in_bytes = 0;
+	/* Marks the logs this call touched, so finding a log's waiter is O(1). */
+	static __thread uint64_t stamp;
+	stamp++;
 	/* The stream may have been deleted since the receiver routed this
 	 * part: then nothing may be written (or its directory re-created). */
 	bool gone = !sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
@@ -407,26 +408,20 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 			continue;
 		}
 		e->err = KIN_OK;
+		in_records++;
+		in_bytes += e->data_len;
 		/* One waiter per distinct log, targeting its newest record. */
-		uint32_t j = 0;
-		while (j < nwt && wls[j] != wl)
-			j++;
-		if (j == nwt) {
+		if (wl->batch_stamp != stamp) {
+			wl->batch_stamp = stamp;
+			wl->batch_slot = nwt;
 			wls[nwt] = wl;
 			part->wt[nwt] = (struct sl_waiter){ .cb = part_durable, .arg = part };
 			nwt++;
 		}
-		part->wt[j].target_n = e->n + 1;
+		part->wt[wl->batch_slot].target_n = e->n + 1;
 	}
 	part->pending = nwt;
 	struct sl_metrics *m = sl_metrics_of(sl_worker_index(w));
-	for (uint32_t k = 0; k < part->count; k++) {
-		const struct kin_entry *e = &p->e[part->idx[k]];
-		if (e->err == KIN_OK) {
-			in_records++;
-			in_bytes += e->data_len;
-		}
-	}
 	sl_metric_add(&m->records_in, in_records);
 	sl_metric_add(&m->bytes_in, in_bytes);
 	if (nwt == 0) {
@@ -1077,7 +1072,7 @@ static void meta_call(struct sl_worker *self, struct sl_msg *msg)
 	struct sl_req *req = msg->arg;
 
 	(void)self;
-	sl_kinesis_meta(req, req->target + strlen("Kinesis_20131202."));
+	sl_kinesis_meta(req, req->target + strlen(SL_KINESIS_TARGET_PREFIX));
 	sl_msg_reply(NULL, msg);
 }
 
@@ -1144,6 +1139,5 @@ void sl_kinesis_install(void)
 {
 	for (size_t i = 0; i < sizeof(kinesis_ops) / sizeof(kinesis_ops[0]); i++)
 		sl_metric_op(kinesis_ops[i]);
-	md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
 	sl_hooks.tick = kin_tick;
 }

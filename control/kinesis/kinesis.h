@@ -18,6 +18,9 @@ struct sl_req;
 struct sl_worker;
 struct sl_enc;
 
+/* X-Amz-Target of every Kinesis operation: this prefix, then its name. */
+#define SL_KINESIS_TARGET_PREFIX "Kinesis_20131202."
+
 /* Route one request whose X-Amz-Target named Kinesis operation `op`. */
 void sl_kinesis_handle(struct sl_worker *w, struct sl_req *req, const char *op);
 

@@ -607,7 +607,7 @@ static void kin_list_shards(struct sl_req *req)
 			sl_req_error(req, 400, "InvalidArgumentException", "Invalid NextToken.");
 			return;
 		}
-		if (now_ms() - ms > 300000) {
+		if (now_ms() - ms > SL_KIN_NEXT_TOKEN_TTL_MS) {
 			sl_req_error(req, 400, "ExpiredNextTokenException", "Expired NextToken.");
 			return;
 		}

@@ -14,6 +14,7 @@
 
 #include "dataplane/config.h"
 #include "dataplane/limits.h"
+#include "dataplane/metrics.h"
 #include "dataplane/shardlog.h"
 #include "dataplane/worker.h"
 
@@ -68,6 +69,9 @@ static void probe_fn(struct sl_worker *self, struct sl_msg *msg)
 	/* Messages from one sender to one recipient arrive in send order. */
 	if (p->seq != atomic_fetch_add(&next_seq[me], 1))
 		atomic_store(&out_of_order, 1);
+	/* A slow start, so that the sender surely finds this ring full. */
+	if (p->seq == 0)
+		usleep(100 * 1000);
 	sl_msg_reply(self, msg);
 }
 
@@ -95,6 +99,8 @@ Test(worker, calls_run_on_their_worker_and_a_full_ring_loses_nothing)
 	cr_assert_eq(atomic_load(&next_seq[0]), per[0]);
 	cr_assert_eq(atomic_load(&next_seq[1]), per[1]);
 	cr_assert_eq(atomic_load(&out_of_order), 0);
+	cr_assert_gt(atomic_load(&sl_metrics_of(SL_WORKERS_MAX)->ring_full), 0,
+		     "the ring never filled: the test did not exercise back-pressure");
 	free(p);
 	free(msgs);
 	free(to);
