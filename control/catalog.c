@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control/codec/doc.h"
-#include "control/codec/enc.h"
-#include "dataplane/config.h"
-#include "dataplane/log.h"
-#include "dataplane/worker.h"
+#include "dataplane/codec/doc.h"
+#include "dataplane/codec/enc.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/log.h"
+#include "dataplane/runtime/worker.h"
 
 /* Snapshots replaced but maybe still seen by a worker. Each metadata change
  * retires one; the control loop frees them within a loop iteration or two. */

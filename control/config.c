@@ -1,5 +1,5 @@
 /* config.c - defaults, config file, flags; one-line errors for bad values. */
-#include "dataplane/config.h"
+#include "dataplane/runtime/config.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -27,11 +27,11 @@
 #include <rte_log.h>
 
 #include "control/catalog.h"
-#include "control/http/server.h"
-#include "control/kinesis/kinesis.h"
-#include "dataplane/config.h"
-#include "dataplane/log.h"
-#include "dataplane/worker.h"
+#include "dataplane/net/server.h"
+#include "dataplane/services/kinesis/kinesis.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/log.h"
+#include "dataplane/runtime/worker.h"
 
 #define SL_EAL_ARGS_MAX 64
 #define SL_CONTROL_TICK_MS 100

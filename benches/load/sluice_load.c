@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control/codec/doc.h"
+#include "dataplane/codec/doc.h"
 
 #define NS_PER_S 1000000000ull
 #define NS_PER_MS 1000000ull

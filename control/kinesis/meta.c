@@ -5,20 +5,20 @@
  * parent shard to close its log, so the parent's last sequence number is
  * exact before the children become routable.
  */
-#include "control/kinesis/kinesis.h"
+#include "dataplane/services/kinesis/kinesis.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/codec/enc.h"
-#include "control/http/server.h"
-#include "control/kinesis/tokens.h"
-#include "dataplane/config.h"
-#include "dataplane/log.h"
-#include "dataplane/shardlog.h"
-#include "dataplane/worker.h"
+#include "dataplane/codec/enc.h"
+#include "dataplane/net/server.h"
+#include "dataplane/services/kinesis/tokens.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/log.h"
+#include "dataplane/storage/shardlog.h"
+#include "dataplane/runtime/worker.h"
 
 #define SL_DESCRIBE_LIMIT_DEFAULT 100
 #define SL_LIST_STREAMS_DEFAULT 100

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/codec/doc.h"
-#include "control/codec/enc.h"
+#include "dataplane/codec/doc.h"
+#include "dataplane/codec/enc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "control/http/http1.h"
+#include "dataplane/net/http1.h"
 
 #define CAP 8
 

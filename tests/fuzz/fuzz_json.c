@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "control/codec/doc.h"
+#include "dataplane/codec/doc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/http/http1.h"
+#include "dataplane/net/http1.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

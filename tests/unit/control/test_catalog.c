@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "control/catalog.h"
-#include "dataplane/config.h"
+#include "dataplane/runtime/config.h"
 
 static struct sl_config cfg;
 static char dir[256];

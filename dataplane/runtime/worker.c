@@ -1,0 +1,893 @@
+/* worker.c - per-core event loops, cross-core rings, group commit. */
+#include "dataplane/runtime/worker.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include "dataplane/codec/doc.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/log.h"
+#include "dataplane/runtime/metrics.h"
+#include "dataplane/storage/shardlog.h"
+
+/* Messages drained from the inbound ring per burst, and bursts per loop
+ * iteration: bounds the time one iteration spends on other cores' work. */
+#define SL_MSG_BURST 64
+#define SL_MSG_BURSTS_PER_LOOP 16
+/* Seconds a stopping worker waits for in-flight flushes before giving up. */
+#define SL_STOP_DRAIN_S 10
+#define SL_LISTEN_BACKLOG 1024
+/* A failed group-commit flush is retried on the first tick after this. */
+#define SL_FLUSH_RETRY_MS 1000
+
+struct sl_msgq {
+	struct sl_msg *head;
+	struct sl_msg *tail;
+};
+
+struct sl_worker {
+	uint16_t idx;
+	unsigned lcore;
+	struct io_uring ring;
+	struct rte_ring *inbox;
+	int efd;
+	uint64_t efd_val;
+	_Atomic int sleeping;
+	int listen_fd;
+	struct __kernel_timespec tick_ts;
+	int64_t last_tick_ms;
+	struct sl_msgq outbox; /* messages a full ring refused, in order */
+	struct sl_msgq deferred;
+	struct sl_wlog **logs; /* open addressing on (stream_uid, ordinal) */
+	uint32_t logs_cap;
+	uint32_t logs_used;
+	struct sl_wlog *dirty;
+	struct sl_waiter *ready_head; /* waiters already satisfied, fired next loop */
+	struct sl_waiter *ready_tail;
+	void *http;
+	struct sl_doc_tok *toks;
+	_Atomic bool stop;
+} __attribute__((aligned(64)));
+
+struct sl_worker_hooks sl_hooks;
+const struct sl_config *sl_cfg;
+
+static struct sl_worker *workers[SL_WORKERS_MAX];
+/* QSBR: the epoch each worker entered its current iteration at (0: idle). */
+static _Atomic uint64_t qsbr_global = 1;
+static _Atomic uint64_t qsbr_local[SL_WORKERS_MAX];
+static uint16_t nworkers;
+static _Atomic int64_t clock_offset_ms;
+
+/* The control thread's side of the message system. */
+static struct rte_ring *control_inbox;
+static int control_efd = -1;
+static _Atomic int control_sleeping;
+static struct sl_msgq control_outbox;
+
+#define WLOG_TOMB ((struct sl_wlog *)1)
+
+static void msgq_push(struct sl_msgq *q, struct sl_msg *m)
+{
+	m->next = NULL;
+	if (q->tail)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+}
+
+static struct sl_msg *msgq_pop(struct sl_msgq *q)
+{
+	struct sl_msg *m = q->head;
+
+	if (m) {
+		q->head = m->next;
+		if (!q->head)
+			q->tail = NULL;
+	}
+	return m;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t sl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	       atomic_load_explicit(&clock_offset_ms, memory_order_relaxed);
+}
+
+void sl_clock_advance(int64_t ms)
+{
+	atomic_fetch_add_explicit(&clock_offset_ms, ms, memory_order_relaxed);
+}
+
+uint16_t sl_worker_index(const struct sl_worker *w) { return w->idx; }
+uint16_t sl_worker_count(void) { return nworkers; }
+struct sl_worker *sl_worker_get(uint16_t idx) { return idx < nworkers ? workers[idx] : NULL; }
+struct io_uring *sl_worker_ring(struct sl_worker *w) { return &w->ring; }
+void **sl_worker_http(struct sl_worker *w) { return &w->http; }
+struct sl_doc_tok *sl_worker_toks(struct sl_worker *w) { return w->toks; }
+bool sl_worker_stopping(const struct sl_worker *w) { return atomic_load(&w->stop); }
+int sl_control_eventfd(void) { return control_efd; }
+
+static void wake_fd(int fd)
+{
+	uint64_t one = 1;
+	ssize_t rc = write(fd, &one, sizeof(one));
+	(void)rc; /* EAGAIN means a wake-up is already pending */
+}
+
+void sl_control_wake(void)
+{
+	if (atomic_load(&control_sleeping))
+		wake_fd(control_efd);
+}
+
+/* Try to hand msg to its recipient's ring. Returns false when the ring is
+ * full. The enqueue is a release: the recipient's dequeue (acquire) sees
+ * every write the sender made to the message and what it points to. */
+static bool msg_post(struct sl_msg *msg)
+{
+	/* Once enqueued the message belongs to the recipient, which may run it,
+	 * reply and free it at once: read nothing from it afterwards. */
+	uint16_t to = msg->to;
+	struct rte_ring *r = to == SL_TO_CONTROL ? control_inbox : workers[to]->inbox;
+
+	if (rte_ring_mp_enqueue(r, msg) != 0)
+		return false;
+	if (to == SL_TO_CONTROL)
+		sl_control_wake();
+	else if (atomic_load(&workers[to]->sleeping))
+		wake_fd(workers[to]->efd);
+	return true;
+}
+
+static void msg_route(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct sl_msgq *outbox = self ? &self->outbox : &control_outbox;
+
+	if (self && msg->to == self->idx) {
+		sl_worker_defer(self, msg);
+		return;
+	}
+	/* Keep order behind anything already waiting in the outbox. */
+	if (outbox->head || !msg_post(msg)) {
+		msgq_push(outbox, msg);
+		sl_metric_add(&sl_metrics_of(self ? self->idx : SL_WORKERS_MAX)->ring_full, 1);
+	}
+}
+
+void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg)
+{
+	assert(msg->fn);
+	msg->type = SL_MSG_CALL;
+	msg->from = self ? self->idx : SL_TO_CONTROL;
+	msg->to = to;
+	msg_route(self, msg);
+}
+
+void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg)
+{
+	assert(msg->type == SL_MSG_CALL);
+	msg->type = SL_MSG_REPLY;
+	msg->to = msg->from;
+	msg_route(self, msg);
+}
+
+static void outbox_flush(struct sl_msgq *q)
+{
+	while (q->head) {
+		struct sl_msg *m = q->head;
+		struct sl_msg *next = m->next; /* m is not ours once posted */
+		if (!msg_post(m))
+			return;
+		q->head = next;
+		if (!next)
+			q->tail = NULL;
+	}
+}
+
+static void msg_run(struct sl_worker *self, struct sl_msg *msg)
+{
+	if (msg->type == SL_MSG_CALL)
+		msg->fn(self, msg);
+	else if (msg->type == SL_MSG_REPLY)
+		msg->done(self, msg);
+}
+
+/* Drain a ring in bounded bursts. Returns the number of messages run. */
+static unsigned inbox_drain(struct sl_worker *self, struct rte_ring *r)
+{
+	void *burst[SL_MSG_BURST];
+	unsigned total = 0;
+
+	for (unsigned b = 0; b < SL_MSG_BURSTS_PER_LOOP; b++) {
+		unsigned got = rte_ring_sc_dequeue_burst(r, burst, SL_MSG_BURST, NULL);
+		for (unsigned i = 0; i < got; i++)
+			msg_run(self, burst[i]);
+		total += got;
+		if (got < SL_MSG_BURST)
+			break;
+	}
+	return total;
+}
+
+static struct sl_msgq control_held;
+
+unsigned sl_control_poll(void)
+{
+	struct sl_msgq q = control_held;
+	unsigned n = 0;
+
+	control_held.head = control_held.tail = NULL;
+	for (struct sl_msg *m; (m = msgq_pop(&q)) != NULL; n++)
+		msg_run(NULL, m);
+	outbox_flush(&control_outbox);
+	return n + inbox_drain(NULL, control_inbox);
+}
+
+bool sl_control_prepare_sleep(void)
+{
+	atomic_store(&control_sleeping, 1);
+	if (control_held.head || control_outbox.head || !rte_ring_empty(control_inbox)) {
+		atomic_store(&control_sleeping, 0);
+		return false;
+	}
+	return true;
+}
+
+void sl_control_woke(void)
+{
+	uint64_t v;
+	ssize_t rc = read(control_efd, &v, sizeof(v));
+
+	(void)rc;
+	atomic_store(&control_sleeping, 0);
+}
+
+/* Replies still due to the sl_control_call_wait() in progress. */
+static unsigned control_wait_left;
+
+static void mark_replied(struct sl_worker *self, struct sl_msg *msg)
+{
+	(void)self;
+	msg->type = SL_MSG_NONE;
+	assert(control_wait_left > 0);
+	control_wait_left--;
+}
+
+void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n)
+{
+	assert(control_wait_left == 0); /* not reentrant */
+	control_wait_left = n;
+	for (unsigned i = 0; i < n; i++) {
+		msgs[i]->done = mark_replied;
+		sl_msg_send(NULL, to[i], msgs[i]);
+	}
+	while (control_wait_left > 0) {
+		void *m;
+		outbox_flush(&control_outbox);
+		atomic_store(&control_sleeping, 1);
+		if (rte_ring_sc_dequeue(control_inbox, &m) != 0) {
+			/* Nothing yet. Sleep briefly only when nothing of ours is
+			 * waiting for ring space either. */
+			struct pollfd pfd = { .fd = control_efd, .events = POLLIN };
+			poll(&pfd, 1, control_outbox.head ? 1 : 100);
+			uint64_t v;
+			ssize_t rc = read(control_efd, &v, sizeof(v));
+			(void)rc;
+			atomic_store(&control_sleeping, 0);
+			continue;
+		}
+		atomic_store(&control_sleeping, 0);
+		struct sl_msg *msg = m;
+		if (msg->type == SL_MSG_CALL)
+			msgq_push(&control_held, msg);
+		else
+			msg_run(NULL, msg);
+	}
+}
+
+void sl_worker_defer(struct sl_worker *w, struct sl_msg *node)
+{
+	msgq_push(&w->deferred, node);
+}
+
+/* Run what was deferred before this call; work deferred while running waits
+ * for the next iteration, so one iteration is bounded. */
+static void run_deferred(struct sl_worker *w)
+{
+	struct sl_msgq q = w->deferred;
+	struct sl_waiter *ready = w->ready_head;
+
+	w->deferred.head = w->deferred.tail = NULL;
+	w->ready_head = w->ready_tail = NULL;
+	for (struct sl_msg *m; (m = msgq_pop(&q)) != NULL;)
+		msg_run(w, m);
+	while (ready) {
+		struct sl_waiter *wt = ready;
+		ready = wt->next;
+		wt->next = NULL;
+		wt->cb(w, wt);
+	}
+}
+
+/* ---- Shard logs ---------------------------------------------------------- */
+
+static uint32_t wlog_hash(uint64_t uid, uint32_t ordinal)
+{
+	uint64_t h = uid * 0x9e3779b97f4a7c15ull ^ (ordinal + 0x632be59bd9b4e019ull);
+	h ^= h >> 29;
+	return (uint32_t)(h * 0xbf58476d1ce4e5b9ull >> 32);
+}
+
+static struct sl_wlog **wlog_slot(struct sl_worker *w, uint64_t uid, uint32_t ordinal, bool insert)
+{
+	uint32_t mask = w->logs_cap - 1;
+	struct sl_wlog **tomb = NULL;
+
+	for (uint32_t i = wlog_hash(uid, ordinal) & mask, probes = 0; probes < w->logs_cap;
+	     i = (i + 1) & mask, probes++) {
+		struct sl_wlog *e = w->logs[i];
+		if (!e)
+			return insert && tomb ? tomb : (insert ? &w->logs[i] : NULL);
+		if (e == WLOG_TOMB) {
+			if (!tomb)
+				tomb = &w->logs[i];
+			continue;
+		}
+		if (e->stream_uid == uid && e->ordinal == ordinal)
+			return &w->logs[i];
+	}
+	return insert ? tomb : NULL;
+}
+
+static int logs_grow(struct sl_worker *w)
+{
+	uint32_t old_cap = w->logs_cap;
+	struct sl_wlog **old = w->logs;
+	uint32_t cap = old_cap ? old_cap * 2 : 64;
+
+	w->logs = calloc(cap, sizeof(*w->logs));
+	if (!w->logs) {
+		w->logs = old;
+		return -ENOMEM;
+	}
+	w->logs_cap = cap;
+	w->logs_used = 0;
+	for (uint32_t i = 0; i < old_cap; i++) {
+		if (old[i] && old[i] != WLOG_TOMB) {
+			*wlog_slot(w, old[i]->stream_uid, old[i]->ordinal, true) = old[i];
+			w->logs_used++;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static void wlog_dir(uint64_t uid, uint32_t ordinal, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/kinesis/%016llx/%08u", sl_cfg->data_dir, (unsigned long long)uid,
+		 ordinal);
+}
+
+struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal, int *err)
+{
+	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;
+	char dir[PATH_MAX];
+
+	if (slot)
+		return *slot;
+	if ((w->logs_used + 1) * 2 > w->logs_cap && (*err = logs_grow(w)) < 0)
+		return NULL;
+	struct sl_wlog *wl = calloc(1, sizeof(*wl));
+	if (!wl) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
+	*err = sl_shardlog_open(dir, sl_cfg->segment_bytes, &wl->log);
+	if (*err < 0) {
+		sl_error("shard log %s: %s", dir, strerror(-*err));
+		free(wl);
+		return NULL;
+	}
+	wl->stream_uid = stream_uid;
+	wl->ordinal = ordinal;
+	*wlog_slot(w, stream_uid, ordinal, true) = wl;
+	w->logs_used++;
+	return wl;
+}
+
+static void fire_waiters(struct sl_worker *w, struct sl_wlog *wl, bool all)
+{
+	uint64_t durable = sl_shardlog_durable_n(wl->log);
+
+	/* Waiters are queued in append order, so targets never decrease. */
+	while (wl->wait_head && (all || wl->wait_head->target_n <= durable)) {
+		struct sl_waiter *wt = wl->wait_head;
+		wl->wait_head = wt->next;
+		if (!wl->wait_head)
+			wl->wait_tail = NULL;
+		wt->next = NULL;
+		wt->cb(w, wt);
+	}
+}
+
+int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal)
+{
+	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;
+	char dir[PATH_MAX];
+
+	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
+	if (slot) {
+		struct sl_wlog *wl = *slot;
+		if (sl_shardlog_busy(wl->log) || wl->fsyncs_due || sl_shardlog_readers(wl->log))
+			return -EBUSY; /* completions still point at it: retry later */
+		fire_waiters(w, wl, true);
+		*slot = WLOG_TOMB;
+		sl_shardlog_close(wl->log);
+		free(wl);
+	}
+	return sl_shardlog_remove(dir);
+}
+
+void sl_worker_foreach_log(struct sl_worker *w, void (*fn)(struct sl_worker *, struct sl_wlog *, void *),
+			   void *arg)
+{
+	for (uint32_t i = 0; i < w->logs_cap; i++) {
+		if (w->logs[i] && w->logs[i] != WLOG_TOMB)
+			fn(w, w->logs[i], arg);
+	}
+}
+
+static void mark_dirty(struct sl_worker *w, struct sl_wlog *wl)
+{
+	if (!wl->dirty) {
+		wl->dirty = true;
+		wl->dirty_next = w->dirty;
+		w->dirty = wl;
+	}
+}
+
+static void waiter_append(struct sl_waiter **head, struct sl_waiter **tail, struct sl_waiter *wt)
+{
+	wt->next = NULL;
+	if (*tail)
+		(*tail)->next = wt;
+	else
+		*head = wt;
+	*tail = wt;
+}
+
+void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter *wt)
+{
+	if (sl_shardlog_busy(wl->log))
+		mark_dirty(w, wl);
+	if (!wt)
+		return;
+	/* Already durable: fire from the loop, never from inside the caller. */
+	if (sl_shardlog_durable_n(wl->log) >= wt->target_n)
+		waiter_append(&w->ready_head, &w->ready_tail, wt);
+	else
+		waiter_append(&wl->wait_head, &wl->wait_tail, wt);
+}
+
+/* Start one flush per dirty log: the group commit of this iteration. */
+static void flush_dirty(struct sl_worker *w)
+{
+	struct sl_wlog *keep = NULL;
+	bool sync = sl_cfg->durability == SL_DUR_SYNC;
+
+	for (struct sl_wlog *wl = w->dirty, *next; wl; wl = next) {
+		next = wl->dirty_next;
+		int rc = sl_shardlog_prep_flush(wl->log, &w->ring, sync, sl_op_tag(wl, SL_OP_LOG));
+		if (rc == -EBUSY) {
+			io_uring_submit(&w->ring);
+			rc = sl_shardlog_prep_flush(wl->log, &w->ring, sync, sl_op_tag(wl, SL_OP_LOG));
+		}
+		if (rc == -EBUSY) {
+			wl->dirty_next = keep;
+			keep = wl;
+			continue;
+		}
+		/* Submitted, or in flight already: the completion re-marks it. */
+		if (rc > 0)
+			wl->flush_start_ns = mono_ns();
+		wl->dirty = false;
+	}
+	w->dirty = keep;
+}
+
+static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
+{
+	int rc = sl_shardlog_complete(wl->log, res);
+
+	if (rc == 0)
+		return;
+	struct sl_metrics *m = sl_metrics_of(w->idx);
+	if (rc < 0) {
+		sl_metric_add(&m->flush_errors, 1);
+		/* The same bytes are written again from the next tick on, not at
+		 * once: a failing disk must not spin the worker or flood the log.
+		 * Their requests wait meanwhile (nothing acknowledged is lost). */
+		sl_error("shard log flush failed (%s); retrying in %d ms", strerror(-rc),
+			 SL_FLUSH_RETRY_MS);
+		wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
+		return;
+	}
+	sl_metric_add(&m->flushes, 1);
+	sl_hist_observe(&m->flush_latency, (uint64_t)(mono_ns() - wl->flush_start_ns) / 1000);
+	fire_waiters(w, wl, false);
+	if (sl_shardlog_busy(wl->log))
+		mark_dirty(w, wl);
+}
+
+static void retry_failed_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	int64_t now = *(const int64_t *)arg;
+
+	if (wl->retry_at_ms && now >= wl->retry_at_ms) {
+		wl->retry_at_ms = 0;
+		mark_dirty(w, wl);
+	}
+}
+
+/* Batch mode: fdatasync every log written since its last sync. */
+static void batch_sync_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	(void)arg;
+	if (wl->fsyncs_due)
+		return;
+	int rc = sl_shardlog_prep_sync(wl->log, &w->ring, sl_op_tag(wl, SL_OP_FSYNC));
+	if (rc > 0)
+		wl->fsyncs_due = (uint32_t)rc;
+}
+
+int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
+		   uint64_t off)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	if (!sqe) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	assert(sqe);
+	assert(((uintptr_t)aio & 7) == 0);
+	io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
+	io_uring_sqe_set_data64(sqe, sl_op_tag(aio, SL_OP_AIO));
+	return 0;
+}
+
+/* ---- The loop ------------------------------------------------------------ */
+
+static void arm_eventfd(struct sl_worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	io_uring_prep_read(sqe, w->efd, &w->efd_val, sizeof(w->efd_val), 0);
+	io_uring_sqe_set_data64(sqe, sl_op_tag(w, SL_OP_EVENTFD));
+}
+
+static void arm_accept(struct sl_worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, sl_op_tag(w, SL_OP_ACCEPT));
+}
+
+static void arm_tick(struct sl_worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	unsigned ms = 1000;
+
+	if (sl_cfg->durability == SL_DUR_BATCH && sl_cfg->batch_ms < ms)
+		ms = sl_cfg->batch_ms;
+	w->tick_ts.tv_sec = ms / 1000;
+	w->tick_ts.tv_nsec = (long long)(ms % 1000) * 1000000;
+	io_uring_prep_timeout(sqe, &w->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, sl_op_tag(w, SL_OP_TIMER));
+}
+
+static void on_tick(struct sl_worker *w)
+{
+	int64_t now = sl_now_ms();
+
+	if (sl_cfg->durability == SL_DUR_BATCH)
+		sl_worker_foreach_log(w, batch_sync_one, NULL);
+	sl_worker_foreach_log(w, retry_failed_one, &now);
+	if (now - w->last_tick_ms >= 1000) {
+		w->last_tick_ms = now;
+		if (sl_hooks.tick)
+			sl_hooks.tick(w);
+	}
+	if (!atomic_load(&w->stop))
+		arm_tick(w);
+}
+
+static void on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	enum sl_op_kind kind = (enum sl_op_kind)(ud & 7);
+	void *obj = (void *)(uintptr_t)(ud & ~7ull);
+
+	switch (kind) {
+	case SL_OP_EVENTFD:
+		if (!atomic_load(&w->stop))
+			arm_eventfd(w);
+		break;
+	case SL_OP_ACCEPT:
+		if (cqe->res >= 0 && sl_hooks.accepted)
+			sl_hooks.accepted(w, cqe->res);
+		else if (cqe->res >= 0)
+			close(cqe->res);
+		if (!(cqe->flags & IORING_CQE_F_MORE) && !atomic_load(&w->stop) && w->listen_fd >= 0)
+			arm_accept(w);
+		break;
+	case SL_OP_TIMER:
+		on_tick(w);
+		break;
+	case SL_OP_LOG:
+		log_completed(w, obj, cqe->res);
+		break;
+	case SL_OP_FSYNC: {
+		struct sl_wlog *wl = obj;
+		if (cqe->res < 0)
+			sl_error("batch fdatasync failed: %s", strerror(-cqe->res));
+		assert(wl->fsyncs_due > 0);
+		wl->fsyncs_due--;
+		break;
+	}
+	case SL_OP_AIO: {
+		struct sl_aio *aio = obj;
+		aio->done(w, aio, cqe->res);
+		break;
+	}
+	default:
+		if (sl_hooks.io)
+			sl_hooks.io(w, obj, kind, cqe->res, cqe->flags);
+		break;
+	}
+}
+
+static unsigned reap(struct sl_worker *w)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, count = 0;
+
+	io_uring_for_each_cqe(&w->ring, head, cqe) {
+		on_cqe(w, cqe);
+		count++;
+	}
+	io_uring_cq_advance(&w->ring, count);
+	return count;
+}
+
+static int open_listener(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(sl_cfg->listen_port) };
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (inet_pton(AF_INET, sl_cfg->listen_host, &sa.sin_addr) != 1) {
+		close(fd);
+		return -EINVAL;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, SL_LISTEN_BACKLOG) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static bool has_work(struct sl_worker *w)
+{
+	return w->deferred.head || w->ready_head || w->dirty || !rte_ring_empty(w->inbox);
+}
+
+static bool logs_idle(struct sl_worker *w)
+{
+	for (uint32_t i = 0; i < w->logs_cap; i++) {
+		struct sl_wlog *wl = w->logs[i];
+		if (wl && wl != WLOG_TOMB &&
+		    (sl_shardlog_busy(wl->log) || wl->fsyncs_due || sl_shardlog_readers(wl->log)))
+			return false;
+	}
+	return true;
+}
+
+uint64_t sl_qsbr_retire(void)
+{
+	return atomic_fetch_add(&qsbr_global, 1) + 1;
+}
+
+bool sl_qsbr_safe(uint64_t epoch)
+{
+	for (uint16_t i = 0; i < nworkers; i++) {
+		uint64_t e = atomic_load(&qsbr_local[i]);
+		if (e != 0 && e < epoch)
+			return false;
+	}
+	return true;
+}
+
+static void loop_once(struct sl_worker *w, bool may_sleep)
+{
+	/* seq_cst pairs with the writer's swap-then-retire (see sl_qsbr_*). */
+	atomic_store(&qsbr_local[w->idx], atomic_load(&qsbr_global));
+	reap(w);
+	inbox_drain(w, w->inbox);
+	run_deferred(w);
+	outbox_flush(&w->outbox);
+	flush_dirty(w);
+	if (!may_sleep) {
+		io_uring_submit(&w->ring);
+		return;
+	}
+	/* Dekker with msg_post(): publish "sleeping", then look at the ring
+	 * once more; a sender that enqueued before seeing the flag is caught
+	 * here, one that enqueued after will write the eventfd. */
+	atomic_store(&qsbr_local[w->idx], 0);
+	atomic_store(&w->sleeping, 1);
+	if (has_work(w) || w->outbox.head) {
+		atomic_store(&w->sleeping, 0);
+		io_uring_submit(&w->ring);
+		return;
+	}
+	io_uring_submit_and_wait(&w->ring, 1);
+	atomic_store(&w->sleeping, 0);
+}
+
+static void worker_drain_and_stop(struct sl_worker *w)
+{
+	int64_t deadline = sl_now_ms() + SL_STOP_DRAIN_S * 1000;
+
+	if (w->listen_fd >= 0) {
+		close(w->listen_fd);
+		w->listen_fd = -1;
+	}
+	if (sl_hooks.stop)
+		sl_hooks.stop(w);
+	/* Finish what was accepted: staged records are flushed and synced. */
+	while ((!logs_idle(w) || has_work(w)) && sl_now_ms() < deadline)
+		loop_once(w, false);
+	if (sl_cfg->durability == SL_DUR_BATCH) {
+		sl_worker_foreach_log(w, batch_sync_one, NULL);
+		while (!logs_idle(w) && sl_now_ms() < deadline)
+			loop_once(w, false);
+	}
+	for (uint32_t i = 0; i < w->logs_cap; i++) {
+		struct sl_wlog *wl = w->logs[i];
+		if (wl && wl != WLOG_TOMB) {
+			fire_waiters(w, wl, true);
+			sl_shardlog_close(wl->log);
+			free(wl);
+		}
+	}
+	free(w->logs);
+	w->logs = NULL;
+	w->logs_cap = 0;
+}
+
+static int worker_main(void *arg)
+{
+	struct sl_worker *w = arg;
+	char name[16];
+	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN };
+
+	snprintf(name, sizeof(name), "w%u", w->idx);
+	sl_log_thread_name(name);
+	if (io_uring_queue_init_params(SL_URING_ENTRIES, &w->ring, &p) < 0) {
+		memset(&p, 0, sizeof(p));
+		int rc = io_uring_queue_init_params(SL_URING_ENTRIES, &w->ring, &p);
+		if (rc < 0) {
+			sl_error("io_uring_queue_init: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	w->last_tick_ms = sl_now_ms();
+	arm_eventfd(w);
+	arm_accept(w);
+	arm_tick(w);
+	if (sl_hooks.start)
+		sl_hooks.start(w);
+	while (!atomic_load(&w->stop))
+		loop_once(w, true);
+	worker_drain_and_stop(w);
+	atomic_store(&qsbr_local[w->idx], 0); /* holds no catalog snapshot any more */
+	io_uring_queue_exit(&w->ring);
+	return 0;
+}
+
+static struct sl_worker *worker_new(uint16_t idx, unsigned lcore)
+{
+	struct sl_worker *w = aligned_alloc(64, sizeof(*w));
+	char name[RTE_RING_NAMESIZE];
+
+	if (!w)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->idx = idx;
+	w->lcore = lcore;
+	snprintf(name, sizeof(name), "sl_w%u", idx);
+	w->inbox = rte_ring_create(name, SL_RING_SLOTS, (int)rte_socket_id(), RING_F_SC_DEQ);
+	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->toks = malloc(sizeof(struct sl_doc_tok) * SL_DOC_TOKS_MAX);
+	w->listen_fd = open_listener();
+	if (!w->inbox || w->efd < 0 || !w->toks || w->listen_fd < 0) {
+		sl_error("worker %u: set-up failed (%s)", idx,
+			 w->listen_fd < 0 ? strerror(-w->listen_fd) : "ring, eventfd or memory");
+		return NULL;
+	}
+	return w;
+}
+
+int sl_workers_start(const struct sl_config *cfg)
+{
+	unsigned lcore;
+
+	sl_cfg = cfg;
+	control_inbox = rte_ring_create("sl_ctl", SL_RING_SLOTS, (int)rte_socket_id(), RING_F_SC_DEQ);
+	control_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!control_inbox || control_efd < 0)
+		return -ENOMEM;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (nworkers == SL_WORKERS_MAX || nworkers == cfg->workers)
+			break;
+		struct sl_worker *w = worker_new(nworkers, lcore);
+		if (!w)
+			return -EINVAL;
+		workers[nworkers++] = w;
+	}
+	if (nworkers == 0)
+		return -ECHILD;
+	for (uint16_t i = 0; i < nworkers; i++) {
+		int rc = rte_eal_remote_launch(worker_main, workers[i], workers[i]->lcore);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void sl_workers_stop(void)
+{
+	for (uint16_t i = 0; i < nworkers; i++) {
+		atomic_store(&workers[i]->stop, true);
+		wake_fd(workers[i]->efd);
+	}
+	for (uint16_t i = 0; i < nworkers; i++)
+		rte_eal_wait_lcore(workers[i]->lcore);
+}

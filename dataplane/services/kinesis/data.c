@@ -1,0 +1,1143 @@
+/* data.c - PutRecord(s), GetShardIterator, GetRecords: the Kinesis data path.
+ *
+ * The worker that received the request parses it, routes every record to its
+ * shard by MD5 of the partition key (or the explicit hash key), and sends one
+ * message per owning worker. Owners append and answer after group commit;
+ * when every part is back, the receiver writes the reply.
+ */
+#include "dataplane/services/kinesis/kinesis.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* MD5() is deprecated in OpenSSL 3 in favour of EVP (see md5_u128). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/md5.h>
+
+#include "dataplane/codec/enc.h"
+#include "dataplane/net/server.h"
+#include "dataplane/services/kinesis/tokens.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/log.h"
+#include "dataplane/runtime/metrics.h"
+#include "dataplane/storage/shardlog.h"
+#include "dataplane/runtime/worker.h"
+
+/* KIN_REROUTE: the shard closed (resharding) between routing and append;
+ * the receiver routes the record again once the catalog shows the children.
+ * KIN_PENDING: to be sent to its owner in the current round. */
+enum kin_err { KIN_OK = 0, KIN_THROTTLED, KIN_INTERNAL, KIN_REROUTE, KIN_PENDING };
+
+/* How long a receiver waits for a reshard to be published (the control
+ * thread persists the catalog first) before it answers InternalFailure for
+ * the records caught in it, and how many rounds of re-routing one request
+ * may take when shards keep closing. The wait re-checks once per loop
+ * iteration, so the worker does not sleep meanwhile. */
+#define SL_REROUTE_WAIT_MS 1000
+#define SL_REROUTE_ROUNDS_MAX 8
+
+struct kin_entry {
+	sl_u128 hash;
+	const char *pk;
+	const uint8_t *data;
+	uint32_t pk_len;
+	uint32_t data_len;
+	uint32_t ordinal;
+	uint16_t owner;
+	uint8_t err;
+	uint64_t n;
+};
+
+struct kin_put;
+
+struct kin_part {
+	struct sl_msg msg;
+	struct kin_put *put;
+	uint32_t count;
+	uint32_t pending;
+	uint32_t *idx;
+	struct sl_waiter *wt;
+};
+
+struct kin_put {
+	struct sl_req *req;
+	uint64_t stream_uid;
+	char stream_name[SL_KIN_NAME_MAX + 1];
+	bool single;
+	bool encrypted;
+	uint32_t count;
+	uint32_t parts_pending;
+	int64_t reroute_deadline_ms;
+	uint32_t reroute_rounds;
+	struct kin_entry *e;
+	uint32_t *idx_pool;
+	struct sl_waiter *wt_pool;
+	struct sl_msg retry; /* re-runs put_settle from the loop */
+	struct kin_part parts[SL_WORKERS_MAX];
+};
+
+/* MD5 of a partition key as the 128-bit hash key. OpenSSL's one-shot MD5()
+ * (deprecated in 3.0, still shipped): the EVP interface allocates a
+ * provider context on every init, which a debugger showed as one
+ * allocation per record on the PutRecords path. */
+static sl_u128 md5_u128(const char *s, size_t n)
+{
+	uint8_t d[MD5_DIGEST_LENGTH];
+	sl_u128 v = 0;
+
+	MD5((const unsigned char *)s, n, d);
+	for (int i = 0; i < MD5_DIGEST_LENGTH; i++)
+		v = v << 8 | d[i];
+	return v;
+}
+
+static bool stream_writable(struct sl_req *req, const struct sl_stream_meta *s)
+{
+	if (s->status == SL_STREAM_ACTIVE || s->status == SL_STREAM_UPDATING)
+		return true;
+	if (s->status == SL_STREAM_DELETING)
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Stream %s under account %s not found.", s->name, sl_cfg->account_id);
+	else
+		sl_req_error(req, 400, "ResourceInUseException",
+			     "Stream %s under account %s is not ACTIVE.", s->name, sl_cfg->account_id);
+	return false;
+}
+
+/* ---- PutRecord / PutRecords ----------------------------------------------- */
+
+/* The PartitionKey of an entry, unescaped into pk: 1 to 256 characters.
+ * Returns its length in bytes, or -1 with the error set. */
+static int put_key(struct sl_fields *f, char *pk, bool single)
+{
+	bool present;
+	int pl = sl_field_str(f, "PartitionKey", pk, SL_KIN_PK_MAX * 4 + 1, 1, SL_KIN_PK_MAX * 4,
+			      true, &present);
+	size_t chars = 0;
+
+	if (pl < 0)
+		return -1;
+	/* AWS counts characters; the byte bound above is a guard only. */
+	for (int k = 0; k < pl; k++)
+		chars += ((uint8_t)pk[k] & 0xc0) != 0x80;
+	if (chars > SL_KIN_PK_MAX) {
+		sl_err_validation(f->req, "1 validation error detected: Value at '%spartitionKey' "
+					  "failed to satisfy constraint: Member must have length less "
+					  "than or equal to %d", single ? "" : "records.member.",
+				  SL_KIN_PK_MAX);
+		return -1;
+	}
+	return pl;
+}
+
+/* Read one record entry at object token o into e, decoding into *arena. */
+static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
+		     const struct sl_stream_meta *s, struct kin_entry *e, uint8_t **arena,
+		     uint32_t i, bool single)
+{
+	struct sl_fields f = { req, t, o };
+	char ehk[48];
+	bool has_ehk;
+	int d = sl_doc_get(t, o, "Data");
+	if (d < 0 || t[d].type == SL_DOC_NULL) {
+		sl_err_validation(req, "1 validation error detected: Value null at '%sdata' failed "
+				       "to satisfy constraint: Member must not be null",
+				  single ? "" : "records.member.");
+		return -1;
+	}
+	if (t[d].type != SL_DOC_STR && t[d].type != SL_DOC_BLOB) {
+		sl_err_serialization(req, "Unexpected value type for 'Data': expected a blob");
+		return -1;
+	}
+	long dl = sl_doc_blob(&t[d], *arena, sl_doc_blob_max(&t[d]) + 4);
+	if (dl < 0) {
+		sl_err_serialization(req, "Data of record %u is not valid base64", i);
+		return -1;
+	}
+	if (dl > SL_KIN_DATA_MAX) {
+		sl_err_validation(req, "1 validation error detected: Value at '%sdata' failed to "
+				       "satisfy constraint: Member must have length less than or "
+				       "equal to %d", single ? "" : "records.member.", SL_KIN_DATA_MAX);
+		return -1;
+	}
+	e->data = *arena;
+	e->data_len = (uint32_t)dl;
+	*arena += dl;
+	char *pk = (char *)*arena;
+	int pl = put_key(&f, pk, single);
+	if (pl < 0)
+		return -1;
+	if ((uint64_t)e->data_len + (uint64_t)pl > SL_KIN_DATA_MAX) {
+		sl_err_validation(req, "1 validation error detected: the record size (data of %u "
+				       "bytes plus a partition key of %d bytes) exceeds the maximum "
+				       "record size of %d bytes", e->data_len, pl, SL_KIN_DATA_MAX);
+		return -1;
+	}
+	e->pk = pk;
+	e->pk_len = (uint32_t)pl;
+	*arena += pl + 1;
+	if (sl_field_str(&f, "ExplicitHashKey", ehk, sizeof(ehk), 0, 39, false, &has_ehk) < 0)
+		return -1;
+	sl_u128 h;
+	if (has_ehk) {
+		if (sl_u128_parse(ehk, strlen(ehk), &h) < 0) {
+			sl_req_error(req, 400, "InvalidArgumentException",
+				     "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+				     "[0, 2^128-1]. Specified value was %s", ehk);
+			return -1;
+		}
+	} else {
+		h = md5_u128(pk, (size_t)pl);
+	}
+	const struct sl_shard_meta *sh = sl_stream_route(s, h);
+	if (!sh) {
+		sl_req_error(req, 500, "InternalFailure", "no open shard covers the hash key");
+		return -1;
+	}
+	e->hash = h;
+	e->ordinal = sh->ordinal;
+	e->owner = sl_shard_owner(s->uid, sh->ordinal, sl_worker_count());
+	e->err = KIN_PENDING;
+	return 0;
+}
+
+static void put_reply(struct sl_worker *w, struct kin_put *p)
+{
+	struct sl_req *req = p->req;
+	struct sl_enc *e = &req->out;
+	char seq[SL_SEQ_LEN + 1], id[32];
+	uint32_t failed = 0;
+
+	for (uint32_t i = 0; i < p->count; i++)
+		failed += p->e[i].err != KIN_OK;
+	if (p->single && failed) {
+		sl_kin_shard_id(p->e[0].ordinal, id);
+		if (p->e[0].err == KIN_THROTTLED)
+			sl_req_error(req, 400, "ProvisionedThroughputExceededException",
+				     "Rate exceeded for shard %s in stream %s under account %s.", id,
+				     p->stream_name, sl_cfg->account_id);
+		else
+			sl_req_error(req, 500, "InternalFailure", "Internal service failure.");
+		sl_req_finish(w, req);
+		return;
+	}
+	sl_enc_obj_begin(e);
+	if (!p->single) {
+		sl_enc_key(e, "FailedRecordCount");
+		sl_enc_int(e, failed);
+		sl_enc_key(e, "Records");
+		sl_enc_arr_begin(e);
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		const struct kin_entry *en = &p->e[i];
+		sl_kin_shard_id(en->ordinal, id);
+		if (!p->single)
+			sl_enc_obj_begin(e);
+		if (en->err == KIN_OK) {
+			sl_kin_seq_fmt(en->ordinal, en->n + 1, seq);
+			sl_enc_key(e, "SequenceNumber");
+			sl_enc_str(e, seq, SL_SEQ_LEN);
+			sl_enc_key(e, "ShardId");
+			sl_enc_cstr(e, id);
+		} else {
+			char msg[300];
+			bool thr = en->err == KIN_THROTTLED;
+			snprintf(msg, sizeof(msg), thr ? "Rate exceeded for shard %s in stream %s under "
+							 "account %s." : "Internal service failure.",
+				 id, p->stream_name, sl_cfg->account_id);
+			sl_enc_key(e, "ErrorCode");
+			sl_enc_cstr(e, thr ? "ProvisionedThroughputExceededException" : "InternalFailure");
+			sl_enc_key(e, "ErrorMessage");
+			sl_enc_cstr(e, msg);
+		}
+		if (!p->single)
+			sl_enc_obj_end(e);
+	}
+	if (!p->single)
+		sl_enc_arr_end(e);
+	if (p->encrypted) {
+		sl_enc_key(e, "EncryptionType");
+		sl_enc_cstr(e, "KMS");
+	}
+	sl_enc_obj_end(e);
+	sl_req_finish(w, req);
+}
+
+static void put_dispatch(struct sl_worker *w, struct kin_put *p);
+static void put_settle(struct sl_worker *w, struct kin_put *p);
+
+static void put_retry_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	put_settle(w, msg->arg);
+}
+
+/* Records that met a shard closed by a reshard: route them again with the
+ * catalog that has the children. Returns true when all were re-routed (and
+ * marked KIN_PENDING), false when the reshard is not published yet. */
+static bool put_reroute(struct kin_put *p, const struct sl_stream_meta *s)
+{
+	for (uint32_t i = 0; i < p->count; i++) {
+		struct kin_entry *e = &p->e[i];
+		if (e->err != KIN_REROUTE)
+			continue;
+		const struct sl_shard_meta *sh = s ? sl_stream_route(s, e->hash) : NULL;
+		if (sh && sh->ordinal == e->ordinal)
+			return false;
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		struct kin_entry *e = &p->e[i];
+		if (e->err != KIN_REROUTE)
+			continue;
+		const struct sl_shard_meta *sh = s ? sl_stream_route(s, e->hash) : NULL;
+		e->err = sh ? KIN_PENDING : KIN_INTERNAL;
+		if (sh) {
+			e->ordinal = sh->ordinal;
+			e->owner = sl_shard_owner(s->uid, sh->ordinal, sl_worker_count());
+		}
+	}
+	return true;
+}
+
+/* Every part is back: reply, or send the records a reshard bounced. */
+static void put_settle(struct sl_worker *w, struct kin_put *p)
+{
+	uint32_t bounced = 0;
+
+	for (uint32_t i = 0; i < p->count; i++)
+		bounced += p->e[i].err == KIN_REROUTE;
+	if (bounced == 0) {
+		put_reply(w, p);
+		return;
+	}
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
+	int64_t now = sl_now_ms();
+	if (p->reroute_deadline_ms == 0)
+		p->reroute_deadline_ms = now + SL_REROUTE_WAIT_MS;
+	if (p->reroute_rounds < SL_REROUTE_ROUNDS_MAX && !put_reroute(p, s) &&
+	    now < p->reroute_deadline_ms) {
+		/* The control thread has not published the reshard yet. */
+		p->retry.type = SL_MSG_CALL;
+		p->retry.fn = put_retry_fn;
+		p->retry.arg = p;
+		sl_worker_defer(w, &p->retry);
+		return;
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		if (p->e[i].err == KIN_REROUTE)
+			p->e[i].err = KIN_INTERNAL; /* gave up waiting: clients retry */
+	}
+	p->reroute_rounds++;
+	p->reroute_deadline_ms = 0;
+	put_dispatch(w, p);
+}
+
+static void append_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_part *part = msg->arg;
+	struct kin_put *p = part->put;
+
+	if (--p->parts_pending == 0)
+		put_settle(w, p);
+}
+
+static void part_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct kin_part *part = wt->arg;
+
+	if (--part->pending == 0)
+		sl_msg_reply(w, &part->msg);
+}
+
+/* Per-shard input limits (--shard-limits): one-second windows. */
+static bool in_throttled(struct sl_wlog *wl, int64_t now_ms, uint32_t bytes)
+{
+	int64_t sec = now_ms / 1000;
+
+	if (!sl_cfg->shard_limits)
+		return false;
+	if (wl->win_in_s != sec) {
+		wl->win_in_s = sec;
+		wl->win_in_bytes = 0;
+		wl->win_in_records = 0;
+	}
+	if (wl->win_in_records + 1 > SL_KIN_SHARD_IN_RECORDS_PER_S ||
+	    wl->win_in_bytes + bytes > SL_KIN_SHARD_IN_BYTES_PER_S)
+		return true;
+	wl->win_in_records++;
+	wl->win_in_bytes += bytes;
+	return false;
+}
+
+/* On the owner: append this part's records, then wait for group commit. */
+static void append_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_part *part = msg->arg;
+	struct kin_put *p = part->put;
+	int64_t now = sl_now_ms();
+	uint32_t nwt = 0;
+	struct sl_wlog *wls[SL_KIN_PUT_RECORDS_MAX];
+	uint64_t in_records = 0, in_bytes = 0;
+	/* Marks the logs this call touched, so finding a log's waiter is O(1). */
+	static __thread uint64_t stamp;
+	stamp++;
+	/* The stream may have been deleted since the receiver routed this
+	 * part: then nothing may be written (or its directory re-created). */
+	bool gone = !sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
+
+	for (uint32_t k = 0; k < part->count && gone; k++)
+		p->e[part->idx[k]].err = KIN_INTERNAL;
+	for (uint32_t k = 0; k < part->count && !gone; k++) {
+		struct kin_entry *e = &p->e[part->idx[k]];
+		int err = 0;
+		struct sl_wlog *wl = sl_worker_log(w, p->stream_uid, e->ordinal, &err);
+		if (!wl || wl->closed) {
+			e->err = wl ? KIN_REROUTE : KIN_INTERNAL;
+			continue;
+		}
+		if (in_throttled(wl, now, e->data_len + e->pk_len)) {
+			e->err = KIN_THROTTLED;
+			continue;
+		}
+		int rc = sl_shardlog_append(wl->log, e->pk, e->pk_len, e->data, e->data_len, now, &e->n);
+		if (rc < 0) {
+			e->err = rc == -ENOBUFS ? KIN_THROTTLED : KIN_INTERNAL;
+			continue;
+		}
+		e->err = KIN_OK;
+		in_records++;
+		in_bytes += e->data_len;
+		/* One waiter per distinct log, targeting its newest record. */
+		if (wl->batch_stamp != stamp) {
+			wl->batch_stamp = stamp;
+			wl->batch_slot = nwt;
+			wls[nwt] = wl;
+			part->wt[nwt] = (struct sl_waiter){ .cb = part_durable, .arg = part };
+			nwt++;
+		}
+		part->wt[wl->batch_slot].target_n = e->n + 1;
+	}
+	part->pending = nwt;
+	struct sl_metrics *m = sl_metrics_of(sl_worker_index(w));
+	sl_metric_add(&m->records_in, in_records);
+	sl_metric_add(&m->bytes_in, in_bytes);
+	if (nwt == 0) {
+		sl_msg_reply(w, msg);
+		return;
+	}
+	for (uint32_t j = 0; j < nwt; j++)
+		sl_worker_commit(w, wls[j], &part->wt[j]);
+}
+
+/* Lay out parts so each owner gets one message with the indices of its
+ * KIN_PENDING entries (all of them at first; re-routed ones later). When
+ * nothing is pending the request is settled at once. */
+static void put_dispatch(struct sl_worker *w, struct kin_put *p)
+{
+	uint32_t counts[SL_WORKERS_MAX] = { 0 };
+	uint32_t off = 0;
+
+	for (uint32_t i = 0; i < p->count; i++)
+		counts[p->e[i].owner] += p->e[i].err == KIN_PENDING;
+	for (uint16_t o = 0; o < sl_worker_count(); o++) {
+		p->parts[o].put = p;
+		p->parts[o].idx = p->idx_pool + off;
+		p->parts[o].wt = p->wt_pool + off;
+		p->parts[o].count = 0;
+		off += counts[o];
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		if (p->e[i].err != KIN_PENDING)
+			continue;
+		struct kin_part *part = &p->parts[p->e[i].owner];
+		part->idx[part->count++] = i;
+	}
+	p->parts_pending = 0;
+	for (uint16_t o = 0; o < sl_worker_count(); o++)
+		p->parts_pending += p->parts[o].count > 0;
+	if (p->parts_pending == 0) {
+		put_reply(w, p);
+		return;
+	}
+	for (uint16_t o = 0; o < sl_worker_count(); o++) {
+		struct kin_part *part = &p->parts[o];
+		if (part->count == 0)
+			continue;
+		part->msg.fn = append_call;
+		part->msg.done = append_done;
+		part->msg.arg = part;
+		sl_msg_send(w, o, &part->msg);
+	}
+}
+
+/* One block from the request's scratch: the put, its entries, waiters,
+ * index arrays and an arena for decoded data (never larger than the body). */
+static struct kin_put *put_alloc(struct sl_req *req, uint32_t count, uint32_t **idx,
+				 struct sl_waiter **wt, uint8_t **arena)
+{
+	size_t sz = sizeof(struct kin_put) + count * (sizeof(struct kin_entry) + sizeof(uint32_t) +
+						      sizeof(struct sl_waiter)) +
+		    req->body_len + count * 8 + 64 + _Alignof(struct kin_entry);
+	struct kin_put *p = sl_req_scratch(req, sz);
+
+	if (!p)
+		return NULL;
+	memset(p, 0, sizeof(*p));
+	/* Entries hold a 128-bit hash: 16-byte alignment, or aligned SSE loads fault. */
+	uintptr_t at = (uintptr_t)(p + 1);
+	at = (at + _Alignof(struct kin_entry) - 1) & ~(uintptr_t)(_Alignof(struct kin_entry) - 1);
+	p->e = (struct kin_entry *)at;
+	*wt = (struct sl_waiter *)(p->e + count);
+	*idx = (uint32_t *)(*wt + count);
+	*arena = (uint8_t *)(*idx + count);
+	memset(p->e, 0, count * sizeof(*p->e));
+	p->req = req;
+	p->count = count;
+	p->idx_pool = *idx;
+	p->wt_pool = *wt;
+	return p;
+}
+
+static void kin_put(struct sl_worker *w, struct sl_req *req, bool single)
+{
+	struct sl_doc_tok *t = sl_worker_toks(w);
+	struct sl_fields f;
+	uint32_t count = 1, first = 0;
+
+	if (sl_fields_parse(req, t, SL_DOC_TOKS_MAX, &f) < 0)
+		goto out;
+	const struct sl_stream_meta *s = sl_kin_stream(&f, sl_catalog_get());
+	if (!s)
+		goto out;
+	if (!single) {
+		int arr = sl_field_arr(&f, "Records", true);
+		if (arr < 0)
+			goto out;
+		count = t[arr].count;
+		if (count < 1 || count > SL_KIN_PUT_RECORDS_MAX) {
+			sl_err_validation(req, "1 validation error detected: Value '%u' at 'records' "
+					       "failed to satisfy constraint: Member must have length %s",
+					  count, count < 1 ? "greater than or equal to 1" :
+							     "less than or equal to 500");
+			goto out;
+		}
+		first = sl_doc_first((uint32_t)arr);
+	}
+	if (!stream_writable(req, s))
+		goto out;
+	uint32_t *idx;
+	struct sl_waiter *wt;
+	uint8_t *arena;
+	struct kin_put *p = put_alloc(req, count, &idx, &wt, &arena);
+	if (!p) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		goto out;
+	}
+	p->single = single;
+	p->stream_uid = s->uid;
+	p->encrypted = s->encrypted;
+	snprintf(p->stream_name, sizeof(p->stream_name), "%s", s->name);
+	uint64_t total = 0;
+	for (uint32_t i = 0, o = first; i < count; i++, o = sl_doc_next(t, o)) {
+		if (!single && t[o].type != SL_DOC_OBJ) {
+			sl_err_serialization(req, "Records member %u is not a structure", i);
+			goto out;
+		}
+		if (put_entry(req, t, single ? 0 : o, s, &p->e[i], &arena, i, single) < 0)
+			goto out;
+		total += p->e[i].data_len + p->e[i].pk_len;
+	}
+	if (total > SL_KIN_PUT_RECORDS_BYTES_MAX) {
+		sl_req_error(req, 400, "InvalidArgumentException",
+			     "Records size exceeds 5 MB limit");
+		goto out;
+	}
+	put_dispatch(w, p);
+	return;
+out:
+	sl_req_finish(w, req);
+}
+
+/* ---- Shard iterators ---------------------------------------------------- */
+
+static void iter_encode(struct sl_enc *e, uint64_t uid, uint32_t ordinal, uint64_t n)
+{
+	struct sl_kin_iter it = { uid, ordinal, n, sl_now_ms() };
+	char text[SL_KIN_ITER_TEXT];
+
+	sl_enc_str(e, text, sl_kin_iter_pack(&it, text));
+}
+
+enum iter_type { IT_AT_SEQ = 0, IT_AFTER_SEQ, IT_TRIM_HORIZON, IT_LATEST, IT_AT_TIME };
+
+struct kin_iter {
+	struct sl_req *req;
+	uint64_t uid;
+	uint32_t ordinal;
+	uint8_t type;
+	uint64_t n;
+	int64_t ts_ms;
+	uint32_t retention_h;
+	int err;
+};
+
+static int64_t retention_cutoff(uint32_t hours)
+{
+	return sl_now_ms() - (int64_t)hours * 3600 * 1000;
+}
+
+static void iter_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_iter *it = msg->arg;
+	struct sl_wlog *wl = NULL;
+
+	if (!sl_catalog_find_uid(sl_catalog_get(), it->uid))
+		it->err = -ENOENT; /* deleted meanwhile */
+	else
+		wl = sl_worker_log(w, it->uid, it->ordinal, &it->err);
+
+	if (wl) {
+		struct sl_shardlog *log = wl->log;
+		uint64_t trim = sl_shardlog_find_time(log, retention_cutoff(it->retention_h));
+		switch (it->type) {
+		case IT_TRIM_HORIZON: it->n = trim; break;
+		case IT_LATEST: it->n = sl_shardlog_durable_n(log); break;
+		case IT_AT_TIME: it->n = sl_shardlog_find_time(log, it->ts_ms); break;
+		default: break;
+		}
+	}
+	sl_msg_reply(w, msg);
+}
+
+static void iter_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_iter *it = msg->arg;
+	struct sl_req *req = it->req;
+
+	if (it->err < 0) {
+		sl_req_error(req, 500, "InternalFailure", "shard log unavailable: %s", strerror(-it->err));
+	} else {
+		sl_enc_obj_begin(&req->out);
+		sl_enc_key(&req->out, "ShardIterator");
+		iter_encode(&req->out, it->uid, it->ordinal, it->n);
+		sl_enc_obj_end(&req->out);
+	}
+	sl_req_finish(w, req);
+}
+
+static int iter_type_parse(const char *s)
+{
+	static const char *const names[] = { "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
+					     "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP" };
+
+	for (int i = 0; i < 5; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Validate the iterator request fields into it. 0 or -1 (error set). */
+static int iter_fields(struct sl_fields *f, const struct sl_stream_meta *s, struct kin_iter *it)
+{
+	struct sl_req *req = f->req;
+	char shard[130], type[32], seq[130];
+	bool present;
+
+	if (sl_field_str(f, "ShardId", shard, sizeof(shard), 1, 128, true, &present) < 0 ||
+	    sl_field_str(f, "ShardIteratorType", type, sizeof(type), 0, 31, true, &present) < 0 ||
+	    sl_field_str(f, "StartingSequenceNumber", seq, sizeof(seq), 0, 128, false, &present) < 0 ||
+	    sl_field_time(f, "Timestamp", false, &it->ts_ms) < 0)
+		return -1;
+	int ty = iter_type_parse(type);
+	if (ty < 0) {
+		sl_err_validation(req, "1 validation error detected: Value '%s' at 'shardIteratorType' "
+				       "failed to satisfy constraint: Member must satisfy enum value set: "
+				       "[AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, TRIM_HORIZON, "
+				       "AT_TIMESTAMP, LATEST]", type);
+		return -1;
+	}
+	int64_t ord = sl_kin_shard_parse(shard);
+	if (ord < 0 || ord >= s->nshards || sl_kin_shard_expired(s, &s->shards[ord], sl_now_ms())) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Shard %s in stream %s under account %s does not exist", shard, s->name,
+			     sl_cfg->account_id);
+		return -1;
+	}
+	it->type = (uint8_t)ty;
+	it->ordinal = (uint32_t)ord;
+	if (ty == IT_AT_SEQ || ty == IT_AFTER_SEQ) {
+		uint32_t sord;
+		if (!present) {
+			sl_req_error(req, 400, "InvalidArgumentException",
+				     "You must specify a starting sequence number to get an iterator "
+				     "of type %s.", type);
+			return -1;
+		}
+		if (sl_kin_seq_parse(seq, strlen(seq), &sord, &it->n) < 0 || sord != it->ordinal) {
+			char id[32];
+			sl_kin_shard_id(it->ordinal, id);
+			sl_req_error(req, 400, "InvalidArgumentException",
+				     "Invalid StartingSequenceNumber. It encodes a different shard, or "
+				     "is not a sequence number of shard %s in stream %s under account %s.",
+				     id, s->name, sl_cfg->account_id);
+			return -1;
+		}
+		/* Record n prints as n + 1 (see kinesis.h). */
+		if (ty == IT_AT_SEQ && it->n > 0)
+			it->n--;
+	}
+	if (ty == IT_AT_TIME && it->ts_ms > sl_now_ms()) {
+		sl_req_error(req, 400, "InvalidArgumentException",
+			     "The timestampInMillis parameter cannot be greater than the "
+			     "currentTimestampInMillis. timestampInMillis: %lld, "
+			     "currentTimestampInMillis: %lld", (long long)it->ts_ms,
+			     (long long)sl_now_ms());
+		return -1;
+	}
+	if (ty == IT_AT_TIME && sl_doc_get(f->t, f->obj, "Timestamp") < 0) {
+		sl_req_error(req, 400, "InvalidArgumentException",
+			     "Must specify timestampInMillis parameter for iterator of type "
+			     "AT_TIMESTAMP. Current request has no timestamp parameter.");
+		return -1;
+	}
+	return 0;
+}
+
+static void kin_get_iterator(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_doc_tok *t = sl_worker_toks(w);
+	struct sl_fields f;
+
+	if (sl_fields_parse(req, t, SL_DOC_TOKS_MAX, &f) < 0)
+		goto out;
+	const struct sl_stream_meta *s = sl_kin_stream(&f, sl_catalog_get());
+	if (!s)
+		goto out;
+	struct kin_iter *it = sl_req_scratch(req, sizeof(*it));
+	if (!it) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		goto out;
+	}
+	memset(it, 0, sizeof(*it));
+	it->req = req;
+	it->uid = s->uid;
+	it->retention_h = s->retention_hours;
+	if (iter_fields(&f, s, it) < 0)
+		goto out;
+	req->msg.fn = iter_call;
+	req->msg.done = iter_done;
+	req->msg.arg = it;
+	sl_msg_send(w, sl_shard_owner(s->uid, it->ordinal, sl_worker_count()), &req->msg);
+	return;
+out:
+	sl_req_finish(w, req);
+}
+
+/* ---- GetRecords ------------------------------------------------------------- */
+
+/* A GetRecords on the owner. Reads go through a shard-log cursor: first
+ * from the page cache without blocking (RWF_NOWAIT), and through io_uring
+ * when the bytes are not cached, so a cold read never stalls the worker. */
+struct kin_get {
+	struct sl_aio aio; /* first: io_uring tags need 8-byte alignment */
+	struct sl_req *req;
+	struct sl_msg *msg;
+	struct sl_wlog *wl;
+	struct sl_read_cursor cur;
+	uint64_t uid;
+	uint64_t end_n;     /* closed shard: one past its last record; else UINT64_MAX */
+	uint64_t n;
+	uint32_t ordinal;
+	uint32_t limit;
+	bool encrypted;
+	bool closed;
+	int err;
+	int64_t last_arrival_ms;
+	uint64_t bytes;
+	uint8_t *big; /* for a frame larger than the scratch chunk */
+	size_t big_cap;
+	uint8_t chunk[]; /* SL_READ_CHUNK bytes follow in the request scratch */
+};
+
+static bool get_one(void *arg, const struct sl_rec_view *r)
+{
+	struct kin_get *g = arg;
+	struct sl_enc *e = &g->req->out;
+	char seq[SL_SEQ_LEN + 1];
+
+	sl_kin_seq_fmt(g->ordinal, r->n + 1, seq);
+	sl_enc_obj_begin(e);
+	sl_enc_key(e, "SequenceNumber");
+	sl_enc_str(e, seq, SL_SEQ_LEN);
+	sl_enc_key(e, "ApproximateArrivalTimestamp");
+	sl_enc_time_ms(e, r->arrival_ms);
+	sl_enc_key(e, "Data");
+	sl_enc_blob(e, r->data, r->data_len);
+	sl_enc_key(e, "PartitionKey");
+	sl_enc_str(e, (const char *)r->pk, r->pk_len);
+	if (g->encrypted) {
+		sl_enc_key(e, "EncryptionType");
+		sl_enc_cstr(e, "KMS");
+	}
+	sl_enc_obj_end(e);
+	g->last_arrival_ms = r->arrival_ms;
+	g->bytes += r->data_len;
+	return true;
+}
+
+static void encode_children(struct sl_enc *e, const struct sl_stream_meta *s, uint32_t ordinal)
+{
+	char id[32];
+
+	sl_enc_key(e, "ChildShards");
+	sl_enc_arr_begin(e);
+	for (uint32_t i = 0; i < s->nshards; i++) {
+		const struct sl_shard_meta *c = &s->shards[i];
+		if (c->parent != (int32_t)ordinal && c->adjacent_parent != (int32_t)ordinal)
+			continue;
+		sl_enc_obj_begin(e);
+		sl_kin_shard_id(c->ordinal, id);
+		sl_enc_key(e, "ShardId");
+		sl_enc_cstr(e, id);
+		sl_enc_key(e, "ParentShards");
+		sl_enc_arr_begin(e);
+		sl_kin_shard_id((uint32_t)c->parent, id);
+		sl_enc_cstr(e, id);
+		if (c->adjacent_parent >= 0) {
+			sl_kin_shard_id((uint32_t)c->adjacent_parent, id);
+			sl_enc_cstr(e, id);
+		}
+		sl_enc_arr_end(e);
+		sl_kin_encode_hash_range(e, c);
+		sl_enc_obj_end(e);
+	}
+	sl_enc_arr_end(e);
+}
+
+/* Per-shard output limits (--shard-limits): 5 calls and 2 MiB a second. */
+static bool out_throttled(struct sl_wlog *wl, int64_t now_ms)
+{
+	int64_t sec = now_ms / 1000;
+
+	if (!sl_cfg->shard_limits)
+		return false;
+	if (wl->win_out_s != sec) {
+		wl->win_out_s = sec;
+		wl->win_out_calls = 0;
+		wl->win_out_bytes = 0;
+	}
+	if (wl->win_out_calls + 1 > SL_KIN_SHARD_OUT_CALLS_PER_S ||
+	    wl->win_out_bytes >= SL_KIN_SHARD_OUT_BYTES_PER_S)
+		return true;
+	wl->win_out_calls++;
+	return false;
+}
+
+static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
+{
+	struct sl_req *req = g->req;
+	struct sl_enc *e = &req->out;
+	int64_t now = sl_now_ms();
+	uint64_t next = g->cur.n;
+
+	sl_shardlog_cursor_end(g->wl->log, &g->cur);
+	free(g->big);
+	g->big = NULL;
+	if (rc < 0) {
+		sl_req_error(req, 500, "InternalFailure", "shard log read failed: %s", strerror(-rc));
+		sl_msg_reply(w, g->msg);
+		return;
+	}
+	if (next < g->n)
+		next = g->n;
+	g->wl->win_out_bytes += g->bytes;
+	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->records_out, g->cur.count);
+	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->bytes_out, g->bytes);
+	sl_enc_arr_end(e);
+	sl_enc_key(e, "MillisBehindLatest");
+	sl_enc_int(e, next >= sl_shardlog_durable_n(g->wl->log) || g->last_arrival_ms == 0 ? 0 :
+		      now - g->last_arrival_ms);
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), g->uid);
+	if (g->closed && next >= g->end_n) {
+		if (s)
+			encode_children(e, s, g->ordinal);
+	} else {
+		sl_enc_key(e, "NextShardIterator");
+		iter_encode(e, g->uid, g->ordinal, next);
+	}
+	sl_enc_obj_end(e);
+	sl_msg_reply(w, g->msg);
+}
+
+static uint8_t *get_buf(struct kin_get *g, size_t len)
+{
+	if (len <= SL_READ_CHUNK)
+		return g->chunk;
+	if (len > g->big_cap) {
+		free(g->big);
+		g->big = malloc(len);
+		g->big_cap = g->big ? len : 0;
+	}
+	return g->big;
+}
+
+static void get_pump(struct sl_worker *w, struct kin_get *g);
+
+static void get_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
+{
+	struct kin_get *g = (struct kin_get *)aio;
+	size_t len = g->cur.want;
+
+	if (res < 0) {
+		get_finish(w, g, res);
+		return;
+	}
+	int rc = sl_shardlog_cursor_feed(g->wl->log, &g->cur, get_buf(g, len), (size_t)res,
+					 get_one, g);
+	if (rc != 0)
+		get_finish(w, g, rc < 0 ? rc : 0);
+	else
+		get_pump(w, g);
+}
+
+/* Read until the cursor is done, or until a read must wait for the disk.
+ * Bounded: every round passes records or moves the cursor forward. */
+static void get_pump(struct sl_worker *w, struct kin_get *g)
+{
+	for (;;) {
+		int fd;
+		uint64_t off;
+		size_t len;
+		int rc = sl_shardlog_cursor_want(g->wl->log, &g->cur, &fd, &off, &len);
+		if (rc != 0) {
+			get_finish(w, g, rc < 0 ? rc : 0);
+			return;
+		}
+		uint8_t *buf = get_buf(g, len);
+		if (!buf) {
+			get_finish(w, g, -ENOMEM);
+			return;
+		}
+		struct iovec iov = { buf, len };
+		ssize_t got = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+		if (got < 0 && errno == EOPNOTSUPP)
+			got = pread(fd, buf, len, (off_t)off);
+		if (got < 0 && errno != EAGAIN) {
+			get_finish(w, g, -errno);
+			return;
+		}
+		if (got != (ssize_t)len) {
+			/* Not (all) in the page cache, or the segment ends here:
+			 * let io_uring read it and come back in get_read_done. */
+			sl_debug("GetRecords: %zu bytes at %llu not cached, reading through io_uring",
+				 len, (unsigned long long)off);
+			g->aio.done = get_read_done;
+			sl_worker_read(w, &g->aio, fd, buf, len, off);
+			return;
+		}
+		rc = sl_shardlog_cursor_feed(g->wl->log, &g->cur, buf, len, get_one, g);
+		if (rc != 0) {
+			get_finish(w, g, rc < 0 ? rc : 0);
+			return;
+		}
+	}
+}
+
+/* On the owner: check the shard and the limits, open the reply, then read.
+ * The catalog is read here, within this loop iteration. */
+static void get_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_get *g = msg->arg;
+	struct sl_req *req = g->req;
+	struct sl_enc *e = &req->out;
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), g->uid);
+
+	g->msg = msg;
+	if (!s || g->ordinal >= s->nshards) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Stream under account %s not found.", sl_cfg->account_id);
+		sl_msg_reply(w, msg);
+		return;
+	}
+	const struct sl_shard_meta *sh = &s->shards[g->ordinal];
+	if (sl_kin_shard_expired(s, sh, sl_now_ms())) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Shard shardId-%012u in stream %s under account %s does not exist",
+			     g->ordinal, s->name, sl_cfg->account_id);
+		sl_msg_reply(w, msg);
+		return;
+	}
+	g->wl = sl_worker_log(w, g->uid, g->ordinal, &g->err);
+	if (!g->wl) {
+		sl_req_error(req, 500, "InternalFailure", "shard log unavailable");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	if (out_throttled(g->wl, sl_now_ms())) {
+		char id[32];
+		sl_kin_shard_id(g->ordinal, id);
+		sl_req_error(req, 400, "ProvisionedThroughputExceededException",
+			     "Rate exceeded for shard %s in stream %s under account %s.", id, s->name,
+			     sl_cfg->account_id);
+		sl_msg_reply(w, msg);
+		return;
+	}
+	g->encrypted = s->encrypted;
+	g->closed = sh->closed;
+	g->end_n = sh->closed ? sh->end_n : UINT64_MAX;
+	uint32_t limit = g->limit;
+	if (g->n < g->end_n && g->end_n - g->n < limit)
+		limit = (uint32_t)(g->end_n - g->n);
+	if (g->n >= g->end_n)
+		limit = 0;
+	sl_enc_obj_begin(e);
+	sl_enc_key(e, "Records");
+	sl_enc_arr_begin(e);
+	if (sl_shardlog_cursor_start(g->wl->log, &g->cur, g->n, retention_cutoff(s->retention_hours),
+				     limit, SL_KIN_GET_BYTES_MAX) != 0) {
+		get_finish(w, g, 0);
+		return;
+	}
+	get_pump(w, g);
+}
+
+static void get_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct kin_get *g = msg->arg;
+
+	sl_req_finish(w, g->req);
+}
+
+static void kin_get_records(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_doc_tok *t = sl_worker_toks(w);
+	struct sl_fields f;
+	char text[600];
+	bool present;
+	int64_t limit = SL_KIN_GET_LIMIT_MAX;
+	struct sl_kin_iter b;
+
+	if (sl_fields_parse(req, t, SL_DOC_TOKS_MAX, &f) < 0)
+		goto out;
+	int len = sl_field_str(&f, "ShardIterator", text, sizeof(text), 1, 512, true, &present);
+	if (len < 0 || sl_field_int(&f, "Limit", 1, SL_KIN_GET_LIMIT_MAX, false, &limit) < 0)
+		goto out;
+	if (sl_kin_iter_unpack(text, (size_t)len, &b) < 0) {
+		sl_req_error(req, 400, "InvalidArgumentException", "Invalid ShardIterator.");
+		goto out;
+	}
+	int64_t now = sl_now_ms();
+	if (now - b.issued_ms > SL_KIN_ITERATOR_TTL_MS) {
+		sl_req_error(req, 400, "ExpiredIteratorException",
+			     "Iterator expired. The iterator was created at time %lld while right now "
+			     "it is %lld which is further in the future than the tolerated delay of "
+			     "%d milliseconds.", (long long)b.issued_ms, (long long)now,
+			     SL_KIN_ITERATOR_TTL_MS);
+		goto out;
+	}
+	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), b.uid);
+	if (!s || b.ordinal >= s->nshards) {
+		sl_req_error(req, 400, "ResourceNotFoundException",
+			     "Shard in stream under account %s does not exist", sl_cfg->account_id);
+		goto out;
+	}
+	struct kin_get *g = sl_req_scratch(req, sizeof(*g) + SL_READ_CHUNK);
+	if (!g) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		goto out;
+	}
+	memset(g, 0, sizeof(*g));
+	g->req = req;
+	g->uid = b.uid;
+	g->ordinal = b.ordinal;
+	g->n = b.n;
+	g->limit = (uint32_t)limit;
+	req->msg.fn = get_call;
+	req->msg.done = get_done;
+	req->msg.arg = g;
+	sl_msg_send(w, sl_shard_owner(b.uid, b.ordinal, sl_worker_count()), &req->msg);
+	return;
+out:
+	sl_req_finish(w, req);
+}
+
+/* ---- Routing, control forwarding, retention --------------------------------- */
+
+static void meta_call(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct sl_req *req = msg->arg;
+
+	(void)self;
+	sl_kinesis_meta(req, req->target + strlen(SL_KINESIS_TARGET_PREFIX));
+	sl_msg_reply(NULL, msg);
+}
+
+static void meta_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	sl_req_finish(w, msg->arg);
+}
+
+void sl_kinesis_handle(struct sl_worker *w, struct sl_req *req, const char *op)
+{
+	if (strcmp(op, "PutRecords") == 0)
+		kin_put(w, req, false);
+	else if (strcmp(op, "PutRecord") == 0)
+		kin_put(w, req, true);
+	else if (strcmp(op, "GetRecords") == 0)
+		kin_get_records(w, req);
+	else if (strcmp(op, "GetShardIterator") == 0)
+		kin_get_iterator(w, req);
+	else {
+		req->msg.fn = meta_call;
+		req->msg.done = meta_done;
+		req->msg.arg = req;
+		sl_msg_send(w, SL_TO_CONTROL, &req->msg);
+	}
+}
+
+static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	const struct sl_catalog *c = arg;
+	const struct sl_stream_meta *s = sl_catalog_find_uid(c, wl->stream_uid);
+
+	if (!s)
+		return;
+	if (wl->ordinal < s->nshards && sl_kin_shard_expired(s, &s->shards[wl->ordinal], sl_now_ms())) {
+		/* A closed shard past retention: its whole log goes (retried next
+		 * tick while a flush or read still holds it). */
+		uint32_t ordinal = wl->ordinal;
+		if (sl_worker_drop_log(w, wl->stream_uid, ordinal) == 0)
+			sl_info("retention: deleted closed shard %u of stream %s", ordinal, s->name);
+		return;
+	}
+	int rc = sl_shardlog_trim(wl->log, retention_cutoff(s->retention_hours));
+	if (rc > 0)
+		sl_info("retention: deleted %d segment(s) of stream %s shard %u", rc, s->name,
+			wl->ordinal);
+}
+
+static void kin_tick(struct sl_worker *w)
+{
+	sl_worker_foreach_log(w, trim_one, (void *)sl_catalog_get());
+}
+
+/* Every Kinesis operation gets its own metrics series. */
+static const char *const kinesis_ops[] = {
+	"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "CreateStream",
+	"DeleteStream", "DescribeStream", "DescribeStreamSummary", "ListStreams", "ListShards",
+	"SplitShard", "MergeShards", "UpdateShardCount", "IncreaseStreamRetentionPeriod",
+	"DecreaseStreamRetentionPeriod", "AddTagsToStream", "RemoveTagsFromStream",
+	"ListTagsForStream", "DescribeLimits", "StartStreamEncryption", "StopStreamEncryption",
+	"EnableEnhancedMonitoring", "DisableEnhancedMonitoring", "UpdateStreamMode",
+};
+
+void sl_kinesis_install(void)
+{
+	for (size_t i = 0; i < sizeof(kinesis_ops) / sizeof(kinesis_ops[0]); i++)
+		sl_metric_op(kinesis_ops[i]);
+	sl_hooks.tick = kin_tick;
+}

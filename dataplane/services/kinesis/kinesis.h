@@ -1,0 +1,69 @@
+/* kinesis.h - Kinesis Data Streams over JSON 1.1 and CBOR 1.1.
+ *
+ * Data operations (PutRecord, PutRecords, GetShardIterator, GetRecords) run
+ * on the workers: the receiving worker parses and routes, the shard's owner
+ * appends or reads. Every other operation changes or reads metadata and runs
+ * on the control thread, which owns the catalog.
+ */
+#ifndef SL_KINESIS_H
+#define SL_KINESIS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/catalog.h"
+#include "dataplane/net/fields.h"
+
+struct sl_req;
+struct sl_worker;
+struct sl_enc;
+
+/* X-Amz-Target of every Kinesis operation: this prefix, then its name. */
+#define SL_KINESIS_TARGET_PREFIX "Kinesis_20131202."
+
+/* Route one request whose X-Amz-Target named Kinesis operation `op`. */
+void sl_kinesis_handle(struct sl_worker *w, struct sl_req *req, const char *op);
+
+/* Install the worker tick (retention trimming). */
+void sl_kinesis_install(void);
+
+/* Control thread: run one metadata operation (req->target names it). */
+void sl_kinesis_meta(struct sl_req *req, const char *op);
+/* Control thread: status transitions that are due (CREATING -> ACTIVE ...). */
+void sl_kinesis_control_tick(void);
+
+/* ---- Shared by data.c and meta.c ------------------------------------------ */
+
+/* Sequence numbers: "49" + 10-digit shard ordinal + 20-digit value v, so
+ * they compare as text and as numbers, and name their shard. Record number n
+ * prints as v = n + 1; v = 0 is the shard's StartingSequenceNumber, which
+ * sorts before every record, and a closed shard's EndingSequenceNumber is
+ * its last record's. */
+#define SL_SEQ_LEN 32
+void sl_kin_seq_fmt(uint32_t ordinal, uint64_t n, char out[SL_SEQ_LEN + 1]);
+/* 0 and the parts, or -1 when s is not a sequence number of this format. */
+int sl_kin_seq_parse(const char *s, size_t len, uint32_t *ordinal, uint64_t *n);
+void sl_kin_shard_id(uint32_t ordinal, char out[32]);
+/* Ordinal from "shardId-000000000001" (or a bare number); -1 if malformed. */
+int64_t sl_kin_shard_parse(const char *s);
+
+/* Resolve StreamName / StreamARN of the request against catalog c. Returns
+ * the stream, or NULL with the AWS error set on req. */
+const struct sl_stream_meta *sl_kin_stream(struct sl_fields *f, const struct sl_catalog *c);
+/* Read StreamName/StreamARN into name/region (validated). 0 or SL_FIELD_ERR. */
+int sl_kin_stream_ref(struct sl_fields *f, char *name, char *region);
+
+/* True for a closed shard whose every record is past the stream's
+ * retention: AWS stops listing it, and its log is deleted. */
+bool sl_kin_shard_expired(const struct sl_stream_meta *s, const struct sl_shard_meta *sh,
+			  int64_t now_ms);
+
+/* The stream's status as AWS spells it. */
+const char *sl_kin_status_name(uint8_t status);
+
+/* "HashKeyRange": {StartingHashKey, EndingHashKey} of a shard. */
+void sl_kin_encode_hash_range(struct sl_enc *e, const struct sl_shard_meta *sh);
+/* The Shard structure (ShardId, parents, HashKeyRange, SequenceNumberRange). */
+void sl_kin_encode_shard(struct sl_enc *e, const struct sl_shard_meta *sh);
+
+#endif

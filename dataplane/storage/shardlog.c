@@ -1,0 +1,929 @@
+/* shardlog.c - segment files, group-commit flushes, recovery and reads.
+ * See shardlog.h for the model. */
+#include "dataplane/storage/shardlog.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "dataplane/storage/crc32c.h"
+#include "dataplane/limits.h"
+
+/* A flush writes at most one run per segment it touches; the staging cap
+ * bounds how many segments one flush can span. */
+#define SL_STAGE_INIT (64u << 10) /* grows to SL_STAGE_MAX under load */
+#define SL_STAGE_MAX (16u << 20)
+#define SL_RUNS_MAX (SL_STAGE_MAX / SL_SEGMENT_BYTES_MIN + 2)
+#define SL_SEGS_MAX 65536
+/* A read buffer holds one chunk plus the largest frame, so a frame that
+ * straddles a chunk boundary can always be completed in place. */
+#define SL_FRAME_MAX (SL_FRAME_HDR_BYTES + SL_KIN_PK_MAX * 4 + SL_KIN_DATA_MAX + 8)
+#define SL_RBUF_BYTES (SL_READ_CHUNK + SL_FRAME_MAX)
+
+struct sl_seg {
+	uint64_t first_n;
+	uint64_t end_n;     /* one past the last record placed in this segment */
+	uint64_t alloc_off; /* where the next frame goes */
+	int64_t last_arrival_ms;
+	int fd;
+	uint64_t prealloc_end; /* the file is allocated up to here */
+};
+
+struct sl_idx {
+	uint64_t n;
+	uint64_t seg_first_n;
+	uint64_t off;
+	int64_t arrival_ms;
+};
+
+struct sl_run {
+	int fd;
+	uint32_t buf_off;
+	uint32_t len;
+	uint64_t file_off;
+};
+
+struct sl_stage {
+	uint8_t *buf;
+	uint32_t len;
+	uint32_t cap;
+	uint32_t nruns;
+	uint64_t end_n;
+	int64_t last_arrival_ms;
+	struct sl_run runs[SL_RUNS_MAX];
+};
+
+struct sl_shardlog {
+	char dir[PATH_MAX - 64];
+	uint64_t segment_bytes;
+	struct sl_seg *segs;
+	uint32_t nsegs;
+	uint32_t segs_cap;
+	struct sl_idx *idx;
+	uint64_t idx_head; /* entries before head belong to deleted segments */
+	uint64_t idx_len;
+	uint64_t idx_cap;
+	uint64_t next_n;
+	uint64_t durable_n;
+	int64_t last_arrival_ms;
+	int64_t durable_last_arrival_ms;
+	struct sl_stage stage[2];
+	uint32_t cur; /* stage taking appends; the other one is in flight */
+	bool inflight;
+	bool retry;
+	uint32_t cqes_due;
+	int flush_err;
+	uint64_t bytes_done;
+	uint64_t synced_n; /* batch mode: records below this have been fdatasynced */
+	uint32_t readers;  /* open read cursors: their segments must not go */
+};
+
+static __thread uint8_t *tl_rbuf;
+
+static uint8_t *read_buf(void)
+{
+	if (!tl_rbuf)
+		tl_rbuf = malloc(SL_RBUF_BYTES);
+	return tl_rbuf;
+}
+
+uint32_t sl_frame_crc(const struct sl_frame_hdr *h, const uint8_t *payload)
+{
+	uint32_t crc = sl_crc32c((const uint8_t *)h + 12, SL_FRAME_HDR_BYTES - 12, 0);
+
+	return sl_crc32c(payload, (size_t)h->pk_len + h->data_len, crc);
+}
+
+static uint32_t frame_len_of(uint32_t pk_len, uint32_t data_len)
+{
+	return (SL_FRAME_HDR_BYTES + pk_len + data_len + 7u) & ~7u;
+}
+
+static void seg_path(const struct sl_shardlog *log, uint64_t first_n, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%020llu.seg", log->dir, (unsigned long long)first_n);
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		char c = tmp[i];
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		tmp[i] = c;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int segs_push(struct sl_shardlog *log, const struct sl_seg *s)
+{
+	if (log->nsegs == log->segs_cap) {
+		uint32_t cap = log->segs_cap ? log->segs_cap * 2 : 8;
+		if (cap > SL_SEGS_MAX)
+			return -EMFILE;
+		struct sl_seg *p = realloc(log->segs, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		log->segs = p;
+		log->segs_cap = cap;
+	}
+	log->segs[log->nsegs++] = *s;
+	return 0;
+}
+
+static int idx_push(struct sl_shardlog *log, uint64_t n, uint64_t seg_first_n, uint64_t off,
+		    int64_t arrival_ms)
+{
+	if (log->idx_len == log->idx_cap) {
+		if (log->idx_head > log->idx_cap / 2) {
+			/* Reclaim the space of deleted segments before growing. */
+			memmove(log->idx, log->idx + log->idx_head,
+				(log->idx_len - log->idx_head) * sizeof(*log->idx));
+			log->idx_len -= log->idx_head;
+			log->idx_head = 0;
+		} else {
+			uint64_t cap = log->idx_cap ? log->idx_cap * 2 : 256;
+			struct sl_idx *p = realloc(log->idx, cap * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			log->idx = p;
+			log->idx_cap = cap;
+		}
+	}
+	log->idx[log->idx_len++] = (struct sl_idx){ n, seg_first_n, off, arrival_ms };
+	return 0;
+}
+
+/* Keep the segment allocated past need_end, by whole steps:
+ * appends land in allocated space (LAB.md: preallocation is what makes
+ * appends fast), while a quiet shard costs one step of disk, not a whole
+ * segment. 0 or -errno (-ENOSPC: the append fails, nothing is acked). */
+static int seg_grow(const struct sl_shardlog *log, struct sl_seg *s, uint64_t need_end)
+{
+	if (need_end <= s->prealloc_end)
+		return 0;
+	/* At least half a step of room past need_end, in whole steps. */
+	uint64_t end = (need_end + SL_PREALLOC_STEP / 2 + SL_PREALLOC_STEP - 1) / SL_PREALLOC_STEP *
+		       SL_PREALLOC_STEP;
+	if (end > log->segment_bytes)
+		end = log->segment_bytes;
+	if (fallocate(s->fd, 0, (off_t)s->prealloc_end, (off_t)(end - s->prealloc_end)) < 0 &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	s->prealloc_end = end;
+	return 0;
+}
+
+/* Create a new segment whose first record will be first_n. */
+static int seg_create(struct sl_shardlog *log, uint64_t first_n)
+{
+	char path[PATH_MAX];
+	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0 };
+
+	seg_path(log, first_n, path, sizeof(path));
+	s.fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s.fd < 0)
+		return -errno;
+	int rc = seg_grow(log, &s, 1);
+	/* The new name must survive a crash before any record in it is acked. */
+	if (rc == 0)
+		rc = fsync_dir(log->dir);
+	if (rc == 0)
+		rc = segs_push(log, &s);
+	int fd = s.fd;
+	if (rc < 0) {
+		close(fd);
+		unlink(path);
+	}
+	return rc;
+}
+
+/* Validate the frame at p (avail bytes readable). Returns the frame length,
+ * 0 when more bytes are needed to judge, or -1 when it is not a valid frame
+ * for record number want_n. */
+static long frame_check(const uint8_t *p, size_t avail, uint64_t want_n, bool verify_crc)
+{
+	struct sl_frame_hdr h;
+
+	if (avail < SL_FRAME_HDR_BYTES)
+		return 0;
+	memcpy(&h, p, sizeof(h));
+	if (h.magic != SL_FRAME_MAGIC || h.n != want_n)
+		return -1;
+	if (h.pk_len > SL_KIN_PK_MAX * 4 || h.data_len > SL_KIN_DATA_MAX ||
+	    h.frame_len != frame_len_of(h.pk_len, h.data_len))
+		return -1;
+	if (avail < h.frame_len)
+		return 0;
+	if (verify_crc && sl_frame_crc(&h, p + SL_FRAME_HDR_BYTES) != h.crc)
+		return -1;
+	return h.frame_len;
+}
+
+/* Scan one segment from its start, rebuilding its end and index entries.
+ * Returns 0 when the scan ended on clean zeroes or the file end, 1 when it
+ * stopped on a torn or corrupt frame, -errno on a read error. */
+static int seg_recover(struct sl_shardlog *log, struct sl_seg *s)
+{
+	uint8_t *buf = read_buf();
+	uint64_t off = 0;
+	uint64_t n = s->first_n;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t iter = 0; iter < log->segment_bytes / SL_FRAME_HDR_BYTES + 2; iter++) {
+		ssize_t got = pread(s->fd, buf, SL_RBUF_BYTES, (off_t)off);
+		if (got < 0)
+			return -errno;
+		size_t pos = 0;
+		for (;;) {
+			long fl = frame_check(buf + pos, (size_t)got - pos, n, true);
+			if (fl == 0)
+				break;
+			if (fl < 0) {
+				uint32_t magic;
+				memcpy(&magic, buf + pos, sizeof(magic));
+				s->alloc_off = off + pos;
+				s->end_n = n;
+				return (size_t)got - pos >= 4 && magic == 0 ? 0 : 1;
+			}
+			struct sl_frame_hdr h;
+			memcpy(&h, buf + pos, sizeof(h));
+			if (n == s->first_n || n % SL_INDEX_STRIDE == 0) {
+				int rc = idx_push(log, n, s->first_n, off + pos, h.arrival_ms);
+				if (rc < 0)
+					return rc;
+			}
+			s->last_arrival_ms = h.arrival_ms;
+			pos += (size_t)fl;
+			n++;
+		}
+		if (got < (ssize_t)SL_FRAME_HDR_BYTES || pos == 0) {
+			/* End of file, or a frame longer than the buffer (cannot be valid). */
+			s->alloc_off = off + pos;
+			s->end_n = n;
+			return got == 0 || (size_t)got < SL_FRAME_HDR_BYTES ? 0 : 1;
+		}
+		off += pos;
+	}
+	return -EIO;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Collect segment file names sorted (fixed-width numbers sort as text). */
+static int list_segments(const char *dir, char ***names_out, uint32_t *count_out)
+{
+	DIR *d = opendir(dir);
+	char **names = NULL;
+	uint32_t count = 0;
+	uint32_t cap = 0;
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len != 24 || strcmp(de->d_name + 20, ".seg") != 0)
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			if (cap > SL_SEGS_MAX)
+				break;
+			char **p = realloc(names, cap * sizeof(*p));
+			if (!p)
+				break;
+			names = p;
+		}
+		names[count] = strdup(de->d_name);
+		if (names[count])
+			count++;
+	}
+	closedir(d);
+	if (count)
+		qsort(names, count, sizeof(*names), name_cmp);
+	*names_out = names;
+	*count_out = count;
+	return 0;
+}
+
+static void free_names(char **names, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Open every segment in order and rebuild the log's state. A segment that
+ * does not continue its predecessor's numbering (or follows a corrupt one)
+ * ends recovery; it and later ones are renamed aside, never silently used. */
+static int recover(struct sl_shardlog *log)
+{
+	char **names = NULL;
+	uint32_t count = 0;
+	int rc = list_segments(log->dir, &names, &count);
+	bool stop = false;
+
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < count && rc == 0; i++) {
+		char path[PATH_MAX];
+		uint64_t first_n = strtoull(names[i], NULL, 10);
+		snprintf(path, sizeof(path), "%s/%s", log->dir, names[i]);
+		if (stop || (log->nsegs && first_n != log->segs[log->nsegs - 1].end_n)) {
+			char aside[PATH_MAX + 16];
+			snprintf(aside, sizeof(aside), "%s.corrupt", path);
+			fprintf(stderr, "sluice: warn: shard log %s: segment out of sequence, set aside\n",
+				path);
+			rename(path, aside);
+			stop = true;
+			continue;
+		}
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			rc = -errno;
+			break;
+		}
+		struct stat st;
+		struct sl_seg s = { first_n, first_n, 0, -1, fd, 0 };
+		if (fstat(fd, &st) == 0)
+			s.prealloc_end = (uint64_t)st.st_size;
+		int torn = seg_recover(log, &s);
+		if (torn < 0) {
+			close(fd);
+			rc = torn;
+			break;
+		}
+		rc = segs_push(log, &s);
+		if (rc < 0)
+			close(fd);
+		if (torn == 1 && i + 1 < count)
+			stop = true;
+	}
+	free_names(names, count);
+	return rc;
+}
+
+/* Make sure the bytes after the last good frame are zero, so a torn frame
+ * left by a crash can never be mistaken for data later. */
+static int zero_tail(struct sl_shardlog *log)
+{
+	struct sl_seg *s = &log->segs[log->nsegs - 1];
+	struct stat st;
+
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size > s->alloc_off &&
+	    fallocate(s->fd, FALLOC_FL_ZERO_RANGE, (off_t)s->alloc_off,
+		      st.st_size - (off_t)s->alloc_off) < 0)
+		return -errno;
+	s->prealloc_end = (uint64_t)st.st_size;
+	return fdatasync(s->fd) < 0 ? -errno : 0;
+}
+
+static int stage_init(struct sl_stage *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->buf = malloc(SL_STAGE_INIT);
+	st->cap = st->buf ? SL_STAGE_INIT : 0;
+	return st->buf ? 0 : -ENOMEM;
+}
+
+int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog **out)
+{
+	struct sl_shardlog *log = calloc(1, sizeof(*log));
+	int rc;
+
+	assert(segment_bytes >= SL_SEGMENT_BYTES_MIN);
+	if (!log)
+		return -ENOMEM;
+	if (strlen(dir) >= sizeof(log->dir)) {
+		free(log);
+		return -ENAMETOOLONG;
+	}
+	strcpy(log->dir, dir);
+	log->segment_bytes = segment_bytes;
+	log->last_arrival_ms = -1;
+	rc = stage_init(&log->stage[0]);
+	if (rc == 0)
+		rc = stage_init(&log->stage[1]);
+	if (rc == 0)
+		rc = mkdir_p(dir);
+	if (rc == 0)
+		rc = recover(log);
+	if (rc == 0 && log->nsegs == 0)
+		rc = seg_create(log, 0);
+	else if (rc == 0)
+		rc = zero_tail(log);
+	if (rc < 0) {
+		sl_shardlog_close(log);
+		return rc;
+	}
+	struct sl_seg *last = &log->segs[log->nsegs - 1];
+	log->next_n = last->end_n;
+	log->durable_n = last->end_n;
+	for (uint32_t i = log->nsegs; i-- > 0;) {
+		if (log->segs[i].last_arrival_ms >= 0) {
+			log->last_arrival_ms = log->segs[i].last_arrival_ms;
+			break;
+		}
+	}
+	log->durable_last_arrival_ms = log->last_arrival_ms;
+	log->synced_n = log->durable_n;
+	*out = log;
+	return 0;
+}
+
+void sl_shardlog_close(struct sl_shardlog *log)
+{
+	if (!log)
+		return;
+	for (uint32_t i = 0; i < log->nsegs; i++)
+		close(log->segs[i].fd);
+	free(log->segs);
+	free(log->idx);
+	free(log->stage[0].buf);
+	free(log->stage[1].buf);
+	free(log);
+}
+
+int sl_shardlog_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+uint64_t sl_shardlog_next_n(const struct sl_shardlog *log) { return log->next_n; }
+uint64_t sl_shardlog_durable_n(const struct sl_shardlog *log) { return log->durable_n; }
+uint64_t sl_shardlog_first_n(const struct sl_shardlog *log) { return log->segs[0].first_n; }
+int64_t sl_shardlog_last_arrival_ms(const struct sl_shardlog *log)
+{
+	return log->durable_last_arrival_ms;
+}
+
+bool sl_shardlog_busy(const struct sl_shardlog *log)
+{
+	return log->inflight || log->stage[log->cur].len > 0;
+}
+
+static int stage_reserve(struct sl_stage *st, uint32_t need)
+{
+	if (st->len + need <= st->cap)
+		return 0;
+	if (st->len + need > SL_STAGE_MAX)
+		return -ENOBUFS;
+	uint32_t cap = st->cap * 2;
+	while (cap < st->len + need)
+		cap *= 2;
+	if (cap > SL_STAGE_MAX)
+		cap = SL_STAGE_MAX;
+	uint8_t *p = realloc(st->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	st->buf = p;
+	st->cap = cap;
+	return 0;
+}
+
+/* Add `len` staged bytes at buffer offset buf_off for segment s to the runs. */
+static int stage_add_run(struct sl_stage *st, const struct sl_seg *s, uint32_t buf_off,
+			 uint32_t len, uint64_t file_off)
+{
+	if (st->nruns) {
+		struct sl_run *r = &st->runs[st->nruns - 1];
+		if (r->fd == s->fd && r->file_off + r->len == file_off && r->buf_off + r->len == buf_off) {
+			r->len += len;
+			return 0;
+		}
+	}
+	if (st->nruns == SL_RUNS_MAX)
+		return -ENOBUFS;
+	st->runs[st->nruns++] = (struct sl_run){ s->fd, buf_off, len, file_off };
+	return 0;
+}
+
+int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
+		       const void *data, uint32_t data_len, int64_t arrival_ms, uint64_t *n_out)
+{
+	struct sl_stage *st = &log->stage[log->cur];
+	uint32_t fl = frame_len_of(pk_len, data_len);
+	int rc;
+
+	if (pk_len > SL_KIN_PK_MAX * 4 || data_len > SL_KIN_DATA_MAX)
+		return -EFBIG;
+	rc = stage_reserve(st, fl);
+	if (rc < 0)
+		return rc;
+	if (st->nruns == SL_RUNS_MAX)
+		return -ENOBUFS;
+	struct sl_seg *s = &log->segs[log->nsegs - 1];
+	if (s->alloc_off + fl > log->segment_bytes) {
+		rc = seg_create(log, log->next_n);
+		if (rc < 0)
+			return rc;
+		s = &log->segs[log->nsegs - 1];
+	}
+	rc = seg_grow(log, s, s->alloc_off + fl);
+	if (rc < 0)
+		return rc;
+	if (arrival_ms < log->last_arrival_ms)
+		arrival_ms = log->last_arrival_ms;
+
+	struct sl_frame_hdr h = {
+		.magic = SL_FRAME_MAGIC, .frame_len = fl, .pk_len = (uint16_t)pk_len,
+		.n = log->next_n, .arrival_ms = arrival_ms, .data_len = data_len,
+	};
+	uint8_t *p = st->buf + st->len;
+	memcpy(p + SL_FRAME_HDR_BYTES, pk, pk_len);
+	memcpy(p + SL_FRAME_HDR_BYTES + pk_len, data, data_len);
+	memset(p + SL_FRAME_HDR_BYTES + pk_len + data_len, 0,
+	       fl - SL_FRAME_HDR_BYTES - pk_len - data_len);
+	h.crc = sl_frame_crc(&h, p + SL_FRAME_HDR_BYTES);
+	memcpy(p, &h, sizeof(h));
+
+	rc = stage_add_run(st, s, st->len, fl, s->alloc_off);
+	if (rc < 0)
+		return rc;
+	if (log->next_n == s->first_n || log->next_n % SL_INDEX_STRIDE == 0) {
+		rc = idx_push(log, log->next_n, s->first_n, s->alloc_off, arrival_ms);
+		if (rc < 0) {
+			st->runs[st->nruns - 1].len -= fl;
+			return rc;
+		}
+	}
+	st->len += fl;
+	s->alloc_off += fl;
+	s->end_n = log->next_n + 1;
+	s->last_arrival_ms = arrival_ms;
+	log->last_arrival_ms = arrival_ms;
+	st->end_n = log->next_n + 1;
+	st->last_arrival_ms = arrival_ms;
+	*n_out = log->next_n++;
+	return 0;
+}
+
+int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool sync, uint64_t tag)
+{
+	if (log->inflight && !log->retry)
+		return 0;
+	if (!log->inflight) {
+		if (log->stage[log->cur].len == 0)
+			return 0;
+		assert(log->stage[!log->cur].len == 0);
+		log->cur = !log->cur;
+	}
+	struct sl_stage *st = &log->stage[!log->cur];
+	uint32_t need = st->nruns * (sync ? 2 : 1);
+	if (io_uring_sq_space_left(ring) < need) {
+		if (!log->inflight)
+			log->cur = !log->cur; /* nothing was queued: keep staging */
+		return -EBUSY;
+	}
+	for (uint32_t i = 0; i < st->nruns; i++) {
+		const struct sl_run *r = &st->runs[i];
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		io_uring_prep_write(sqe, r->fd, st->buf + r->buf_off, r->len, r->file_off);
+		io_uring_sqe_set_data64(sqe, tag);
+		if (!sync)
+			continue;
+		/* A short write breaks the link, so the fsync reports -ECANCELED. */
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data64(sqe, tag);
+	}
+	log->inflight = true;
+	log->retry = false;
+	log->cqes_due = need;
+	log->flush_err = 0;
+	log->bytes_done = 0;
+	return (int)need;
+}
+
+int sl_shardlog_complete(struct sl_shardlog *log, int res)
+{
+	struct sl_stage *st = &log->stage[!log->cur];
+
+	assert(log->inflight);
+	assert(log->cqes_due > 0);
+	if (res < 0 && log->flush_err == 0)
+		log->flush_err = res;
+	else if (res > 0)
+		log->bytes_done += (uint64_t)res;
+	if (--log->cqes_due > 0)
+		return 0;
+	if (log->flush_err == 0 && log->bytes_done != st->len)
+		log->flush_err = -EIO; /* a short write with nothing linked behind it */
+	if (log->flush_err < 0) {
+		log->retry = true;
+		return log->flush_err;
+	}
+	log->durable_n = st->end_n;
+	log->durable_last_arrival_ms = st->last_arrival_ms;
+	st->len = 0;
+	st->nruns = 0;
+	log->inflight = false;
+	return 1;
+}
+
+int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64_t tag)
+{
+	uint32_t need = 0;
+
+	if (log->synced_n >= log->durable_n)
+		return 0;
+	for (uint32_t i = 0; i < log->nsegs; i++)
+		need += log->segs[i].end_n > log->synced_n && log->segs[i].first_n < log->durable_n;
+	if (io_uring_sq_space_left(ring) < need)
+		return -EBUSY;
+	for (uint32_t i = 0; i < log->nsegs; i++) {
+		const struct sl_seg *s = &log->segs[i];
+		if (s->end_n <= log->synced_n || s->first_n >= log->durable_n)
+			continue;
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data64(sqe, tag);
+	}
+	/* Completion order does not matter: records are acknowledged at write
+	 * in batch mode, and this only bounds how much a power loss can take. */
+	log->synced_n = log->durable_n;
+	return (int)need;
+}
+
+static const struct sl_seg *seg_find(const struct sl_shardlog *log, uint64_t n)
+{
+	uint32_t lo = 0, hi = log->nsegs;
+
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (log->segs[mid].first_n <= n)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &log->segs[lo];
+}
+
+/* Index entry at or before n (the log always has one per segment start). */
+static const struct sl_idx *idx_find(const struct sl_shardlog *log, uint64_t n)
+{
+	uint64_t lo = log->idx_head, hi = log->idx_len;
+
+	assert(hi > lo);
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (log->idx[mid].n <= n)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &log->idx[lo];
+}
+
+/* Find the segment that holds record n, or NULL when it was trimmed. */
+static const struct sl_seg *seg_by_first(const struct sl_shardlog *log, uint64_t first_n)
+{
+	const struct sl_seg *s = seg_find(log, first_n);
+
+	return s->first_n == first_n ? s : NULL;
+}
+
+int sl_shardlog_cursor_start(struct sl_shardlog *log, struct sl_read_cursor *c, uint64_t from_n,
+			     int64_t min_arrival_ms, uint32_t max_records, uint64_t max_bytes)
+{
+	memset(c, 0, sizeof(*c));
+	c->n = from_n < log->segs[0].first_n ? log->segs[0].first_n : from_n;
+	c->end_n = log->durable_n;
+	c->min_arrival_ms = min_arrival_ms;
+	c->max_records = max_records;
+	c->max_bytes = max_bytes;
+	c->want = SL_READ_CHUNK;
+	if (c->n >= c->end_n || max_records == 0) {
+		c->done = true;
+		return 1;
+	}
+	const struct sl_idx *ix = idx_find(log, c->n);
+	c->seg_first_n = ix->seg_first_n;
+	c->off = ix->off;
+	log->readers++;
+	c->holds = true;
+	return 0;
+}
+
+void sl_shardlog_cursor_end(struct sl_shardlog *log, struct sl_read_cursor *c)
+{
+	if (c->holds) {
+		assert(log->readers > 0);
+		log->readers--;
+		c->holds = false;
+	}
+	c->done = true;
+}
+
+int sl_shardlog_cursor_want(struct sl_shardlog *log, struct sl_read_cursor *c, int *fd,
+			    uint64_t *off, size_t *len)
+{
+	for (uint32_t hops = 0; !c->done && hops < log->nsegs + 1; hops++) {
+		const struct sl_seg *s = seg_by_first(log, c->seg_first_n);
+		if (!s)
+			return -EIO; /* readers > 0 keeps segments: cannot happen */
+		if (c->n < s->end_n && c->n < c->end_n) {
+			*fd = s->fd;
+			*off = c->off;
+			*len = c->want;
+			return 0;
+		}
+		/* This segment is exhausted: go on with the next one. */
+		uint32_t i = (uint32_t)(s - log->segs);
+		if (i + 1 >= log->nsegs || c->n >= c->end_n)
+			break;
+		c->seg_first_n = log->segs[i + 1].first_n;
+		c->off = 0;
+	}
+	sl_shardlog_cursor_end(log, c);
+	return 1;
+}
+
+int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, const uint8_t *buf,
+			    size_t got, sl_rec_fn fn, void *arg)
+{
+	const struct sl_seg *s = seg_by_first(log, c->seg_first_n);
+	uint64_t end_n = s && s->end_n < c->end_n ? s->end_n : c->end_n;
+	size_t pos = 0, asked = c->want;
+
+	c->want = SL_READ_CHUNK;
+	while (c->n < end_n && got - pos >= SL_FRAME_HDR_BYTES) {
+		struct sl_frame_hdr h;
+		memcpy(&h, buf + pos, sizeof(h));
+		if (h.magic != SL_FRAME_MAGIC || h.frame_len > SL_FRAME_MAX)
+			return -EIO;
+		if (got - pos < h.frame_len) {
+			/* Read again from this frame, all of it. */
+			c->want = h.frame_len > SL_READ_CHUNK ? h.frame_len : SL_READ_CHUNK;
+			break;
+		}
+		if (frame_check(buf + pos, got - pos, h.n, true) <= 0)
+			return -EIO;
+		const uint8_t *payload = buf + pos + SL_FRAME_HDR_BYTES;
+		pos += h.frame_len;
+		if (h.n < c->n)
+			continue;
+		if (h.n != c->n)
+			return -EIO;
+		if (h.arrival_ms >= c->min_arrival_ms) {
+			/* Never past max_bytes, except that one record always goes. */
+			if (c->count > 0 && c->bytes + h.data_len > c->max_bytes) {
+				sl_shardlog_cursor_end(log, c);
+				return 1;
+			}
+			struct sl_rec_view v = { h.n, h.arrival_ms, payload, payload + h.pk_len, h.pk_len,
+						 h.data_len };
+			if (!fn(arg, &v)) {
+				sl_shardlog_cursor_end(log, c);
+				return 1;
+			}
+			c->count++;
+			c->bytes += h.data_len;
+		}
+		c->n++;
+		if (c->count >= c->max_records || c->bytes >= c->max_bytes) {
+			sl_shardlog_cursor_end(log, c);
+			return 1;
+		}
+	}
+	if (pos == 0 && c->n < end_n && got < asked)
+		return -EIO; /* no progress: the file ends inside a frame */
+	c->off += pos;
+	if (c->n >= c->end_n) {
+		sl_shardlog_cursor_end(log, c);
+		return 1;
+	}
+	return 0;
+}
+
+int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_arrival_ms,
+			 uint32_t max_records, uint64_t max_bytes, sl_rec_fn fn, void *arg)
+{
+	struct sl_read_cursor c;
+	uint8_t *buf = read_buf();
+	int rc = sl_shardlog_cursor_start(log, &c, from_n, min_arrival_ms, max_records, max_bytes);
+
+	if (!buf) {
+		sl_shardlog_cursor_end(log, &c);
+		return -ENOMEM;
+	}
+	/* Bounded: every round either passes a record or moves the offset. */
+	while (rc == 0) {
+		int fd;
+		uint64_t off;
+		size_t len;
+		rc = sl_shardlog_cursor_want(log, &c, &fd, &off, &len);
+		if (rc != 0)
+			break;
+		assert(len <= SL_RBUF_BYTES);
+		ssize_t got = pread(fd, buf, len, (off_t)off);
+		if (got < 0) {
+			rc = -errno;
+			break;
+		}
+		rc = sl_shardlog_cursor_feed(log, &c, buf, (size_t)got, fn, arg);
+	}
+	sl_shardlog_cursor_end(log, &c);
+	return rc < 0 ? rc : (int64_t)c.n;
+}
+
+uint32_t sl_shardlog_readers(const struct sl_shardlog *log)
+{
+	return log->readers;
+}
+
+static bool stop_at_first(void *arg, const struct sl_rec_view *rec)
+{
+	(void)arg;
+	(void)rec;
+	return false;
+}
+
+uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms)
+{
+	uint64_t lo = log->idx_head, hi = log->idx_len;
+
+	if (log->durable_n == log->segs[0].first_n || lo == hi)
+		return log->durable_n;
+	/* Last index entry that arrived before ts: the answer is at or after it. */
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (log->idx[mid].arrival_ms < ts_ms)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	int64_t at = sl_shardlog_read(log, log->idx[lo].n, ts_ms, 1, UINT64_MAX, stop_at_first, NULL);
+	return at < 0 ? log->durable_n : (uint64_t)at;
+}
+
+int sl_shardlog_trim(struct sl_shardlog *log, int64_t cutoff_ms)
+{
+	int deleted = 0;
+
+	if (log->readers > 0)
+		return 0; /* a read in flight holds segment offsets; trim next tick */
+	while (log->nsegs > 1 && log->segs[0].last_arrival_ms < cutoff_ms &&
+	       log->segs[0].end_n <= log->durable_n) {
+		char path[PATH_MAX];
+		seg_path(log, log->segs[0].first_n, path, sizeof(path));
+		if (unlink(path) < 0)
+			return -errno;
+		close(log->segs[0].fd);
+		memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
+		log->nsegs--;
+		while (log->idx_head < log->idx_len && log->idx[log->idx_head].n < log->segs[0].first_n)
+			log->idx_head++;
+		deleted++;
+	}
+	return deleted;
+}

@@ -1,0 +1,320 @@
+/* Tests for dataplane/shardlog.c on a real disk with a real io_uring. */
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "dataplane/limits.h"
+#include "dataplane/storage/shardlog.h"
+
+static char dir[256];
+static struct io_uring ring;
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/sl-test-shardlog-%d-XXXXXX", getpid());
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(io_uring_queue_init(256, &ring, 0), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	io_uring_queue_exit(&ring);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(shardlog, .init = setup, .fini = teardown);
+
+/* Flush everything staged and wait for it to be durable. */
+static void flush(struct sl_shardlog *log, bool sync)
+{
+	int queued = sl_shardlog_prep_flush(log, &ring, sync, 42);
+	cr_assert_geq(queued, 0);
+	if (queued == 0)
+		return;
+	cr_assert_eq(io_uring_submit_and_wait(&ring, (unsigned)queued), queued);
+	for (int i = 0; i < queued; i++) {
+		struct io_uring_cqe *cqe;
+		cr_assert_eq(io_uring_wait_cqe(&ring, &cqe), 0);
+		cr_assert_eq(cqe->user_data, 42);
+		int rc = sl_shardlog_complete(log, cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+		cr_assert_eq(rc, i + 1 == queued ? 1 : 0);
+	}
+}
+
+static void append(struct sl_shardlog *log, uint32_t i, uint32_t len, int64_t ms, uint64_t want_n)
+{
+	char pk[32];
+	uint8_t *data = malloc(len ? len : 1);
+	uint64_t n;
+
+	for (uint32_t k = 0; k < len; k++)
+		data[k] = (uint8_t)(i * 31 + k);
+	snprintf(pk, sizeof(pk), "key-%u", i);
+	cr_assert_eq(sl_shardlog_append(log, pk, (uint32_t)strlen(pk), data, len, ms, &n), 0);
+	cr_assert_eq(n, want_n);
+	free(data);
+}
+
+struct seen {
+	uint64_t first_n;
+	uint32_t count;
+	uint32_t len_each;
+	bool ok;
+};
+
+static bool check_rec(void *arg, const struct sl_rec_view *r)
+{
+	struct seen *s = arg;
+	uint32_t i = (uint32_t)(r->n); /* records were written with i == n */
+	char pk[32];
+
+	snprintf(pk, sizeof(pk), "key-%u", i);
+	if (r->n != s->first_n + s->count || r->pk_len != strlen(pk) ||
+	    memcmp(r->pk, pk, r->pk_len) != 0 || r->data_len != s->len_each)
+		s->ok = false;
+	for (uint32_t k = 0; k < r->data_len && s->ok; k++)
+		s->ok = r->data[k] == (uint8_t)(i * 31 + k);
+	s->count++;
+	return true;
+}
+
+Test(shardlog, append_is_invisible_until_flushed_then_reads_back)
+{
+	struct sl_shardlog *log;
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 100; i++)
+		append(log, i, 300, 1000 + i, i);
+	cr_assert_eq(sl_shardlog_durable_n(log), 0);
+	struct seen s = { 0, 0, 300, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 0);
+	cr_assert_eq(s.count, 0);
+	flush(log, true);
+	cr_assert_eq(sl_shardlog_durable_n(log), 100);
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 100);
+	cr_assert_eq(s.count, 100);
+	cr_assert(s.ok);
+	/* A read from the middle and a bounded read. */
+	s = (struct seen){ 37, 0, 300, true };
+	cr_assert_eq(sl_shardlog_read(log, 37, 0, 10, UINT64_MAX, check_rec, &s), 47);
+	cr_assert_eq(s.count, 10);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
+
+Test(shardlog, reopen_recovers_records_and_counter)
+{
+	struct sl_shardlog *log;
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 500; i++)
+		append(log, i, 64, 5000 + i, i);
+	flush(log, true);
+	/* Staged but never flushed: not acknowledged, so gone after reopen. */
+	append(log, 500, 64, 6000, 500);
+	sl_shardlog_close(log);
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 500);
+	cr_assert_eq(sl_shardlog_durable_n(log), 500);
+	cr_assert_eq(sl_shardlog_last_arrival_ms(log), 5499);
+	struct seen s = { 0, 0, 64, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 10000, UINT64_MAX, check_rec, &s), 500);
+	cr_assert(s.ok);
+	append(log, 500, 64, 7000, 500);
+	flush(log, false);
+	cr_assert_eq(sl_shardlog_durable_n(log), 501);
+	sl_shardlog_close(log);
+}
+
+static void corrupt_byte(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &b, 1, off), 1);
+	b ^= 0x5a;
+	cr_assert_eq(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+Test(shardlog, torn_tail_is_cut_and_numbering_continues)
+{
+	struct sl_shardlog *log;
+	char seg[400];
+	uint32_t fl = (SL_FRAME_HDR_BYTES + 6 + 100 + 7) & ~7u; /* "key-NN" + 100 bytes */
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 20; i++)
+		append(log, i, 100, 10 + i, i);
+	flush(log, true);
+	sl_shardlog_close(log);
+	/* Damage the data of record 19, as a torn write would. */
+	snprintf(seg, sizeof(seg), "%s/%020d.seg", dir, 0);
+	corrupt_byte(seg, (off_t)fl * 19 + SL_FRAME_HDR_BYTES + 20);
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 19);
+	append(log, 19, 100, 50, 19);
+	append(log, 20, 100, 51, 20);
+	flush(log, true);
+	sl_shardlog_close(log);
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 21);
+	struct seen s = { 0, 0, 100, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 100, UINT64_MAX, check_rec, &s), 21);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
+
+Test(shardlog, segments_roll_read_across_and_trim)
+{
+	struct sl_shardlog *log;
+	const uint32_t len = 256 * 1024;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	/* 64 records of 256 KiB over 4 MiB segments: at least 4 segments. */
+	for (uint32_t i = 0; i < 64; i++) {
+		append(log, i, len, 1000 * (int64_t)i, i);
+		if (i % 8 == 7)
+			flush(log, true);
+	}
+	struct seen s = { 0, 0, len, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 64);
+	cr_assert(s.ok);
+	/* The byte limit is never passed: 2.5 records' worth gives 2 records;
+	 * a limit below one record still gives that one record. */
+	s = (struct seen){ 10, 0, len, true };
+	cr_assert_eq(sl_shardlog_read(log, 10, 0, 1000, 5 * len / 2, check_rec, &s), 12);
+	cr_assert_eq(s.count, 2);
+	s = (struct seen){ 10, 0, len, true };
+	cr_assert_eq(sl_shardlog_read(log, 10, 0, 1000, len / 2, check_rec, &s), 11);
+	cr_assert_eq(s.count, 1);
+	cr_assert_eq(sl_shardlog_find_time(log, 20500), 21);
+	/* Everything before t=30 s is past retention: whole old segments go. */
+	int deleted = sl_shardlog_trim(log, 30000);
+	cr_assert_geq(deleted, 1);
+	uint64_t first = sl_shardlog_first_n(log);
+	cr_assert_gt(first, 0);
+	cr_assert_leq(first, 30);
+	s = (struct seen){ first, 0, len, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 64);
+	cr_assert_eq(s.count, 64 - first);
+	cr_assert(s.ok);
+	/* Records before the cut-off are skipped, not returned. */
+	s = (struct seen){ 30, 0, len, true };
+	cr_assert_eq(sl_shardlog_read(log, first, 30000, 1000, UINT64_MAX, check_rec, &s), 64);
+	cr_assert_eq(s.count, 34);
+	sl_shardlog_close(log);
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_first_n(log), first);
+	cr_assert_eq(sl_shardlog_next_n(log), 64);
+	sl_shardlog_close(log);
+}
+
+Test(shardlog, arrival_time_never_goes_backwards)
+{
+	struct sl_shardlog *log;
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	append(log, 0, 10, 5000, 0);
+	append(log, 1, 10, 4000, 1); /* the clock stepped back */
+	flush(log, true);
+	cr_assert_eq(sl_shardlog_last_arrival_ms(log), 5000);
+	cr_assert_eq(sl_shardlog_find_time(log, 5000), 0);
+	cr_assert_eq(sl_shardlog_find_time(log, 5001), 2);
+	sl_shardlog_close(log);
+}
+
+Test(shardlog, oversized_record_is_refused)
+{
+	struct sl_shardlog *log;
+	uint64_t n;
+	static uint8_t big[SL_KIN_DATA_MAX + 1];
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_append(log, "k", 1, big, sizeof(big), 1, &n), -EFBIG);
+	cr_assert_eq(sl_shardlog_next_n(log), 0);
+	sl_shardlog_close(log);
+}
+
+/* A flush that fails (EIO from the disk) leaves nothing durable; the next
+ * prep_flush writes the same bytes again, and only then are they durable. */
+Test(shardlog, failed_flush_is_retried_with_the_same_bytes)
+{
+	struct sl_shardlog *log;
+	struct io_uring_cqe *cqe;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		append(log, i, 50, 100 + i, i);
+	int queued = sl_shardlog_prep_flush(log, &ring, true, 42);
+	cr_assert_gt(queued, 0);
+	/* Let the real I/O finish, then report its first completion as failed. */
+	cr_assert_eq(io_uring_submit_and_wait(&ring, (unsigned)queued), queued);
+	for (int i = 0; i < queued; i++) {
+		cr_assert_eq(io_uring_wait_cqe(&ring, &cqe), 0);
+		int rc = sl_shardlog_complete(log, i == 0 ? -EIO : cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+		cr_assert_eq(rc, i + 1 == queued ? -EIO : 0);
+	}
+	cr_assert_eq(sl_shardlog_durable_n(log), 0);
+	cr_assert(sl_shardlog_busy(log));
+	/* Appends meanwhile go to the other staging buffer. */
+	append(log, 10, 50, 200, 10);
+	flush(log, true); /* the retry of records 0..9 */
+	cr_assert_eq(sl_shardlog_durable_n(log), 10);
+	flush(log, true); /* then record 10 */
+	cr_assert_eq(sl_shardlog_durable_n(log), 11);
+	struct seen s = { 0, 0, 50, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 100, UINT64_MAX, check_rec, &s), 11);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
+
+static off_t seg_size(uint64_t first_n)
+{
+	char path[400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%020llu.seg", dir, (unsigned long long)first_n);
+	cr_assert_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Segments are allocated a step at a time, not whole: an idle shard costs
+ * one step of disk, and the file grows ahead of the writes. */
+Test(shardlog, segments_grow_by_steps_ahead_of_the_writes)
+{
+	struct sl_shardlog *log;
+	const uint64_t seg = 64ull << 20;
+
+	cr_assert_eq(sl_shardlog_open(dir, seg, &log), 0);
+	cr_assert_eq(seg_size(0), (off_t)SL_PREALLOC_STEP);
+	for (uint32_t i = 0; i < 24; i++) /* 24 x 256 KiB = 6 MiB */
+		append(log, i, 256 * 1024, i, i);
+	flush(log, true);
+	off_t size = seg_size(0);
+	cr_assert_geq(size, (off_t)(6u << 20) + (off_t)SL_PREALLOC_STEP / 2);
+	cr_assert_lt(size, (off_t)seg);
+	cr_assert_eq(size % (off_t)SL_PREALLOC_STEP, 0);
+	sl_shardlog_close(log);
+	/* Reopened, it carries on from where it was, and keeps growing. */
+	cr_assert_eq(sl_shardlog_open(dir, seg, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 24);
+	for (uint32_t i = 24; i < 40; i++)
+		append(log, i, 256 * 1024, i, i);
+	flush(log, true);
+	cr_assert_gt(seg_size(0), size);
+	struct seen s = { 0, 0, 256 * 1024, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 100, UINT64_MAX, check_rec, &s), 40);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
