@@ -27,8 +27,9 @@
 #include <rte_log.h>
 
 #include "control/catalog.h"
-#include "dataplane/net/server.h"
-#include "dataplane/services/kinesis/kinesis.h"
+#include "dataplane/net/service.h"
+#include "dataplane/runtime/metrics.h"
+#include "dataplane/services/services.h"
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
@@ -46,8 +47,6 @@ static int prepare_data_dir(const char *dir)
 		fprintf(stderr, "sluice: cannot create data directory %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/kinesis", dir);
-	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/LOCK", dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -120,39 +119,6 @@ static int eal_init(const struct sl_config *cfg, const char *argv0)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -1 : 0;
-}
-
-/* Stream directories the catalog no longer names: a delete that crashed
- * between committing the catalog and removing the files. */
-static void remove_orphans(const char *dir)
-{
-	char path[PATH_MAX], sub[PATH_MAX + 300];
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "%s/kinesis", dir);
-	DIR *d = opendir(path);
-	if (!d)
-		return;
-	const struct sl_catalog *c = sl_catalog_get();
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		unsigned long long uid = strtoull(de->d_name, &end, 16);
-		if (de->d_name[0] == '.' || *end || sl_catalog_find_uid(c, uid))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		sl_warn("removing shard data of deleted stream %s", de->d_name);
-		if (nftw(sub, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-			sl_warn("could not remove %s: %s", sub, strerror(errno));
-	}
-	closedir(d);
-}
-
 static void control_loop(int sigfd)
 {
 	int64_t next_tick = sl_now_ms();
@@ -172,7 +138,7 @@ static void control_loop(int sigfd)
 		}
 		sl_control_poll();
 		if (sl_now_ms() >= next_tick) {
-			sl_kinesis_control_tick();
+			sl_router_control_tick();
 			next_tick = sl_now_ms() + SL_CONTROL_TICK_MS;
 		}
 		sl_catalog_reclaim();
@@ -210,10 +176,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: cannot load the catalog: %s\n", strerror(-rc));
 		return 1;
 	}
-	remove_orphans(config.data_dir);
-	sl_http_install();
-	sl_api_install();
-	sl_kinesis_install();
+	rc = sl_router_init(sl_services, sl_nservices);
+	if (rc == 0)
+		rc = sl_metrics_init();
+	if (rc == 0)
+		rc = sl_router_install_services();
+	if (rc < 0) {
+		fprintf(stderr, "sluice: cannot start the services: %s\n", strerror(-rc));
+		return 1;
+	}
 	rc = sl_workers_start(&config);
 	if (rc < 0) {
 		fprintf(stderr, "sluice: cannot start workers on %s:%u: %s\n", config.listen_host,

@@ -29,8 +29,17 @@
  * (PutRecords is at most 5 MiB of data, which is ~6.7 MiB as base64 JSON). */
 #define SL_CONN_RBUF_INIT (64 * 1024)
 #define SL_HTTP_BODY_MAX (16 * 1024 * 1024)
+/* Headers per request, and bytes of a request head (request line and
+ * headers; for HTTP/2 the decoded header list, SETTINGS_MAX_HEADER_LIST_SIZE).
+ * Past either the request is refused with 431, never truncated. AWS SDKs
+ * send about 12 headers; 64 leaves room for proxies and custom x-amz-meta. */
 #define SL_HTTP_HEADERS_MAX 64
 #define SL_HTTP_HEAD_MAX (64 * 1024)
+/* Labels in a REST path template (/{A}/{B}/...): X-Ray and Logs use two. */
+#define SL_REST_LABELS_MAX 8
+/* Digits of a Content-Length: 2^64 has 20; a longer one is refused (400),
+ * never read as a smaller number. */
+#define SL_HTTP_CLEN_DIGITS_MAX 19
 
 /* Pipelined HTTP/1.1 requests one connection may have in flight at once;
  * replies still go out in request order. */
@@ -43,6 +52,11 @@
  * such streams per connection. What they cost is buffered request bytes. */
 #define SL_H2_STREAM_WINDOW (16u << 20)
 #define SL_H2_CONN_WINDOW (64 << 20)
+
+/* Pairs in one query-protocol form: SQS SendMessageBatch with 10 entries of
+ * 10 attributes is about 500; CloudWatch PutMetricData with 1,000 metrics
+ * of a few fields each needs several thousand. 16 bytes each per thread. */
+#define SL_QUERY_PAIRS_MAX 16384
 
 /* JSON/CBOR tokens per request: PutRecords with 500 entries of 3 fields
  * needs ~3,500; 65,536 leaves room for tags and lists. 2 MiB per worker. */
@@ -97,6 +111,39 @@
  * below which sluice does not use them (rings and pools need far less). */
 #define SL_EAL_NO_HUGE_MB "512"
 #define SL_HUGEPAGES_MIN_FREE 64
+
+/* ---- Timers ------------------------------------------------------------- */
+
+/* Each worker's timer wheel (dataplane/runtime/timer.h) ticks in
+ * milliseconds. A level has 64 slots so that its occupancy bitmap is one
+ * uint64_t and the next busy slot is one rotate and one ctz away; slots of
+ * level l are 64^l ms wide. The wheel costs 8 bytes per slot (3 KiB). */
+#define SL_TIMER_SLOT_BITS 6
+#define SL_TIMER_SLOTS (1u << SL_TIMER_SLOT_BITS)
+
+/* Six levels reach 2^36 ms (2.2 years) ahead, past the longest retention.
+ * A timer further out waits in the farthest top-level slot and is placed
+ * again when that slot comes up: it is late to cascade, never early to fire. */
+#define SL_TIMER_LEVELS 6
+#define SL_TIMER_RANGE_MS (1ull << (SL_TIMER_SLOT_BITS * SL_TIMER_LEVELS))
+
+/* Timers one sl_timer_advance() call moves down a level or onto the due
+ * list, so that a big cascade (a slot of visibility timeouts, or catching
+ * up after a stall) costs one loop iteration at most ~0.3 ms: a move is
+ * ~10 ns with the timer in cache and ~70 ns without (benches/micro). The
+ * rest moves on the next iterations, which do not sleep meanwhile. */
+#define SL_TIMER_MOVES_MAX 4096
+
+/* Timer callbacks one loop iteration runs; the rest run on the next ones,
+ * which do not sleep while any is due. Bounds one iteration's timer work
+ * the way SL_MSG_BURSTS_PER_LOOP bounds its ring work. */
+#define SL_TIMER_BUDGET 1024
+
+_Static_assert(SL_TIMER_SLOTS <= 64, "a level's occupancy bitmap is one uint64_t");
+_Static_assert((SL_TIMER_SLOTS & (SL_TIMER_SLOTS - 1)) == 0, "slot index is a bit field");
+_Static_assert(SL_TIMER_SLOT_BITS * SL_TIMER_LEVELS < 62, "wheel arithmetic must not wrap");
+_Static_assert(SL_TIMER_RANGE_MS > SL_KIN_RETENTION_MAX_H * 3600ull * 1000,
+	       "the longest retention needs no re-cascade");
 
 _Static_assert((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "rte_ring wants a power of two");
 _Static_assert(SL_H2_STREAM_WINDOW <= SL_H2_CONN_WINDOW, "a stream window fits the connection's");

@@ -5,12 +5,15 @@
  * parent shard to close its log, so the parent's last sequence number is
  * exact before the children become routable.
  */
-#include "dataplane/services/kinesis/kinesis.h"
+#include "control/kinesis/meta.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dataplane/codec/enc.h"
 #include "dataplane/net/server.h"
@@ -19,6 +22,7 @@
 #include "dataplane/runtime/log.h"
 #include "dataplane/storage/shardlog.h"
 #include "dataplane/runtime/worker.h"
+#include "dataplane/services/kinesis/kinesis.h"
 
 #define SL_DESCRIBE_LIMIT_DEFAULT 100
 #define SL_LIST_STREAMS_DEFAULT 100
@@ -196,7 +200,7 @@ static int create_args(struct sl_req *req, struct sl_fields *f, char *name, int6
 	return 0;
 }
 
-static void kin_create(struct sl_req *req)
+void sl_kin_create_stream(struct sl_req *req)
 {
 	struct sl_fields f;
 	char name[SL_KIN_NAME_MAX + 1];
@@ -299,7 +303,7 @@ static void drop_logs(uint64_t uid, uint32_t n)
 	free(to);
 }
 
-static void kin_delete(struct sl_req *req)
+void sl_kin_delete_stream(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -376,7 +380,7 @@ static void encode_stream_common(struct sl_enc *e, const struct sl_stream_meta *
 	}
 }
 
-static void kin_describe(struct sl_req *req)
+void sl_kin_describe_stream(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -413,7 +417,7 @@ static void kin_describe(struct sl_req *req)
 	sl_enc_obj_end(e);
 }
 
-static void kin_describe_summary(struct sl_req *req)
+void sl_kin_describe_stream_summary(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -447,7 +451,7 @@ static int token_read(const char *tok, uint64_t *uid, char *pos, size_t cap, int
 	return sl_kin_token_unpack(tok, strlen(tok), uid, pos, cap, ms);
 }
 
-static void kin_list_streams(struct sl_req *req)
+void sl_kin_list_streams(struct sl_req *req)
 {
 	struct sl_fields f;
 	int64_t limit = SL_LIST_STREAMS_DEFAULT, ms;
@@ -577,7 +581,7 @@ static int shard_filter_args(struct sl_req *req, struct sl_fields *f, int *type,
 	return 1;
 }
 
-static void kin_list_shards(struct sl_req *req)
+void sl_kin_list_shards(struct sl_req *req)
 {
 	struct sl_fields f;
 	int64_t limit = SL_LIST_SHARDS_DEFAULT, after = -1, ts = 0, ms;
@@ -741,7 +745,7 @@ static bool shard_budget(struct sl_req *req, struct sl_stream_meta *s, uint32_t 
 	return false;
 }
 
-static void kin_split(struct sl_req *req)
+void sl_kin_split_shard(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -787,7 +791,7 @@ static void kin_split(struct sl_req *req)
 	commit_or_fail(req);
 }
 
-static void kin_merge(struct sl_req *req)
+void sl_kin_merge_shards(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -870,7 +874,7 @@ static int update_args(struct sl_req *req, struct sl_fields *f, struct sl_stream
 	return shard_budget(req, s, (uint32_t)*target) ? 0 : -1;
 }
 
-static void kin_update_shard_count(struct sl_req *req)
+void sl_kin_update_shard_count(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -958,7 +962,7 @@ static void kin_retention(struct sl_req *req, bool increase)
 	commit_or_fail(req);
 }
 
-static void kin_add_tags(struct sl_req *req)
+void sl_kin_add_tags_to_stream(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -987,7 +991,7 @@ static void kin_add_tags(struct sl_req *req)
 	commit_or_fail(req);
 }
 
-static void kin_remove_tags(struct sl_req *req)
+void sl_kin_remove_tags_from_stream(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -1019,7 +1023,7 @@ static void kin_remove_tags(struct sl_req *req)
 	commit_or_fail(req);
 }
 
-static void kin_list_tags(struct sl_req *req)
+void sl_kin_list_tags_for_stream(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -1052,7 +1056,7 @@ static void kin_list_tags(struct sl_req *req)
 	sl_enc_obj_end(e);
 }
 
-static void kin_describe_limits(struct sl_req *req)
+void sl_kin_describe_limits(struct sl_req *req)
 {
 	struct sl_catalog *c = sl_catalog_master();
 	struct sl_enc *e = &req->out;
@@ -1150,7 +1154,7 @@ static void kin_monitoring(struct sl_req *req, bool enable)
 	sl_enc_obj_end(e);
 }
 
-static void kin_update_mode(struct sl_req *req)
+void sl_kin_update_stream_mode(struct sl_req *req)
 {
 	struct sl_fields f;
 	struct sl_stream_meta *s = meta_stream(req, &f);
@@ -1182,56 +1186,55 @@ static void kin_update_mode(struct sl_req *req)
 
 /* ---- Dispatch and transitions ------------------------------------------------------ */
 
-struct meta_op {
-	const char *name;
-	void (*fn)(struct sl_req *req);
-};
+void sl_kin_increase_stream_retention_period(struct sl_req *r) { kin_retention(r, true); }
+void sl_kin_decrease_stream_retention_period(struct sl_req *r) { kin_retention(r, false); }
+void sl_kin_start_stream_encryption(struct sl_req *r) { kin_encryption(r, true); }
+void sl_kin_stop_stream_encryption(struct sl_req *r) { kin_encryption(r, false); }
+void sl_kin_enable_enhanced_monitoring(struct sl_req *r) { kin_monitoring(r, true); }
+void sl_kin_disable_enhanced_monitoring(struct sl_req *r) { kin_monitoring(r, false); }
 
-static void op_increase(struct sl_req *r) { kin_retention(r, true); }
-static void op_decrease(struct sl_req *r) { kin_retention(r, false); }
-static void op_start_enc(struct sl_req *r) { kin_encryption(r, true); }
-static void op_stop_enc(struct sl_req *r) { kin_encryption(r, false); }
-static void op_enable_mon(struct sl_req *r) { kin_monitoring(r, true); }
-static void op_disable_mon(struct sl_req *r) { kin_monitoring(r, false); }
-
-static const struct meta_op meta_ops[] = {
-	{ "CreateStream", kin_create },
-	{ "DeleteStream", kin_delete },
-	{ "DescribeStream", kin_describe },
-	{ "DescribeStreamSummary", kin_describe_summary },
-	{ "ListStreams", kin_list_streams },
-	{ "ListShards", kin_list_shards },
-	{ "SplitShard", kin_split },
-	{ "MergeShards", kin_merge },
-	{ "UpdateShardCount", kin_update_shard_count },
-	{ "IncreaseStreamRetentionPeriod", op_increase },
-	{ "DecreaseStreamRetentionPeriod", op_decrease },
-	{ "AddTagsToStream", kin_add_tags },
-	{ "RemoveTagsFromStream", kin_remove_tags },
-	{ "ListTagsForStream", kin_list_tags },
-	{ "DescribeLimits", kin_describe_limits },
-	{ "StartStreamEncryption", op_start_enc },
-	{ "StopStreamEncryption", op_stop_enc },
-	{ "EnableEnhancedMonitoring", op_enable_mon },
-	{ "DisableEnhancedMonitoring", op_disable_mon },
-	{ "UpdateStreamMode", kin_update_mode },
-};
-
-void sl_kinesis_meta(struct sl_req *req, const char *op)
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	if (!ctl_toks)
-		ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
-	for (size_t i = 0; i < sizeof(meta_ops) / sizeof(meta_ops[0]); i++) {
-		if (strcmp(op, meta_ops[i].name) == 0) {
-			if (!ctl_toks)
-				sl_req_error(req, 500, "InternalFailure", "out of memory");
-			else
-				meta_ops[i].fn(req);
-			return;
-		}
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+/* Stream directories the catalog no longer names: a delete that crashed
+ * between committing the catalog and removing the files. */
+static void remove_orphans(const char *path)
+{
+	char sub[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d = opendir(path);
+
+	if (!d)
+		return;
+	const struct sl_catalog *c = sl_catalog_get();
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long long uid = strtoull(de->d_name, &end, 16);
+		if (de->d_name[0] == '.' || *end || sl_catalog_find_uid(c, uid))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		sl_warn("removing shard data of deleted stream %s", de->d_name);
+		if (nftw(sub, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+			sl_warn("could not remove %s: %s", sub, strerror(errno));
 	}
-	sl_req_error(req, 400, "UnknownOperationException",
-		     "Operation %s is not supported by this endpoint.", op);
+	closedir(d);
+}
+
+int sl_kinesis_ctl_install(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/kinesis", sl_cfg->data_dir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	remove_orphans(path);
+	ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
+	return ctl_toks ? 0 : -ENOMEM;
 }
 
 void sl_kinesis_control_tick(void)

@@ -1,8 +1,10 @@
-/* doc.c - accessors over parsed tokens, common to the JSON and CBOR parsers.
+/* doc.c - accessors over parsed tokens, common to the JSON, CBOR and form
+ * parsers.
  *
- * A JSON string token may hold escapes and a CBOR string token may be a run
- * of chunks; both are views into the request, so the accessors decode them
- * straight into the caller's buffer without allocating. Plain tokens, the
+ * A JSON string token may hold escapes, a CBOR string token may be a run
+ * of chunks and a form value may be percent-encoded; all are views into the
+ * request, so the accessors decode them straight into the caller's buffer
+ * without allocating. Plain tokens, the
  * overwhelming majority, take a single memcpy or base64 pass.
  */
 #include <assert.h>
@@ -12,6 +14,10 @@
 
 #include "dataplane/codec/doc.h"
 #include "dataplane/codec/enc.h"
+#include "dataplane/codec/form.h"
+
+/* Flags that mean a string token's bytes are not its text. */
+#define DOC_F_ENCODED (SL_DOC_F_ESCAPED | SL_DOC_F_CHUNKED | SL_DOC_F_PCT)
 
 /* Collects base64 text that arrives in pieces (escaped JSON, CBOR chunks)
  * and decodes it with the same strict rules as one contiguous string. */
@@ -39,7 +45,7 @@ int sl_doc_get(const struct sl_doc_tok *toks, uint32_t obj, const char *key)
 
 		assert(kt->type == SL_DOC_STR);
 		assert(kt->end == k + 1);
-		if ((kt->flags & (SL_DOC_F_ESCAPED | SL_DOC_F_CHUNKED)) == 0 &&
+		if ((kt->flags & DOC_F_ENCODED) == 0 &&
 		    kt->len == klen && memcmp(kt->ptr, key, klen) == 0)
 			return (int)(k + 1);
 		k = sl_doc_next(toks, k + 1);
@@ -243,6 +249,8 @@ int sl_doc_str(const struct sl_doc_tok *t, char *out, size_t cap)
 		return (int)join_chunks(t, (uint8_t *)out, cap, true);
 	if (t->flags & SL_DOC_F_ESCAPED)
 		return str_unescape(t, out, cap);
+	if (t->flags & SL_DOC_F_PCT)
+		return (int)sl_form_decode((const char *)t->ptr, t->len, out, cap);
 	if (t->len >= cap)
 		return -2;
 	memcpy(out, t->ptr, t->len);
@@ -293,7 +301,37 @@ static int b64_feed(struct b64_acc *a, const uint8_t *s, size_t n)
 	return 0;
 }
 
-/* Base64 decode string t, which has escapes or chunks, through b64_acc. */
+/* Feed the percent-encoded form value [s, end) to a: runs without '%' as
+ * they are, each %XX as its byte. '+' means a space, which base64 never
+ * holds, so a client must send a base64 '+' as %2B. Returns as b64_feed(). */
+static int b64_feed_pct(struct b64_acc *a, const uint8_t *s, const uint8_t *end)
+{
+	int r = 0;
+
+	/* Each pass consumes a run and/or one escape. */
+	while (r == 0 && s < end) {
+		const uint8_t *pct = memchr(s, '%', (size_t)(end - s));
+		const uint8_t *stop = pct != NULL ? pct : end;
+		char dec[2];
+
+		if (memchr(s, '+', (size_t)(stop - s)) != NULL)
+			return -1;
+		r = b64_feed(a, s, (size_t)(stop - s));
+		s = stop;
+		if (r != 0 || s == end)
+			break;
+		if (end - s < 3)
+			return -1;
+		if (sl_form_decode((const char *)s, 3, dec, sizeof(dec)) != 1)
+			return -1;
+		r = b64_feed(a, (const uint8_t *)dec, 1);
+		s += 3;
+	}
+	return r;
+}
+
+/* Base64 decode string t, which has escapes, chunks or percent-encoding,
+ * through b64_acc. */
 static long blob_pieces(const struct sl_doc_tok *t, uint8_t *out, size_t cap)
 {
 	struct b64_acc a = { .out = out, .cap = cap };
@@ -302,7 +340,9 @@ static long blob_pieces(const struct sl_doc_tok *t, uint8_t *out, size_t cap)
 	uint8_t u[4];
 	int r = 0, k;
 
-	if (t->flags & SL_DOC_F_CHUNKED) {
+	if (t->flags & SL_DOC_F_PCT) {
+		r = b64_feed_pct(&a, s, end);
+	} else if (t->flags & SL_DOC_F_CHUNKED) {
 		/* Each chunk consumes at least its head byte. */
 		while (r == 0 && (k = chunk_next(&s, end, &c, &n)) != 0)
 			r = k < 0 ? -1 : b64_feed(&a, c, n);
@@ -341,7 +381,7 @@ long sl_doc_blob(const struct sl_doc_tok *t, uint8_t *out, size_t cap)
 	}
 	if (t->type != SL_DOC_STR)
 		return -1;
-	if (t->flags & (SL_DOC_F_ESCAPED | SL_DOC_F_CHUNKED))
+	if (t->flags & DOC_F_ENCODED)
 		return blob_pieces(t, out, cap);
 	if (t->len % 4 != 0)
 		return -1;

@@ -1,4 +1,5 @@
-/* doc.h - one read-only document model for the JSON and CBOR request codecs.
+/* doc.h - one read-only document model for the JSON, CBOR and form (AWS
+ * query protocol, see form.h) request codecs.
  *
  * A parser turns a request body into a flat array of tokens in document order,
  * the way jsmn and picohttpparser do: no allocation, views into the input, and
@@ -18,7 +19,8 @@ enum sl_doc_type {
 	SL_DOC_BOOL,
 	SL_DOC_INT,   /* integer: value in .i */
 	SL_DOC_FLOAT, /* non-integral number (or JSON number with '.'/'e'): value in .d */
-	SL_DOC_STR,   /* text string: ptr/len view (JSON: without quotes, maybe escaped) */
+	SL_DOC_STR,   /* text string: ptr/len view (JSON: without quotes, maybe escaped;
+		       * form: maybe percent-encoded) */
 	SL_DOC_BLOB,  /* CBOR byte string: ptr/len view of the raw bytes */
 	SL_DOC_ARR,   /* .count elements follow */
 	SL_DOC_OBJ,   /* .count key/value pairs follow (2 * count tokens at top level) */
@@ -28,6 +30,7 @@ enum sl_doc_type {
 #define SL_DOC_F_ESCAPED 0x01u /* JSON string holds backslash escapes: use sl_doc_str() */
 #define SL_DOC_F_CHUNKED 0x02u /* CBOR indefinite-length string: use sl_doc_str()/sl_doc_blob() */
 #define SL_DOC_F_TIME 0x04u    /* CBOR tag 1 (epoch time) preceded this number */
+#define SL_DOC_F_PCT 0x08u     /* form value holds %XX escapes or '+' (space): use sl_doc_str() */
 
 /* Parser results besides a positive token count. */
 #define SL_DOC_INVALID (-1)  /* not well-formed */
@@ -63,7 +66,7 @@ int sl_cbor_parse(const uint8_t *buf, size_t len, struct sl_doc_tok *toks, uint3
 
 /* Index of the value for `key` in object token `obj`, or -1 when absent or
  * when toks[obj] is not an object. Keys compare as exact bytes (escaped JSON
- * keys never match). */
+ * keys never match; form keys are decoded text, so they do). */
 int sl_doc_get(const struct sl_doc_tok *toks, uint32_t obj, const char *key);
 
 /* Index of the first child of ARR/OBJ token t (t + 1), and of the next
@@ -71,13 +74,15 @@ int sl_doc_get(const struct sl_doc_tok *toks, uint32_t obj, const char *key);
 static inline uint32_t sl_doc_first(uint32_t t) { return t + 1; }
 static inline uint32_t sl_doc_next(const struct sl_doc_tok *toks, uint32_t c) { return toks[c].end; }
 
-/* Copy string token t into out (unescaping JSON, joining CBOR chunks),
- * NUL-terminated. Returns the length (excluding NUL), -1 when t is not a
- * string or the escape sequence is bad, -2 when it does not fit in cap. */
+/* Copy string token t into out (unescaping JSON, joining CBOR chunks,
+ * percent-decoding form values), NUL-terminated. Returns the length
+ * (excluding NUL), -1 when t is not a string or the escape sequence is bad,
+ * -2 when it does not fit in cap. */
 int sl_doc_str(const struct sl_doc_tok *t, char *out, size_t cap);
 
 /* Decode blob token t into out: base64 (standard alphabet, padding required
- * per RFC 4648) for a JSON string, the raw bytes for a CBOR byte string.
+ * per RFC 4648) for a JSON string or a form value (after percent-decoding,
+ * so '+' must come as %2B), the raw bytes for a CBOR byte string.
  * Returns the byte count, -1 when t is neither or the base64 is invalid,
  * -2 when it does not fit in cap. */
 long sl_doc_blob(const struct sl_doc_tok *t, uint8_t *out, size_t cap);

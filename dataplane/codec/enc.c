@@ -1,10 +1,12 @@
-/* enc.c - response writer (JSON text or CBOR) and RFC 4648 base64.
+/* enc.c - response writer (JSON text, CBOR or XML) and RFC 4648 base64.
  *
  * Writers never fail individually: the first allocation failure latches
  * e->err and turns every later call into a no-op, so a handler builds its
  * whole reply and checks once. JSON separators are derived from need_comma
  * (a value was already written at this depth) and after_key (the next value
  * completes a key/value pair), so callers never emit punctuation by hand.
+ * XML element names come the same way from per-depth state: the pending
+ * key, else what the enclosing list calls its elements (xml_kind, xml_name).
  */
 #include <assert.h>
 #include <errno.h>
@@ -16,6 +18,23 @@
 #include "dataplane/codec/enc.h"
 
 #define ENC_MIN_CAP 64
+
+/* How the XML container at a depth writes itself and names its elements. */
+enum xml_kind {
+	XML_OBJ = 0,  /* <Name>members</Name>, or no tags without a name */
+	XML_LIST = 1, /* <Name><member>..</member>...</Name> */
+	XML_FLAT = 2, /* <Name>..</Name><Name>..</Name>: no wrapper */
+};
+
+/* The element name of list entries in the query protocol's XML. */
+#define XML_MEMBER "member"
+#define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+
+/* Milliseconds per day, and days from 0000-03-01 to 1970-01-01 in the
+ * proleptic Gregorian calendar (Howard Hinnant's days_from_civil). */
+#define MS_PER_DAY 86400000
+#define DAYS_0000_03_01_TO_EPOCH 719468
+#define DAYS_PER_ERA 146097 /* 400 Gregorian years */
 
 static const char b64_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -205,8 +224,11 @@ void sl_enc_reset(struct sl_enc *e)
 	e->len = 0;
 	e->depth = 0;
 	e->after_key = 0;
+	e->xml_key = NULL;
 	e->err = 0;
 	memset(e->need_comma, 0, sizeof(e->need_comma));
+	memset(e->xml_kind, 0, sizeof(e->xml_kind));
+	memset(e->xml_name, 0, sizeof(e->xml_name));
 }
 
 /* Returns the buffer and its length, or NULL (length 0) when a write failed
@@ -262,37 +284,90 @@ static void cbor_head(struct sl_enc *e, uint8_t major, uint64_t arg)
 	enc_put(e, h, n);
 }
 
-/* Open a container; JSON writes `open`, CBOR the indefinite-length head. */
-static void enc_open(struct sl_enc *e, char open, uint8_t cbor_ib)
+/* XML: write <name> or </name>. */
+static void xml_tag(struct sl_enc *e, const char *name, bool close)
+{
+	enc_put(e, close ? "</" : "<", close ? 2 : 1);
+	enc_put(e, name, strlen(name));
+	enc_byte(e, '>');
+}
+
+/* XML: the element name of the next value, which consumes the pending key:
+ * the key itself, else what the enclosing list names its elements, else
+ * NULL (no element: a value in an object without a key, or at top level). */
+static const char *xml_take_name(struct sl_enc *e)
+{
+	const char *name = e->xml_key;
+
+	e->xml_key = NULL;
+	if (name != NULL || e->depth == 0)
+		return name;
+	if (e->xml_kind[e->depth] == XML_LIST)
+		return XML_MEMBER;
+	if (e->xml_kind[e->depth] == XML_FLAT)
+		return e->xml_name[e->depth];
+	return NULL;
+}
+
+/* Enter a container at depth + 1. Returns false, with -EOVERFLOW latched,
+ * when that is SL_ENC_DEPTH_MAX. */
+static bool enc_push(struct sl_enc *e, uint8_t xml_kind, const char *xml_name)
 {
 	assert(e->depth + 1 < SL_ENC_DEPTH_MAX);
 	if (e->depth + 1 >= SL_ENC_DEPTH_MAX) {
 		e->err = e->err ? e->err : -EOVERFLOW;
+		return false;
+	}
+	e->depth++;
+	e->need_comma[e->depth] = 0;
+	e->xml_kind[e->depth] = xml_kind;
+	e->xml_name[e->depth] = xml_name;
+	return true;
+}
+
+/* Open a container; JSON writes `open`, CBOR the indefinite-length head,
+ * XML the start tag of its name (none for a flat list, whose elements
+ * carry the name, nor for an object without one). */
+static void enc_open(struct sl_enc *e, char open, uint8_t cbor_ib, uint8_t xml_kind)
+{
+	const char *name = NULL;
+
+	if (e->depth + 1 >= SL_ENC_DEPTH_MAX) {
+		enc_push(e, xml_kind, NULL);
 		return;
 	}
 	if (e->fmt == SL_ENC_JSON) {
 		json_sep(e);
 		enc_byte(e, (uint8_t)open);
+	} else if (e->fmt == SL_ENC_XML) {
+		name = xml_take_name(e);
+		if (xml_kind == XML_FLAT && name == NULL)
+			name = XML_MEMBER;
+		if (xml_kind != XML_FLAT && name != NULL)
+			xml_tag(e, name, false);
 	} else {
 		enc_byte(e, cbor_ib);
 	}
-	e->depth++;
-	e->need_comma[e->depth] = 0;
+	enc_push(e, xml_kind, name);
 }
 
 static void enc_close(struct sl_enc *e, char close)
 {
 	assert(e->depth > 0 || e->err);
 	assert(!e->after_key);
+	assert(e->xml_key == NULL);
 	if (e->depth == 0)
 		return;
-	enc_byte(e, e->fmt == SL_ENC_JSON ? (uint8_t)close : 0xff);
+	if (e->fmt != SL_ENC_XML)
+		enc_byte(e, e->fmt == SL_ENC_JSON ? (uint8_t)close : 0xff);
+	else if (e->xml_kind[e->depth] != XML_FLAT && e->xml_name[e->depth] != NULL)
+		xml_tag(e, e->xml_name[e->depth], true);
 	e->depth--;
 }
 
 void sl_enc_obj_begin(struct sl_enc *e)
 {
-	enc_open(e, '{', 0xbf);
+	enc_open(e, '{', 0xbf, XML_OBJ);
 }
 
 void sl_enc_obj_end(struct sl_enc *e)
@@ -302,7 +377,12 @@ void sl_enc_obj_end(struct sl_enc *e)
 
 void sl_enc_arr_begin(struct sl_enc *e)
 {
-	enc_open(e, '[', 0x9f);
+	enc_open(e, '[', 0x9f, XML_LIST);
+}
+
+void sl_enc_arr_begin_flat(struct sl_enc *e)
+{
+	enc_open(e, '[', 0x9f, XML_FLAT);
 }
 
 void sl_enc_arr_end(struct sl_enc *e)
@@ -359,6 +439,112 @@ static void json_quoted(struct sl_enc *e, const uint8_t *s, size_t n)
 	enc_byte(e, '"');
 }
 
+/* XML: the replacement for byte c in text (attr false) or in an attribute
+ * value (attr true); "" for a byte written as it is, NULL for one XML 1.0
+ * cannot carry. Tab and LF survive in text but an attribute value would
+ * turn them into spaces, and a literal CR is always read back as LF. */
+static const char *xml_esc(uint8_t c, bool attr)
+{
+	switch (c) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&apos;";
+	case '\r':
+		return "&#xD;";
+	case '\t':
+		return attr ? "&#x9;" : "";
+	case '\n':
+		return attr ? "&#xA;" : "";
+	default:
+		return c < 0x20 ? NULL : "";
+	}
+}
+
+/* XML: write s escaped, plain runs in one copy each. A byte XML cannot
+ * carry latches -EILSEQ, which stops all later writes. */
+static void xml_text(struct sl_enc *e, const uint8_t *s, size_t n, bool attr)
+{
+	size_t i = 0;
+
+	/* Each pass writes a plain run and at most one escape. */
+	while (i < n) {
+		size_t run = i;
+		const char *x = "";
+
+		while (run < n && (x = xml_esc(s[run], attr)) != NULL && x[0] == '\0')
+			run++;
+		enc_put(e, s + i, run - i);
+		if (run == n)
+			break;
+		if (x == NULL) {
+			e->err = e->err ? e->err : -EILSEQ;
+			return;
+		}
+		enc_put(e, x, strlen(x));
+		i = run + 1;
+	}
+}
+
+/* Start a scalar: JSON its separator, XML the start tag of its element.
+ * Returns the element name for val_end() (NULL: no element). */
+static const char *val_begin(struct sl_enc *e)
+{
+	const char *name;
+
+	assert(e->fmt != SL_ENC_CBOR);
+	if (e->fmt == SL_ENC_JSON) {
+		json_sep(e);
+		return NULL;
+	}
+	name = xml_take_name(e);
+	if (name != NULL)
+		xml_tag(e, name, false);
+	return name;
+}
+
+static void val_end(struct sl_enc *e, const char *name)
+{
+	if (name != NULL)
+		xml_tag(e, name, true);
+}
+
+void sl_enc_xml_begin(struct sl_enc *e, const char *root, const char *xmlns)
+{
+	assert(root != NULL);
+	if (e->fmt != SL_ENC_XML)
+		return;
+	assert(e->xml_key == NULL);
+	if (e->depth + 1 >= SL_ENC_DEPTH_MAX) {
+		enc_push(e, XML_OBJ, root);
+		return;
+	}
+	enc_put(e, XML_DECL, sizeof(XML_DECL) - 1);
+	enc_byte(e, '<');
+	enc_put(e, root, strlen(root));
+	if (xmlns != NULL) {
+		enc_put(e, " xmlns=\"", 8);
+		xml_text(e, (const uint8_t *)xmlns, strlen(xmlns), true);
+		enc_byte(e, '"');
+	}
+	enc_byte(e, '>');
+	enc_push(e, XML_OBJ, root);
+}
+
+void sl_enc_xml_end(struct sl_enc *e)
+{
+	if (e->fmt != SL_ENC_XML)
+		return;
+	assert(e->depth == 0 || e->xml_name[e->depth] != NULL);
+	enc_close(e, 0);
+}
+
 void sl_enc_key(struct sl_enc *e, const char *key)
 {
 	size_t n = strlen(key);
@@ -370,6 +556,11 @@ void sl_enc_key(struct sl_enc *e, const char *key)
 		json_quoted(e, (const uint8_t *)key, n);
 		enc_byte(e, ':');
 		e->after_key = 1;
+	} else if (e->fmt == SL_ENC_XML) {
+		/* Keys name members; list elements are named by their list. */
+		assert(e->xml_key == NULL);
+		assert(e->xml_kind[e->depth] == XML_OBJ);
+		e->xml_key = key;
 	} else {
 		cbor_head(e, 3, n);
 		enc_put(e, key, n);
@@ -378,13 +569,21 @@ void sl_enc_key(struct sl_enc *e, const char *key)
 
 void sl_enc_str(struct sl_enc *e, const char *s, size_t len)
 {
+	const char *name;
+
+	if (e->fmt == SL_ENC_CBOR) {
+		cbor_head(e, 3, len);
+		enc_put(e, s, len);
+		return;
+	}
 	if (e->fmt == SL_ENC_JSON) {
 		json_sep(e);
 		json_quoted(e, (const uint8_t *)s, len);
-	} else {
-		cbor_head(e, 3, len);
-		enc_put(e, s, len);
+		return;
 	}
+	name = val_begin(e);
+	xml_text(e, (const uint8_t *)s, len, false);
+	val_end(e, name);
 }
 
 void sl_enc_cstr(struct sl_enc *e, const char *s)
@@ -394,24 +593,28 @@ void sl_enc_cstr(struct sl_enc *e, const char *s)
 
 void sl_enc_blob(struct sl_enc *e, const void *p, size_t len)
 {
-	size_t n;
+	size_t n, quotes = e->fmt == SL_ENC_JSON ? 1 : 0;
+	const char *name;
 
 	if (e->fmt == SL_ENC_CBOR) {
 		cbor_head(e, 2, len);
 		enc_put(e, p, len);
 		return;
 	}
-	json_sep(e);
+	name = val_begin(e);
 	if (len > SIZE_MAX / 2) {
 		e->err = e->err ? e->err : -ENOMEM;
 		return;
 	}
 	n = sl_base64_enc_len(len);
-	if (!enc_room(e, n + 2))
+	if (!enc_room(e, n + 2 * quotes))
 		return;
-	e->buf[e->len++] = '"';
+	if (quotes)
+		e->buf[e->len++] = '"';
 	e->len += sl_base64_enc((char *)e->buf + e->len, p, len);
-	e->buf[e->len++] = '"';
+	if (quotes)
+		e->buf[e->len++] = '"';
+	val_end(e, name);
 }
 
 /* Write the decimal digits of v; returns how many. */
@@ -433,6 +636,7 @@ void sl_enc_int(struct sl_enc *e, int64_t v)
 {
 	/* The magnitude in unsigned arithmetic, so INT64_MIN is no special case. */
 	uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	const char *name;
 	char d[21];
 	size_t n = 0;
 
@@ -441,40 +645,104 @@ void sl_enc_int(struct sl_enc *e, int64_t v)
 		cbor_head(e, v < 0 ? 1 : 0, v < 0 ? mag - 1 : mag);
 		return;
 	}
-	json_sep(e);
+	name = val_begin(e);
 	if (v < 0)
 		d[n++] = '-';
 	n += u64_dec(d + n, mag);
 	enc_put(e, d, n);
+	val_end(e, name);
 }
 
 void sl_enc_bool(struct sl_enc *e, int v)
 {
+	const char *name;
+
 	if (e->fmt == SL_ENC_CBOR) {
 		enc_byte(e, v ? 0xf5 : 0xf4);
 		return;
 	}
-	json_sep(e);
+	name = val_begin(e);
 	if (v)
 		enc_put(e, "true", 4);
 	else
 		enc_put(e, "false", 5);
+	val_end(e, name);
 }
 
+/* XML has no null: the member is left out, as the query protocol does. */
 void sl_enc_null(struct sl_enc *e)
 {
 	if (e->fmt == SL_ENC_CBOR) {
 		enc_byte(e, 0xf6);
 		return;
 	}
+	if (e->fmt == SL_ENC_XML) {
+		xml_take_name(e);
+		return;
+	}
 	json_sep(e);
 	enc_put(e, "null", 4);
+}
+
+/* Write n as at least `width` decimal digits; returns how many. */
+static size_t dec_pad(char *out, uint64_t n, size_t width)
+{
+	char d[20];
+	size_t k = u64_dec(d, n), pad = k < width ? width - k : 0;
+
+	memset(out, '0', pad);
+	memcpy(out + pad, d, k);
+	return pad + k;
+}
+
+/* Write epoch milliseconds as ISO 8601 UTC (2026-12-02T05:37:30.123Z) into
+ * out, which holds 40 bytes; returns the length. The calendar arithmetic
+ * is Howard Hinnant's civil_from_days, exact over all of int64_t. */
+static size_t iso8601_ms(char out[40], int64_t ms)
+{
+	int64_t days = ms / MS_PER_DAY, rem = ms % MS_PER_DAY, era, year;
+	uint32_t doe, yoe, doy, mp, month, day;
+	size_t n = 0;
+
+	if (rem < 0) {
+		days--;
+		rem += MS_PER_DAY;
+	}
+	assert(rem >= 0 && rem < MS_PER_DAY);
+	days += DAYS_0000_03_01_TO_EPOCH;
+	era = (days >= 0 ? days : days - (DAYS_PER_ERA - 1)) / DAYS_PER_ERA;
+	doe = (uint32_t)(days - era * DAYS_PER_ERA);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	day = doy - (153 * mp + 2) / 5 + 1;
+	month = mp < 10 ? mp + 3 : mp - 9;
+	year = (int64_t)yoe + era * 400 + (month <= 2);
+	if (year < 0)
+		out[n++] = '-';
+	n += dec_pad(out + n, year < 0 ? 0 - (uint64_t)year : (uint64_t)year, 4);
+	out[n++] = '-';
+	n += dec_pad(out + n, month, 2);
+	out[n++] = '-';
+	n += dec_pad(out + n, day, 2);
+	out[n++] = 'T';
+	n += dec_pad(out + n, (uint64_t)(rem / 3600000), 2);
+	out[n++] = ':';
+	n += dec_pad(out + n, (uint64_t)(rem / 60000 % 60), 2);
+	out[n++] = ':';
+	n += dec_pad(out + n, (uint64_t)(rem / 1000 % 60), 2);
+	out[n++] = '.';
+	n += dec_pad(out + n, (uint64_t)(rem % 1000), 3);
+	out[n++] = 'Z';
+	assert(n < 40);
+	return n;
 }
 
 void sl_enc_time_ms(struct sl_enc *e, int64_t ms)
 {
 	uint64_t mag = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
-	char d[32];
+	const char *name;
+	char d[40];
 	size_t n = 0;
 
 	if (e->fmt == SL_ENC_CBOR) {
@@ -485,22 +753,31 @@ void sl_enc_time_ms(struct sl_enc *e, int64_t ms)
 		sl_enc_int(e, ms);
 		return;
 	}
-	json_sep(e);
-	if (ms < 0)
-		d[n++] = '-';
-	n += u64_dec(d + n, mag / 1000);
-	d[n++] = '.';
-	d[n++] = (char)('0' + mag % 1000 / 100);
-	d[n++] = (char)('0' + mag % 100 / 10);
-	d[n++] = (char)('0' + mag % 10);
+	name = val_begin(e);
+	if (e->fmt == SL_ENC_XML) {
+		n = iso8601_ms(d, ms);
+	} else {
+		if (ms < 0)
+			d[n++] = '-';
+		n += u64_dec(d + n, mag / 1000);
+		d[n++] = '.';
+		d[n++] = (char)('0' + mag % 1000 / 100);
+		d[n++] = (char)('0' + mag % 100 / 10);
+		d[n++] = (char)('0' + mag % 10);
+	}
 	enc_put(e, d, n);
+	val_end(e, name);
 }
 
 /* Appends p as one complete value: in JSON it gets the comma any value
- * would get, so a cached fragment can follow a key or sit in an array. */
+ * would get, so a cached fragment can follow a key or sit in an array; in
+ * XML it goes inside the element the pending key (or list) names. */
 void sl_enc_raw(struct sl_enc *e, const void *p, size_t len)
 {
-	if (e->fmt == SL_ENC_JSON)
-		json_sep(e);
+	const char *name = NULL;
+
+	if (e->fmt != SL_ENC_CBOR)
+		name = val_begin(e);
 	enc_put(e, p, len);
+	val_end(e, name);
 }

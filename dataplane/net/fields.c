@@ -2,12 +2,15 @@
 #include "dataplane/net/fields.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane/codec/form.h"
+#include "dataplane/limits.h"
 #include "dataplane/net/server.h"
 
 static void verr(struct sl_req *req, const char *type, const char *fmt, va_list ap)
@@ -43,6 +46,43 @@ static void member_name(const char *key, char *out, size_t cap)
 	out[0] = (char)tolower((unsigned char)out[0]);
 }
 
+/* Query requests: the form (body, or the query string of a GET) as a
+ * document. The pairs and the decoded keys live in per-thread buffers, as
+ * the tokens do in the caller's: both are reused by the next parse on the
+ * same thread. */
+static int query_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max)
+{
+	static __thread struct sl_form_pair *pairs;
+	static __thread char *scratch;
+	static __thread size_t scratch_cap;
+	const char *p = (const char *)req->body;
+	size_t n = req->body_len;
+
+	if (req->method == SL_GET || n == 0) {
+		p = req->query.p;
+		n = req->query.n;
+	}
+	if (!pairs && !(pairs = malloc(sizeof(*pairs) * SL_QUERY_PAIRS_MAX)))
+		return SL_DOC_TOO_BIG;
+	int np = sl_form_parse(p, n, pairs, SL_QUERY_PAIRS_MAX);
+	if (np < 0)
+		return np;
+	/* Grown to the largest form seen, then kept: no allocation per request
+	 * once warm, and a small form never pins a big buffer it never needed. */
+	size_t need = SL_FORM_SCRATCH_BYTES((size_t)np, n);
+	if (need > scratch_cap) {
+		size_t cap = scratch_cap ? scratch_cap : 4096;
+		while (cap < need)
+			cap *= 2;
+		char *q = realloc(scratch, cap);
+		if (!q)
+			return SL_DOC_TOO_BIG;
+		scratch = q;
+		scratch_cap = cap;
+	}
+	return sl_form_to_doc(pairs, (uint32_t)np, toks, max, scratch, scratch_cap);
+}
+
 int sl_fields_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max,
 		    struct sl_fields *out)
 {
@@ -51,12 +91,20 @@ int sl_fields_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max,
 	size_t n = req->body_len;
 	int rc;
 
-	if (n == 0) {
+	/* The router parsed the body into these tokens already: reuse them. */
+	if (req->doc == toks && req->doc_n > 0) {
+		rc = req->doc_n;
+		goto parsed;
+	}
+	if (req->proto == SL_PROTO_QUERY) {
+		rc = query_parse(req, toks, max);
+	} else if (n == 0) {
 		b = empty;
 		n = 2;
 		rc = sl_json_parse(b, n, toks, max);
 	} else {
-		rc = req->fmt == 1 ? sl_cbor_parse(b, n, toks, max) : sl_json_parse(b, n, toks, max);
+		rc = req->fmt == SL_ENC_CBOR ? sl_cbor_parse(b, n, toks, max) :
+					       sl_json_parse(b, n, toks, max);
 	}
 	if (rc == SL_DOC_TOO_BIG) {
 		sl_err_serialization(req, "Request document is too large or too deeply nested");
@@ -71,9 +119,14 @@ int sl_fields_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max,
 		sl_err_serialization(req, "Request body must be a structure");
 		return SL_FIELD_ERR;
 	}
-	out->req = req;
-	out->t = toks;
-	out->obj = 0;
+	req->doc = toks;
+	req->doc_n = rc;
+parsed:
+	if (out) {
+		out->req = req;
+		out->t = toks;
+		out->obj = 0;
+	}
 	return rc;
 }
 
@@ -134,6 +187,22 @@ int sl_field_str(struct sl_fields *f, const char *key, char *out, size_t cap, si
 	return len;
 }
 
+/* A query-protocol integer: decimal text with an optional sign, within
+ * int64. 0 or -1. */
+static int query_int(const struct sl_doc_tok *t, int64_t *out)
+{
+	char v[24], *end;
+
+	if (sl_doc_str(t, v, sizeof(v)) <= 0)
+		return -1;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno || *end || end == v)
+		return -1;
+	*out = x;
+	return 0;
+}
+
 int sl_field_int(struct sl_fields *f, const char *key, int64_t min, int64_t max, bool required,
 		 int64_t *out)
 {
@@ -148,7 +217,8 @@ int sl_field_int(struct sl_fields *f, const char *key, int64_t min, int64_t max,
 		*out = (int64_t)f->t[i].d;
 	else if (f->t[i].type == SL_DOC_INT)
 		*out = f->t[i].i;
-	else
+	else if (f->t[i].type != SL_DOC_STR || f->req->proto != SL_PROTO_QUERY ||
+		 query_int(&f->t[i], out) < 0)
 		return wrong_type(f, key, "an integer");
 	member_name(key, m, sizeof(m));
 	if (*out < min) {
@@ -172,6 +242,15 @@ int sl_field_bool(struct sl_fields *f, const char *key, bool *out)
 
 	if (i == -2)
 		return SL_FIELD_ABSENT;
+	if (f->t[i].type == SL_DOC_STR && f->req->proto == SL_PROTO_QUERY) {
+		/* The query protocol sends every scalar as text. */
+		char v[8];
+		int n = sl_doc_str(&f->t[i], v, sizeof(v));
+		if (n < 0 || (strcmp(v, "true") != 0 && strcmp(v, "false") != 0))
+			return wrong_type(f, key, "a boolean");
+		*out = v[0] == 't';
+		return 1;
+	}
 	if (f->t[i].type != SL_DOC_BOOL)
 		return wrong_type(f, key, "a boolean");
 	*out = f->t[i].i != 0;

@@ -26,7 +26,9 @@ struct sl_fields {
 };
 
 /* Parse req's body by its format into toks. Returns the token count, or
- * SL_FIELD_ERR with a SerializationException set. An empty body is `{}`. */
+ * SL_FIELD_ERR with a SerializationException set. An empty body is `{}`.
+ * A body already parsed into the same toks (by the router) is not parsed
+ * again. `out` may be NULL. */
 int sl_fields_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max,
 		    struct sl_fields *out);
 

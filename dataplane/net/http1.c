@@ -273,7 +273,7 @@ static const char *parse_headers(const char *p, const char *end, struct sl_http_
 			return eat_eol(p, end, ret);
 		}
 		if (n == cap) {
-			*ret = SL_HTTP_INVALID;
+			*ret = SL_HTTP_TOO_MANY;
 			return NULL;
 		}
 		p = parse_header_line(p, end, &h[n], ret);

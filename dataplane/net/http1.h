@@ -2,7 +2,8 @@
  *
  * picohttpparser's shape: allocates nothing, fills caller arrays with views
  * into the input, answers >0 (bytes of the head consumed), -2 (incomplete:
- * read more and call again with the whole buffer) or -1 (invalid).
+ * read more and call again with the whole buffer), -1 (invalid) or -3 (more
+ * headers than the caller has room for).
  */
 #ifndef SL_HTTP_HTTP1_H
 #define SL_HTTP_HTTP1_H
@@ -12,6 +13,7 @@
 
 #define SL_HTTP_INCOMPLETE (-2)
 #define SL_HTTP_INVALID (-1)
+#define SL_HTTP_TOO_MANY (-3) /* well formed so far, but more headers than capacity */
 
 struct sl_http_header {
 	const char *name;
@@ -31,7 +33,7 @@ struct sl_http_req {
 
 /* Parse a request line and headers ending in CRLF CRLF (bare LF accepted).
  * *num_headers is the capacity of `headers` on entry and the count on exit.
- * More headers than capacity is -1. Header names are tokens (RFC 9110);
+ * More headers than capacity is SL_HTTP_TOO_MANY. Header names are tokens (RFC 9110);
  * obsolete line folding is -1. */
 int sl_http_parse_request(const char *buf, size_t len, struct sl_http_req *req,
 			  struct sl_http_header *headers, size_t *num_headers);

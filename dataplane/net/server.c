@@ -34,7 +34,7 @@
 #define SL_H2_SEND_ROUNDS 4096
 #define SL_H2_PREFACE_LEN 24
 
-enum sl_proto { SL_PROTO_UNKNOWN = 0, SL_PROTO_H1, SL_PROTO_H2 };
+enum sl_wire { SL_WIRE_UNKNOWN = 0, SL_WIRE_H1, SL_WIRE_H2 };
 
 struct sl_obuf {
 	uint8_t *buf;
@@ -45,11 +45,14 @@ struct sl_obuf {
 struct sl_conn {
 	struct sl_worker *w;
 	int fd;
-	uint8_t proto;
+	uint8_t wire; /* enum sl_wire: chosen by the first bytes */
 	bool recv_armed;
 	bool send_armed;
 	bool closing;
 	bool in_process; /* inside h1_process: finishing must not recurse */
+	bool retry_queued; /* `retry` is on the worker's deferred queue */
+	bool draining;     /* read nothing new; close once every reply is out */
+	struct sl_msg retry;
 	uint32_t reqs; /* requests handed to handlers and not yet finished */
 	uint8_t *rbuf;
 	size_t rstart; /* HTTP/1: first byte of the oldest unanswered request */
@@ -68,6 +71,9 @@ struct sl_conn {
 	int h1_fail_status; /* a parse failure waiting for earlier replies */
 	const char *h1_fail_text;
 	bool h1_continue_sent; /* 100 Continue sent for the request being read */
+	bool ch_active;        /* decoding the chunked body of the head at rparse */
+	struct sl_http_chunked ch;
+	size_t ch_decoded;     /* body bytes decoded so far, from the body's start */
 	/* HTTP/2 */
 	nghttp2_session *h2;
 	struct sl_req *replied; /* replies nghttp2 may still be reading */
@@ -93,11 +99,16 @@ struct sl_h2s {
 	size_t cap;
 	uint8_t method;
 	bool too_big;
-	char path[512];
-	char target[128];
-	char ctype[64];
-	char region[32];
-	char service[32];
+	bool head_too_big;  /* more than SL_HTTP_HEADERS_MAX headers or SL_HTTP_HEAD_MAX bytes */
+	/* The request headers: names and values back to back in hbuf, and
+	 * where each one is (offsets: hbuf may move while it grows). */
+	uint8_t *hbuf;
+	size_t hlen;
+	size_t hcap;
+	uint32_t nh;
+	struct { uint32_t name, name_len, value, value_len; } hoff[SL_HTTP_HEADERS_MAX];
+	uint32_t path_off;
+	uint32_t path_len;
 	size_t out_off; /* reply bytes handed to nghttp2 */
 	bool replied;
 	struct sl_h2s *prev; /* the connection's open streams */
@@ -146,6 +157,28 @@ static int obuf_append(struct sl_obuf *o, const void *p, size_t n)
 	return 0;
 }
 
+static void conn_retry(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sl_conn *c = msg->arg;
+
+	assert(c->w == w);
+	c->retry_queued = false;
+	conn_pump(c);
+}
+
+/* No submission entry was free: pump the connection again from the next
+ * loop iteration (at most one retry queued per connection). */
+static void conn_retry_later(struct sl_conn *c)
+{
+	if (c->retry_queued)
+		return;
+	c->retry_queued = true;
+	c->retry.type = SL_MSG_CALL;
+	c->retry.fn = conn_retry;
+	c->retry.arg = c;
+	sl_worker_defer(c->w, &c->retry);
+}
+
 static void arm_send(struct sl_conn *c)
 {
 	struct sl_obuf *o = &c->out[!c->cur];
@@ -159,12 +192,11 @@ static void arm_send(struct sl_conn *c)
 		c->sent = 0;
 		o = &c->out[!c->cur];
 	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(sl_worker_ring(c->w));
+	struct io_uring_sqe *sqe = sl_worker_sqe(c->w);
 	if (!sqe) {
-		io_uring_submit(sl_worker_ring(c->w));
-		sqe = io_uring_get_sqe(sl_worker_ring(c->w));
+		conn_retry_later(c);
+		return;
 	}
-	assert(sqe);
 	io_uring_prep_send(sqe, c->fd, o->buf + c->sent, o->len - c->sent, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, sl_op_tag(c, SL_OP_SEND));
 	c->send_armed = true;
@@ -172,7 +204,7 @@ static void arm_send(struct sl_conn *c)
 
 static void arm_recv(struct sl_conn *c)
 {
-	if (c->recv_armed || c->closing || c->fd < 0)
+	if (c->recv_armed || c->closing || c->draining || c->fd < 0)
 		return;
 	if (c->rlen == c->rcap) {
 		/* Grow only while no request points into the buffer. */
@@ -185,12 +217,11 @@ static void arm_recv(struct sl_conn *c)
 		c->rbuf = p;
 		c->rcap = cap;
 	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(sl_worker_ring(c->w));
+	struct io_uring_sqe *sqe = sl_worker_sqe(c->w);
 	if (!sqe) {
-		io_uring_submit(sl_worker_ring(c->w));
-		sqe = io_uring_get_sqe(sl_worker_ring(c->w));
+		conn_retry_later(c);
+		return;
 	}
-	assert(sqe);
 	io_uring_prep_recv(sqe, c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
 	c->recv_off = c->rlen;
 	io_uring_sqe_set_data64(sqe, sl_op_tag(c, SL_OP_RECV));
@@ -212,7 +243,7 @@ static void conn_free_if_done(struct sl_conn *c)
 {
 	struct sl_http_worker *hw = hw_of(c->w);
 
-	if (!c->closing || c->recv_armed || c->send_armed || c->reqs)
+	if (!c->closing || c->recv_armed || c->send_armed || c->reqs || c->retry_queued)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
@@ -311,6 +342,7 @@ static void req_release(struct sl_req *r)
 	struct sl_http_worker *hw = hw_of(r->conn->w);
 
 	free(r->owned_body);
+	free(r->owned_head);
 	if (hw->npool < SL_REQ_POOL_MAX && r->out.cap <= SL_REQ_KEEP_BYTES &&
 	    r->scratch_cap <= SL_REQ_KEEP_BYTES) {
 		r->pool_next = hw->pool;
@@ -321,6 +353,18 @@ static void req_release(struct sl_req *r)
 	sl_enc_free(&r->out);
 	free(r->scratch);
 	free(r);
+}
+
+const struct sl_http_header *sl_req_header(const struct sl_req *req, const char *name)
+{
+	return sl_http_find(req->hdrs, req->nhdrs, name);
+}
+
+bool sl_view_eq(struct sl_view v, const char *s)
+{
+	size_t n = strlen(s);
+
+	return v.n == n && (n == 0 || memcmp(v.p, s, n) == 0);
 }
 
 void *sl_req_scratch(struct sl_req *req, size_t size)
@@ -351,6 +395,26 @@ void sl_req_error(struct sl_req *req, int status, const char *type, const char *
 	req->out.fmt = req->fmt;
 	req->status = status;
 	req->error_type = type;
+	if (req->out.fmt == SL_ENC_XML) {
+		/* Query: <ErrorResponse><Error>Type, Code, Message</Error>RequestId. */
+		struct sl_enc *e = &req->out;
+		sl_enc_xml_begin(e, "ErrorResponse", req->svc ? req->svc->xmlns : NULL);
+		sl_enc_key(e, "Error");
+		sl_enc_obj_begin(e);
+		sl_enc_key(e, "Type");
+		sl_enc_cstr(e, status >= 500 ? "Receiver" : "Sender");
+		sl_enc_key(e, "Code");
+		sl_enc_cstr(e, type);
+		sl_enc_key(e, "Message");
+		sl_enc_cstr(e, msg);
+		sl_enc_obj_end(e);
+		sl_enc_key(e, "RequestId");
+		sl_enc_cstr(e, req->request_id);
+		sl_enc_xml_end(e);
+		return;
+	}
+	/* JSON 1.0/1.1, CBOR 1.1, rpc-v2-cbor and REST-JSON all carry the
+	 * error's shape name in __type. */
 	sl_enc_obj_begin(&req->out);
 	sl_enc_key(&req->out, "__type");
 	sl_enc_cstr(&req->out, type);
@@ -359,11 +423,48 @@ void sl_req_error(struct sl_req *req, int status, const char *type, const char *
 	sl_enc_obj_end(&req->out);
 }
 
+void sl_reply_begin(struct sl_req *req)
+{
+	struct sl_enc *e = &req->out;
+
+	if (e->fmt != SL_ENC_XML) {
+		sl_enc_obj_begin(e);
+		return;
+	}
+	/* <OpResponse xmlns><OpResult>: the names live in the request until
+	 * the reply is written. */
+	const char *op = req->sop ? req->sop->name : "Unknown";
+	snprintf(req->xml_names[0], sizeof(req->xml_names[0]), "%sResponse", op);
+	snprintf(req->xml_names[1], sizeof(req->xml_names[1]), "%sResult", op);
+	sl_enc_xml_begin(e, req->xml_names[0], req->svc ? req->svc->xmlns : NULL);
+	sl_enc_key(e, req->xml_names[1]);
+	sl_enc_obj_begin(e);
+}
+
+void sl_reply_end(struct sl_req *req)
+{
+	struct sl_enc *e = &req->out;
+
+	if (e->fmt != SL_ENC_XML) {
+		sl_enc_obj_end(e);
+		return;
+	}
+	sl_enc_obj_end(e);
+	sl_enc_key(e, "ResponseMetadata");
+	sl_enc_obj_begin(e);
+	sl_enc_key(e, "RequestId");
+	sl_enc_cstr(e, req->request_id);
+	sl_enc_obj_end(e);
+	sl_enc_xml_end(e);
+}
+
 static const char *status_text(int s)
 {
 	switch (s) {
 	case 200: return "OK";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
@@ -379,31 +480,105 @@ static const char *reply_ctype(const struct sl_req *r)
 {
 	if (r->content_type)
 		return r->content_type;
+	switch (r->proto) {
+	case SL_PROTO_JSON10: return "application/x-amz-json-1.0";
+	case SL_PROTO_QUERY: return "text/xml";
+	case SL_PROTO_RPCV2: return "application/cbor";
+	case SL_PROTO_REST_JSON: return "application/json";
+	default: break;
+	}
 	return r->fmt == SL_ENC_CBOR ? "application/x-amz-cbor-1.1" : "application/x-amz-json-1.1";
 }
+
+/* What browsers may read of a reply, and what a preflight may ask for. */
+#define SL_CORS_EXPOSE "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-request-id," \
+	"x-amz-id-2,x-amzn-query-error,Date,ETag"
+#define SL_CORS_METHODS "GET,POST,PUT,DELETE,HEAD,OPTIONS,PATCH"
+#define SL_CORS_MAX_AGE "86400"
+/* Reply headers besides the status: content type and length, request id,
+ * error type, protocol markers, CORS. */
+#define SL_REPLY_HDRS_MAX 12
+
+struct reply_hdr {
+	const char *name;    /* as sent on HTTP/1.1 */
+	const char *h2_name; /* lower case, as HTTP/2 requires */
+	const char *value;
+	size_t value_len;
+};
+
+static unsigned add_hdr(struct reply_hdr *h, unsigned n, const char *name, const char *h2_name,
+			const char *value, size_t len)
+{
+	assert(n < SL_REPLY_HDRS_MAX);
+	h[n] = (struct reply_hdr){ name, h2_name, value, len };
+	return n + 1;
+}
+#define ADD(n1, n2, v) (n = add_hdr(h, n, n1, n2, v, strlen(v)))
+
+/* The reply's headers (values point into r or clen). Returns the count. */
+static unsigned reply_headers(const struct sl_req *r, struct reply_hdr *h, const char *clen)
+{
+	unsigned n = 0;
+
+	ADD("Content-Type", "content-type", reply_ctype(r));
+	ADD("Content-Length", "content-length", clen);
+	ADD("x-amzn-RequestId", "x-amzn-requestid", r->request_id);
+	if (r->proto == SL_PROTO_QUERY)
+		ADD("x-amz-request-id", "x-amz-request-id", r->request_id);
+	if (r->error_type)
+		ADD("x-amzn-ErrorType", "x-amzn-errortype", r->error_type);
+	if (r->error_type && r->query_error)
+		ADD("x-amzn-query-error", "x-amzn-query-error", r->query_error);
+	if (r->proto == SL_PROTO_RPCV2)
+		ADD("smithy-protocol", "smithy-protocol", "rpc-v2-cbor");
+	if (r->cors) {
+		ADD("Access-Control-Allow-Origin", "access-control-allow-origin", "*");
+		ADD("Access-Control-Expose-Headers", "access-control-expose-headers", SL_CORS_EXPOSE);
+	}
+	if (r->cors && r->method == SL_OPTIONS) {
+		const struct sl_http_header *ask =
+			sl_req_header(r, "access-control-request-headers");
+		ADD("Access-Control-Allow-Methods", "access-control-allow-methods", SL_CORS_METHODS);
+		if (ask)
+			n = add_hdr(h, n, "Access-Control-Allow-Headers",
+				    "access-control-allow-headers", ask->value, ask->value_len);
+		ADD("Access-Control-Max-Age", "access-control-max-age", SL_CORS_MAX_AGE);
+	}
+	return n;
+}
+#undef ADD
 
 static void log_request(const struct sl_req *r)
 {
 	if (!sl_cfg->request_log)
 		return;
-	sl_info("%s %s %s %d %zu %lldus", r->h2_stream >= 0 ? "h2" : "h1", r->path,
-		r->target[0] ? r->target : "-", r->status, r->out.len,
+	sl_info("%s %.*s %s.%.*s %d %zu %lldus", r->h2_stream >= 0 ? "h2" : "h1",
+		(int)r->path.n, r->path.p, r->svc ? r->svc->name : "-", (int)r->op_name.n,
+		r->op_name.p ? r->op_name.p : "", r->status, r->out.len,
 		(long long)(mono_ns() - r->start_ns) / 1000);
 }
 
 static void h1_reply(struct sl_conn *c, struct sl_req *r)
 {
-	char head[512];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "x-amzn-RequestId: %s\r\n%s%s%s%s\r\n",
-			 r->status, status_text(r->status), reply_ctype(r), r->out.len,
-			 r->request_id, r->error_type ? "x-amzn-ErrorType: " : "",
-			 r->error_type ? r->error_type : "", r->error_type ? "\r\n" : "",
-			 r->h1_close ? "Connection: close\r\n" : "");
+	struct reply_hdr h[SL_REPLY_HDRS_MAX];
+	char line[64], clen[24];
 	struct sl_obuf *o = &c->out[c->cur];
+	int rc;
 
-	if (obuf_append(o, head, (size_t)n) < 0 || obuf_append(o, r->out.buf, r->out.len) < 0)
+	snprintf(clen, sizeof(clen), "%zu", r->out.len);
+	unsigned n = reply_headers(r, h, clen);
+	int ln = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", r->status, status_text(r->status));
+	rc = obuf_append(o, line, (size_t)ln);
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		rc = obuf_append(o, h[i].name, strlen(h[i].name));
+		rc = rc ?: obuf_append(o, ": ", 2);
+		rc = rc ?: obuf_append(o, h[i].value, h[i].value_len);
+		rc = rc ?: obuf_append(o, "\r\n", 2);
+	}
+	if (rc == 0 && r->h1_close)
+		rc = obuf_append(o, "Connection: close\r\n", 19);
+	rc = rc ?: obuf_append(o, "\r\n", 2);
+	if (rc < 0 || obuf_append(o, r->out.buf, r->out.len) < 0)
 		r->h1_close = true;
 }
 
@@ -457,21 +632,20 @@ static ssize_t h2_read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_
 
 static void h2_reply(struct sl_conn *c, struct sl_req *r)
 {
+	struct reply_hdr h[SL_REPLY_HDRS_MAX];
+	nghttp2_nv nva[SL_REPLY_HDRS_MAX + 1];
 	char status[8], clen[24];
-	const char *ctype = reply_ctype(r);
 
 	snprintf(status, sizeof(status), "%d", r->status);
 	snprintf(clen, sizeof(clen), "%zu", r->out.len);
-#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
-	nghttp2_nv nva[] = {
-		NV(":status", status), NV("content-type", ctype), NV("content-length", clen),
-		NV("x-amzn-requestid", r->request_id),
-		NV("x-amzn-errortype", r->error_type ? r->error_type : ""),
-	};
-#undef NV
-	size_t nnv = r->error_type ? 5 : 4;
+	unsigned n = reply_headers(r, h, clen);
+	nva[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+			       NGHTTP2_NV_FLAG_NONE };
+	for (unsigned i = 0; i < n; i++)
+		nva[i + 1] = (nghttp2_nv){ (uint8_t *)h[i].h2_name, (uint8_t *)h[i].value,
+					   strlen(h[i].h2_name), h[i].value_len, NGHTTP2_NV_FLAG_NONE };
 	nghttp2_data_provider prd = { .source.ptr = r, .read_callback = h2_read_body };
-	if (nghttp2_submit_response(c->h2, r->h2_stream, nva, nnv, &prd) != 0)
+	if (nghttp2_submit_response(c->h2, r->h2_stream, nva, n + 1, &prd) != 0)
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->h2_stream, NGHTTP2_INTERNAL_ERROR);
 }
 
@@ -485,9 +659,10 @@ void sl_req_finish(struct sl_worker *w, struct sl_req *r)
 		sl_req_error(r, 500, "InternalFailure", "out of memory");
 	log_request(r);
 	struct sl_metrics *m = sl_metrics_of(sl_worker_index(w));
-	sl_metric_add(&m->requests[r->op][r->status >= 500 ? SL_ST_5XX : r->status >= 400 ? SL_ST_4XX :
-								       SL_ST_2XX], 1);
-	sl_hist_observe(&m->latency[r->op], (uint64_t)(mono_ns() - r->start_ns) / 1000);
+	struct sl_op_stats *os = &m->ops[r->op];
+	sl_metric_add(&os->requests[r->status >= 500 ? SL_ST_5XX : r->status >= 400 ? SL_ST_4XX :
+								      SL_ST_2XX], 1);
+	sl_hist_observe(&os->latency, (uint64_t)(mono_ns() - r->start_ns) / 1000);
 	c->reqs--;
 	if (r->h2_stream < 0) {
 		r->h1_done = true;
@@ -539,6 +714,10 @@ static uint8_t method_of(const char *m, size_t n)
 		return SL_DELETE;
 	if (n == 4 && memcmp(m, "HEAD", 4) == 0)
 		return SL_HEAD;
+	if (n == 7 && memcmp(m, "OPTIONS", 7) == 0)
+		return SL_OPTIONS;
+	if (n == 5 && memcmp(m, "PATCH", 5) == 0)
+		return SL_PATCH;
 	return SL_OTHER;
 }
 
@@ -551,18 +730,28 @@ static void set_fmt(struct sl_req *r, const char *ct, size_t n)
 		r->fmt_known = true;
 	} else if (n && memmem(ct, n, "json", 4)) {
 		r->fmt_known = true;
+	} else if (n >= 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+		r->fmt_known = true; /* the router decides whether it is a query request */
 	}
 }
 
-static void copy_hdr(char *dst, size_t cap, const struct sl_http_header *h)
+/* Content-Length: decimal digits only, at most SL_HTTP_CLEN_DIGITS_MAX of
+ * them. Returns 0 and *out, or -1 (400: not a number, or too long to be
+ * one we could hold, never read as a smaller value). */
+static int parse_clen(const struct sl_http_header *h, uint64_t *out)
 {
-	size_t n = h ? h->value_len : 0;
+	uint64_t v = 0;
 
-	if (n >= cap)
-		n = cap - 1;
-	if (n)
-		memcpy(dst, h->value, n);
-	dst[n] = '\0';
+	if (h->value_len == 0 || h->value_len > SL_HTTP_CLEN_DIGITS_MAX)
+		return -1;
+	for (size_t i = 0; i < h->value_len; i++) {
+		char ch = h->value[i];
+		if (ch < '0' || ch > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(ch - '0');
+	}
+	*out = v; /* 19 digits cannot overflow 64 bits */
+	return 0;
 }
 
 static void h1_fail_now(struct sl_conn *c, int status, const char *text)
@@ -593,6 +782,43 @@ static void h1_fail(struct sl_conn *c, int status, const char *text)
 	c->h1_fail_text = text;
 }
 
+/* Decode the chunked body of the head at rparse incrementally: only the
+ * bytes that arrived since the last call are decoded, in place, right after
+ * the part already decoded (decoding never grows data, so it moves left).
+ * Returns 1 when complete (sets *dlen), 0 when more bytes are needed, -1
+ * invalid, -413 too big. */
+static int h1_chunked(struct sl_conn *c, uint8_t *start, size_t *dlen)
+{
+	uint8_t *raw = start + c->ch_decoded;
+	size_t n = (size_t)(c->rbuf + c->rlen - raw);
+	size_t got = n;
+
+	assert(raw <= c->rbuf + c->rlen);
+	c->ch_active = true;
+	long rc = sl_http_decode_chunked(&c->ch, (char *)raw, &got);
+	if (rc == -1)
+		return -1;
+	assert(got <= n);
+	c->ch_decoded += got;
+	/* The decoded bytes are raw[0..got); whatever follows the body (the
+	 * next pipelined request, rc bytes) is right behind them. */
+	c->rlen = (size_t)(raw - c->rbuf) + got + (rc >= 0 ? (size_t)rc : 0);
+	if (c->ch_decoded > SL_HTTP_BODY_MAX)
+		return -413;
+	if (rc == -2)
+		return 0;
+	*dlen = c->ch_decoded;
+	return 1;
+}
+
+/* Forget the chunked-decoding state: its request was dispatched or failed. */
+static void h1_chunked_reset(struct sl_conn *c)
+{
+	memset(&c->ch, 0, sizeof(c->ch));
+	c->ch_decoded = 0;
+	c->ch_active = false;
+}
+
 /* The body of the head just parsed: returns 1 when complete (sets *body,
  * *body_len, *total), 0 when more bytes are needed, -1 invalid, -413 too big. */
 static int h1_body(struct sl_conn *c, size_t head_len, const struct sl_http_header *hs,
@@ -602,72 +828,66 @@ static int h1_body(struct sl_conn *c, size_t head_len, const struct sl_http_head
 	const struct sl_http_header *cl = sl_http_find(hs, nh, "content-length");
 	uint8_t *start = c->rbuf + c->rparse + head_len;
 	size_t avail = c->rlen - c->rparse - head_len;
+	uint64_t len = 0;
 
-	if (te && te->value_len == 7 && strncasecmp(te->value, "chunked", 7) == 0) {
-		/* Decode whatever is buffered from scratch each time: simple, and
-		 * chunked uploads are rare with AWS SDKs. */
-		struct sl_http_chunked st = { 0 };
-		uint8_t *tmp = malloc(avail ? avail : 1);
-		size_t dlen = avail;
-		if (!tmp)
-			return -1;
-		memcpy(tmp, start, avail);
-		long rc = sl_http_decode_chunked(&st, (char *)tmp, &dlen);
-		if (rc == -1 || (rc == -2 && avail > SL_HTTP_BODY_MAX)) {
-			free(tmp);
-			return rc == -1 ? -1 : -413;
-		}
-		if (rc == -2) {
-			free(tmp);
-			return 0;
-		}
-		/* Put the decoded body where the raw one was; keep what follows. */
-		size_t rest = (size_t)rc;
-		memcpy(start, tmp, dlen);
-		memmove(start + dlen, start + avail - rest, rest);
-		free(tmp);
-		c->rlen -= avail - dlen - rest;
+	if (te) {
+		if (te->value_len != 7 || strncasecmp(te->value, "chunked", 7) != 0 || cl)
+			return -1; /* RFC 9112 6.1: chunked only, and never with a length */
+		size_t dlen;
+		int rc = h1_chunked(c, start, &dlen);
+		if (rc != 1)
+			return rc;
 		*body = start;
 		*body_len = dlen;
 		*total = head_len + dlen;
 		return 1;
 	}
-	size_t len = 0;
-	if (cl) {
-		char num[24];
-		copy_hdr(num, sizeof(num), cl);
-		char *end;
-		unsigned long long v = strtoull(num, &end, 10);
-		if (!num[0] || *end || num[0] == '-')
-			return -1;
-		if (v > SL_HTTP_BODY_MAX)
-			return -413;
-		len = (size_t)v;
-	}
+	if (cl && parse_clen(cl, &len) < 0)
+		return -1;
+	if (len > SL_HTTP_BODY_MAX)
+		return -413;
 	if (avail < len)
 		return 0;
 	*body = start;
-	*body_len = len;
-	*total = head_len + len;
+	*body_len = (size_t)len;
+	*total = head_len + (size_t)len;
 	return 1;
+}
+
+/* Split a request target into path and query views. */
+static void split_target(struct sl_req *r, const char *t, size_t n)
+{
+	const char *q = memchr(t, '?', n);
+
+	r->path = (struct sl_view){ t, q ? (size_t)(q - t) : n };
+	r->query = q ? (struct sl_view){ q + 1, n - (size_t)(q - t) - 1 } : (struct sl_view){ t + n, 0 };
+}
+
+/* Fill what the router reads from the headers (views into hdrs). */
+static void req_from_headers(struct sl_req *r)
+{
+	const struct sl_http_header *h = sl_req_header(r, "content-type");
+
+	set_fmt(r, h ? h->value : "", h ? h->value_len : 0);
+	h = sl_req_header(r, "authorization");
+	if (h)
+		sl_sigv4_scope(h->value, h->value_len, r->region, sizeof(r->region), r->service,
+			       sizeof(r->service));
+	r->cors = sl_req_header(r, "origin") != NULL;
 }
 
 static void h1_fill(struct sl_req *r, const struct sl_http_req *hr,
 		    const struct sl_http_header *hs, size_t nh)
 {
-	const struct sl_http_header *h;
-	size_t pn = hr->path_len < sizeof(r->path) - 1 ? hr->path_len : sizeof(r->path) - 1;
-
+	assert(nh <= SL_HTTP_HEADERS_MAX);
 	r->method = method_of(hr->method, hr->method_len);
-	memcpy(r->path, hr->path, pn);
-	r->path[pn] = '\0';
-	copy_hdr(r->target, sizeof(r->target), sl_http_find(hs, nh, "x-amz-target"));
-	h = sl_http_find(hs, nh, "content-type");
-	set_fmt(r, h ? h->value : "", h ? h->value_len : 0);
-	h = sl_http_find(hs, nh, "authorization");
-	if (h)
-		sl_sigv4_scope(h->value, h->value_len, r->region, sizeof(r->region), r->service,
-			       sizeof(r->service));
+	split_target(r, hr->path, hr->path_len);
+	/* The views stay valid: the read buffer is neither moved nor grown
+	 * while a request points into it. */
+	memcpy(r->hdr_store, hs, nh * sizeof(*hs));
+	r->hdrs = r->hdr_store;
+	r->nhdrs = (uint32_t)nh;
+	req_from_headers(r);
 }
 
 /* Queue one complete request behind those in flight and hand it to the
@@ -700,7 +920,7 @@ static int h1_dispatch(struct sl_conn *c, const struct sl_http_req *hr,
 	c->h1_pending++;
 	c->rparse += total;
 	c->h1_stop = r->h1_close;
-	sl_api_handle(c->w, r);
+	sl_router_handle(c->w, r);
 	return 0;
 }
 
@@ -712,7 +932,7 @@ static void h1_process(struct sl_conn *c)
 	/* Bounded by the buffer: every round consumes at least one byte. No
 	 * other cap, or requests already buffered would wait for new bytes. */
 	for (size_t i = 0; i <= c->rlen && c->h1_pending < SL_H1_PIPELINE_MAX && !c->h1_stop &&
-			     !c->closing; i++) {
+			     !c->closing && !c->draining; i++) {
 		struct sl_http_header hs[SL_HTTP_HEADERS_MAX];
 		struct sl_http_req hr;
 		size_t nh = SL_HTTP_HEADERS_MAX;
@@ -724,6 +944,10 @@ static void h1_process(struct sl_conn *c)
 		if (hl == SL_HTTP_INCOMPLETE) {
 			if (avail > SL_HTTP_HEAD_MAX)
 				h1_fail(c, 431, "request head too large\n");
+			break;
+		}
+		if (hl == SL_HTTP_TOO_MANY) {
+			h1_fail(c, 431, "too many request headers\n");
 			break;
 		}
 		if (hl < 0) {
@@ -744,6 +968,7 @@ static void h1_process(struct sl_conn *c)
 			break;
 		}
 		c->h1_continue_sent = false;
+		h1_chunked_reset(c);
 		if (b < 0) {
 			h1_fail(c, b == -413 ? 413 : 400, b == -413 ? "body too large\n" : "bad body\n");
 			break;
@@ -774,6 +999,7 @@ static void h2s_free(struct sl_conn *c, struct sl_h2s *st)
 	if (st->next)
 		st->next->prev = st->prev;
 	free(st->body);
+	free(st->hbuf);
 	free(st);
 }
 
@@ -793,12 +1019,25 @@ static int h2_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void 
 	return 0;
 }
 
-static void h2_copy(char *dst, size_t cap, const uint8_t *v, size_t n)
+/* Keep bytes p[0..n) in the stream's header block; returns the offset,
+ * or -1 past SL_HTTP_HEAD_MAX or out of memory. */
+static long h2_keep(struct sl_h2s *st, const uint8_t *p, size_t n)
 {
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
+	if (st->hlen + n > SL_HTTP_HEAD_MAX)
+		return -1;
+	if (st->hlen + n > st->hcap) {
+		size_t cap = st->hcap ? st->hcap : 1024;
+		while (cap < st->hlen + n)
+			cap *= 2;
+		uint8_t *q = realloc(st->hbuf, cap);
+		if (!q)
+			return -1;
+		st->hbuf = q;
+		st->hcap = cap;
+	}
+	memcpy(st->hbuf + st->hlen, p, n);
+	st->hlen += n;
+	return (long)(st->hlen - n);
 }
 
 static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
@@ -808,20 +1047,32 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
 
 	(void)flags;
 	(void)user;
-	if (!st || f->hd.type != NGHTTP2_HEADERS)
+	if (!st || f->hd.type != NGHTTP2_HEADERS || st->head_too_big)
 		return 0;
 	/* nghttp2 hands header names lower-cased and validated. */
-	if (nlen == 7 && memcmp(name, ":method", 7) == 0)
+	if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
 		st->method = method_of((const char *)value, vlen);
-	else if (nlen == 5 && memcmp(name, ":path", 5) == 0)
-		h2_copy(st->path, sizeof(st->path), value, vlen);
-	else if (nlen == 12 && memcmp(name, "x-amz-target", 12) == 0)
-		h2_copy(st->target, sizeof(st->target), value, vlen);
-	else if (nlen == 12 && memcmp(name, "content-type", 12) == 0)
-		h2_copy(st->ctype, sizeof(st->ctype), value, vlen);
-	else if (nlen == 13 && memcmp(name, "authorization", 13) == 0)
-		sl_sigv4_scope((const char *)value, vlen, st->region, sizeof(st->region), st->service,
-			       sizeof(st->service));
+		return 0;
+	}
+	bool is_path = nlen == 5 && memcmp(name, ":path", 5) == 0;
+	if (name[0] == ':' && !is_path)
+		return 0; /* :scheme and :authority: nothing reads them */
+	long no = h2_keep(st, name, nlen);
+	long vo = no >= 0 ? h2_keep(st, value, vlen) : -1;
+	if (vo < 0 || (!is_path && st->nh == SL_HTTP_HEADERS_MAX)) {
+		st->head_too_big = true; /* answered with 431 once the stream ends */
+		return 0;
+	}
+	if (is_path) {
+		st->path_off = (uint32_t)vo;
+		st->path_len = (uint32_t)vlen;
+		return 0;
+	}
+	st->hoff[st->nh].name = (uint32_t)no;
+	st->hoff[st->nh].name_len = (uint32_t)nlen;
+	st->hoff[st->nh].value = (uint32_t)vo;
+	st->hoff[st->nh].value_len = (uint32_t)vlen;
+	st->nh++;
 	return 0;
 }
 
@@ -855,6 +1106,26 @@ static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint
 	return 0;
 }
 
+/* Hand the stream's header block to the request as views. */
+static void h2_fill(struct sl_req *r, struct sl_h2s *st)
+{
+	const char *base = (const char *)st->hbuf;
+
+	assert(st->nh <= SL_HTTP_HEADERS_MAX);
+	r->method = st->method;
+	for (uint32_t i = 0; i < st->nh; i++) {
+		r->hdr_store[i] = (struct sl_http_header){ base + st->hoff[i].name, st->hoff[i].name_len,
+							   base + st->hoff[i].value,
+							   st->hoff[i].value_len };
+	}
+	r->hdrs = r->hdr_store;
+	r->nhdrs = st->nh;
+	split_target(r, base ? base + st->path_off : "", st->path_len);
+	r->owned_head = st->hbuf;
+	st->hbuf = NULL;
+	req_from_headers(r);
+}
+
 static void h2_dispatch(struct sl_conn *c, int32_t sid, struct sl_h2s *st)
 {
 	struct sl_req *r = req_new(c);
@@ -864,25 +1135,26 @@ static void h2_dispatch(struct sl_conn *c, int32_t sid, struct sl_h2s *st)
 		return;
 	}
 	r->h2_stream = sid;
-	r->method = st->method;
-	memcpy(r->path, st->path, sizeof(r->path));
-	memcpy(r->target, st->target, sizeof(r->target));
-	if (st->region[0])
-		memcpy(r->region, st->region, sizeof(r->region));
-	memcpy(r->service, st->service, sizeof(r->service));
-	set_fmt(r, st->ctype, strlen(st->ctype));
+	h2_fill(r, st);
 	r->body = st->body;
 	r->body_len = st->len;
 	r->owned_body = st->body;
 	st->body = NULL;
 	st->req = r;
+	if (st->head_too_big) {
+		sl_req_error(r, 431, "SerializationException",
+			     "request headers over %d or %d bytes", SL_HTTP_HEADERS_MAX,
+			     SL_HTTP_HEAD_MAX);
+		sl_req_finish(c->w, r);
+		return;
+	}
 	if (st->too_big) {
 		sl_req_error(r, 413, "SerializationException", "request body over %d bytes",
 			     SL_HTTP_BODY_MAX);
 		sl_req_finish(c->w, r);
 		return;
 	}
-	sl_api_handle(c->w, r);
+	sl_router_handle(c->w, r);
 }
 
 static int h2_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *user)
@@ -925,6 +1197,7 @@ static int h2_start(struct sl_conn *c)
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, SL_H2_STREAMS_MAX },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, SL_H2_STREAM_WINDOW },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, SL_HTTP_HEAD_MAX },
 	};
 
 	if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -940,7 +1213,7 @@ static int h2_start(struct sl_conn *c)
 		return -ENOMEM;
 	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
 	nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, SL_H2_CONN_WINDOW);
-	c->proto = SL_PROTO_H2;
+	c->wire = SL_WIRE_H2;
 	return 0;
 }
 
@@ -969,16 +1242,48 @@ static void conn_pump(struct sl_conn *c)
 			return;
 		}
 	}
+	/* Draining: once every request has its reply queued, stop reading for
+	 * good and close when the output is out. */
+	if (c->draining && !c->closing && c->reqs == 0 &&
+	    (!c->h2 || !nghttp2_session_want_write(c->h2))) {
+		c->closing = true;
+		if (c->fd >= 0)
+			shutdown(c->fd, SHUT_RD);
+	}
 	arm_send(c);
 	arm_recv(c);
 	conn_free_if_done(c);
 }
 
+/* Stop taking requests on c: those in flight are answered, then it closes. */
+static void conn_drain(struct sl_conn *c)
+{
+	if (c->draining || c->closing)
+		return;
+	c->draining = true;
+	if (c->h2)
+		nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+				      nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
+				      NULL, 0);
+	conn_pump(c);
+}
+
 static void on_recv(struct sl_conn *c, int res)
 {
 	c->recv_armed = false;
+	if (res == 0 && !c->closing &&
+	    (c->reqs > 0 || c->send_armed || c->out[0].len || c->out[1].len)) {
+		/* The client finished sending (a half close): its requests in
+		 * flight still get their replies. */
+		conn_drain(c);
+		return;
+	}
 	if (res <= 0 || c->closing) {
 		conn_close(c);
+		return;
+	}
+	if (c->draining) {
+		conn_pump(c); /* what arrives now is never read */
 		return;
 	}
 	/* Consumed bytes may have been compacted away since the recv was armed:
@@ -986,10 +1291,10 @@ static void on_recv(struct sl_conn *c, int res)
 	if (c->recv_off != c->rlen)
 		memmove(c->rbuf + c->rlen, c->rbuf + c->recv_off, (size_t)res);
 	c->rlen += (size_t)res;
-	if (c->proto == SL_PROTO_UNKNOWN) {
+	if (c->wire == SL_WIRE_UNKNOWN) {
 		size_t n = c->rlen < SL_H2_PREFACE_LEN ? c->rlen : SL_H2_PREFACE_LEN;
 		if (memcmp(c->rbuf, SL_H2_PREFACE, n) != 0)
-			c->proto = SL_PROTO_H1;
+			c->wire = SL_WIRE_H1;
 		else if (n < SL_H2_PREFACE_LEN) {
 			arm_recv(c);
 			return;
@@ -998,7 +1303,7 @@ static void on_recv(struct sl_conn *c, int res)
 			return;
 		}
 	}
-	if (c->proto == SL_PROTO_H1) {
+	if (c->wire == SL_WIRE_H1) {
 		h1_process(c);
 		return;
 	}
@@ -1073,19 +1378,24 @@ static void http_io(struct sl_worker *w, void *obj, enum sl_op_kind kind, int re
 		on_send(c, res);
 }
 
-static void http_stop(struct sl_worker *w)
+void sl_http_stop(struct sl_worker *w)
 {
 	struct sl_http_worker *hw = hw_of(w);
 
 	for (struct sl_conn *c = hw->conns, *next; c; c = next) {
 		next = c->next;
-		conn_close(c);
+		conn_drain(c);
 	}
+}
+
+bool sl_http_busy(struct sl_worker *w)
+{
+	return hw_of(w)->nconns > 0;
 }
 
 void sl_http_install(void)
 {
 	sl_hooks.accepted = http_accepted;
 	sl_hooks.io = http_io;
-	sl_hooks.stop = http_stop;
+	sl_hooks.busy = sl_http_busy;
 }

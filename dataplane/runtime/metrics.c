@@ -1,10 +1,12 @@
 /* metrics.c - per-worker metric sets and their Prometheus rendering. */
 #include "dataplane/runtime/metrics.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One set per worker and one for the control thread. */
@@ -15,8 +17,16 @@ static const uint64_t bucket_us[SL_METRIC_BUCKETS] = {
 	1000000, 5000000,
 };
 
-static const char *op_names[SL_METRIC_OPS_MAX] = { "other" };
-static uint8_t nops = 1;
+struct op_name {
+	const char *service;
+	const char *name;
+};
+
+/* Registered series; grown at start-up only, read-only once workers run. */
+static struct op_name *op_names;
+static uint16_t nops;
+static uint16_t ops_cap;
+static bool ops_frozen;
 
 struct sl_metrics *sl_metrics_of(uint16_t idx)
 {
@@ -33,21 +43,58 @@ void sl_hist_observe(struct sl_hist *h, uint64_t us)
 	sl_metric_add(&h->sum_us, us);
 }
 
-uint8_t sl_metric_op(const char *name)
+static int ops_reserve(void)
 {
-	uint8_t id = sl_metric_op_find(name, strlen(name));
+	if (nops < ops_cap)
+		return 0;
+	uint16_t cap = ops_cap ? (uint16_t)(ops_cap * 2) : 64;
+	struct op_name *p = realloc(op_names, cap * sizeof(*p));
+	if (!p || cap <= ops_cap)
+		return -ENOMEM;
+	op_names = p;
+	ops_cap = cap;
+	if (nops == 0)
+		op_names[nops++] = (struct op_name){ "sluice", "other" };
+	return 0;
+}
 
-	if (id || nops == SL_METRIC_OPS_MAX)
+uint16_t sl_metric_op(const char *service, const char *name)
+{
+	assert(!ops_frozen); /* every set was sized when registration ended */
+	uint16_t id = sl_metric_op_find(service, name, strlen(name));
+
+	if (id || ops_reserve() < 0)
 		return id;
-	op_names[nops] = name;
+	op_names[nops] = (struct op_name){ service, name };
 	return nops++;
 }
 
-uint8_t sl_metric_op_find(const char *name, size_t len)
+uint16_t sl_metric_op_find(const char *service, const char *name, size_t len)
 {
-	for (uint8_t i = 1; i < nops; i++) {
-		if (strlen(op_names[i]) == len && memcmp(op_names[i], name, len) == 0)
+	for (uint16_t i = 1; i < nops; i++) {
+		if (strcmp(op_names[i].service, service) == 0 && strlen(op_names[i].name) == len &&
+		    memcmp(op_names[i].name, name, len) == 0)
 			return i;
+	}
+	return 0;
+}
+
+uint16_t sl_metric_ops(void)
+{
+	return nops;
+}
+
+int sl_metrics_init(void)
+{
+	if (ops_reserve() < 0)
+		return -ENOMEM;
+	ops_frozen = true;
+	for (unsigned i = 0; i <= SL_WORKERS_MAX; i++) {
+		if (sets[i].ops)
+			continue; /* a second init (tests) keeps what was counted */
+		sets[i].ops = calloc(nops, sizeof(*sets[i].ops));
+		if (!sets[i].ops)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -76,27 +123,34 @@ static void put(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+/* Set i of a scrape over nworkers workers: the workers' sets, then (at
+ * i == nworkers) the control thread's. */
+static struct sl_metrics *set_at(uint16_t i, uint16_t nworkers)
+{
+	return &sets[i < nworkers ? i : SL_WORKERS_MAX];
+}
+
 #define SUM(field)                                                                      \
 	({                                                                              \
 		uint64_t s_ = 0;                                                        \
 		for (uint16_t w_ = 0; w_ <= nworkers; w_++)                             \
-			s_ += atomic_load_explicit(&sl_metrics_of(w_)->field,           \
+			s_ += atomic_load_explicit(&set_at(w_, nworkers)->field,        \
 						   memory_order_relaxed);               \
 		s_;                                                                     \
 	})
 
-static void render_hist(struct out *o, const char *name, const char *labels, uint16_t nworkers,
-			size_t offset)
+/* Render the sum of hs[0..n): one histogram per metric set. */
+static void render_hist(struct out *o, const char *name, const char *labels,
+			const struct sl_hist *const *hs, unsigned n)
 {
 	uint64_t cum = 0, sum = 0;
 
 	for (unsigned b = 0; b <= SL_METRIC_BUCKETS; b++) {
 		uint64_t v = 0;
-		for (uint16_t w = 0; w <= nworkers; w++) {
-			const struct sl_hist *h = (const void *)((const char *)sl_metrics_of(w) + offset);
-			v += atomic_load_explicit(&h->bucket[b], memory_order_relaxed);
+		for (unsigned w = 0; w < n; w++) {
+			v += atomic_load_explicit(&hs[w]->bucket[b], memory_order_relaxed);
 			if (b == 0)
-				sum += atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+				sum += atomic_load_explicit(&hs[w]->sum_us, memory_order_relaxed);
 		}
 		cum += v;
 		if (b < SL_METRIC_BUCKETS)
@@ -111,29 +165,45 @@ static void render_hist(struct out *o, const char *name, const char *labels, uin
 	    name, lb, labels, rb, (unsigned long long)cum);
 }
 
+static void render_op_hist(struct out *o, const char *labels, uint16_t nworkers, uint16_t op)
+{
+	const struct sl_hist *hs[SL_WORKERS_MAX + 1];
+
+	assert(nworkers <= SL_WORKERS_MAX);
+	for (uint16_t w = 0; w <= nworkers; w++)
+		hs[w] = &set_at(w, nworkers)->ops[op].latency;
+	render_hist(o, "sluice_request_duration_seconds", labels, hs, nworkers + 1u);
+}
+
 static void render_requests(struct out *o, uint16_t nworkers)
 {
 	static const char *const classes[] = { "2xx", "4xx", "5xx" };
-	char labels[96];
+	char labels[160];
 
 	put(o, "# HELP sluice_requests_total Requests answered, by operation and status class.\n"
 	       "# TYPE sluice_requests_total counter\n");
-	for (uint8_t op = 0; op < nops; op++) {
+	if (!sets[0].ops)
+		return; /* nothing registered */
+	for (uint16_t op = 0; op < nops; op++) {
 		for (int c = 0; c < SL_ST_CLASSES; c++) {
-			uint64_t v = SUM(requests[op][c]);
+			uint64_t v = SUM(ops[op].requests[c]);
 			if (v)
-				put(o, "sluice_requests_total{op=\"%s\",code=\"%s\"} %llu\n",
-				    op_names[op], classes[c], (unsigned long long)v);
+				put(o, "sluice_requests_total{service=\"%s\",op=\"%s\",code=\"%s\"} "
+				    "%llu\n", op_names[op].service, op_names[op].name, classes[c],
+				    (unsigned long long)v);
 		}
 	}
 	put(o, "# HELP sluice_request_duration_seconds Time from a request's last byte to its "
 	       "reply, by operation.\n# TYPE sluice_request_duration_seconds histogram\n");
-	for (uint8_t op = 0; op < nops; op++) {
-		if (SUM(latency[op].sum_us) == 0 && SUM(requests[op][0]) == 0)
+	for (uint16_t op = 0; op < nops; op++) {
+		uint64_t n = 0;
+		for (int c = 0; c < SL_ST_CLASSES; c++)
+			n += SUM(ops[op].requests[c]);
+		if (n == 0)
 			continue;
-		snprintf(labels, sizeof(labels), "op=\"%s\"", op_names[op]);
-		render_hist(o, "sluice_request_duration_seconds", labels, nworkers,
-			    offsetof(struct sl_metrics, latency) + op * sizeof(struct sl_hist));
+		snprintf(labels, sizeof(labels), "service=\"%s\",op=\"%s\"", op_names[op].service,
+			 op_names[op].name);
+		render_op_hist(o, labels, nworkers, op);
 	}
 }
 
@@ -159,8 +229,10 @@ long sl_metrics_render(char *buf, size_t cap, uint16_t nworkers)
 	    (unsigned long long)SUM(flushes), (unsigned long long)SUM(flush_errors));
 	put(&o, "# HELP sluice_flush_duration_seconds Group commit: writes and fdatasync.\n"
 		"# TYPE sluice_flush_duration_seconds histogram\n");
-	render_hist(&o, "sluice_flush_duration_seconds", "", nworkers,
-		    offsetof(struct sl_metrics, flush_latency));
+	const struct sl_hist *hs[SL_WORKERS_MAX + 1];
+	for (uint16_t w = 0; w <= nworkers; w++)
+		hs[w] = &set_at(w, nworkers)->flush_latency;
+	render_hist(&o, "sluice_flush_duration_seconds", "", hs, nworkers + 1u);
 	put(&o, "# HELP sluice_ring_full_total Cross-core messages that found the recipient's "
 		"ring full and waited in the sender's outbox (back-pressure).\n"
 		"# TYPE sluice_ring_full_total counter\nsluice_ring_full_total %llu\n",

@@ -14,8 +14,6 @@
 
 #include "dataplane/limits.h"
 
-/* Operations with their own request series; 0 is "other". */
-#define SL_METRIC_OPS_MAX 48
 /* Upper bounds of the latency buckets, in microseconds (+Inf is implied). */
 #define SL_METRIC_BUCKETS 14
 
@@ -26,9 +24,14 @@ struct sl_hist {
 	_Atomic uint64_t sum_us;
 };
 
+/* One operation's series: requests by status class and their latency. */
+struct sl_op_stats {
+	_Atomic uint64_t requests[SL_ST_CLASSES];
+	struct sl_hist latency;
+};
+
 struct sl_metrics {
-	_Atomic uint64_t requests[SL_METRIC_OPS_MAX][SL_ST_CLASSES];
-	struct sl_hist latency[SL_METRIC_OPS_MAX];
+	struct sl_op_stats *ops; /* [sl_metric_ops()], from sl_metrics_init() */
 	_Atomic uint64_t records_in;
 	_Atomic uint64_t bytes_in;
 	_Atomic uint64_t records_out;
@@ -52,11 +55,18 @@ static inline void sl_metric_add(_Atomic uint64_t *c, uint64_t v)
 }
 void sl_hist_observe(struct sl_hist *h, uint64_t us);
 
-/* Operation names for the series, registered once at start-up (index 0 is
- * "other"). Returns the op id, or 0 when the table is full. */
-uint8_t sl_metric_op(const char *name);
-/* The id of a registered op name, or 0. */
-uint8_t sl_metric_op_find(const char *name, size_t len);
+/* Operation series, registered at start-up before sl_metrics_init(): a
+ * service ("kinesis", or "sluice" for the server's own endpoints) and an
+ * operation name, both kept by pointer. Id 0 is "other". Returns the id
+ * (the same one for a name registered twice), or 0 when out of memory. */
+uint16_t sl_metric_op(const char *service, const char *name);
+/* The id of a registered series, or 0. */
+uint16_t sl_metric_op_find(const char *service, const char *name, size_t len);
+/* Series registered so far, "other" included. */
+uint16_t sl_metric_ops(void);
+/* Allocate every set's per-operation series once registration is done
+ * (control thread, before the workers start). 0 or -ENOMEM. */
+int sl_metrics_init(void);
 
 /* Write the Prometheus text exposition of every set into buf (sl_enc raw
  * text). Returns bytes written, or -ENOSPC when cap is too small. */

@@ -24,6 +24,7 @@
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/metrics.h"
+#include "dataplane/runtime/timer.h"
 #include "dataplane/storage/shardlog.h"
 
 /* Messages drained from the inbound ring per burst, and bursts per loop
@@ -50,7 +51,8 @@ struct sl_worker {
 	uint64_t efd_val;
 	_Atomic int sleeping;
 	int listen_fd;
-	struct __kernel_timespec tick_ts;
+	struct sl_timer_wheel wheel; /* everything that waits on this worker */
+	struct sl_timer tick;        /* the periodic housekeeping timer */
 	int64_t last_tick_ms;
 	struct sl_msgq outbox; /* messages a full ring refused, in order */
 	struct sl_msgq deferred;
@@ -63,6 +65,8 @@ struct sl_worker {
 	void *http;
 	struct sl_doc_tok *toks;
 	_Atomic bool stop;
+	uint8_t arm_due;   /* ARM_*: loop operations waiting for a submission entry */
+	bool sqe_starved;  /* some sl_worker_sqe() found none since the last loop */
 } __attribute__((aligned(64)));
 
 struct sl_worker_hooks sl_hooks;
@@ -161,6 +165,12 @@ static bool msg_post(struct sl_msg *msg)
 
 	if (rte_ring_mp_enqueue(r, msg) != 0)
 		return false;
+	/* Dekker with the recipient's sleep: our ring store must be visible
+	 * before we read its `sleeping` flag, and it stores the flag before
+	 * it looks at the ring. Without a full fence x86 may satisfy the flag
+	 * load before the enqueue leaves the store buffer: both sides miss
+	 * each other and the message waits for the next timeout. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (to == SL_TO_CONTROL)
 		sl_control_wake();
 	else if (atomic_load(&workers[to]->sleeping))
@@ -255,6 +265,7 @@ unsigned sl_control_poll(void)
 bool sl_control_prepare_sleep(void)
 {
 	atomic_store(&control_sleeping, 1);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with msg_post() */
 	if (control_held.head || control_outbox.head || !rte_ring_empty(control_inbox)) {
 		atomic_store(&control_sleeping, 0);
 		return false;
@@ -294,6 +305,7 @@ void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n)
 		void *m;
 		outbox_flush(&control_outbox);
 		atomic_store(&control_sleeping, 1);
+		atomic_thread_fence(memory_order_seq_cst); /* pairs with msg_post() */
 		if (rte_ring_sc_dequeue(control_inbox, &m) != 0) {
 			/* Nothing yet. Sleep briefly only when nothing of ours is
 			 * waiting for ring space either. */
@@ -570,17 +582,41 @@ static void batch_sync_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 		wl->fsyncs_due = (uint32_t)rc;
 }
 
-int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
-		   uint64_t off)
+struct io_uring_sqe *sl_worker_sqe(struct sl_worker *w)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 
-	if (!sqe) {
-		io_uring_submit(&w->ring);
+	/* A full submission queue is handed to the kernel, which empties it
+	 * unless it refuses new work (-EBUSY while completions overflow):
+	 * then the caller retries from a later loop iteration. */
+	if (!sqe && io_uring_submit(&w->ring) >= 0)
 		sqe = io_uring_get_sqe(&w->ring);
+	if (!sqe)
+		w->sqe_starved = true;
+	return sqe;
+}
+
+/* One batch-mode fdatasync came back. A failure is counted and the same
+ * records are synced again from the next tick (synced_n did not move). */
+static void batch_synced(struct sl_worker *w, struct sl_wlog *wl, int res)
+{
+	assert(wl->fsyncs_due > 0);
+	wl->fsyncs_due--;
+	int rc = sl_shardlog_sync_complete(wl->log, res);
+	if (rc < 0) {
+		sl_metric_add(&sl_metrics_of(w->idx)->flush_errors, 1);
+		sl_error("batch fdatasync failed (%s); syncing again", strerror(-rc));
 	}
-	assert(sqe);
+}
+
+int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
+		   uint64_t off)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(w);
+
 	assert(((uintptr_t)aio & 7) == 0);
+	if (!sqe)
+		return -EBUSY;
 	io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
 	io_uring_sqe_set_data64(sqe, sl_op_tag(aio, SL_OP_AIO));
 	return 0;
@@ -588,39 +624,50 @@ int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, s
 
 /* ---- The loop ------------------------------------------------------------ */
 
+/* The loop's own operations: each is re-armed from the loop when no
+ * submission entry was free (w->arm_due). */
+enum { ARM_EVENTFD = 1, ARM_ACCEPT = 2 };
+
 static void arm_eventfd(struct sl_worker *w)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	struct io_uring_sqe *sqe = sl_worker_sqe(w);
 
+	if (!sqe) {
+		w->arm_due |= ARM_EVENTFD;
+		return;
+	}
 	io_uring_prep_read(sqe, w->efd, &w->efd_val, sizeof(w->efd_val), 0);
 	io_uring_sqe_set_data64(sqe, sl_op_tag(w, SL_OP_EVENTFD));
 }
 
 static void arm_accept(struct sl_worker *w)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	struct io_uring_sqe *sqe = sl_worker_sqe(w);
 
+	if (!sqe) {
+		w->arm_due |= ARM_ACCEPT;
+		return;
+	}
 	io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, sl_op_tag(w, SL_OP_ACCEPT));
 }
 
-static void arm_tick(struct sl_worker *w)
+/* Housekeeping period: a second, or the batch-mode sync interval. */
+static unsigned tick_period_ms(void)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 	unsigned ms = 1000;
 
 	if (sl_cfg->durability == SL_DUR_BATCH && sl_cfg->batch_ms < ms)
 		ms = sl_cfg->batch_ms;
-	w->tick_ts.tv_sec = ms / 1000;
-	w->tick_ts.tv_nsec = (long long)(ms % 1000) * 1000000;
-	io_uring_prep_timeout(sqe, &w->tick_ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, sl_op_tag(w, SL_OP_TIMER));
+	return ms;
 }
 
-static void on_tick(struct sl_worker *w)
+static void on_tick(struct sl_timer *t, void *arg)
 {
+	struct sl_worker *w = arg;
 	int64_t now = sl_now_ms();
 
+	assert(t == &w->tick);
 	if (sl_cfg->durability == SL_DUR_BATCH)
 		sl_worker_foreach_log(w, batch_sync_one, NULL);
 	sl_worker_foreach_log(w, retry_failed_one, &now);
@@ -630,7 +677,29 @@ static void on_tick(struct sl_worker *w)
 			sl_hooks.tick(w);
 	}
 	if (!atomic_load(&w->stop))
-		arm_tick(w);
+		sl_timer_add(&w->wheel, &w->tick, w->wheel.now_ms + tick_period_ms(), on_tick, w);
+}
+
+uint64_t sl_mono_ms(void)
+{
+	return (uint64_t)(mono_ns() / 1000000);
+}
+
+void sl_worker_timer(struct sl_worker *w, struct sl_timer *t, uint64_t delay_ms, sl_timer_fn fn,
+		     void *arg)
+{
+	uint64_t now = sl_mono_ms();
+
+	/* The wheel's clock only moves forward; a reading taken on another
+	 * core a moment ago may trail it. */
+	if (now < w->wheel.now_ms)
+		now = w->wheel.now_ms;
+	sl_timer_add(&w->wheel, t, now + delay_ms, fn, arg);
+}
+
+void sl_worker_timer_cancel(struct sl_worker *w, struct sl_timer *t)
+{
+	sl_timer_cancel(&w->wheel, t);
 }
 
 static void on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
@@ -652,20 +721,12 @@ static void on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		if (!(cqe->flags & IORING_CQE_F_MORE) && !atomic_load(&w->stop) && w->listen_fd >= 0)
 			arm_accept(w);
 		break;
-	case SL_OP_TIMER:
-		on_tick(w);
-		break;
 	case SL_OP_LOG:
 		log_completed(w, obj, cqe->res);
 		break;
-	case SL_OP_FSYNC: {
-		struct sl_wlog *wl = obj;
-		if (cqe->res < 0)
-			sl_error("batch fdatasync failed: %s", strerror(-cqe->res));
-		assert(wl->fsyncs_due > 0);
-		wl->fsyncs_due--;
+	case SL_OP_FSYNC:
+		batch_synced(w, obj, cqe->res);
 		break;
-	}
 	case SL_OP_AIO: {
 		struct sl_aio *aio = obj;
 		aio->done(w, aio, cqe->res);
@@ -684,7 +745,9 @@ static unsigned reap(struct sl_worker *w)
 	unsigned head, count = 0;
 
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
-		on_cqe(w, cqe);
+		/* liburing's own timeout, on kernels without IORING_FEAT_EXT_ARG. */
+		if (cqe->user_data != LIBURING_UDATA_TIMEOUT)
+			on_cqe(w, cqe);
 		count++;
 	}
 	io_uring_cq_advance(&w->ring, count);
@@ -715,7 +778,8 @@ static int open_listener(void)
 
 static bool has_work(struct sl_worker *w)
 {
-	return w->deferred.head || w->ready_head || w->dirty || !rte_ring_empty(w->inbox);
+	return w->deferred.head || w->ready_head || w->dirty || w->arm_due ||
+	       sl_timer_next_ms(&w->wheel, sl_mono_ms()) == 0 || !rte_ring_empty(w->inbox);
 }
 
 static bool logs_idle(struct sl_worker *w)
@@ -744,11 +808,42 @@ bool sl_qsbr_safe(uint64_t epoch)
 	return true;
 }
 
+/* Arm what found the submission queue full last time. */
+static void rearm_due(struct sl_worker *w)
+{
+	uint8_t due = w->arm_due;
+
+	w->arm_due = 0;
+	w->sqe_starved = false;
+	if ((due & ARM_EVENTFD) && !atomic_load(&w->stop))
+		arm_eventfd(w);
+	if ((due & ARM_ACCEPT) && !atomic_load(&w->stop) && w->listen_fd >= 0)
+		arm_accept(w);
+}
+
+/* Submit and sleep in io_uring_enter until a completion arrives or the
+ * next timer is due; with no timer pending, until a completion. */
+static void sleep_until_event(struct sl_worker *w)
+{
+	struct io_uring_cqe *cqe;
+	int64_t ms = sl_timer_next_ms(&w->wheel, sl_mono_ms());
+
+	if (ms < 0) {
+		io_uring_submit_and_wait(&w->ring, 1);
+		return;
+	}
+	struct __kernel_timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL); /* -ETIME: a timer is due */
+}
+
 static void loop_once(struct sl_worker *w, bool may_sleep)
 {
 	/* seq_cst pairs with the writer's swap-then-retire (see sl_qsbr_*). */
 	atomic_store(&qsbr_local[w->idx], atomic_load(&qsbr_global));
 	reap(w);
+	if (w->arm_due)
+		rearm_due(w);
+	sl_timer_advance(&w->wheel, sl_mono_ms(), SL_TIMER_BUDGET);
 	inbox_drain(w, w->inbox);
 	run_deferred(w);
 	outbox_flush(&w->outbox);
@@ -762,28 +857,50 @@ static void loop_once(struct sl_worker *w, bool may_sleep)
 	 * here, one that enqueued after will write the eventfd. */
 	atomic_store(&qsbr_local[w->idx], 0);
 	atomic_store(&w->sleeping, 1);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with msg_post() */
 	if (has_work(w) || w->outbox.head) {
 		atomic_store(&w->sleeping, 0);
 		io_uring_submit(&w->ring);
 		return;
 	}
-	io_uring_submit_and_wait(&w->ring, 1);
+	sleep_until_event(w);
 	atomic_store(&w->sleeping, 0);
+}
+
+/* Workers still draining at shutdown: a worker keeps serving its ring
+ * until every one is done, since requests in flight may still need a call
+ * to another worker. */
+static _Atomic unsigned workers_draining;
+
+static bool drain_busy(struct sl_worker *w)
+{
+	return !logs_idle(w) || has_work(w) || w->outbox.head ||
+	       (sl_hooks.busy && sl_hooks.busy(w));
 }
 
 static void worker_drain_and_stop(struct sl_worker *w)
 {
 	int64_t deadline = sl_now_ms() + SL_STOP_DRAIN_S * 1000;
+	bool counted = true;
 
 	if (w->listen_fd >= 0) {
 		close(w->listen_fd);
 		w->listen_fd = -1;
 	}
+	/* Stop taking requests; finish those accepted: their records are
+	 * flushed and synced and their replies sent, then connections close. */
 	if (sl_hooks.stop)
 		sl_hooks.stop(w);
-	/* Finish what was accepted: staged records are flushed and synced. */
-	while ((!logs_idle(w) || has_work(w)) && sl_now_ms() < deadline)
+	while (sl_now_ms() < deadline) {
+		bool busy = drain_busy(w);
+		if (busy != counted) {
+			atomic_fetch_add(&workers_draining, busy ? 1u : (unsigned)-1);
+			counted = busy;
+		}
+		if (!busy && atomic_load(&workers_draining) == 0)
+			break;
 		loop_once(w, false);
+	}
 	if (sl_cfg->durability == SL_DUR_BATCH) {
 		sl_worker_foreach_log(w, batch_sync_one, NULL);
 		while (!logs_idle(w) && sl_now_ms() < deadline)
@@ -819,9 +936,10 @@ static int worker_main(void *arg)
 		}
 	}
 	w->last_tick_ms = sl_now_ms();
+	sl_timer_wheel_init(&w->wheel, sl_mono_ms());
+	sl_timer_add(&w->wheel, &w->tick, w->wheel.now_ms + tick_period_ms(), on_tick, w);
 	arm_eventfd(w);
 	arm_accept(w);
-	arm_tick(w);
 	if (sl_hooks.start)
 		sl_hooks.start(w);
 	while (!atomic_load(&w->stop))
@@ -884,10 +1002,19 @@ int sl_workers_start(const struct sl_config *cfg)
 
 void sl_workers_stop(void)
 {
+	/* Every worker counts as draining until it has looked at itself. */
+	atomic_store(&workers_draining, nworkers);
 	for (uint16_t i = 0; i < nworkers; i++) {
 		atomic_store(&workers[i]->stop, true);
 		wake_fd(workers[i]->efd);
 	}
-	for (uint16_t i = 0; i < nworkers; i++)
+	/* Requests in flight may still need the control thread: serve its
+	 * ring until every worker has finished. */
+	for (uint16_t i = 0; i < nworkers; i++) {
+		while (rte_eal_get_lcore_state(workers[i]->lcore) == RUNNING) {
+			if (sl_control_poll() == 0)
+				usleep(1000);
+		}
 		rte_eal_wait_lcore(workers[i]->lcore);
+	}
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "dataplane/limits.h"
+#include "dataplane/runtime/timer.h"
 
 struct sl_worker;
 struct sl_shardlog;
@@ -68,6 +69,10 @@ struct sl_worker *sl_worker_get(uint16_t idx);
 
 /* The io_uring of this worker, for modules that queue their own SQEs. */
 struct io_uring *sl_worker_ring(struct sl_worker *w);
+/* A submission entry of this worker's ring: a full queue is submitted
+ * first. NULL only when the kernel refuses new work for now; the caller
+ * then retries from a later loop iteration (sl_worker_defer). */
+struct io_uring_sqe *sl_worker_sqe(struct sl_worker *w);
 
 /* ---- io_uring operation tags ------------------------------------------ */
 
@@ -76,7 +81,7 @@ struct io_uring *sl_worker_ring(struct sl_worker *w);
 enum sl_op_kind {
 	SL_OP_EVENTFD = 0,
 	SL_OP_ACCEPT = 1,
-	SL_OP_TIMER = 2,
+	SL_OP_SPARE = 2,   /* unused: timers live on the worker's wheel */
 	SL_OP_LOG = 3,     /* object: struct sl_wlog, a flush completion */
 	SL_OP_FSYNC = 4,   /* object: struct sl_wlog, a batch-mode fsync */
 	SL_OP_RECV = 5,    /* object: a connection (control/http/server.c) */
@@ -145,7 +150,8 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter *wt);
 
 /* Queue a read of len bytes at off of fd into buf through io_uring;
- * aio->done runs with the byte count or -errno. Returns 0. */
+ * aio->done runs with the byte count or -errno. Returns 0, or -EBUSY when
+ * no submission entry is free (retry later). */
 int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
 		   uint64_t off);
 
@@ -158,8 +164,9 @@ struct sl_worker_hooks {
 	void (*start)(struct sl_worker *w);             /* on the worker, before serving */
 	void (*accepted)(struct sl_worker *w, int fd);  /* a new TCP connection */
 	void (*io)(struct sl_worker *w, void *obj, enum sl_op_kind kind, int res, uint32_t flags);
-	void (*tick)(struct sl_worker *w);              /* about once a second */
+	void (*tick)(struct sl_worker *w);              /* about once a second (a timer) */
 	void (*stop)(struct sl_worker *w);              /* on the worker, at shutdown */
+	bool (*busy)(struct sl_worker *w);              /* after stop: work still draining */
 };
 extern struct sl_worker_hooks sl_hooks;
 
@@ -167,6 +174,19 @@ extern struct sl_worker_hooks sl_hooks;
 void **sl_worker_http(struct sl_worker *w);
 /* True once shutdown has begun. */
 bool sl_worker_stopping(const struct sl_worker *w);
+
+/* ---- Timers ------------------------------------------------------------ */
+
+/* Monotonic milliseconds, the clock of every worker's timer wheel. */
+uint64_t sl_mono_ms(void);
+/* Arm t (caller-owned, zeroed once) to run fn(t, arg) on this worker's
+ * loop about delay_ms from now; re-arming a pending timer moves it. The
+ * loop sleeps in io_uring_enter until the earliest timer is due, so a
+ * worker with nothing to wait for sleeps without waking. O(1). */
+void sl_worker_timer(struct sl_worker *w, struct sl_timer *t, uint64_t delay_ms, sl_timer_fn fn,
+		     void *arg);
+/* Disarm t; a no-op when it is not pending. O(1). */
+void sl_worker_timer_cancel(struct sl_worker *w, struct sl_timer *t);
 
 /* Queue msg->fn to run on this worker's next loop iteration (never
  * recursively from the caller). The node is caller-owned. */

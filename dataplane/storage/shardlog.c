@@ -81,9 +81,14 @@ struct sl_shardlog {
 	bool inflight;
 	bool retry;
 	uint32_t cqes_due;
+	uint32_t flush_fsyncs;  /* fdatasyncs linked into the flush in flight */
+	uint64_t fsyncs_done;   /* fdatasyncs completed successfully, ever */
 	int flush_err;
 	uint64_t bytes_done;
 	uint64_t synced_n; /* batch mode: records below this have been fdatasynced */
+	uint64_t sync_target_n; /* batch mode: synced_n once the syncs in flight succeed */
+	uint32_t syncs_due;     /* batch mode: fdatasync completions still to come */
+	int sync_err;           /* batch mode: the first error among them */
 	uint32_t readers;  /* open read cursors: their segments must not go */
 };
 
@@ -618,6 +623,7 @@ int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool 
 	}
 	struct sl_stage *st = &log->stage[!log->cur];
 	uint32_t need = st->nruns * (sync ? 2 : 1);
+	uint32_t fsyncs = 0;
 	if (io_uring_sq_space_left(ring) < need) {
 		if (!log->inflight)
 			log->cur = !log->cur; /* nothing was queued: keep staging */
@@ -635,7 +641,9 @@ int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool 
 		sqe = io_uring_get_sqe(ring);
 		io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data64(sqe, tag);
+		fsyncs++;
 	}
+	log->flush_fsyncs = fsyncs;
 	log->inflight = true;
 	log->retry = false;
 	log->cqes_due = need;
@@ -664,6 +672,7 @@ int sl_shardlog_complete(struct sl_shardlog *log, int res)
 	}
 	log->durable_n = st->end_n;
 	log->durable_last_arrival_ms = st->last_arrival_ms;
+	log->fsyncs_done += log->flush_fsyncs;
 	st->len = 0;
 	st->nruns = 0;
 	log->inflight = false;
@@ -676,6 +685,8 @@ int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64
 
 	if (log->synced_n >= log->durable_n)
 		return 0;
+	if (log->syncs_due > 0)
+		return -EBUSY; /* the previous round is still in flight */
 	for (uint32_t i = 0; i < log->nsegs; i++)
 		need += log->segs[i].end_n > log->synced_n && log->segs[i].first_n < log->durable_n;
 	if (io_uring_sq_space_left(ring) < need)
@@ -688,10 +699,36 @@ int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data64(sqe, tag);
 	}
-	/* Completion order does not matter: records are acknowledged at write
-	 * in batch mode, and this only bounds how much a power loss can take. */
-	log->synced_n = log->durable_n;
+	/* Records count as synced only when every one of these succeeded
+	 * (sl_shardlog_sync_complete); a failure leaves them to the next call. */
+	log->sync_target_n = log->durable_n;
+	log->syncs_due = need;
+	log->sync_err = 0;
 	return (int)need;
+}
+
+int sl_shardlog_sync_complete(struct sl_shardlog *log, int res)
+{
+	assert(log->syncs_due > 0);
+	assert(log->sync_target_n >= log->synced_n);
+	if (res < 0 && log->sync_err == 0)
+		log->sync_err = res;
+	if (--log->syncs_due > 0)
+		return 0;
+	if (log->sync_err < 0)
+		return log->sync_err;
+	log->synced_n = log->sync_target_n;
+	return 1;
+}
+
+uint64_t sl_shardlog_synced_n(const struct sl_shardlog *log)
+{
+	return log->synced_n;
+}
+
+uint64_t sl_shardlog_fsyncs(const struct sl_shardlog *log)
+{
+	return log->fsyncs_done;
 }
 
 static const struct sl_seg *seg_find(const struct sl_shardlog *log, uint64_t n)

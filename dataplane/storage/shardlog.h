@@ -95,6 +95,16 @@ int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool 
  * holding records written since the previous call. Returns the number of
  * SQEs queued (0 when everything written is synced), or -EBUSY. */
 int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64_t tag);
+/* Feed one completion of those syncs. Returns 1 when the last one came
+ * back and all succeeded (synced_n advanced), 0 while more are due, or the
+ * first -errno when the last came back and one failed: synced_n stays, so
+ * the next prep_sync syncs the same records again. */
+int sl_shardlog_sync_complete(struct sl_shardlog *log, int res);
+/* Batch durability: records below this are known to be on stable storage. */
+uint64_t sl_shardlog_synced_n(const struct sl_shardlog *log);
+/* fdatasyncs of sync-mode flushes that completed successfully, ever: what a
+ * test checks to see that a flush reported durable was really synced. */
+uint64_t sl_shardlog_fsyncs(const struct sl_shardlog *log);
 
 /* Feed one completion of this log's flush. Returns 1 when the flush is now
  * complete and durable (durable_n advanced), 0 when more completions are

@@ -104,9 +104,9 @@ class Kill9Test(unittest.TestCase):
         for rnd_no in range(rounds):
             tag = "seed %d, round %d" % (seed, rnd_no + 1)
             before = len(acked)
-            stop = threading.Event()
+            stop_writers = threading.Event()
             clients = [server.client(connect_timeout=2, read_timeout=15) for _ in range(WRITERS)]
-            writers = [Writer(clients[i], stream, random.Random(rnd.getrandbits(64)), stop, acked, lock)
+            writers = [Writer(clients[i], stream, random.Random(rnd.getrandbits(64)), stop_writers, acked, lock)
                        for i in range(WRITERS)]
             kill_after = rnd.uniform(1.0, 4.0)
             for w in writers:
@@ -116,7 +116,7 @@ class Kill9Test(unittest.TestCase):
                 server.kill9()
             else:
                 server.terminate()  # raises unless the server exits 0 in time
-            stop.set()
+            stop_writers.set()
             for w in writers:
                 w.join(30)
                 self.assertFalse(w.is_alive(), "%s: a writer did not stop within 30 s of the kill" % tag)

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = sl_http_parse_request(buf, size, &req, h, &n);
 
 	/* A failed parse must leave the capacity for the caller's retry. */
-	if (r == SL_HTTP_INVALID || r == SL_HTTP_INCOMPLETE) {
+	if (r == SL_HTTP_INVALID || r == SL_HTTP_INCOMPLETE || r == SL_HTTP_TOO_MANY) {
 		if (n != CAP)
 			abort();
 		return 0;

@@ -45,8 +45,8 @@ class MetricsTest(harness.KinesisTestCase):
         self.assertEqual(delta("sluice_records_in_total"), 120)
         self.assertEqual(delta("sluice_bytes_in_total"), 1200)
         self.assertEqual(delta("sluice_records_out_total"), 120)
-        self.assertEqual(delta('sluice_requests_total{op="PutRecords",code="2xx"}'), 1)
-        self.assertEqual(delta('sluice_requests_total{op="DescribeStreamSummary",code="4xx"}'), 1)
+        self.assertEqual(delta('sluice_requests_total{service="kinesis",op="PutRecords",code="2xx"}'), 1)
+        self.assertEqual(delta('sluice_requests_total{service="kinesis",op="DescribeStreamSummary",code="4xx"}'), 1)
         self.assertGreaterEqual(delta("sluice_flushes_total"), 1)
         self.assertEqual(after["sluice_flush_errors_total"], 0)
         # Histogram buckets are cumulative and end in the count.
@@ -54,11 +54,6 @@ class MetricsTest(harness.KinesisTestCase):
         self.assertEqual(buckets, sorted(buckets))
         self.assertEqual(buckets[-1], after["sluice_flush_duration_seconds_count"])
         self.assertGreaterEqual(after["sluice_connections"], 1)
-
-
-if __name__ == "__main__":
-    import unittest
-    unittest.main()
 
 
 class ConnectionChurnTest(harness.KinesisTestCase):
@@ -91,3 +86,8 @@ class ConnectionChurnTest(harness.KinesisTestCase):
             time.sleep(0.1)
         self.assertLessEqual(m["sluice_connections"], 1)
         self.assertGreaterEqual(m["sluice_connections_total"] - before, 300)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()

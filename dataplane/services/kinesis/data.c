@@ -936,7 +936,9 @@ static void get_pump(struct sl_worker *w, struct kin_get *g)
 			sl_debug("GetRecords: %zu bytes at %llu not cached, reading through io_uring",
 				 len, (unsigned long long)off);
 			g->aio.done = get_read_done;
-			sl_worker_read(w, &g->aio, fd, buf, len, off);
+			rc = sl_worker_read(w, &g->aio, fd, buf, len, off);
+			if (rc < 0)
+				get_finish(w, g, rc); /* the kernel refuses work: fail, never block */
 			return;
 		}
 		rc = sl_shardlog_cursor_feed(g->wl->log, &g->cur, buf, len, get_one, g);
@@ -1065,38 +1067,26 @@ out:
 	sl_req_finish(w, req);
 }
 
-/* ---- Routing, control forwarding, retention --------------------------------- */
+/* ---- The data operations, and retention ---------------------------------- */
 
-static void meta_call(struct sl_worker *self, struct sl_msg *msg)
+void sl_kin_put_record(struct sl_worker *w, struct sl_req *req)
 {
-	struct sl_req *req = msg->arg;
-
-	(void)self;
-	sl_kinesis_meta(req, req->target + strlen(SL_KINESIS_TARGET_PREFIX));
-	sl_msg_reply(NULL, msg);
+	kin_put(w, req, true);
 }
 
-static void meta_done(struct sl_worker *w, struct sl_msg *msg)
+void sl_kin_put_records(struct sl_worker *w, struct sl_req *req)
 {
-	sl_req_finish(w, msg->arg);
+	kin_put(w, req, false);
 }
 
-void sl_kinesis_handle(struct sl_worker *w, struct sl_req *req, const char *op)
+void sl_kin_get_records(struct sl_worker *w, struct sl_req *req)
 {
-	if (strcmp(op, "PutRecords") == 0)
-		kin_put(w, req, false);
-	else if (strcmp(op, "PutRecord") == 0)
-		kin_put(w, req, true);
-	else if (strcmp(op, "GetRecords") == 0)
-		kin_get_records(w, req);
-	else if (strcmp(op, "GetShardIterator") == 0)
-		kin_get_iterator(w, req);
-	else {
-		req->msg.fn = meta_call;
-		req->msg.done = meta_done;
-		req->msg.arg = req;
-		sl_msg_send(w, SL_TO_CONTROL, &req->msg);
-	}
+	kin_get_records(w, req);
+}
+
+void sl_kin_get_shard_iterator(struct sl_worker *w, struct sl_req *req)
+{
+	kin_get_iterator(w, req);
 }
 
 static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
@@ -1120,24 +1110,7 @@ static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 			wl->ordinal);
 }
 
-static void kin_tick(struct sl_worker *w)
+void sl_kin_tick(struct sl_worker *w)
 {
 	sl_worker_foreach_log(w, trim_one, (void *)sl_catalog_get());
-}
-
-/* Every Kinesis operation gets its own metrics series. */
-static const char *const kinesis_ops[] = {
-	"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "CreateStream",
-	"DeleteStream", "DescribeStream", "DescribeStreamSummary", "ListStreams", "ListShards",
-	"SplitShard", "MergeShards", "UpdateShardCount", "IncreaseStreamRetentionPeriod",
-	"DecreaseStreamRetentionPeriod", "AddTagsToStream", "RemoveTagsFromStream",
-	"ListTagsForStream", "DescribeLimits", "StartStreamEncryption", "StopStreamEncryption",
-	"EnableEnhancedMonitoring", "DisableEnhancedMonitoring", "UpdateStreamMode",
-};
-
-void sl_kinesis_install(void)
-{
-	for (size_t i = 0; i < sizeof(kinesis_ops) / sizeof(kinesis_ops[0]); i++)
-		sl_metric_op(kinesis_ops[i]);
-	sl_hooks.tick = kin_tick;
 }

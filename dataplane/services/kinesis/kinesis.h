@@ -15,22 +15,23 @@
 #include "dataplane/net/fields.h"
 
 struct sl_req;
+struct sl_service;
 struct sl_worker;
 struct sl_enc;
 
 /* X-Amz-Target of every Kinesis operation: this prefix, then its name. */
 #define SL_KINESIS_TARGET_PREFIX "Kinesis_20131202."
 
-/* Route one request whose X-Amz-Target named Kinesis operation `op`. */
-void sl_kinesis_handle(struct sl_worker *w, struct sl_req *req, const char *op);
+/* The service's row in the table (service.c). */
+extern struct sl_service sl_kinesis_service;
 
-/* Install the worker tick (retention trimming). */
-void sl_kinesis_install(void);
-
-/* Control thread: run one metadata operation (req->target names it). */
-void sl_kinesis_meta(struct sl_req *req, const char *op);
-/* Control thread: status transitions that are due (CREATING -> ACTIVE ...). */
-void sl_kinesis_control_tick(void);
+/* The data operations, on the worker that received the request. */
+void sl_kin_put_record(struct sl_worker *w, struct sl_req *req);
+void sl_kin_put_records(struct sl_worker *w, struct sl_req *req);
+void sl_kin_get_records(struct sl_worker *w, struct sl_req *req);
+void sl_kin_get_shard_iterator(struct sl_worker *w, struct sl_req *req);
+/* Every worker, once a second: retention of the shard logs it owns. */
+void sl_kin_tick(struct sl_worker *w);
 
 /* ---- Shared by data.c and meta.c ------------------------------------------ */
 

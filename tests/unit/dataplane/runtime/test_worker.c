@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,7 @@ struct append {
 	struct sl_wlog *wl;
 	uint64_t n;
 	uint64_t durable_at_ack;
+	uint64_t fsyncs_at_ack;
 	int rc;
 };
 
@@ -168,6 +170,7 @@ static void durable_cb(struct sl_worker *self, struct sl_waiter *wt)
 	struct append *a = wt->arg;
 
 	a->durable_at_ack = sl_shardlog_durable_n(a->wl->log);
+	a->fsyncs_at_ack = sl_shardlog_fsyncs(a->wl->log);
 	sl_msg_reply(self, &a->msg);
 }
 
@@ -208,12 +211,130 @@ Test(worker, appends_are_acknowledged_after_group_commit)
 		cr_assert_eq(a[i].rc, 0);
 		cr_assert_eq(a[i].n, (uint64_t)i);
 		cr_assert_gt(a[i].durable_at_ack, a[i].n, "acknowledged before durable");
+		cr_assert_gt(a[i].fsyncs_at_ack, 0, "sync mode: acknowledged with no fdatasync done");
 	}
 }
 
 static void nop_fn(struct sl_worker *self, struct sl_msg *msg)
 {
 	sl_msg_reply(self, msg);
+}
+
+/* Holds its worker inside one loop iteration until released. */
+static _Atomic int hold_state; /* 0 idle, 1 holding, 2 released */
+
+static void hold_fn(struct sl_worker *self, struct sl_msg *msg)
+{
+	atomic_store(&hold_state, 1);
+	while (atomic_load(&hold_state) != 2)
+		;
+	sl_msg_reply(self, msg);
+}
+
+static _Atomic int hold_replied;
+
+static void hold_done(struct sl_worker *self, struct sl_msg *msg)
+{
+	(void)self;
+	(void)msg;
+	atomic_store(&hold_replied, 1);
+}
+
+Test(worker, qsbr_waits_for_a_worker_inside_an_iteration)
+{
+	struct sl_msg m = { .fn = hold_fn, .done = hold_done };
+
+	atomic_store(&hold_state, 0);
+	atomic_store(&hold_replied, 0);
+	sl_msg_send(NULL, 1, &m);
+	while (atomic_load(&hold_state) != 1)
+		usleep(100);
+	/* Worker 1 entered its iteration before this retire: what was retired
+	 * may still be in its hands. */
+	uint64_t epoch = sl_qsbr_retire();
+	for (int i = 0; i < 20; i++) {
+		cr_assert(!sl_qsbr_safe(epoch), "safe while a worker is inside an iteration");
+		usleep(1000);
+	}
+	atomic_store(&hold_state, 2);
+	for (int i = 0; i < 5000 && !(atomic_load(&hold_replied) && sl_qsbr_safe(epoch)); i++) {
+		sl_control_poll();
+		usleep(1000);
+	}
+	cr_assert(atomic_load(&hold_replied));
+	cr_assert(sl_qsbr_safe(epoch), "not released once the worker left its iteration");
+}
+
+/* Timers run on the worker that armed them, and never early. */
+struct timed {
+	struct sl_msg msg;
+	struct sl_timer t;
+	struct sl_worker *w;
+	uint64_t armed_ms;
+	uint64_t fired_ms;
+	int fired_on;
+};
+
+static void timed_fire(struct sl_timer *t, void *arg)
+{
+	struct timed *d = arg;
+
+	(void)t;
+	d->fired_ms = sl_mono_ms();
+	d->fired_on = sl_worker_index(d->w);
+	sl_msg_reply(d->w, &d->msg);
+}
+
+static void timed_arm(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct timed *d = msg->arg;
+
+	d->w = self;
+	d->armed_ms = sl_mono_ms();
+	sl_worker_timer(self, &d->t, 30 + 10 * (uint64_t)sl_worker_index(self), timed_fire, d);
+}
+
+Test(worker, timers_fire_on_their_worker_and_never_early)
+{
+	struct timed d[4];
+	struct sl_msg *msgs[4];
+	uint16_t to[4];
+
+	memset(d, 0, sizeof(d));
+	for (int i = 0; i < 4; i++) {
+		d[i].msg.fn = timed_arm;
+		d[i].msg.arg = &d[i];
+		d[i].fired_on = -1;
+		msgs[i] = &d[i].msg;
+		to[i] = (uint16_t)(i % 2);
+	}
+	sl_control_call_wait(msgs, to, 4);
+	for (int i = 0; i < 4; i++) {
+		cr_expect_eq(d[i].fired_on, i % 2);
+		cr_expect_geq(d[i].fired_ms - d[i].armed_ms, 30 + 10 * (uint64_t)(i % 2), "fired early");
+	}
+}
+
+/* Many sleep/wake cycles: every message wakes its sleeping recipient at
+ * once. A lost wake-up (the flag read before the enqueue is visible) would
+ * leave the message until the worker's next timer, the 1 s housekeeping
+ * tick: no round trip may take that long. */
+Test(worker, no_lost_wake_ups_over_many_sleep_cycles)
+{
+	unsigned slow = 0;
+
+	for (int i = 0; i < 4000; i++) {
+		struct sl_msg m = { .fn = nop_fn };
+		struct sl_msg *msgs[1] = { &m };
+		uint16_t to[1] = { (uint16_t)(i % 2) };
+		/* Give the worker time to go back to sleep, at varying depth. */
+		for (volatile int spin = 0; spin < (i * 7919) % 20000; spin++)
+			;
+		uint64_t t0 = sl_mono_ms();
+		sl_control_call_wait(msgs, to, 1);
+		slow += sl_mono_ms() - t0 >= 900;
+	}
+	cr_assert_eq(slow, 0, "%u messages waited for the housekeeping tick", slow);
 }
 
 Test(worker, qsbr_releases_once_workers_pass_a_quiescent_point)

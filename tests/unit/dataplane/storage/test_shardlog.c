@@ -318,3 +318,43 @@ Test(shardlog, segments_grow_by_steps_ahead_of_the_writes)
 	cr_assert(s.ok);
 	sl_shardlog_close(log);
 }
+
+/* Batch durability: records count as synced only once every fdatasync of
+ * the round succeeded; a failed one leaves them to be synced again. */
+Test(shardlog, failed_batch_sync_is_not_counted_and_is_retried)
+{
+	struct sl_shardlog *log;
+	struct io_uring_cqe *cqe;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 5; i++)
+		append(log, i, 50, 100 + i, i);
+	flush(log, false);
+	cr_assert_eq(sl_shardlog_durable_n(log), 5);
+	cr_assert_eq(sl_shardlog_synced_n(log), 0);
+	int queued = sl_shardlog_prep_sync(log, &ring, 7);
+	cr_assert_gt(queued, 0);
+	cr_expect_eq(sl_shardlog_prep_sync(log, &ring, 7), -EBUSY, "one round at a time");
+	cr_expect_eq(sl_shardlog_synced_n(log), 0, "nothing is synced before it completes");
+	cr_assert_eq(io_uring_submit_and_wait(&ring, (unsigned)queued), queued);
+	for (int i = 0; i < queued; i++) {
+		cr_assert_eq(io_uring_wait_cqe(&ring, &cqe), 0);
+		int rc = sl_shardlog_sync_complete(log, i == 0 ? -EIO : cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+		cr_assert_eq(rc, i + 1 == queued ? -EIO : 0);
+	}
+	cr_expect_eq(sl_shardlog_synced_n(log), 0, "a failed sync is remembered as a failure");
+	/* The next round syncs the same records again, and this time it holds. */
+	queued = sl_shardlog_prep_sync(log, &ring, 7);
+	cr_assert_gt(queued, 0);
+	cr_assert_eq(io_uring_submit_and_wait(&ring, (unsigned)queued), queued);
+	for (int i = 0; i < queued; i++) {
+		cr_assert_eq(io_uring_wait_cqe(&ring, &cqe), 0);
+		int rc = sl_shardlog_sync_complete(log, cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+		cr_assert_eq(rc, i + 1 == queued ? 1 : 0);
+	}
+	cr_expect_eq(sl_shardlog_synced_n(log), 5);
+	cr_expect_eq(sl_shardlog_prep_sync(log, &ring, 7), 0, "nothing left to sync");
+	sl_shardlog_close(log);
+}
