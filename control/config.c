@@ -2,6 +2,7 @@
 #include "dataplane/runtime/config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,7 +223,11 @@ static int load_file(struct sl_config *cfg, const char *path)
 
 static void defaults(struct sl_config *cfg)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	/* One worker per CPU this process may use (taskset, cgroups), not per
+	 * CPU online. */
+	long ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) :
+								 sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(cfg, 0, sizeof(*cfg));
 	strcpy(cfg->listen_host, "127.0.0.1");

@@ -57,14 +57,24 @@ static int prepare_data_dir(const char *dir)
 	return 0; /* the lock lives as long as the process */
 }
 
-static unsigned online_cpus(void)
+/* The CPUs this process may run on (its affinity mask, as taskset or a
+ * cgroup set it), in order. Returns how many, at least 1. */
+static unsigned allowed_cpus(unsigned *cpus, unsigned cap)
 {
 	cpu_set_t set;
+	unsigned n = 0;
 
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+	if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+		cpus[0] = 0;
 		return 1;
-	int n = CPU_COUNT(&set);
-	return n > 0 ? (unsigned)n : 1;
+	}
+	for (unsigned c = 0; c < CPU_SETSIZE && n < cap; c++) {
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	}
+	if (n == 0)
+		cpus[n++] = 0;
+	return n;
 }
 
 static bool hugepages_free(void)
@@ -87,11 +97,18 @@ static int eal_init(const struct sl_config *cfg, const char *argv0)
 	static char lcores[1024], eal_copy[sizeof(cfg->eal_args)];
 	char *args[SL_EAL_ARGS_MAX];
 	int n = 0;
-	unsigned ncpu = online_cpus();
-	int off = snprintf(lcores, sizeof(lcores), "0@(0-%u)", ncpu - 1);
-
+	unsigned cpus[SL_WORKERS_MAX];
+	unsigned ncpu = allowed_cpus(cpus, SL_WORKERS_MAX);
+	/* The control lcore floats over every allowed CPU; worker i is pinned
+	 * to the i-th allowed CPU (round robin when there are more workers),
+	 * never to a CPU the mask excludes. */
+	int off = snprintf(lcores, sizeof(lcores), "0@(");
+	for (unsigned i = 0; i < ncpu && off < (int)sizeof(lcores) - 16; i++)
+		off += snprintf(lcores + off, sizeof(lcores) - (size_t)off, "%s%u", i ? "," : "", cpus[i]);
+	off += snprintf(lcores + off, sizeof(lcores) - (size_t)off, ")");
 	for (unsigned i = 1; i <= cfg->workers && off < (int)sizeof(lcores) - 16; i++)
-		off += snprintf(lcores + off, sizeof(lcores) - (size_t)off, ",%u@%u", i, (i - 1) % ncpu);
+		off += snprintf(lcores + off, sizeof(lcores) - (size_t)off, ",%u@%u", i,
+				cpus[(i - 1) % ncpu]);
 	args[n++] = (char *)argv0;
 	args[n++] = "--no-pci";
 	args[n++] = "--no-telemetry";
@@ -183,6 +200,11 @@ int main(int argc, char **argv)
 		rc = sl_router_install_services();
 	if (rc < 0) {
 		fprintf(stderr, "sluice: cannot start the services: %s\n", strerror(-rc));
+		return 1;
+	}
+	rc = sl_workers_recover(&config);
+	if (rc < 0) {
+		fprintf(stderr, "sluice: cannot recover from the journals: %s\n", strerror(-rc));
 		return 1;
 	}
 	rc = sl_workers_start(&config);

@@ -74,6 +74,15 @@
  * shard costs 4 MiB of disk instead of a whole segment. */
 #define SL_PREALLOC_STEP (4ull * 1024 * 1024)
 
+/* The per-worker commit journal (sync durability): two files of this size
+ * used in turn, allocated once (128 MiB of disk per worker). A file must
+ * hold the largest batch; the larger it is, the rarer checkpoints are. */
+#define SL_JOURNAL_FILE_BYTES (64ull * 1024 * 1024)
+/* One batch (one write and one fdatasync) holds up to this many bytes of
+ * entries; its buffers start small and double. */
+#define SL_JOURNAL_BATCH_INIT (256u * 1024)
+#define SL_JOURNAL_BATCH_MAX (32u * 1024 * 1024)
+
 /* One sparse index entry per this many records: 32 records of scan at most
  * per lookup, 24 bytes of memory per 32 records. */
 #define SL_INDEX_STRIDE 32
@@ -106,6 +115,12 @@
 #define SL_KIN_SHARD_IN_RECORDS_PER_S 1000
 #define SL_KIN_SHARD_OUT_BYTES_PER_S (2 * 1024 * 1024)
 #define SL_KIN_SHARD_OUT_CALLS_PER_S 5
+
+/* Log lines: the longest line, and each half of a worker's log buffer.
+ * A worker collects up to this much between two io_uring writes; past it
+ * lines are dropped and counted rather than blocking the worker. */
+#define SL_LOG_LINE_MAX 1024
+#define SL_LOG_BUF_BYTES (64 * 1024)
 
 /* Memory EAL takes without hugepages (--no-huge -m), and the free hugepages
  * below which sluice does not use them (rings and pools need far less). */
@@ -152,5 +167,8 @@ _Static_assert(SL_KIN_PUT_RECORDS_BYTES_MAX < SL_HTTP_BODY_MAX, "a full PutRecor
 _Static_assert(SL_SEGMENT_BYTES_MIN > SL_KIN_DATA_MAX + 4096, "one record must fit a segment");
 _Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");
 _Static_assert(SL_PREALLOC_STEP <= SL_SEGMENT_BYTES_MIN, "one step fits the smallest segment");
+_Static_assert(SL_JOURNAL_BATCH_MAX <= SL_JOURNAL_FILE_BYTES / 2, "a batch fits a journal file");
+_Static_assert(SL_LOG_LINE_MAX <= 4096 && SL_LOG_BUF_BYTES >= 4 * SL_LOG_LINE_MAX,
+	       "log lines fit one PIPE_BUF write, and a buffer holds several");
 
 #endif

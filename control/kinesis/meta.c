@@ -654,25 +654,41 @@ void sl_kin_list_shards(struct sl_req *req)
 
 struct close_call {
 	struct sl_msg msg;
+	struct sl_waiter wt;
 	uint64_t uid;
 	uint32_t ordinal;
 	int rc;
 	uint64_t end_n;
 };
 
+static void close_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct close_call *cc = wt->arg;
+
+	if (!wt->reached)
+		cc->rc = -EIO;
+	sl_msg_reply(w, &cc->msg);
+}
+
 /* On the owner: refuse further appends; every number handed out so far
- * (staged or durable) belongs to the parent, so end_n is next_n. */
+ * (staged or durable) belongs to the parent, so end_n is next_n. The reply
+ * waits until all of them are durable: the catalog then records an
+ * EndingSequenceNumber that a power loss cannot take back, and consumers
+ * reading to it reach the children. */
 static void close_call_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct close_call *cc = msg->arg;
 	struct sl_wlog *wl = sl_worker_log(w, cc->uid, cc->ordinal, &cc->rc);
 
-	if (wl) {
-		wl->closed = true;
-		cc->end_n = sl_shardlog_next_n(wl->log);
-		cc->rc = 0;
+	if (!wl) {
+		sl_msg_reply(w, msg);
+		return;
 	}
-	sl_msg_reply(w, msg);
+	wl->closed = true;
+	cc->end_n = sl_shardlog_next_n(wl->log);
+	cc->rc = 0;
+	cc->wt = (struct sl_waiter){ .target_n = cc->end_n, .cb = close_durable, .arg = cc };
+	sl_worker_commit(w, wl, &cc->wt);
 }
 
 /* Close parents[0..n) of s through their owners and mark them closed. */

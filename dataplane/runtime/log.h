@@ -1,4 +1,7 @@
-/* log.h - one line per event on stderr: time, level, thread, message. */
+/* log.h - one line per event on stderr: time, level, thread, message.
+ *
+ * On a worker, lines are buffered and written by its io_uring (logbuf.h);
+ * elsewhere each line is one write(2). */
 #ifndef SL_LOG_H
 #define SL_LOG_H
 

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,8 +24,10 @@
 #include "dataplane/codec/doc.h"
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/log.h"
+#include "dataplane/runtime/logbuf.h"
 #include "dataplane/runtime/metrics.h"
 #include "dataplane/runtime/timer.h"
+#include "dataplane/storage/journal.h"
 #include "dataplane/storage/shardlog.h"
 
 /* Messages drained from the inbound ring per burst, and bursts per loop
@@ -65,6 +68,15 @@ struct sl_worker {
 	void *http;
 	struct sl_doc_tok *toks;
 	_Atomic bool stop;
+	struct sl_logbuf log;  /* this worker's log lines, written by its ring */
+	/* Sync durability: the commit journal, the logs whose flush waits for
+	 * it (held), and the checkpoint of its other file. */
+	struct sl_journal *journal;
+	struct sl_wlog *held;
+	int64_t journal_retry_at_ms;
+	uint32_t ckpt_due;   /* checkpoint fdatasyncs in flight */
+	bool ckpt_running;
+	bool ckpt_failed;
 	uint8_t arm_due;   /* ARM_*: loop operations waiting for a submission entry */
 	bool sqe_starved;  /* some sl_worker_sqe() found none since the last loop */
 } __attribute__((aligned(64)));
@@ -135,6 +147,10 @@ uint16_t sl_worker_index(const struct sl_worker *w) { return w->idx; }
 uint16_t sl_worker_count(void) { return nworkers; }
 struct sl_worker *sl_worker_get(uint16_t idx) { return idx < nworkers ? workers[idx] : NULL; }
 struct io_uring *sl_worker_ring(struct sl_worker *w) { return &w->ring; }
+uint64_t sl_worker_journal_syncs(const struct sl_worker *w)
+{
+	return w->journal ? sl_journal_syncs(w->journal) : 0;
+}
 void **sl_worker_http(struct sl_worker *w) { return &w->http; }
 struct sl_doc_tok *sl_worker_toks(struct sl_worker *w) { return w->toks; }
 bool sl_worker_stopping(const struct sl_worker *w) { return atomic_load(&w->stop); }
@@ -448,6 +464,7 @@ static void fire_waiters(struct sl_worker *w, struct sl_wlog *wl, bool all)
 		if (!wl->wait_head)
 			wl->wait_tail = NULL;
 		wt->next = NULL;
+		wt->reached = wt->target_n <= durable;
 		wt->cb(w, wt);
 	}
 }
@@ -505,24 +522,93 @@ void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter 
 	if (!wt)
 		return;
 	/* Already durable: fire from the loop, never from inside the caller. */
-	if (sl_shardlog_durable_n(wl->log) >= wt->target_n)
+	wt->reached = false;
+	if (sl_shardlog_durable_n(wl->log) >= wt->target_n) {
+		wt->reached = true;
 		waiter_append(&w->ready_head, &w->ready_tail, wt);
+	}
 	else
 		waiter_append(&wl->wait_head, &wl->wait_tail, wt);
 }
 
 /* Start one flush per dirty log: the group commit of this iteration. */
+/* A held log's flush went into the journal as entry jseq (0: not yet,
+ * the journal had no room: retried every iteration). */
+static void held_push(struct sl_worker *w, struct sl_wlog *wl)
+{
+	assert(!wl->held_on);
+	wl->held_on = true;
+	wl->jseq = 0;
+	wl->held_next = w->held;
+	w->held = wl;
+}
+
+/* Give every held flush without an entry one: its frames, as the shard's
+ * own write carries them. */
+static void journal_entries(struct sl_worker *w)
+{
+	for (struct sl_wlog *wl = w->held; wl; wl = wl->held_next) {
+		if (wl->jseq)
+			continue;
+		uint32_t len;
+		const uint8_t *frames = sl_shardlog_flight(wl->log, &len);
+		int64_t seq = sl_journal_add(w->journal, SL_JOURNAL_KIND_SEGLOG, wl->stream_uid,
+					     wl->ordinal, frames, len);
+		if (seq == -E2BIG)
+			sl_error("flush of %u bytes cannot fit a journal file", len);
+		if (seq < 0)
+			return; /* no room until the journal moves on: keep the order */
+		wl->jseq = (uint64_t)seq;
+	}
+}
+
+static void log_durable(struct sl_worker *w, struct sl_wlog *wl)
+{
+	struct sl_metrics *m = sl_metrics_of(w->idx);
+
+	sl_metric_add(&m->flushes, 1);
+	sl_hist_observe(&m->flush_latency, (uint64_t)(mono_ns() - wl->flush_start_ns) / 1000);
+	fire_waiters(w, wl, false);
+	if (sl_shardlog_busy(wl->log))
+		mark_dirty(w, wl);
+}
+
+/* Publish every held flush that is both written and in the journal up to
+ * its durable point. Bounded by the held list. */
+static void held_publish(struct sl_worker *w)
+{
+	uint64_t durable = sl_journal_durable_seq(w->journal);
+	struct sl_wlog **pp = &w->held;
+
+	while (*pp) {
+		struct sl_wlog *wl = *pp;
+		if (!wl->jseq || wl->jseq > durable || !sl_shardlog_written(wl->log)) {
+			pp = &wl->held_next;
+			continue;
+		}
+		*pp = wl->held_next;
+		wl->held_on = false;
+		wl->jseq = 0;
+		sl_shardlog_publish(wl->log);
+		log_durable(w, wl);
+	}
+}
+
+/* Start one flush per dirty log: the group commit of this iteration. In
+ * sync mode the logs only write, and one journal batch with one fdatasync
+ * makes all of them durable. */
 static void flush_dirty(struct sl_worker *w)
 {
 	struct sl_wlog *keep = NULL;
-	bool sync = sl_cfg->durability == SL_DUR_SYNC;
+	int mode = sl_cfg->durability != SL_DUR_SYNC ? SL_FLUSH_WRITE :
+		   w->journal ? SL_FLUSH_HELD : SL_FLUSH_SYNC;
 
 	for (struct sl_wlog *wl = w->dirty, *next; wl; wl = next) {
 		next = wl->dirty_next;
-		int rc = sl_shardlog_prep_flush(wl->log, &w->ring, sync, sl_op_tag(wl, SL_OP_LOG));
+		int rc = sl_shardlog_prep_flush(wl->log, &w->ring, mode, sl_op_tag(wl, SL_OP_LOG));
 		if (rc == -EBUSY) {
 			io_uring_submit(&w->ring);
-			rc = sl_shardlog_prep_flush(wl->log, &w->ring, sync, sl_op_tag(wl, SL_OP_LOG));
+			rc = sl_shardlog_prep_flush(wl->log, &w->ring, mode, sl_op_tag(wl, SL_OP_LOG));
 		}
 		if (rc == -EBUSY) {
 			wl->dirty_next = keep;
@@ -530,11 +616,39 @@ static void flush_dirty(struct sl_worker *w)
 			continue;
 		}
 		/* Submitted, or in flight already: the completion re-marks it. */
-		if (rc > 0)
+		if (rc > 0 && !wl->held_on) {
 			wl->flush_start_ns = mono_ns();
+			if (mode == SL_FLUSH_HELD)
+				held_push(w, wl);
+		}
 		wl->dirty = false;
 	}
 	w->dirty = keep;
+	if (!w->journal)
+		return;
+	journal_entries(w);
+	if (w->journal_retry_at_ms && sl_now_ms() < w->journal_retry_at_ms)
+		return;
+	int rc = sl_journal_prep(w->journal, &w->ring, sl_op_tag(w->journal, SL_OP_JOURNAL));
+	if (rc == -EBUSY && io_uring_submit(&w->ring) >= 0)
+		sl_journal_prep(w->journal, &w->ring, sl_op_tag(w->journal, SL_OP_JOURNAL));
+}
+
+static void journal_completed(struct sl_worker *w, int res)
+{
+	int rc = sl_journal_complete(w->journal, res);
+
+	if (rc == 0)
+		return;
+	if (rc < 0) {
+		sl_metric_add(&sl_metrics_of(w->idx)->flush_errors, 1);
+		sl_error("journal write failed (%s); retrying in %d ms", strerror(-rc),
+			 SL_FLUSH_RETRY_MS);
+		w->journal_retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
+		return;
+	}
+	w->journal_retry_at_ms = 0;
+	held_publish(w);
 }
 
 static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
@@ -543,9 +657,8 @@ static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
 
 	if (rc == 0)
 		return;
-	struct sl_metrics *m = sl_metrics_of(w->idx);
 	if (rc < 0) {
-		sl_metric_add(&m->flush_errors, 1);
+		sl_metric_add(&sl_metrics_of(w->idx)->flush_errors, 1);
 		/* The same bytes are written again from the next tick on, not at
 		 * once: a failing disk must not spin the worker or flood the log.
 		 * Their requests wait meanwhile (nothing acknowledged is lost). */
@@ -554,11 +667,36 @@ static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
 		wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
 		return;
 	}
-	sl_metric_add(&m->flushes, 1);
-	sl_hist_observe(&m->flush_latency, (uint64_t)(mono_ns() - wl->flush_start_ns) / 1000);
-	fire_waiters(w, wl, false);
-	if (sl_shardlog_busy(wl->log))
-		mark_dirty(w, wl);
+	if (wl->held_on) {
+		held_publish(w); /* durable now if its journal batch is */
+		return;
+	}
+	log_durable(w, wl);
+}
+
+/* The journal moved to its other file: once every entry of the file it
+ * left is durable and published, fdatasync every log in its own files; when
+ * those syncs are done the file may be reused. */
+static void batch_sync_one(struct sl_worker *w, struct sl_wlog *wl, void *arg);
+
+static void checkpoint(struct sl_worker *w)
+{
+	uint64_t upto = sl_journal_ckpt_seq(w->journal);
+
+	if (!upto || w->ckpt_running || sl_journal_durable_seq(w->journal) < upto)
+		return;
+	for (struct sl_wlog *wl = w->held; wl; wl = wl->held_next) {
+		if (wl->jseq && wl->jseq <= upto)
+			return; /* its records are not published yet */
+	}
+	w->ckpt_running = true;
+	w->ckpt_failed = false;
+	w->ckpt_due = 0;
+	sl_worker_foreach_log(w, batch_sync_one, NULL);
+	if (w->ckpt_due == 0) {
+		w->ckpt_running = false;
+		sl_journal_ckpt_done(w->journal);
+	}
 }
 
 static void retry_failed_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
@@ -578,8 +716,15 @@ static void batch_sync_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 	if (wl->fsyncs_due)
 		return;
 	int rc = sl_shardlog_prep_sync(wl->log, &w->ring, sl_op_tag(wl, SL_OP_FSYNC));
-	if (rc > 0)
+	if (rc == -EBUSY && io_uring_submit(&w->ring) >= 0)
+		rc = sl_shardlog_prep_sync(wl->log, &w->ring, sl_op_tag(wl, SL_OP_FSYNC));
+	if (rc > 0) {
 		wl->fsyncs_due = (uint32_t)rc;
+		if (w->ckpt_running)
+			w->ckpt_due += (uint32_t)rc;
+	} else if (rc < 0 && w->ckpt_running) {
+		w->ckpt_failed = true; /* the checkpoint runs again */
+	}
 }
 
 struct io_uring_sqe *sl_worker_sqe(struct sl_worker *w)
@@ -605,8 +750,18 @@ static void batch_synced(struct sl_worker *w, struct sl_wlog *wl, int res)
 	int rc = sl_shardlog_sync_complete(wl->log, res);
 	if (rc < 0) {
 		sl_metric_add(&sl_metrics_of(w->idx)->flush_errors, 1);
-		sl_error("batch fdatasync failed (%s); syncing again", strerror(-rc));
+		sl_error("fdatasync of a shard log failed (%s); syncing again", strerror(-rc));
 	}
+	if (!w->ckpt_running)
+		return;
+	if (res < 0)
+		w->ckpt_failed = true;
+	assert(w->ckpt_due > 0);
+	if (--w->ckpt_due > 0)
+		return;
+	w->ckpt_running = false;
+	if (!w->ckpt_failed)
+		sl_journal_ckpt_done(w->journal); /* else checkpoint() starts over */
 }
 
 int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
@@ -723,6 +878,9 @@ static void on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_LOG:
 		log_completed(w, obj, cqe->res);
+		break;
+	case SL_OP_JOURNAL:
+		journal_completed(w, cqe->res);
 		break;
 	case SL_OP_FSYNC:
 		batch_synced(w, obj, cqe->res);
@@ -848,6 +1006,9 @@ static void loop_once(struct sl_worker *w, bool may_sleep)
 	run_deferred(w);
 	outbox_flush(&w->outbox);
 	flush_dirty(w);
+	if (w->journal)
+		checkpoint(w);
+	sl_log_pump(w, &w->log);
 	if (!may_sleep) {
 		io_uring_submit(&w->ring);
 		return;
@@ -875,7 +1036,7 @@ static _Atomic unsigned workers_draining;
 static bool drain_busy(struct sl_worker *w)
 {
 	return !logs_idle(w) || has_work(w) || w->outbox.head ||
-	       (sl_hooks.busy && sl_hooks.busy(w));
+	       (w->journal && sl_journal_busy(w->journal)) || (sl_hooks.busy && sl_hooks.busy(w));
 }
 
 static void worker_drain_and_stop(struct sl_worker *w)
@@ -927,6 +1088,7 @@ static int worker_main(void *arg)
 
 	snprintf(name, sizeof(name), "w%u", w->idx);
 	sl_log_thread_name(name);
+	sl_log_attach(&w->log);
 	if (io_uring_queue_init_params(SL_URING_ENTRIES, &w->ring, &p) < 0) {
 		memset(&p, 0, sizeof(p));
 		int rc = io_uring_queue_init_params(SL_URING_ENTRIES, &w->ring, &p);
@@ -935,6 +1097,12 @@ static int worker_main(void *arg)
 			return rc;
 		}
 	}
+	/* io_uring's own worker threads (io-wq, for work it cannot do inline)
+	 * stay on this worker's CPU instead of spreading over the others. */
+	rte_cpuset_t cpus = rte_lcore_cpuset(w->lcore);
+	int aff = io_uring_register_iowq_aff(&w->ring, sizeof(cpus), &cpus);
+	if (aff < 0)
+		sl_warn("worker %u: io-wq affinity: %s", w->idx, strerror(-aff));
 	w->last_tick_ms = sl_now_ms();
 	sl_timer_wheel_init(&w->wheel, sl_mono_ms());
 	sl_timer_add(&w->wheel, &w->tick, w->wheel.now_ms + tick_period_ms(), on_tick, w);
@@ -946,7 +1114,15 @@ static int worker_main(void *arg)
 		loop_once(w, true);
 	worker_drain_and_stop(w);
 	atomic_store(&qsbr_local[w->idx], 0); /* holds no catalog snapshot any more */
+	/* A log write may still be in flight: let it land, then write the rest
+	 * directly (the loop is over). */
+	for (int i = 0; i < 100 && w->log.inflight; i++)
+		loop_once(w, false);
+	sl_log_attach(NULL);
+	sl_log_drain(&w->log);
 	io_uring_queue_exit(&w->ring);
+	sl_journal_close(w->journal);
+	w->journal = NULL;
 	return 0;
 }
 
@@ -973,11 +1149,156 @@ static struct sl_worker *worker_new(uint16_t idx, unsigned lcore)
 	return w;
 }
 
+/* ---- Recovery from the journals (control thread, before the workers) ----- */
+
+/* Shard logs opened during a replay: open addressing on (uid, ordinal). */
+struct replay {
+	struct io_uring ring;
+	struct sl_replay_log {
+		uint64_t uid;
+		uint32_t ordinal;
+		struct sl_shardlog *log; /* NULL: skipped (its directory is gone) */
+		bool used;
+	} *slots;
+	uint32_t cap;
+	uint32_t used;
+	uint64_t frames;
+	int err;
+};
+
+/* Write what a log has staged and wait for its fdatasync. 0 or -errno. */
+static int replay_flush(struct replay *r, struct sl_shardlog *log)
+{
+	int queued = sl_shardlog_prep_flush(log, &r->ring, SL_FLUSH_SYNC, 1);
+	int rc = 0;
+
+	if (queued <= 0)
+		return queued;
+	if (io_uring_submit_and_wait(&r->ring, (unsigned)queued) < 0)
+		return -EIO;
+	for (int i = 0; i < queued; i++) {
+		struct io_uring_cqe *cqe;
+		if (io_uring_wait_cqe(&r->ring, &cqe) < 0)
+			return -EIO;
+		int c = sl_shardlog_complete(log, cqe->res);
+		io_uring_cqe_seen(&r->ring, cqe);
+		if (c < 0)
+			rc = c;
+	}
+	return rc;
+}
+
+static struct sl_replay_log *replay_slot(struct replay *r, uint64_t uid, uint32_t ordinal)
+{
+	if ((r->used + 1) * 2 > r->cap) {
+		uint32_t cap = r->cap ? r->cap * 2 : 256;
+		struct sl_replay_log *old = r->slots, *n = calloc(cap, sizeof(*n));
+		if (!n)
+			return NULL;
+		r->slots = n;
+		r->cap = cap;
+		for (uint32_t i = 0; old && i < cap / 2; i++) {
+			if (!old[i].used)
+				continue;
+			uint32_t k = wlog_hash(old[i].uid, old[i].ordinal) & (cap - 1);
+			while (n[k].used)
+				k = (k + 1) & (cap - 1);
+			n[k] = old[i];
+		}
+		free(old);
+	}
+	uint32_t k = wlog_hash(uid, ordinal) & (r->cap - 1);
+	/* Bounded: the table is at most half full. */
+	while (r->slots[k].used && (r->slots[k].uid != uid || r->slots[k].ordinal != ordinal))
+		k = (k + 1) & (r->cap - 1);
+	return &r->slots[k];
+}
+
+static int replay_entry(void *arg, const struct sl_journal_hdr *h, const uint8_t *payload)
+{
+	struct replay *r = arg;
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (h->kind != SL_JOURNAL_KIND_SEGLOG || h->key_b > UINT32_MAX)
+		return 0;
+	struct sl_replay_log *e = replay_slot(r, h->key_a, (uint32_t)h->key_b);
+	if (!e)
+		return -ENOMEM;
+	if (!e->used) {
+		e->used = true;
+		e->uid = h->key_a;
+		e->ordinal = (uint32_t)h->key_b;
+		r->used++;
+		wlog_dir(e->uid, e->ordinal, dir, sizeof(dir));
+		/* A log whose directory is gone was deleted (its stream, or a
+		 * closed shard past retention): nothing of it comes back. */
+		if (stat(dir, &st) == 0) {
+			int rc = sl_shardlog_open(dir, sl_cfg->segment_bytes, &e->log);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	if (!e->log)
+		return 0;
+	int n = sl_shardlog_replay(e->log, payload, h->payload_len);
+	if (n == -ENOBUFS) {
+		/* The stage is full: write it out, then go on with this entry. */
+		int rc = replay_flush(r, e->log);
+		n = rc < 0 ? rc : sl_shardlog_replay(e->log, payload, h->payload_len);
+	}
+	if (n < 0) {
+		sl_error("journal entry %llu for log %016llx/%u: %s", (unsigned long long)h->seq,
+			 (unsigned long long)e->uid, e->ordinal, strerror(-n));
+		return n == -EILSEQ || n == -EBADMSG ? 0 : n;
+	}
+	r->frames += (uint64_t)n;
+	return 0;
+}
+
+static uint64_t journal_first_seq = 1;
+
+int sl_workers_recover(const struct sl_config *cfg)
+{
+	char dir[PATH_MAX];
+	struct replay r;
+
+	sl_cfg = cfg;
+	memset(&r, 0, sizeof(r));
+	snprintf(dir, sizeof(dir), "%s/journal", cfg->data_dir);
+	int rc = io_uring_queue_init(64, &r.ring, 0);
+	if (rc < 0)
+		return rc;
+	int64_t next = sl_journal_scan(dir, replay_entry, &r);
+	rc = next < 0 ? (int)next : 0;
+	for (uint32_t i = 0; i < r.cap; i++) {
+		if (!r.slots[i].log)
+			continue;
+		int frc = replay_flush(&r, r.slots[i].log);
+		if (frc < 0 && rc == 0)
+			rc = frc;
+		sl_shardlog_close(r.slots[i].log);
+	}
+	free(r.slots);
+	io_uring_queue_exit(&r.ring);
+	if (rc == 0)
+		rc = sl_journal_reset(dir);
+	if (rc < 0)
+		return rc;
+	journal_first_seq = (uint64_t)next;
+	if (r.frames)
+		sl_info("journal: recovered %llu record(s) into %u log(s)",
+			(unsigned long long)r.frames, r.used);
+	return 0;
+}
+
 int sl_workers_start(const struct sl_config *cfg)
 {
 	unsigned lcore;
+	char jdir[PATH_MAX];
 
 	sl_cfg = cfg;
+	snprintf(jdir, sizeof(jdir), "%s/journal", cfg->data_dir);
 	control_inbox = rte_ring_create("sl_ctl", SL_RING_SLOTS, (int)rte_socket_id(), RING_F_SC_DEQ);
 	control_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!control_inbox || control_efd < 0)
@@ -988,6 +1309,14 @@ int sl_workers_start(const struct sl_config *cfg)
 		struct sl_worker *w = worker_new(nworkers, lcore);
 		if (!w)
 			return -EINVAL;
+		if (cfg->durability == SL_DUR_SYNC) {
+			int rc = sl_journal_open(jdir, nworkers, SL_JOURNAL_FILE_BYTES,
+						 journal_first_seq, &w->journal);
+			if (rc < 0) {
+				sl_error("worker %u: journal: %s", nworkers, strerror(-rc));
+				return rc;
+			}
+		}
 		workers[nworkers++] = w;
 	}
 	if (nworkers == 0)

@@ -67,6 +67,8 @@ uint16_t sl_worker_index(const struct sl_worker *w);
 uint16_t sl_worker_count(void);
 struct sl_worker *sl_worker_get(uint16_t idx);
 
+/* Journal batches this worker has written and fdatasynced (sync mode). */
+uint64_t sl_worker_journal_syncs(const struct sl_worker *w);
 /* The io_uring of this worker, for modules that queue their own SQEs. */
 struct io_uring *sl_worker_ring(struct sl_worker *w);
 /* A submission entry of this worker's ring: a full queue is submitted
@@ -81,7 +83,7 @@ struct io_uring_sqe *sl_worker_sqe(struct sl_worker *w);
 enum sl_op_kind {
 	SL_OP_EVENTFD = 0,
 	SL_OP_ACCEPT = 1,
-	SL_OP_SPARE = 2,   /* unused: timers live on the worker's wheel */
+	SL_OP_JOURNAL = 2, /* object: struct sl_journal, a batch write or its fdatasync */
 	SL_OP_LOG = 3,     /* object: struct sl_wlog, a flush completion */
 	SL_OP_FSYNC = 4,   /* object: struct sl_wlog, a batch-mode fsync */
 	SL_OP_RECV = 5,    /* object: a connection (control/http/server.c) */
@@ -104,11 +106,15 @@ static inline uint64_t sl_op_tag(const void *p, enum sl_op_kind k)
 struct sl_waiter;
 typedef void (*sl_waiter_fn)(struct sl_worker *w, struct sl_waiter *wt);
 
-/* Caller-owned: fires once the log's durable_n reaches target_n. */
+/* Caller-owned: fires once the log's durable_n reaches target_n, or when
+ * the log goes away first (dropped, or shutdown gave up on it): `reached`
+ * tells which, and a callback must not report records durable without it. */
 struct sl_waiter {
 	uint64_t target_n;
 	sl_waiter_fn cb;
 	void *arg;
+	uint32_t user;   /* the caller's own tag */
+	bool reached;    /* set before cb runs: durable_n >= target_n */
 	struct sl_waiter *next;
 };
 
@@ -125,6 +131,9 @@ struct sl_wlog {
 	uint64_t batch_stamp;   /* for the appender: which call last touched it */
 	uint32_t batch_slot;    /* and at which of that call's waiters */
 	struct sl_wlog *dirty_next;
+	bool held_on;           /* on the worker's held list (sync mode) */
+	uint64_t jseq;          /* its flush's journal entry, 0 until added */
+	struct sl_wlog *held_next;
 	struct sl_waiter *wait_head;
 	struct sl_waiter *wait_tail;
 	/* Per-shard throughput accounting for --shard-limits (one-second windows). */
@@ -140,9 +149,8 @@ struct sl_wlog {
  * use. Returns NULL and sets *err (-errno) when it cannot be opened. */
 struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 			      int *err);
-/* Close and delete the log's files. Waiters still queued are fired with the
- * log gone (target never reached): their callbacks see wt->target_n
- * unchanged and must check. 0 or -errno. */
+/* Close and delete the log's files. Waiters still queued are fired with
+ * wt->reached false. 0 or -errno. */
 int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal);
 
 /* After appends to wl: flush it this iteration and fire wt (may be NULL)
@@ -211,6 +219,10 @@ int64_t sl_now_ms(void);
 /* Move the clock forward (debug builds of tests only: --debug-clock). */
 void sl_clock_advance(int64_t ms);
 
+/* Control thread, at start-up before sl_workers_start(): replay every
+ * worker journal into the shard logs, sync them, and retire the journals
+ * (sync durability's crash recovery). 0 or -errno. */
+int sl_workers_recover(const struct sl_config *cfg);
 /* Start the workers on every EAL worker lcore, then return. 0 or -errno. */
 int sl_workers_start(const struct sl_config *cfg);
 /* Ask every worker to stop, flush, and join them. */

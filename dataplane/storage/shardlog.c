@@ -82,6 +82,8 @@ struct sl_shardlog {
 	bool retry;
 	uint32_t cqes_due;
 	uint32_t flush_fsyncs;  /* fdatasyncs linked into the flush in flight */
+	bool held;     /* the flush in flight waits for sl_shardlog_publish() */
+	bool written;  /* ... and its writes have completed */
 	uint64_t fsyncs_done;   /* fdatasyncs completed successfully, ever */
 	int flush_err;
 	uint64_t bytes_done;
@@ -91,6 +93,8 @@ struct sl_shardlog {
 	int sync_err;           /* batch mode: the first error among them */
 	uint32_t readers;  /* open read cursors: their segments must not go */
 };
+
+static void publish(struct sl_shardlog *log);
 
 static __thread uint8_t *tl_rbuf;
 
@@ -611,8 +615,10 @@ int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
 	return 0;
 }
 
-int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool sync, uint64_t tag)
+int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, int mode, uint64_t tag)
 {
+	bool sync = mode == SL_FLUSH_SYNC;
+
 	if (log->inflight && !log->retry)
 		return 0;
 	if (!log->inflight) {
@@ -644,6 +650,8 @@ int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool 
 		fsyncs++;
 	}
 	log->flush_fsyncs = fsyncs;
+	log->held = mode == SL_FLUSH_HELD;
+	log->written = false;
 	log->inflight = true;
 	log->retry = false;
 	log->cqes_due = need;
@@ -670,13 +678,81 @@ int sl_shardlog_complete(struct sl_shardlog *log, int res)
 		log->retry = true;
 		return log->flush_err;
 	}
+	if (log->held) {
+		/* Written; durable once the journal says so (sl_shardlog_publish). */
+		log->written = true;
+		return 1;
+	}
+	publish(log);
+	return 1;
+}
+
+/* The flush in flight is durable: its records become visible, and the
+ * stage it came from takes appends again. */
+static void publish(struct sl_shardlog *log)
+{
+	struct sl_stage *st = &log->stage[!log->cur];
+
 	log->durable_n = st->end_n;
 	log->durable_last_arrival_ms = st->last_arrival_ms;
 	log->fsyncs_done += log->flush_fsyncs;
 	st->len = 0;
 	st->nruns = 0;
 	log->inflight = false;
-	return 1;
+	log->held = false;
+	log->written = false;
+}
+
+void sl_shardlog_publish(struct sl_shardlog *log)
+{
+	assert(log->inflight);
+	assert(log->held && log->written);
+	publish(log);
+}
+
+bool sl_shardlog_written(const struct sl_shardlog *log)
+{
+	return log->inflight && log->written;
+}
+
+const uint8_t *sl_shardlog_flight(const struct sl_shardlog *log, uint32_t *len)
+{
+	const struct sl_stage *st = &log->stage[!log->cur];
+
+	assert(log->inflight);
+	*len = st->len;
+	return st->buf;
+}
+
+int sl_shardlog_replay(struct sl_shardlog *log, const uint8_t *frames, size_t len)
+{
+	size_t off = 0;
+	int added = 0;
+
+	/* Each round consumes one whole frame (frame_len >= the header). */
+	while (off + SL_FRAME_HDR_BYTES <= len) {
+		struct sl_frame_hdr h;
+		memcpy(&h, frames + off, sizeof(h));
+		if (h.magic != SL_FRAME_MAGIC || h.frame_len < SL_FRAME_HDR_BYTES ||
+		    h.frame_len > len - off ||
+		    frame_len_of(h.pk_len, h.data_len) != h.frame_len ||
+		    sl_frame_crc(&h, frames + off + SL_FRAME_HDR_BYTES) != h.crc)
+			return -EBADMSG;
+		if (h.n > log->next_n)
+			return -EILSEQ; /* a gap: this log lost records the journal never had */
+		if (h.n == log->next_n) {
+			const uint8_t *pk = frames + off + SL_FRAME_HDR_BYTES;
+			uint64_t n;
+			int rc = sl_shardlog_append(log, pk, h.pk_len, pk + h.pk_len, h.data_len,
+						    h.arrival_ms, &n);
+			if (rc < 0)
+				return rc;
+			assert(n == h.n);
+			added++;
+		}
+		off += h.frame_len;
+	}
+	return off == len ? added : -EBADMSG;
 }
 
 int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64_t tag)

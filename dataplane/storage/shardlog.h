@@ -88,7 +88,12 @@ int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
  * carries user_data `tag`. Returns the number of SQEs queued (0 when there
  * is nothing staged or a flush is already in flight), or -EBUSY when the
  * ring has no room (call again next iteration). */
-int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, bool sync,
+/* How a flush makes its records durable: with a linked fdatasync per file
+ * (SYNC), not at all (WRITE: batch and memory modes), or through the
+ * worker's journal (HELD: the flush completes as written, and the records
+ * become durable and visible only at sl_shardlog_publish()). */
+enum { SL_FLUSH_WRITE = 0, SL_FLUSH_SYNC = 1, SL_FLUSH_HELD = 2 };
+int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, int mode,
 			   uint64_t tag);
 
 /* Batch durability: queue an fdatasync (user_data `tag`) for every segment
@@ -100,6 +105,18 @@ int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64
  * first -errno when the last came back and one failed: synced_n stays, so
  * the next prep_sync syncs the same records again. */
 int sl_shardlog_sync_complete(struct sl_shardlog *log, int res);
+/* HELD flushes: the frames of the flush in flight (for the journal), and,
+ * once it completed as written, making it durable. */
+const uint8_t *sl_shardlog_flight(const struct sl_shardlog *log, uint32_t *len);
+bool sl_shardlog_written(const struct sl_shardlog *log);
+void sl_shardlog_publish(struct sl_shardlog *log);
+
+/* Recovery from a journal: stage the frames of frames[0..len) whose record
+ * numbers continue this log (those it already has are skipped, so a replay
+ * is idempotent). Returns the frames staged, -EBADMSG for a damaged frame,
+ * -EILSEQ when a frame would leave a gap, or append's errors. */
+int sl_shardlog_replay(struct sl_shardlog *log, const uint8_t *frames, size_t len);
+
 /* Batch durability: records below this are known to be on stable storage. */
 uint64_t sl_shardlog_synced_n(const struct sl_shardlog *log);
 /* fdatasyncs of sync-mode flushes that completed successfully, ever: what a

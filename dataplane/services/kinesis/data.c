@@ -348,6 +348,13 @@ static void part_durable(struct sl_worker *w, struct sl_waiter *wt)
 {
 	struct kin_part *part = wt->arg;
 
+	/* The log went away before these records were durable (a dropped
+	 * log, or a shutdown that gave up): they fail, never acknowledged. */
+	for (uint32_t k = 0; k < part->count && !wt->reached; k++) {
+		struct kin_entry *e = &part->put->e[part->idx[k]];
+		if (e->ordinal == wt->user && e->err == KIN_OK)
+			e->err = KIN_INTERNAL;
+	}
 	if (--part->pending == 0)
 		sl_msg_reply(w, &part->msg);
 }
@@ -415,7 +422,8 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 			wl->batch_stamp = stamp;
 			wl->batch_slot = nwt;
 			wls[nwt] = wl;
-			part->wt[nwt] = (struct sl_waiter){ .cb = part_durable, .arg = part };
+			part->wt[nwt] = (struct sl_waiter){ .cb = part_durable, .arg = part,
+							     .user = e->ordinal };
 			nwt++;
 		}
 		part->wt[wl->batch_slot].target_n = e->n + 1;

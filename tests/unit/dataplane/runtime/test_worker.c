@@ -170,7 +170,8 @@ static void durable_cb(struct sl_worker *self, struct sl_waiter *wt)
 	struct append *a = wt->arg;
 
 	a->durable_at_ack = sl_shardlog_durable_n(a->wl->log);
-	a->fsyncs_at_ack = sl_shardlog_fsyncs(a->wl->log);
+	/* In sync mode the worker's journal carries the fdatasync. */
+	a->fsyncs_at_ack = sl_shardlog_fsyncs(a->wl->log) + sl_worker_journal_syncs(self);
 	sl_msg_reply(self, &a->msg);
 }
 
