@@ -46,7 +46,8 @@ trip: one PutRecords of B records, or B pipelined XADDs.
   --out FILE          markdown output (default benches/results/kinesis-put.md)
   --peers LIST        comma-separated subset of sluice,redis,kinesalite (default all)
 
-Environment: SLUICE_BIN and SLUICE_LOAD override the server and load tool
+Environment: SLUICE_ARGS adds server flags (e.g. "--workers 1").
+SLUICE_BIN and SLUICE_LOAD override the server and load tool
 binaries (default: from build/, built with meson + ninja when missing).
 EOF
 }
@@ -211,8 +212,9 @@ wait_ready() {
 }
 
 start_sluice() {
+	# shellcheck disable=SC2086
 	"$SLUICE" --listen "127.0.0.1:${PORT[sluice]}" --data-dir "$TMP/sluice" --durability sync \
-		>"$TMP/sluice.log" 2>&1 &
+		${SLUICE_ARGS:-} >"$TMP/sluice.log" 2>&1 &
 	PID[sluice]=$!
 }
 
@@ -322,7 +324,7 @@ peer_median() {
 
 describe_peer() {
 	case $1 in
-	sluice) echo "sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)'), PutRecords, \`--durability sync\`" ;;
+	sluice) echo "sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)'), PutRecords, \`--durability sync${SLUICE_ARGS:+ $SLUICE_ARGS}\`" ;;
 	redis) echo "$(redis-server --version | cut -d' ' -f1-3), XADD pipelined, AOF \`appendfsync always\`" ;;
 	kinesalite) echo "kinesalite $KINESALITE_VERSION on Node.js $(node --version), PutRecords, LevelDB (no fsync per write)" ;;
 	esac

@@ -82,6 +82,12 @@
  * entries; its buffers start small and double. */
 #define SL_JOURNAL_BATCH_INIT (256u * 1024)
 #define SL_JOURNAL_BATCH_MAX (32u * 1024 * 1024)
+/* Journal batches in flight at once: a request that arrives while one
+ * batch syncs rides the next one at once instead of waiting for it. */
+#define SL_JOURNAL_INFLIGHT_MAX 2
+/* Flushes of one shard log that are written but wait for their journal
+ * batch: as many as batches in flight, so a busy shard pipelines too. */
+#define SL_HELD_FLUSHES_MAX SL_JOURNAL_INFLIGHT_MAX
 
 /* One sparse index entry per this many records: 32 records of scan at most
  * per lookup, 24 bytes of memory per 32 records. */
@@ -168,6 +174,8 @@ _Static_assert(SL_SEGMENT_BYTES_MIN > SL_KIN_DATA_MAX + 4096, "one record must f
 _Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");
 _Static_assert(SL_PREALLOC_STEP <= SL_SEGMENT_BYTES_MIN, "one step fits the smallest segment");
 _Static_assert(SL_JOURNAL_BATCH_MAX <= SL_JOURNAL_FILE_BYTES / 2, "a batch fits a journal file");
+_Static_assert(SL_JOURNAL_INFLIGHT_MAX * SL_JOURNAL_BATCH_MAX <= SL_JOURNAL_FILE_BYTES,
+	       "the batches in flight fit one journal file");
 _Static_assert(SL_LOG_LINE_MAX <= 4096 && SL_LOG_BUF_BYTES >= 4 * SL_LOG_LINE_MAX,
 	       "log lines fit one PIPE_BUF write, and a buffer holds several");
 

@@ -477,7 +477,8 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
 	if (slot) {
 		struct sl_wlog *wl = *slot;
-		if (sl_shardlog_busy(wl->log) || wl->fsyncs_due || sl_shardlog_readers(wl->log))
+		if (sl_shardlog_busy(wl->log) || wl->fsyncs_due || wl->held_on ||
+		    sl_shardlog_readers(wl->log))
 			return -EBUSY; /* completions still point at it: retry later */
 		fire_waiters(w, wl, true);
 		*slot = WLOG_TOMB;
@@ -532,15 +533,33 @@ void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter 
 }
 
 /* Start one flush per dirty log: the group commit of this iteration. */
-/* A held log's flush went into the journal as entry jseq (0: not yet,
- * the journal had no room: retried every iteration). */
+/* Sync mode with the journal: a log on the held list has a flush in
+ * flight or written flushes waiting for their journal batch. */
 static void held_push(struct sl_worker *w, struct sl_wlog *wl)
 {
-	assert(!wl->held_on);
+	if (wl->held_on)
+		return;
 	wl->held_on = true;
-	wl->jseq = 0;
 	wl->held_next = w->held;
 	w->held = wl;
+}
+
+/* The flush in flight is written and journaled: detach it, so that the
+ * log's next flush can start while this one waits for its batch. */
+static void try_detach(struct sl_worker *w, struct sl_wlog *wl)
+{
+	if (!wl->flight_held || !wl->jseq || !sl_shardlog_written(wl->log))
+		return;
+	assert(wl->mcount < SL_HELD_FLUSHES_MAX);
+	struct sl_flush_mark m;
+	sl_shardlog_detach(wl->log, &m);
+	struct sl_held_mark *hm = &wl->marks[(wl->mhead + wl->mcount) % SL_HELD_FLUSHES_MAX];
+	*hm = (struct sl_held_mark){ wl->jseq, m.end_n, m.last_arrival_ms, wl->flush_start_ns };
+	wl->mcount++;
+	wl->flight_held = false;
+	wl->jseq = 0;
+	if (sl_shardlog_busy(wl->log))
+		mark_dirty(w, wl);
 }
 
 /* Give every held flush without an entry one: its frames, as the shard's
@@ -548,7 +567,7 @@ static void held_push(struct sl_worker *w, struct sl_wlog *wl)
 static void journal_entries(struct sl_worker *w)
 {
 	for (struct sl_wlog *wl = w->held; wl; wl = wl->held_next) {
-		if (wl->jseq)
+		if (!wl->flight_held || wl->jseq)
 			continue;
 		uint32_t len;
 		const uint8_t *frames = sl_shardlog_flight(wl->log, &len);
@@ -559,22 +578,21 @@ static void journal_entries(struct sl_worker *w)
 		if (seq < 0)
 			return; /* no room until the journal moves on: keep the order */
 		wl->jseq = (uint64_t)seq;
+		try_detach(w, wl);
 	}
 }
 
-static void log_durable(struct sl_worker *w, struct sl_wlog *wl)
+static void log_durable(struct sl_worker *w, struct sl_wlog *wl, int64_t start_ns)
 {
 	struct sl_metrics *m = sl_metrics_of(w->idx);
 
 	sl_metric_add(&m->flushes, 1);
-	sl_hist_observe(&m->flush_latency, (uint64_t)(mono_ns() - wl->flush_start_ns) / 1000);
+	sl_hist_observe(&m->flush_latency, (uint64_t)(mono_ns() - start_ns) / 1000);
 	fire_waiters(w, wl, false);
-	if (sl_shardlog_busy(wl->log))
-		mark_dirty(w, wl);
 }
 
-/* Publish every held flush that is both written and in the journal up to
- * its durable point. Bounded by the held list. */
+/* Publish, log by log and in order, every written flush whose journal
+ * batch is durable; a log with nothing left leaves the held list. */
 static void held_publish(struct sl_worker *w)
 {
 	uint64_t durable = sl_journal_durable_seq(w->journal);
@@ -582,15 +600,26 @@ static void held_publish(struct sl_worker *w)
 
 	while (*pp) {
 		struct sl_wlog *wl = *pp;
-		if (!wl->jseq || wl->jseq > durable || !sl_shardlog_written(wl->log)) {
-			pp = &wl->held_next;
+		bool published = false;
+		/* Bounded by SL_HELD_FLUSHES_MAX marks. */
+		while (wl->mcount && wl->marks[wl->mhead].jseq <= durable) {
+			struct sl_held_mark *hm = &wl->marks[wl->mhead];
+			struct sl_flush_mark m = { hm->end_n, hm->last_arrival_ms };
+			int64_t start = hm->start_ns;
+			sl_shardlog_publish_mark(wl->log, &m);
+			wl->mhead = (uint8_t)((wl->mhead + 1) % SL_HELD_FLUSHES_MAX);
+			wl->mcount--;
+			log_durable(w, wl, start);
+			published = true;
+		}
+		if (published && sl_shardlog_busy(wl->log))
+			mark_dirty(w, wl);
+		if (!wl->mcount && !wl->flight_held) {
+			*pp = wl->held_next;
+			wl->held_on = false;
 			continue;
 		}
-		*pp = wl->held_next;
-		wl->held_on = false;
-		wl->jseq = 0;
-		sl_shardlog_publish(wl->log);
-		log_durable(w, wl);
+		pp = &wl->held_next;
 	}
 }
 
@@ -605,6 +634,10 @@ static void flush_dirty(struct sl_worker *w)
 
 	for (struct sl_wlog *wl = w->dirty, *next; wl; wl = next) {
 		next = wl->dirty_next;
+		if (mode == SL_FLUSH_HELD && !wl->flight_held && wl->mcount == SL_HELD_FLUSHES_MAX) {
+			wl->dirty = false; /* publishing a mark marks it dirty again */
+			continue;
+		}
 		int rc = sl_shardlog_prep_flush(wl->log, &w->ring, mode, sl_op_tag(wl, SL_OP_LOG));
 		if (rc == -EBUSY) {
 			io_uring_submit(&w->ring);
@@ -616,10 +649,13 @@ static void flush_dirty(struct sl_worker *w)
 			continue;
 		}
 		/* Submitted, or in flight already: the completion re-marks it. */
-		if (rc > 0 && !wl->held_on) {
+		if (rc > 0 && !wl->flight_held) {
 			wl->flush_start_ns = mono_ns();
-			if (mode == SL_FLUSH_HELD)
+			if (mode == SL_FLUSH_HELD) {
+				wl->flight_held = true;
+				wl->jseq = 0;
 				held_push(w, wl);
+			}
 		}
 		wl->dirty = false;
 	}
@@ -629,14 +665,14 @@ static void flush_dirty(struct sl_worker *w)
 	journal_entries(w);
 	if (w->journal_retry_at_ms && sl_now_ms() < w->journal_retry_at_ms)
 		return;
-	int rc = sl_journal_prep(w->journal, &w->ring, sl_op_tag(w->journal, SL_OP_JOURNAL));
+	int rc = sl_journal_prep(w->journal, &w->ring, SL_OP_JOURNAL);
 	if (rc == -EBUSY && io_uring_submit(&w->ring) >= 0)
-		sl_journal_prep(w->journal, &w->ring, sl_op_tag(w->journal, SL_OP_JOURNAL));
+		sl_journal_prep(w->journal, &w->ring, SL_OP_JOURNAL);
 }
 
-static void journal_completed(struct sl_worker *w, int res)
+static void journal_completed(struct sl_worker *w, void *batch, int res)
 {
-	int rc = sl_journal_complete(w->journal, res);
+	int rc = sl_journal_complete(w->journal, batch, res);
 
 	if (rc == 0)
 		return;
@@ -667,11 +703,14 @@ static void log_completed(struct sl_worker *w, struct sl_wlog *wl, int res)
 		wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
 		return;
 	}
-	if (wl->held_on) {
-		held_publish(w); /* durable now if its journal batch is */
+	if (wl->flight_held) {
+		try_detach(w, wl);
+		held_publish(w); /* durable now if its journal batch already is */
 		return;
 	}
-	log_durable(w, wl);
+	log_durable(w, wl, wl->flush_start_ns);
+	if (sl_shardlog_busy(wl->log))
+		mark_dirty(w, wl);
 }
 
 /* The journal moved to its other file: once every entry of the file it
@@ -686,7 +725,8 @@ static void checkpoint(struct sl_worker *w)
 	if (!upto || w->ckpt_running || sl_journal_durable_seq(w->journal) < upto)
 		return;
 	for (struct sl_wlog *wl = w->held; wl; wl = wl->held_next) {
-		if (wl->jseq && wl->jseq <= upto)
+		if ((wl->flight_held && wl->jseq && wl->jseq <= upto) ||
+		    (wl->mcount && wl->marks[wl->mhead].jseq <= upto))
 			return; /* its records are not published yet */
 	}
 	w->ckpt_running = true;
@@ -880,7 +920,7 @@ static void on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		log_completed(w, obj, cqe->res);
 		break;
 	case SL_OP_JOURNAL:
-		journal_completed(w, cqe->res);
+		journal_completed(w, obj, cqe->res);
 		break;
 	case SL_OP_FSYNC:
 		batch_synced(w, obj, cqe->res);
@@ -945,7 +985,8 @@ static bool logs_idle(struct sl_worker *w)
 	for (uint32_t i = 0; i < w->logs_cap; i++) {
 		struct sl_wlog *wl = w->logs[i];
 		if (wl && wl != WLOG_TOMB &&
-		    (sl_shardlog_busy(wl->log) || wl->fsyncs_due || sl_shardlog_readers(wl->log)))
+		    (sl_shardlog_busy(wl->log) || wl->fsyncs_due || wl->held_on ||
+		     sl_shardlog_readers(wl->log)))
 			return false;
 	}
 	return true;
@@ -1311,7 +1352,7 @@ int sl_workers_start(const struct sl_config *cfg)
 			return -EINVAL;
 		if (cfg->durability == SL_DUR_SYNC) {
 			int rc = sl_journal_open(jdir, nworkers, SL_JOURNAL_FILE_BYTES,
-						 journal_first_seq, &w->journal);
+						 journal_first_seq, 0, &w->journal);
 			if (rc < 0) {
 				sl_error("worker %u: journal: %s", nworkers, strerror(-rc));
 				return rc;

@@ -131,8 +131,20 @@ struct sl_wlog {
 	uint64_t batch_stamp;   /* for the appender: which call last touched it */
 	uint32_t batch_slot;    /* and at which of that call's waiters */
 	struct sl_wlog *dirty_next;
-	bool held_on;           /* on the worker's held list (sync mode) */
-	uint64_t jseq;          /* its flush's journal entry, 0 until added */
+	/* Sync mode: flushes waiting for the journal. The one in flight has
+	 * entry jseq (0 until added); written ones wait in marks[] for their
+	 * batch to become durable, oldest at mhead. */
+	bool held_on;           /* on the worker's held list */
+	bool flight_held;       /* a held flush is in flight */
+	uint64_t jseq;
+	uint8_t mhead;
+	uint8_t mcount;
+	struct sl_held_mark {
+		uint64_t jseq;
+		uint64_t end_n;
+		int64_t last_arrival_ms;
+		int64_t start_ns;
+	} marks[SL_HELD_FLUSHES_MAX];
 	struct sl_wlog *held_next;
 	struct sl_waiter *wait_head;
 	struct sl_waiter *wait_tail;

@@ -26,6 +26,19 @@ struct sl_jbatch {
 	uint64_t last_seq;
 };
 
+/* A batch on its way to the disk: one write and its linked fdatasync. */
+struct sl_jflight {
+	struct sl_jbatch b;
+	uint8_t file;
+	bool queued;   /* issued and not yet durable */
+	bool done;     /* both completions came back fine */
+	bool retry;    /* it failed: the same bytes go again */
+	int err;
+	uint32_t cqes_due;
+	uint64_t off;
+	uint64_t bytes_done;
+} __attribute__((aligned(8)));
+
 struct sl_journal {
 	int fd[SL_JOURNAL_FILES];
 	uint64_t file_bytes;
@@ -33,18 +46,16 @@ struct sl_journal {
 	uint64_t off;     /* where the next batch goes in it */
 	uint64_t next_seq;
 	uint64_t durable_seq;
-	struct sl_jbatch stage;  /* entries for the next batch */
-	struct sl_jbatch flight; /* the batch being written */
-	uint8_t flight_file;
-	uint64_t flight_off;
-	bool inflight;
-	bool retry;
-	int err;
-	uint32_t cqes_due;
-	uint64_t bytes_done;
+	struct sl_jbatch stage; /* entries for the next batch */
+	/* Batches in flight, oldest first from `head`: a later one may finish
+	 * first, but durable_seq only moves over a prefix of finished ones. */
+	struct sl_jflight flight[SL_JOURNAL_INFLIGHT_MAX];
+	uint32_t head;
+	uint32_t nflight;
 	bool other_free;   /* the other file is checkpointed: it may be written */
 	uint64_t ckpt_seq; /* the other file holds entries up to this; 0: free */
 	uint64_t syncs_done; /* batches written and fdatasynced, ever */
+	bool direct;         /* O_DIRECT | O_DSYNC: batches are aligned, no fsync SQE */
 };
 
 static uint32_t entry_crc(const struct sl_journal_hdr *h, const uint8_t *payload)
@@ -64,18 +75,33 @@ static void file_path(const char *dir, unsigned idx, unsigned f, char *out, size
 	snprintf(out, cap, "%s/w%u.%u", dir, idx, f);
 }
 
-/* Allocate the file to its full size once: later writes land in blocks
- * that exist (the first pass still converts unwritten extents, as shard
- * segments do; a reused file is plain overwrites). */
+/* Write the whole file with zeros once: later writes overwrite initialised
+ * blocks, so their fdatasync carries no extent conversion or allocation,
+ * only the data (a plain device flush). */
 static int allocate(int fd, uint64_t bytes)
 {
-	if (fallocate(fd, 0, 0, (off_t)bytes) < 0)
-		return -errno;
+	static const uint8_t zeros[1u << 20];
+	uint64_t from = 0;
+
+	/* Bounded: each round writes at least one byte or fails. */
+	while (from < bytes) {
+		size_t n = bytes - from < sizeof(zeros) ? (size_t)(bytes - from) : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, (off_t)from);
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		from += (uint64_t)w;
+	}
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-static int open_file(const char *path, uint64_t bytes)
+/* Create and fill the file if needed, then open it for writing: with
+ * O_DIRECT | O_DSYNC where the filesystem allows it (*direct set), so
+ * that a batch is one write that the block layer makes durable without a
+ * separate fdatasync and without a thread of io_uring's own; otherwise
+ * buffered, with a linked fdatasync per batch. Returns the fd or -errno. */
+static int open_file(const char *path, uint64_t bytes, bool *direct)
 {
+	bool want_direct = *direct;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	struct stat st;
 
@@ -88,7 +114,12 @@ static int open_file(const char *path, uint64_t bytes)
 		close(fd);
 		return rc;
 	}
-	return fd;
+	int dfd = want_direct ? open(path, O_RDWR | O_CLOEXEC | O_DIRECT | O_DSYNC) : -1;
+	*direct = dfd >= 0;
+	if (dfd < 0)
+		return fd;
+	close(fd);
+	return dfd;
 }
 
 /* mkdir -p: the data directory may not exist yet (tests). 0 or -errno. */
@@ -122,7 +153,7 @@ static int sync_dir(const char *dir)
 }
 
 int sl_journal_open(const char *dir, unsigned idx, uint64_t file_bytes, uint64_t first_seq,
-		    struct sl_journal **out)
+		    unsigned flags, struct sl_journal **out)
 {
 	char path[PATH_MAX];
 	struct sl_journal *j = calloc(1, sizeof(*j));
@@ -133,9 +164,11 @@ int sl_journal_open(const char *dir, unsigned idx, uint64_t file_bytes, uint64_t
 	j->fd[0] = j->fd[1] = -1;
 	int rc = mkdir_p(dir);
 	for (unsigned f = 0; f < SL_JOURNAL_FILES && rc == 0; f++) {
+		bool direct = !(flags & SL_JOURNAL_F_BUFFERED);
 		file_path(dir, idx, f, path, sizeof(path));
-		j->fd[f] = open_file(path, file_bytes);
+		j->fd[f] = open_file(path, file_bytes, &direct);
 		rc = j->fd[f] < 0 ? j->fd[f] : 0;
+		j->direct = f == 0 ? direct : j->direct && direct;
 	}
 	if (rc == 0)
 		rc = sync_dir(dir);
@@ -160,7 +193,8 @@ void sl_journal_close(struct sl_journal *j)
 			close(j->fd[f]);
 	}
 	free(j->stage.buf);
-	free(j->flight.buf);
+	for (unsigned i = 0; i < SL_JOURNAL_INFLIGHT_MAX; i++)
+		free(j->flight[i].b.buf);
 	free(j);
 }
 
@@ -173,11 +207,41 @@ static int batch_reserve(struct sl_jbatch *b, uint32_t need)
 	uint32_t cap = b->cap ? b->cap : SL_JOURNAL_BATCH_INIT;
 	while (cap < b->len + need)
 		cap *= 2;
-	uint8_t *p = realloc(b->buf, cap);
+	/* Aligned for O_DIRECT; realloc would not keep the alignment. */
+	uint8_t *p = aligned_alloc(SL_JOURNAL_ALIGN, cap);
 	if (!p)
 		return -ENOSPC;
+	if (b->len)
+		memcpy(p, b->buf, b->len);
+	free(b->buf);
 	b->buf = p;
 	b->cap = cap;
+	return 0;
+}
+
+/* Direct I/O: pad the batch to a whole block with a padding entry (kind
+ * 0, skipped on replay), so that it starts and ends on block boundaries. */
+static int batch_pad(struct sl_journal *j, struct sl_jbatch *b)
+{
+	uint32_t rem = b->len % SL_JOURNAL_ALIGN;
+	uint32_t pad = rem ? SL_JOURNAL_ALIGN - rem : 0;
+
+	if (pad == 0)
+		return 0;
+	if (pad < SL_JOURNAL_HDR_BYTES)
+		pad += SL_JOURNAL_ALIGN;
+	if (batch_reserve(b, pad) < 0)
+		return -ENOSPC;
+	uint8_t *p = b->buf + b->len;
+	struct sl_journal_hdr h = {
+		.magic = SL_JOURNAL_MAGIC, .len = pad, .kind = SL_JOURNAL_KIND_PAD,
+		.seq = j->next_seq, .payload_len = pad - SL_JOURNAL_HDR_BYTES,
+	};
+	memset(p + SL_JOURNAL_HDR_BYTES, 0, h.payload_len);
+	h.crc = entry_crc(&h, p + SL_JOURNAL_HDR_BYTES);
+	memcpy(p, &h, sizeof(h));
+	b->len += pad;
+	b->last_seq = j->next_seq++;
 	return 0;
 }
 
@@ -185,7 +249,10 @@ static int batch_reserve(struct sl_jbatch *b, uint32_t need)
  * other one when it is free. 0 or -ENOSPC (wait). */
 static int make_room(struct sl_journal *j, uint32_t elen)
 {
-	if (j->off + j->stage.len + elen <= j->file_bytes)
+	/* Direct I/O pads every batch to a block: keep room for it. */
+	uint64_t pad = j->direct ? 2 * SL_JOURNAL_ALIGN : 0;
+
+	if (j->off + j->stage.len + elen + pad <= j->file_bytes)
 		return 0;
 	/* Entries already staged belong to this file; the switch waits until
 	 * they are on their way, and until the other file is checkpointed. */
@@ -203,7 +270,8 @@ int64_t sl_journal_add(struct sl_journal *j, uint32_t kind, uint64_t key_a, uint
 {
 	uint32_t elen = entry_len(len);
 
-	if ((uint64_t)elen > j->file_bytes || elen > SL_JOURNAL_BATCH_MAX)
+	if ((uint64_t)elen + 2 * SL_JOURNAL_ALIGN > j->file_bytes ||
+	    elen + 2 * SL_JOURNAL_ALIGN > SL_JOURNAL_BATCH_MAX)
 		return -E2BIG;
 	if (make_room(j, elen) < 0 || batch_reserve(&j->stage, elen) < 0)
 		return -ENOSPC;
@@ -221,69 +289,105 @@ int64_t sl_journal_add(struct sl_journal *j, uint32_t kind, uint64_t key_a, uint
 	return (int64_t)j->next_seq++;
 }
 
-int sl_journal_prep(struct sl_journal *j, struct io_uring *ring, uint64_t tag)
+static void queue_batch(struct sl_journal *j, struct io_uring *ring, struct sl_jflight *f,
+			uint8_t kind)
 {
-	if (j->inflight && !j->retry)
-		return 0;
-	if (io_uring_sq_space_left(ring) < 2)
-		return -EBUSY;
-	if (!j->inflight) {
-		if (j->stage.len == 0)
-			return 0;
-		struct sl_jbatch t = j->flight;
-		j->flight = j->stage;
-		j->stage = t;
-		j->stage.len = 0;
-		j->flight_file = j->cur;
-		j->flight_off = j->off;
-		j->off += j->flight.len;
-		assert(j->off <= j->file_bytes);
-	}
-	int fd = j->fd[j->flight_file];
+	int fd = j->fd[f->file];
+	uint64_t tag = (uint64_t)(uintptr_t)f | kind;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	io_uring_prep_write(sqe, fd, j->flight.buf, j->flight.len, j->flight_off);
+
+	io_uring_prep_write(sqe, fd, f->b.buf, f->b.len, f->off);
 	io_uring_sqe_set_data64(sqe, tag);
-	/* A short write breaks the link, so the fsync reports -ECANCELED. */
-	sqe->flags |= IOSQE_IO_LINK;
-	sqe = io_uring_get_sqe(ring);
-	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data64(sqe, tag);
-	j->inflight = true;
-	j->retry = false;
-	j->err = 0;
-	j->cqes_due = 2;
-	j->bytes_done = 0;
-	return 2;
+	f->cqes_due = 1;
+	if (!j->direct) {
+		/* A short write breaks the link, so the fsync reports -ECANCELED. */
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data64(sqe, tag);
+		f->cqes_due = 2;
+	}
+	f->queued = true;
+	f->done = false;
+	f->retry = false;
+	f->err = 0;
+	f->bytes_done = 0;
 }
 
-int sl_journal_complete(struct sl_journal *j, int res)
+int sl_journal_prep(struct sl_journal *j, struct io_uring *ring, uint8_t kind)
 {
-	assert(j->inflight);
-	assert(j->cqes_due > 0);
-	if (res < 0 && j->err == 0)
-		j->err = res;
-	else if (res > 0)
-		j->bytes_done += (uint64_t)res;
-	if (--j->cqes_due > 0)
-		return 0;
-	if (j->err == 0 && j->bytes_done != j->flight.len)
-		j->err = -EIO; /* a short write with nothing linked behind it */
-	if (j->err < 0) {
-		j->retry = true;
-		return j->err;
+	int queued = 0;
+
+	assert(kind < 8);
+	/* Failed batches first, in order: nothing after them is durable. */
+	for (uint32_t i = 0; i < j->nflight; i++) {
+		struct sl_jflight *f = &j->flight[(j->head + i) % SL_JOURNAL_INFLIGHT_MAX];
+		if (!f->retry)
+			continue;
+		if (io_uring_sq_space_left(ring) < 2)
+			return queued ? queued : -EBUSY;
+		queue_batch(j, ring, f, kind);
+		queued += (int)f->cqes_due;
 	}
-	assert(j->flight.last_seq > j->durable_seq);
-	j->durable_seq = j->flight.last_seq;
+	if (j->stage.len == 0 || j->nflight == SL_JOURNAL_INFLIGHT_MAX)
+		return queued;
+	if (io_uring_sq_space_left(ring) < 2)
+		return queued ? queued : -EBUSY;
+	if (j->direct && batch_pad(j, &j->stage) < 0)
+		return queued; /* no memory for the padding: try again later */
+	struct sl_jflight *f = &j->flight[(j->head + j->nflight) % SL_JOURNAL_INFLIGHT_MAX];
+	struct sl_jbatch t = f->b;
+	f->b = j->stage;
+	j->stage = t;
+	j->stage.len = 0;
+	f->file = j->cur;
+	f->off = j->off;
+	j->off += f->b.len;
+	assert(j->off <= j->file_bytes);
+	j->nflight++;
+	queue_batch(j, ring, f, kind);
+	return queued + (int)f->cqes_due;
+}
+
+int sl_journal_complete(struct sl_journal *j, void *batch, int res)
+{
+	struct sl_jflight *f = batch;
+
+	assert(f >= j->flight && f < j->flight + SL_JOURNAL_INFLIGHT_MAX);
+	assert(f->queued && f->cqes_due > 0);
+	if (res < 0 && f->err == 0)
+		f->err = res;
+	else if (res > 0)
+		f->bytes_done += (uint64_t)res;
+	if (--f->cqes_due > 0)
+		return 0;
+	f->queued = false;
+	if (f->err == 0 && f->bytes_done != f->b.len)
+		f->err = -EIO; /* a short write with nothing linked behind it */
+	if (f->err < 0) {
+		f->retry = true;
+		return f->err;
+	}
+	f->done = true;
 	j->syncs_done++;
-	j->flight.len = 0;
-	j->inflight = false;
-	return 1;
+	/* Move durable_seq over the finished prefix, oldest first. */
+	uint64_t before = j->durable_seq;
+	while (j->nflight && j->flight[j->head].done) {
+		struct sl_jflight *h = &j->flight[j->head];
+		assert(h->b.last_seq > j->durable_seq);
+		j->durable_seq = h->b.last_seq;
+		h->b.len = 0;
+		h->done = false;
+		j->head = (j->head + 1) % SL_JOURNAL_INFLIGHT_MAX;
+		j->nflight--;
+	}
+	return j->durable_seq > before ? 1 : 0;
 }
 
 uint64_t sl_journal_durable_seq(const struct sl_journal *j) { return j->durable_seq; }
 uint64_t sl_journal_ckpt_seq(const struct sl_journal *j) { return j->ckpt_seq; }
 uint64_t sl_journal_syncs(const struct sl_journal *j) { return j->syncs_done; }
-bool sl_journal_busy(const struct sl_journal *j) { return j->inflight || j->stage.len > 0; }
+bool sl_journal_busy(const struct sl_journal *j) { return j->nflight > 0 || j->stage.len > 0; }
 
 void sl_journal_ckpt_done(struct sl_journal *j)
 {

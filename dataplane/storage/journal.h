@@ -12,7 +12,10 @@
  * belongs to by two keys; its payload is the engine's (Kinesis: the shard's
  * frames, which carry their record numbers, so replaying is idempotent).
  *
- * The journal is two preallocated files used in turn. Entries
+ * The journal is two preallocated files used in turn, written with
+ * O_DIRECT | O_DSYNC where the filesystem allows (a batch is then one
+ * write the block layer makes durable, padded to whole blocks), else
+ * buffered with a linked fdatasync. Entries
  * carry a sequence number that never repeats across restarts; a file is
  * read from its start while entries are intact and consecutive. When the
  * current file has no room for an entry the journal moves to the other
@@ -41,6 +44,10 @@ struct sl_journal;
 /* Entry kinds. A segment log's frames: key_a and key_b name the log (for
  * Kinesis, the stream uid and the shard ordinal). */
 #define SL_JOURNAL_KIND_SEGLOG 1u
+/* Padding to a block boundary (direct I/O): carries nothing. */
+#define SL_JOURNAL_KIND_PAD 0u
+/* Block size batches are aligned to with direct I/O. */
+#define SL_JOURNAL_ALIGN 4096u
 #define SL_JOURNAL_HDR_BYTES 48u
 
 struct sl_journal_hdr {
@@ -60,8 +67,9 @@ _Static_assert(sizeof(struct sl_journal_hdr) == SL_JOURNAL_HDR_BYTES, "journal e
  * their full size (allocated once, then reused), and open
  * them. first_seq is the sequence number the journal starts at (one past
  * everything sl_journal_scan saw). Returns 0 and *out, or -errno. */
+#define SL_JOURNAL_F_BUFFERED 0x1u /* never O_DIRECT (tests of the fallback) */
 int sl_journal_open(const char *dir, unsigned idx, uint64_t file_bytes, uint64_t first_seq,
-		    struct sl_journal **out);
+		    unsigned flags, struct sl_journal **out);
 void sl_journal_close(struct sl_journal *j);
 
 /* Stage an entry for the next batch. Returns its sequence number (> 0),
@@ -71,15 +79,19 @@ void sl_journal_close(struct sl_journal *j);
 int64_t sl_journal_add(struct sl_journal *j, uint32_t kind, uint64_t key_a, uint64_t key_b,
 		       const void *payload, uint32_t len);
 
-/* Once per loop iteration: queue the staged entries as one write and a
- * linked fdatasync (user_data `tag`), unless a batch is in flight. Returns
- * the SQEs queued (0: nothing to do), or -EBUSY when the queue is full. */
-int sl_journal_prep(struct sl_journal *j, struct io_uring *ring, uint64_t tag);
+/* Once per loop iteration: queue the staged entries as one batch, a write
+ * and a linked fdatasync, when fewer than SL_JOURNAL_INFLIGHT_MAX batches
+ * are in flight; failed batches are queued again first. Each SQE's
+ * user_data is a pointer to the batch (8-byte aligned) with `kind` in its
+ * low 3 bits: hand that pointer to sl_journal_complete(). Returns the SQEs
+ * queued (0: nothing to do), or -EBUSY when the queue is full. */
+int sl_journal_prep(struct sl_journal *j, struct io_uring *ring, uint8_t kind);
 
-/* Feed a completion of the batch in flight. Returns 1 when the batch is
- * durable (sl_journal_durable_seq() moved), 0 while more is due, or -errno
- * when it failed: the same bytes are written again by the next prep. */
-int sl_journal_complete(struct sl_journal *j, int res);
+/* Feed a completion of `batch`. Returns 1 when sl_journal_durable_seq()
+ * moved (batches become durable in the order they were issued, whatever
+ * order their syncs finish in), 0 when it did not, or -errno when this
+ * batch failed: its bytes are written again by the next prep. */
+int sl_journal_complete(struct sl_journal *j, void *batch, int res);
 
 /* Every entry with a sequence number up to this one is durable. */
 uint64_t sl_journal_durable_seq(const struct sl_journal *j);

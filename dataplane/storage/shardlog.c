@@ -703,11 +703,37 @@ static void publish(struct sl_shardlog *log)
 	log->written = false;
 }
 
-void sl_shardlog_publish(struct sl_shardlog *log)
+void sl_shardlog_detach(struct sl_shardlog *log, struct sl_flush_mark *m)
 {
+	struct sl_stage *st = &log->stage[!log->cur];
+
 	assert(log->inflight);
 	assert(log->held && log->written);
-	publish(log);
+	m->end_n = st->end_n;
+	m->last_arrival_ms = st->last_arrival_ms;
+	/* The journal holds these bytes now: the stage takes appends again,
+	 * and the next flush may start before this one is published. */
+	st->len = 0;
+	st->nruns = 0;
+	log->inflight = false;
+	log->held = false;
+	log->written = false;
+}
+
+void sl_shardlog_publish_mark(struct sl_shardlog *log, const struct sl_flush_mark *m)
+{
+	assert(m->end_n >= log->durable_n);
+	assert(m->end_n <= log->next_n);
+	log->durable_n = m->end_n;
+	log->durable_last_arrival_ms = m->last_arrival_ms;
+}
+
+void sl_shardlog_publish(struct sl_shardlog *log)
+{
+	struct sl_flush_mark m;
+
+	sl_shardlog_detach(log, &m);
+	sl_shardlog_publish_mark(log, &m);
 }
 
 bool sl_shardlog_written(const struct sl_shardlog *log)

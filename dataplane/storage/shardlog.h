@@ -105,10 +105,19 @@ int sl_shardlog_prep_sync(struct sl_shardlog *log, struct io_uring *ring, uint64
  * first -errno when the last came back and one failed: synced_n stays, so
  * the next prep_sync syncs the same records again. */
 int sl_shardlog_sync_complete(struct sl_shardlog *log, int res);
-/* HELD flushes: the frames of the flush in flight (for the journal), and,
- * once it completed as written, making it durable. */
+/* HELD flushes: the frames of the flush in flight (for the journal); once
+ * it completed as written, detach it (the log may start its next flush at
+ * once) and later, when its journal batch is durable, publish its mark.
+ * Marks are published in the order they were detached. publish() is
+ * detach and publish at once. */
+struct sl_flush_mark {
+	uint64_t end_n;
+	int64_t last_arrival_ms;
+};
 const uint8_t *sl_shardlog_flight(const struct sl_shardlog *log, uint32_t *len);
 bool sl_shardlog_written(const struct sl_shardlog *log);
+void sl_shardlog_detach(struct sl_shardlog *log, struct sl_flush_mark *m);
+void sl_shardlog_publish_mark(struct sl_shardlog *log, const struct sl_flush_mark *m);
 void sl_shardlog_publish(struct sl_shardlog *log);
 
 /* Recovery from a journal: stage the frames of frames[0..len) whose record
