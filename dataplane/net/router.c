@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dataplane/codec/shape.h"
 #include "dataplane/net/fields.h"
 #include "dataplane/net/server.h"
 #include "dataplane/net/service.h"
@@ -89,6 +90,10 @@ int sl_router_init(struct sl_service *const *services, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct sl_service *s = services[i];
+		if (s->model && sl_shape_model_init(s->model) < 0) {
+			fprintf(stderr, "sluice: %s: a pattern of its model does not compile\n", s->name);
+			return -EINVAL;
+		}
 		for (uint32_t k = 1; k < s->nops; k++) {
 			if (strcmp(s->ops[k - 1].name, s->ops[k].name) >= 0) {
 				fprintf(stderr, "sluice: %s: operations %s and %s are not sorted\n",
@@ -346,6 +351,35 @@ static const struct sl_service *by_target(const struct sl_http_header *t, struct
 	return NULL;
 }
 
+/* Check the parsed body against the operation's input shape. Returns true
+ * when it passes; otherwise the reply holds AWS's error. */
+static bool shape_ok(struct sl_req *req, const struct sl_shape_model *m, const struct sl_op *sop)
+{
+	char msg[SL_SHAPE_MSG_SIZE];
+	const struct sl_shape_op *op = sl_shape_op_find(m, sop->name, strlen(sop->name));
+
+	if (!op)
+		return true; /* an operation newer than the table: the handler checks */
+	assert(req->doc && req->doc_n > 0);
+	int rc = sl_shape_check(m, op, req->doc, 0, req->fmt == SL_ENC_CBOR ? SL_SHAPE_CBOR : 0, msg,
+				sizeof(msg));
+	if (rc == SL_SHAPE_OK)
+		return true;
+	if (rc == SL_SHAPE_SERIALIZATION && msg[0] == '\0') {
+		sl_enc_reset(&req->out);
+		sl_enc_obj_begin(&req->out);
+		sl_enc_key(&req->out, "__type");
+		sl_enc_cstr(&req->out, "SerializationException");
+		sl_enc_obj_end(&req->out);
+		req->status = 400;
+		req->error_type = "SerializationException";
+		return false;
+	}
+	sl_req_error(req, 400, rc == SL_SHAPE_SERIALIZATION ? "SerializationException" :
+							      "ValidationException", "%s", msg);
+	return false;
+}
+
 /* JSON 1.0/1.1 and CBOR 1.1 by X-Amz-Target, with the answers AWS's JSON
  * front end gives to every way of getting it wrong. */
 static bool route_target(struct sl_worker *w, struct sl_req *req)
@@ -399,6 +433,10 @@ static bool route_target(struct sl_worker *w, struct sl_req *req)
 	}
 	if (!sop) {
 		answer_type(w, req, 400, "UnknownOperationException");
+		return true;
+	}
+	if (svc->model && !shape_ok(req, svc->model, sop)) {
+		sl_req_finish(w, req);
 		return true;
 	}
 	run_op(w, req);

@@ -21,6 +21,7 @@
 
 struct sl_worker;
 struct sl_req;
+struct sl_shape_model;
 
 /* The wire protocol a request was recognised by; it decides the form of
  * the reply and of errors. */
@@ -69,6 +70,11 @@ struct sl_service {
 	const char *xmlns;
 	/* rpc-v2-cbor: the S of /service/S/operation/O; NULL when not spoken. */
 	const char *rpcv2_name;
+	/* JSON services: the botocore input shapes (scripts/gen-shapes). The
+	 * router checks every body against its operation's shape before the
+	 * handler runs, as AWS does: SerializationException for a wrong type
+	 * anywhere, then every ValidationException at once. NULL: no check. */
+	const struct sl_shape_model *model;
 	/* Operations sorted by name (the router binary-searches them; checked
 	 * at start-up), and the REST ones matched by template. */
 	const struct sl_op *ops;

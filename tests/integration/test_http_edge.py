@@ -116,6 +116,42 @@ class HttpEdgeTest(harness.KinesisTestCase):
         self.assertEqual(headers["access-control-allow-origin"], "*")
         self.assertIn("x-amzn-RequestId", headers["access-control-expose-headers"])
 
+    # ---- Validation driven by the botocore model, in AWS's order and words
+
+    def call(self, op, body):
+        data = json.dumps(body).encode()
+        return self.exchange(raw(b"POST", headers=[b"X-Amz-Target: " + (TARGET + op).encode(),
+                                                   b"Content-Type: application/x-amz-json-1.1"], body=data))
+
+    def test_a_wrong_type_anywhere_wins_over_a_missing_member(self):
+        status, _, body = self.call("CreateStream", {"ShardCount": "two"})
+        self.assertEqual(status, 400)
+        out = json.loads(body)
+        self.assertEqual(out["__type"], "SerializationException")
+        self.assertIn("STRING_VALUE can not be converted to an Integer", out.get("message", ""))
+
+    def test_every_violation_is_reported_at_once_with_its_value(self):
+        status, _, body = self.call("CreateStream", {"StreamName": "a b", "ShardCount": 0})
+        self.assertEqual(status, 400)
+        out = json.loads(body)
+        self.assertEqual(out["__type"], "ValidationException")
+        msg = out["message"]
+        self.assertTrue(msg.startswith("2 validation errors detected: "), msg)
+        self.assertIn("Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy "
+                      "regular expression pattern: [a-zA-Z0-9_.-]+", msg)
+        self.assertIn("Value '0' at 'shardCount' failed to satisfy constraint: Member must have value "
+                      "greater than or equal to 1", msg)
+
+    def test_put_records_violations_name_their_record(self):
+        recs = [{"Data": harness.b64(b"x"), "PartitionKey": "k"} for _ in range(3)]
+        del recs[1]["PartitionKey"]
+        status, _, body = self.call("PutRecords", {"StreamName": self.stream, "Records": recs})
+        self.assertEqual(status, 400)
+        out = json.loads(body)
+        self.assertEqual(out["__type"], "ValidationException")
+        self.assertIn("Value null at 'records.2.member.partitionKey' failed to satisfy constraint: "
+                      "Member must not be null", out["message"])
+
     # ---- Framing bugs of the first server
 
     def test_content_length_too_long_to_hold_is_refused(self):

@@ -16,14 +16,17 @@
 
 struct sl_req;
 struct sl_service;
+struct sl_shape_model;
 struct sl_worker;
 struct sl_enc;
 
 /* X-Amz-Target of every Kinesis operation: this prefix, then its name. */
 #define SL_KINESIS_TARGET_PREFIX "Kinesis_20131202."
 
-/* The service's row in the table (service.c). */
+/* The service's row in the table (service.c), and its input shapes
+ * (shapes.c, generated from botocore by scripts/gen-shapes). */
 extern struct sl_service sl_kinesis_service;
+extern const struct sl_shape_model sl_shape_model_kinesis;
 
 /* The data operations, on the worker that received the request. */
 void sl_kin_put_record(struct sl_worker *w, struct sl_req *req);

@@ -40,6 +40,7 @@ struct sl_service sl_kinesis_service = {
 	.signing_name = "kinesis",
 	.target_prefix = SL_KINESIS_TARGET_PREFIX,
 	.json_proto = SL_PROTO_JSON11,
+	.model = &sl_shape_model_kinesis,
 	.ops = kinesis_ops,
 	.nops = sizeof(kinesis_ops) / sizeof(kinesis_ops[0]),
 	.install = sl_kinesis_ctl_install,
