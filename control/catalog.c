@@ -18,10 +18,6 @@
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
 
-/* Snapshots replaced but maybe still seen by a worker. Each metadata change
- * retires one; the control loop frees them within a loop iteration or two. */
-#define SL_RETIRED_MAX 1024
-#define SL_CATALOG_FILE_MAX (256u << 20)
 
 static struct sl_catalog master;
 static _Atomic(const struct sl_catalog *) current;

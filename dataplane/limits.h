@@ -17,6 +17,17 @@
  * retries on its next loop iteration. Power of two for rte_ring. */
 #define SL_RING_SLOTS 16384
 
+/* Messages drained from the inbound ring per burst, and bursts per loop
+ * iteration: bounds the time one iteration spends on other cores' work. */
+#define SL_MSG_BURST 64
+#define SL_MSG_BURSTS_PER_LOOP 16
+/* Seconds a stopping worker keeps serving in-flight requests, flushes and
+ * replies before it gives up on them. */
+#define SL_STOP_DRAIN_S 10
+/* A failed group-commit flush (or journal batch) is written again after
+ * this, not at once: a failing disk must not spin the worker. */
+#define SL_FLUSH_RETRY_MS 1000
+
 /* Connections one worker serves at once; beyond this, accepts are closed
  * at once. Each costs a conn struct plus its read buffer. */
 #define SL_CONNS_PER_WORKER_MAX 8192
@@ -40,6 +51,21 @@
 /* Digits of a Content-Length: 2^64 has 20; a longer one is refused (400),
  * never read as a smaller number. */
 #define SL_HTTP_CLEN_DIGITS_MAX 19
+
+/* Output buffer a connection starts with (it doubles as replies need). */
+#define SL_OBUF_INIT 16384
+/* Idle requests kept per worker, and the largest buffers they may keep:
+ * bigger ones (a 10 MiB GetRecords reply) go back to the allocator. */
+#define SL_REQ_POOL_MAX 1024
+#define SL_REQ_KEEP_BYTES (256 * 1024)
+/* nghttp2 frames moved out per pump: more than a full window of replies,
+ * so one call always empties nghttp2's queue in practice. */
+#define SL_H2_SEND_ROUNDS 4096
+/* Reply headers besides the status: content type and length, request id,
+ * error type, protocol markers, CORS (a preflight has the most: 9). */
+#define SL_REPLY_HDRS_MAX 12
+/* The kernel's queue of connections not yet accepted, per worker. */
+#define SL_LISTEN_BACKLOG 1024
 
 /* Pipelined HTTP/1.1 requests one connection may have in flight at once;
  * replies still go out in request order. */
@@ -89,12 +115,34 @@
  * batch: as many as batches in flight, so a busy shard pipelines too. */
 #define SL_HELD_FLUSHES_MAX SL_JOURNAL_INFLIGHT_MAX
 
+/* A shard log's staging buffer: what one flush writes. It starts small and
+ * doubles under load up to the cap; a full one is back-pressure
+ * (ProvisionedThroughputExceededException for the record). */
+#define SL_STAGE_INIT (64u << 10)
+#define SL_STAGE_MAX (16u << 20)
+/* Housekeeping ticks a log must stay idle before its grown staging buffers
+ * are given back: a burst's memory does not stay pinned for ever, and a
+ * steady load does not reallocate at every lull. */
+#define SL_STAGE_TRIM_TICKS 5
+/* Segment files one shard log may have: a listing past it is an error at
+ * recovery, never a silently shorter log. */
+#define SL_SEGS_MAX 65536
+
 /* One sparse index entry per this many records: 32 records of scan at most
  * per lookup, 24 bytes of memory per 32 records. */
 #define SL_INDEX_STRIDE 32
 
 /* Bytes read from a segment per pread when scanning for GetRecords. */
 #define SL_READ_CHUNK (128 * 1024)
+
+/* ---- Control thread ------------------------------------------------------ */
+
+/* Catalog snapshots replaced but maybe still seen by a worker. Each
+ * metadata change retires one; the control loop frees them within a loop
+ * iteration or two. */
+#define SL_RETIRED_MAX 1024
+/* The largest catalog file recovery reads. */
+#define SL_CATALOG_FILE_MAX (256u << 20)
 
 /* ---- Kinesis (AWS documented limits) ------------------------------------ */
 #define SL_KIN_DATA_MAX (1024 * 1024)           /* one record's data blob */
@@ -121,6 +169,13 @@
 #define SL_KIN_SHARD_IN_RECORDS_PER_S 1000
 #define SL_KIN_SHARD_OUT_BYTES_PER_S (2 * 1024 * 1024)
 #define SL_KIN_SHARD_OUT_CALLS_PER_S 5
+/* How long a receiver waits for a reshard to be published (the control
+ * thread persists the catalog first) before it answers InternalFailure for
+ * the records caught in it, and how many rounds of re-routing one request
+ * may take when shards keep closing. The wait re-checks once per loop
+ * iteration, so the worker does not sleep meanwhile. */
+#define SL_REROUTE_WAIT_MS 1000
+#define SL_REROUTE_ROUNDS_MAX 8
 
 /* Log lines: the longest line, and each half of a worker's log buffer.
  * A worker collects up to this much between two io_uring writes; past it
@@ -173,6 +228,9 @@ _Static_assert(SL_KIN_PUT_RECORDS_BYTES_MAX < SL_HTTP_BODY_MAX, "a full PutRecor
 _Static_assert(SL_SEGMENT_BYTES_MIN > SL_KIN_DATA_MAX + 4096, "one record must fit a segment");
 _Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");
 _Static_assert(SL_PREALLOC_STEP <= SL_SEGMENT_BYTES_MIN, "one step fits the smallest segment");
+_Static_assert(SL_STAGE_INIT <= SL_STAGE_MAX && SL_STAGE_MAX < SL_JOURNAL_BATCH_MAX,
+	       "one shard flush fits one journal batch");
+_Static_assert(SL_MSG_BURST * SL_MSG_BURSTS_PER_LOOP <= SL_RING_SLOTS, "a loop drains at most a ring");
 _Static_assert(SL_JOURNAL_BATCH_MAX <= SL_JOURNAL_FILE_BYTES / 2, "a batch fits a journal file");
 _Static_assert(SL_JOURNAL_INFLIGHT_MAX * SL_JOURNAL_BATCH_MAX <= SL_JOURNAL_FILE_BYTES,
 	       "the batches in flight fit one journal file");

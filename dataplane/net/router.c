@@ -77,6 +77,14 @@ static void router_tick(struct sl_worker *w)
 	}
 }
 
+static void router_preload(struct sl_worker *w)
+{
+	for (unsigned i = 0; i < nsvcs; i++) {
+		if (svcs[i]->preload)
+			svcs[i]->preload(w);
+	}
+}
+
 static void router_stop(struct sl_worker *w)
 {
 	for (unsigned i = 0; i < nsvcs; i++) {
@@ -117,6 +125,7 @@ int sl_router_init(struct sl_service *const *services, unsigned n)
 	metric_clock = sl_metric_op("sluice", "clock");
 	sl_http_install();
 	sl_hooks.start = router_start;
+	sl_hooks.preload = router_preload;
 	sl_hooks.tick = router_tick;
 	sl_hooks.stop = router_stop;
 	return 0;
@@ -340,15 +349,33 @@ static bool route_rpcv2(struct sl_worker *w, struct sl_req *req)
 /* The service whose target prefix starts `target`, or NULL. */
 static const struct sl_service *by_target(const struct sl_http_header *t, struct sl_view *op)
 {
-	for (unsigned i = 0; i < nsvcs; i++) {
+	for (unsigned i = 0; t && i < nsvcs; i++) {
 		const char *p = svcs[i]->target_prefix;
 		size_t n = p ? strlen(p) : 0;
-		if (n && t->value_len > n && memcmp(t->value, p, n) == 0) {
+		if (n && t->value_len >= n && memcmp(t->value, p, n) == 0) {
 			*op = (struct sl_view){ t->value + n, t->value_len - n };
 			return svcs[i];
 		}
 	}
 	return NULL;
+}
+
+/* A 400 {"__type": type} error with "Message" (AWS's spelling for
+ * SerializationException) when msg is not NULL, left for the caller to
+ * finish. */
+static void answer_type_only(struct sl_req *req, const char *type, const char *msg)
+{
+	sl_enc_reset(&req->out);
+	sl_enc_obj_begin(&req->out);
+	sl_enc_key(&req->out, "__type");
+	sl_enc_cstr(&req->out, type);
+	if (msg) {
+		sl_enc_key(&req->out, "Message");
+		sl_enc_cstr(&req->out, msg);
+	}
+	sl_enc_obj_end(&req->out);
+	req->status = 400;
+	req->error_type = type;
 }
 
 /* Check the parsed body against the operation's input shape. Returns true
@@ -365,70 +392,69 @@ static bool shape_ok(struct sl_req *req, const struct sl_shape_model *m, const s
 				sizeof(msg));
 	if (rc == SL_SHAPE_OK)
 		return true;
-	if (rc == SL_SHAPE_SERIALIZATION && msg[0] == '\0') {
-		sl_enc_reset(&req->out);
-		sl_enc_obj_begin(&req->out);
-		sl_enc_key(&req->out, "__type");
-		sl_enc_cstr(&req->out, "SerializationException");
-		sl_enc_obj_end(&req->out);
-		req->status = 400;
-		req->error_type = "SerializationException";
+	if (rc == SL_SHAPE_SERIALIZATION) {
+		/* An empty text means AWS sends no Message at all. */
+		answer_type_only(req, "SerializationException", msg[0] ? msg : NULL);
 		return false;
 	}
-	sl_req_error(req, 400, rc == SL_SHAPE_SERIALIZATION ? "SerializationException" :
-							      "ValidationException", "%s", msg);
+	sl_req_error(req, 400, "ValidationException", "%s", msg);
 	return false;
 }
 
-/* JSON 1.0/1.1 and CBOR 1.1 by X-Amz-Target, with the answers AWS's JSON
- * front end gives to every way of getting it wrong. */
+/* A POST that no other protocol claimed: JSON 1.0/1.1 and CBOR 1.1 by
+ * X-Amz-Target, with the answers AWS's JSON front end gives to every way of
+ * getting it wrong, in the order it checks them (body, content type,
+ * document, operation). */
 static bool route_target(struct sl_worker *w, struct sl_req *req)
 {
 	const struct sl_http_header *t = sl_req_header(req, "x-amz-target");
 	const struct sl_http_header *ct = sl_req_header(req, "content-type");
 	struct sl_view op = { NULL, 0 };
 
-	if (!t)
-		return false;
-	const struct sl_service *svc = by_target(t, &op);
-	const char *dot = memchr(t->value, '.', t->value_len);
-	bool named = dot && dot > t->value && dot + 1 < t->value + t->value_len;
 	if (req->method != SL_POST)
 		return false; /* AccessDenied below */
-	uint8_t proto = SL_PROTO_JSON11;
-	if (hdr_is(ct, "application/x-amz-cbor-1.1"))
-		proto = SL_PROTO_CBOR11;
-	else if (hdr_is(ct, "application/x-amz-json-1.0"))
-		proto = SL_PROTO_JSON10;
-	else if (svc && !hdr_is(ct, "application/x-amz-json-1.1"))
-		proto = svc->json_proto;
-	bool ct_ok = req->fmt_known && !hdr_is(ct, "application/json");
-	const struct sl_op *sop = svc ? bind_op(req, svc, op, proto) : NULL;
-	if (!svc)
+	const struct sl_service *svc = by_target(t, &op);
+	const char *dot = t ? memchr(t->value, '.', t->value_len) : NULL;
+	bool named = dot && dot > t->value && dot + 1 < t->value + t->value_len;
+	/* The content types the front end reads: the service's own JSON, CBOR
+	 * 1.1, and plain JSON (which it answers with a 404 of its own). */
+	const char *own = svc && svc->json_proto == SL_PROTO_JSON10 ? "application/x-amz-json-1.0" :
+								     "application/x-amz-json-1.1";
+	bool is_json = hdr_is(ct, own), is_cbor = hdr_is(ct, "application/x-amz-cbor-1.1");
+	bool is_plain = hdr_is(ct, "application/json");
+	uint8_t proto = is_cbor ? SL_PROTO_CBOR11 : svc ? svc->json_proto : SL_PROTO_JSON11;
+	const struct sl_op *sop = svc && op.n ? bind_op(req, svc, op, proto) : NULL;
+	if (!sop)
 		req->proto = proto;
+	req->fmt = req->out.fmt = is_json || is_plain ? SL_ENC_JSON : SL_ENC_CBOR;
 	if (req->body_len == 0) {
-		/* AWS answers an empty body in JSON only when JSON was sent. */
-		req->fmt = req->out.fmt = proto == SL_PROTO_CBOR11 || !req->fmt_known ? SL_ENC_CBOR :
-										       SL_ENC_JSON;
+		/* An empty body is answered in JSON only when JSON was sent. */
+		req->fmt = req->out.fmt = is_json ? SL_ENC_JSON : SL_ENC_CBOR;
 		answer_type(w, req, 400, sop ? "SerializationException" : "UnknownOperationException");
 		return true;
 	}
-	if (!req->fmt_known) {
+	if (!is_json && !is_cbor && !is_plain) {
 		if (!named)
 			answer_raw(w, req, 403, "application/xml", SL_ACCESS_DENIED_BODY);
 		else
 			answer_raw(w, req, 404, "application/xml", "<UnknownOperationException/>\n");
 		return true;
 	}
-	if (!ct_ok) {
+	int nt = sl_fields_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, NULL);
+	if (nt < 0 && is_plain) {
+		answer_raw(w, req, 400, "application/json",
+			   "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
+			   "SerializationException\"},\"Version\":\"1.0\"}");
+		return true;
+	}
+	if (nt < 0) {
+		answer_type(w, req, 400, "SerializationException");
+		return true;
+	}
+	if (is_plain) {
 		answer_raw(w, req, 404, "application/json",
 			   "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
 			   "UnknownOperationException\"},\"Version\":\"1.0\"}");
-		return true;
-	}
-	int nt = sl_fields_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, NULL);
-	if (nt < 0) {
-		answer_type(w, req, 400, "SerializationException");
 		return true;
 	}
 	if (!sop) {
@@ -562,13 +588,13 @@ void sl_router_handle(struct sl_worker *w, struct sl_req *req)
 	}
 	if (own_endpoint(w, req))
 		return;
-	if (req->method == SL_OPTIONS) {
-		/* CORS preflight: the headers are added to every reply with Origin. */
-		answer_raw(w, req, 200, "text/plain", "");
+	if (req->method == SL_OPTIONS && req->cors) {
+		/* CORS preflight: granted, with headers alone (server.c). */
+		answer_raw(w, req, 200, NULL, "");
 		return;
 	}
-	if (route_rpcv2(w, req) || route_target(w, req) || route_query(w, req) ||
-	    route_rest(w, req))
+	if (route_rpcv2(w, req) || route_query(w, req) || route_rest(w, req) ||
+	    route_target(w, req))
 		return;
 	answer_raw(w, req, 403, "application/xml", SL_ACCESS_DENIED_BODY);
 }

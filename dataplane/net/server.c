@@ -23,15 +23,7 @@
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/metrics.h"
 
-#define SL_OBUF_INIT 16384
-/* Idle requests kept per worker, and the largest buffers they may keep:
- * bigger ones (a 10 MiB GetRecords reply) go back to the allocator. */
-#define SL_REQ_POOL_MAX 1024
-#define SL_REQ_KEEP_BYTES (256 * 1024)
 #define SL_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-/* nghttp2 frames moved out per conn_pump(): more than a full window of
- * replies, so one call always empties nghttp2's queue in practice. */
-#define SL_H2_SEND_ROUNDS 4096
 #define SL_H2_PREFACE_LEN 24
 
 enum sl_wire { SL_WIRE_UNKNOWN = 0, SL_WIRE_H1, SL_WIRE_H2 };
@@ -490,14 +482,11 @@ static const char *reply_ctype(const struct sl_req *r)
 	return r->fmt == SL_ENC_CBOR ? "application/x-amz-cbor-1.1" : "application/x-amz-json-1.1";
 }
 
-/* What browsers may read of a reply, and what a preflight may ask for. */
-#define SL_CORS_EXPOSE "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-request-id," \
-	"x-amz-id-2,x-amzn-query-error,Date,ETag"
-#define SL_CORS_METHODS "GET,POST,PUT,DELETE,HEAD,OPTIONS,PATCH"
-#define SL_CORS_MAX_AGE "86400"
-/* Reply headers besides the status: content type and length, request id,
- * error type, protocol markers, CORS. */
-#define SL_REPLY_HDRS_MAX 12
+/* What browsers may read of a reply, and how long a preflight holds: the
+ * values AWS's front end sends. */
+#define SL_CORS_EXPOSE "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2," \
+	"x-amzn-ErrorMessage,Date"
+#define SL_CORS_MAX_AGE "172800"
 
 struct reply_hdr {
 	const char *name;    /* as sent on HTTP/1.1 */
@@ -520,7 +509,11 @@ static unsigned reply_headers(const struct sl_req *r, struct reply_hdr *h, const
 {
 	unsigned n = 0;
 
-	ADD("Content-Type", "content-type", reply_ctype(r));
+	bool preflight = r->cors && r->method == SL_OPTIONS;
+
+	/* A CORS preflight answers with headers alone, as AWS does. */
+	if (!preflight)
+		ADD("Content-Type", "content-type", reply_ctype(r));
 	ADD("Content-Length", "content-length", clen);
 	ADD("x-amzn-RequestId", "x-amzn-requestid", r->request_id);
 	if (r->proto == SL_PROTO_QUERY)
@@ -531,17 +524,20 @@ static unsigned reply_headers(const struct sl_req *r, struct reply_hdr *h, const
 		ADD("x-amzn-query-error", "x-amzn-query-error", r->query_error);
 	if (r->proto == SL_PROTO_RPCV2)
 		ADD("smithy-protocol", "smithy-protocol", "rpc-v2-cbor");
-	if (r->cors) {
+	if (r->cors)
 		ADD("Access-Control-Allow-Origin", "access-control-allow-origin", "*");
+	if (r->cors && !preflight)
 		ADD("Access-Control-Expose-Headers", "access-control-expose-headers", SL_CORS_EXPOSE);
-	}
-	if (r->cors && r->method == SL_OPTIONS) {
-		const struct sl_http_header *ask =
-			sl_req_header(r, "access-control-request-headers");
-		ADD("Access-Control-Allow-Methods", "access-control-allow-methods", SL_CORS_METHODS);
-		if (ask)
+	if (preflight) {
+		/* The preflight is granted what it asks for. */
+		const struct sl_http_header *hs = sl_req_header(r, "access-control-request-headers");
+		const struct sl_http_header *m = sl_req_header(r, "access-control-request-method");
+		if (hs)
 			n = add_hdr(h, n, "Access-Control-Allow-Headers",
-				    "access-control-allow-headers", ask->value, ask->value_len);
+				    "access-control-allow-headers", hs->value, hs->value_len);
+		if (m)
+			n = add_hdr(h, n, "Access-Control-Allow-Methods",
+				    "access-control-allow-methods", m->value, m->value_len);
 		ADD("Access-Control-Max-Age", "access-control-max-age", SL_CORS_MAX_AGE);
 	}
 	return n;

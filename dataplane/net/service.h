@@ -89,6 +89,9 @@ struct sl_service {
 	void (*start)(struct sl_worker *w);
 	void (*tick)(struct sl_worker *w);
 	void (*stop)(struct sl_worker *w);
+	/* Control thread, before worker w runs: open what w owns (recovery
+	 * happens here, never on a worker serving requests). May be NULL. */
+	void (*preload)(struct sl_worker *w);
 	/* Filled by the router at start-up: the metrics series of ops[0]; op i
 	 * has metric_base + i. */
 	uint16_t metric_base;

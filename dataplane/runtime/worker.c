@@ -30,15 +30,6 @@
 #include "dataplane/storage/journal.h"
 #include "dataplane/storage/shardlog.h"
 
-/* Messages drained from the inbound ring per burst, and bursts per loop
- * iteration: bounds the time one iteration spends on other cores' work. */
-#define SL_MSG_BURST 64
-#define SL_MSG_BURSTS_PER_LOOP 16
-/* Seconds a stopping worker waits for in-flight flushes before giving up. */
-#define SL_STOP_DRAIN_S 10
-#define SL_LISTEN_BACKLOG 1024
-/* A failed group-commit flush is retried on the first tick after this. */
-#define SL_FLUSH_RETRY_MS 1000
 
 struct sl_msgq {
 	struct sl_msg *head;
@@ -425,6 +416,20 @@ static void wlog_dir(uint64_t uid, uint32_t ordinal, char *out, size_t cap)
 		 ordinal);
 }
 
+struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
+				       int *err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
+	if (stat(dir, &st) < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	return sl_worker_log(w, stream_uid, ordinal, err);
+}
+
 struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal, int *err)
 {
 	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;
@@ -747,6 +752,12 @@ static void retry_failed_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 		wl->retry_at_ms = 0;
 		mark_dirty(w, wl);
 	}
+	/* A log that stayed quiet for a few ticks gives back what a burst made
+	 * it grow (not at every lull: that would reallocate under load). */
+	if (wl->dirty || wl->held_on || sl_shardlog_busy(wl->log))
+		wl->idle_ticks = 0;
+	else if (++wl->idle_ticks >= SL_STAGE_TRIM_TICKS)
+		sl_shardlog_trim_memory(wl->log);
 }
 
 /* Batch mode: fdatasync every log written since its last sync. */
@@ -1362,6 +1373,17 @@ int sl_workers_start(const struct sl_config *cfg)
 	}
 	if (nworkers == 0)
 		return -ECHILD;
+	/* Before any worker runs (and before the port serves anything), its
+	 * logs are opened and recovered here, on the control thread. */
+	int64_t t0 = mono_ns();
+	for (uint16_t i = 0; i < nworkers && sl_hooks.preload; i++)
+		sl_hooks.preload(workers[i]);
+	uint32_t opened = 0;
+	for (uint16_t i = 0; i < nworkers; i++)
+		opened += workers[i]->logs_used;
+	if (opened)
+		sl_info("recovered %u shard log(s) in %lld ms", opened,
+			(long long)(mono_ns() - t0) / 1000000);
 	for (uint16_t i = 0; i < nworkers; i++) {
 		int rc = rte_eal_remote_launch(worker_main, workers[i], workers[i]->lcore);
 		if (rc < 0)

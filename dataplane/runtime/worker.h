@@ -126,6 +126,7 @@ struct sl_wlog {
 	bool dirty;    /* on the worker's dirty list */
 	bool closed;   /* closed by resharding: appends are refused */
 	uint32_t fsyncs_due; /* batch mode: fdatasyncs in flight */
+	uint32_t idle_ticks; /* housekeeping ticks with nothing staged or in flight */
 	int64_t retry_at_ms; /* a failed flush is retried from then on (0: none) */
 	int64_t flush_start_ns; /* for the flush latency histogram */
 	uint64_t batch_stamp;   /* for the appender: which call last touched it */
@@ -161,6 +162,10 @@ struct sl_wlog {
  * use. Returns NULL and sets *err (-errno) when it cannot be opened. */
 struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 			      int *err);
+/* The same, but only when the log exists on disk (NULL and -ENOENT when
+ * not): start-up opens what is there without creating what never was. */
+struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
+				       int *err);
 /* Close and delete the log's files. Waiters still queued are fired with
  * wt->reached false. 0 or -errno. */
 int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal);
@@ -185,6 +190,9 @@ struct sl_worker_hooks {
 	void (*accepted)(struct sl_worker *w, int fd);  /* a new TCP connection */
 	void (*io)(struct sl_worker *w, void *obj, enum sl_op_kind kind, int res, uint32_t flags);
 	void (*tick)(struct sl_worker *w);              /* about once a second (a timer) */
+	/* On the control thread, before the worker runs: open (and recover)
+	 * what it owns, so that no request waits for a recovery. */
+	void (*preload)(struct sl_worker *w);
 	void (*stop)(struct sl_worker *w);              /* on the worker, at shutdown */
 	bool (*busy)(struct sl_worker *w);              /* after stop: work still draining */
 };

@@ -20,10 +20,7 @@
 
 /* A flush writes at most one run per segment it touches; the staging cap
  * bounds how many segments one flush can span. */
-#define SL_STAGE_INIT (64u << 10) /* grows to SL_STAGE_MAX under load */
-#define SL_STAGE_MAX (16u << 20)
 #define SL_RUNS_MAX (SL_STAGE_MAX / SL_SEGMENT_BYTES_MIN + 2)
-#define SL_SEGS_MAX 65536
 /* A read buffer holds one chunk plus the largest frame, so a frame that
  * straddles a chunk boundary can always be completed in place. */
 #define SL_FRAME_MAX (SL_FRAME_HDR_BYTES + SL_KIN_PK_MAX * 4 + SL_KIN_DATA_MAX + 8)
@@ -219,7 +216,9 @@ static int seg_create(struct sl_shardlog *log, uint64_t first_n)
 	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0 };
 
 	seg_path(log, first_n, path, sizeof(path));
-	s.fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* O_EXCL: a file of that name is a segment recovery did not account
+	 * for; never write new records over it. */
+	s.fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (s.fd < 0)
 		return -errno;
 	int rc = seg_grow(log, &s, 1);
@@ -313,6 +312,16 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /* Collect segment file names sorted (fixed-width numbers sort as text). */
+static void free_names(char **names, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The segment names in dir, sorted. Returns 0, or -errno: -ENOMEM when the
+ * listing cannot be held, -EMFILE past SL_SEGS_MAX segments. Never a
+ * shorter listing: recovery from a partial one would cut the log short. */
 static int list_segments(const char *dir, char ***names_out, uint32_t *count_out)
 {
 	DIR *d = opendir(dir);
@@ -320,39 +329,44 @@ static int list_segments(const char *dir, char ***names_out, uint32_t *count_out
 	uint32_t count = 0;
 	uint32_t cap = 0;
 	struct dirent *de;
+	int rc = 0;
 
 	if (!d)
 		return -errno;
-	while ((de = readdir(d)) != NULL) {
+	while (rc == 0 && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 		if (len != 24 || strcmp(de->d_name + 20, ".seg") != 0)
 			continue;
+		if (count == SL_SEGS_MAX) {
+			rc = -EMFILE;
+			break;
+		}
 		if (count == cap) {
-			cap = cap ? cap * 2 : 16;
-			if (cap > SL_SEGS_MAX)
+			uint32_t ncap = cap ? cap * 2 : 16;
+			char **p = realloc(names, ncap * sizeof(*p));
+			if (!p) {
+				rc = -ENOMEM;
 				break;
-			char **p = realloc(names, cap * sizeof(*p));
-			if (!p)
-				break;
+			}
 			names = p;
+			cap = ncap;
 		}
 		names[count] = strdup(de->d_name);
-		if (names[count])
+		if (!names[count])
+			rc = -ENOMEM;
+		else
 			count++;
 	}
 	closedir(d);
+	if (rc < 0) {
+		free_names(names, count);
+		return rc;
+	}
 	if (count)
 		qsort(names, count, sizeof(*names), name_cmp);
 	*names_out = names;
 	*count_out = count;
 	return 0;
-}
-
-static void free_names(char **names, uint32_t count)
-{
-	for (uint32_t i = 0; i < count; i++)
-		free(names[i]);
-	free(names);
 }
 
 /* Open every segment in order and rebuild the log's state. A segment that
@@ -376,7 +390,13 @@ static int recover(struct sl_shardlog *log)
 			snprintf(aside, sizeof(aside), "%s.corrupt", path);
 			fprintf(stderr, "sluice: warn: shard log %s: segment out of sequence, set aside\n",
 				path);
-			rename(path, aside);
+			/* If it cannot be set aside, recovery fails: opening the
+			 * log anyway would find it again next time, or append
+			 * records numbered like it. */
+			if (rename(path, aside) < 0) {
+				rc = -errno;
+				break;
+			}
 			stop = true;
 			continue;
 		}
@@ -828,6 +848,27 @@ uint64_t sl_shardlog_synced_n(const struct sl_shardlog *log)
 	return log->synced_n;
 }
 
+size_t sl_shardlog_trim_memory(struct sl_shardlog *log)
+{
+	size_t freed = 0;
+
+	/* Only an idle log: a stage in use, or in flight, keeps its buffer. */
+	if (sl_shardlog_busy(log))
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		struct sl_stage *st = &log->stage[i];
+		if (st->cap <= SL_STAGE_INIT || st->len)
+			continue;
+		uint8_t *p = realloc(st->buf, SL_STAGE_INIT);
+		if (!p)
+			continue; /* keep the big one: nothing is lost */
+		freed += st->cap - SL_STAGE_INIT;
+		st->buf = p;
+		st->cap = SL_STAGE_INIT;
+	}
+	return freed;
+}
+
 uint64_t sl_shardlog_fsyncs(const struct sl_shardlog *log)
 {
 	return log->fsyncs_done;
@@ -1025,6 +1066,23 @@ static bool stop_at_first(void *arg, const struct sl_rec_view *rec)
 	(void)arg;
 	(void)rec;
 	return false;
+}
+
+uint64_t sl_shardlog_time_hint(const struct sl_shardlog *log, int64_t ts_ms)
+{
+	uint64_t lo = log->idx_head, hi = log->idx_len;
+
+	if (log->durable_n == log->segs[0].first_n || lo == hi)
+		return log->durable_n;
+	/* Last index entry that arrived before ts: the answer is at or after it. */
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (log->idx[mid].arrival_ms < ts_ms)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return log->idx[lo].n;
 }
 
 uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms)

@@ -128,6 +128,10 @@ int sl_shardlog_replay(struct sl_shardlog *log, const uint8_t *frames, size_t le
 
 /* Batch durability: records below this are known to be on stable storage. */
 uint64_t sl_shardlog_synced_n(const struct sl_shardlog *log);
+/* Give an idle log's staging buffers back down to their first size (they
+ * grow to SL_STAGE_MAX under load). Returns the bytes freed. */
+size_t sl_shardlog_trim_memory(struct sl_shardlog *log);
+
 /* fdatasyncs of sync-mode flushes that completed successfully, ever: what a
  * test checks to see that a flush reported durable was really synced. */
 uint64_t sl_shardlog_fsyncs(const struct sl_shardlog *log);
@@ -180,8 +184,14 @@ int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, c
 void sl_shardlog_cursor_end(struct sl_shardlog *log, struct sl_read_cursor *c);
 uint32_t sl_shardlog_readers(const struct sl_shardlog *log);
 
+/* Where to start looking for the first record that arrived at or after
+ * ts_ms, from the index alone (no I/O): a record number at or before the
+ * answer, or durable_n when there is nothing durable to look at. A cursor
+ * from there with min_arrival_ms = ts_ms finds the answer. */
+uint64_t sl_shardlog_time_hint(const struct sl_shardlog *log, int64_t ts_ms);
 /* First durable record number whose arrival is at or after ts_ms, or
- * durable_n when there is none. */
+ * durable_n when there is none. Reads with pread: for tests and start-up,
+ * never on a worker serving requests (it may block on the disk). */
 uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms);
 
 /* Arrival time of the newest durable record, or -1 when there is none. */

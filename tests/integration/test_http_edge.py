@@ -128,7 +128,7 @@ class HttpEdgeTest(harness.KinesisTestCase):
         self.assertEqual(status, 400)
         out = json.loads(body)
         self.assertEqual(out["__type"], "SerializationException")
-        self.assertIn("STRING_VALUE can not be converted to an Integer", out.get("message", ""))
+        self.assertIn("STRING_VALUE can not be converted to an Integer", out.get("Message", ""))
 
     def test_every_violation_is_reported_at_once_with_its_value(self):
         status, _, body = self.call("CreateStream", {"StreamName": "a b", "ShardCount": 0})

@@ -56,6 +56,19 @@ class ColdReadTest(harness.KinesisTestCase):
         out = self.c.get_records(ShardIterator=it, Limit=3)
         self.assertEqual([(r["SequenceNumber"], r["Data"]) for r in out["Records"]],
                          sent[len(sent) // 2:len(sent) // 2 + 3])
+        # Positioning by time reads the shard too, on its owner, without
+        # blocking it: TRIM_HORIZON and AT_TIMESTAMP on cold data.
+        evict(self.server.data_dir)
+        it = self.c.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        out = self.c.get_records(ShardIterator=it, Limit=2)
+        self.assertEqual([(r["SequenceNumber"], r["Data"]) for r in out["Records"]], sent[:2])
+        evict(self.server.data_dir)
+        first = out["Records"][0]["ApproximateArrivalTimestamp"]
+        it = self.c.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                       ShardIteratorType="AT_TIMESTAMP", Timestamp=first)["ShardIterator"]
+        out = self.c.get_records(ShardIterator=it, Limit=1)
+        self.assertEqual(out["Records"][0]["SequenceNumber"], sent[0][0])
 
 
 if __name__ == "__main__":

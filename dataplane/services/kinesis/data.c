@@ -32,13 +32,6 @@
  * KIN_PENDING: to be sent to its owner in the current round. */
 enum kin_err { KIN_OK = 0, KIN_THROTTLED, KIN_INTERNAL, KIN_REROUTE, KIN_PENDING };
 
-/* How long a receiver waits for a reshard to be published (the control
- * thread persists the catalog first) before it answers InternalFailure for
- * the records caught in it, and how many rounds of re-routing one request
- * may take when shards keep closing. The wait re-checks once per loop
- * iteration, so the worker does not sleep meanwhile. */
-#define SL_REROUTE_WAIT_MS 1000
-#define SL_REROUTE_ROUNDS_MAX 8
 
 struct kin_entry {
 	sl_u128 hash;
@@ -582,6 +575,7 @@ static void iter_encode(struct sl_enc *e, uint64_t uid, uint32_t ordinal, uint64
 enum iter_type { IT_AT_SEQ = 0, IT_AFTER_SEQ, IT_TRIM_HORIZON, IT_LATEST, IT_AT_TIME };
 
 struct kin_iter {
+	struct sl_aio aio; /* first: the completion finds the iterator */
 	struct sl_req *req;
 	uint64_t uid;
 	uint32_t ordinal;
@@ -590,6 +584,15 @@ struct kin_iter {
 	int64_t ts_ms;
 	uint32_t retention_h;
 	int err;
+	/* Finding a time (TRIM_HORIZON, AT_TIMESTAMP) reads the shard on its
+	 * owner without blocking it: from the page cache when the bytes are
+	 * there, through io_uring when not. */
+	struct sl_msg *msg;
+	struct sl_wlog *wl;
+	struct sl_read_cursor cur;
+	uint8_t *buf;
+	size_t buf_cap;
+	bool found;
 };
 
 static int64_t retention_cutoff(uint32_t hours)
@@ -597,27 +600,117 @@ static int64_t retention_cutoff(uint32_t hours)
 	return sl_now_ms() - (int64_t)hours * 3600 * 1000;
 }
 
+static bool iter_first(void *arg, const struct sl_rec_view *rec)
+{
+	struct kin_iter *it = arg;
+
+	it->n = rec->n;
+	it->found = true;
+	return false; /* the first record at or after the time is the answer */
+}
+
+static void iter_finish(struct sl_worker *w, struct kin_iter *it, int rc)
+{
+	if (!it->found)
+		it->n = sl_shardlog_durable_n(it->wl->log);
+	if (rc < 0)
+		it->err = rc;
+	sl_shardlog_cursor_end(it->wl->log, &it->cur);
+	free(it->buf);
+	it->buf = NULL;
+	sl_msg_reply(w, it->msg);
+}
+
+static void iter_pump(struct sl_worker *w, struct kin_iter *it);
+
+static void iter_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
+{
+	struct kin_iter *it = (struct kin_iter *)aio;
+
+	if (res < 0) {
+		iter_finish(w, it, res);
+		return;
+	}
+	int rc = sl_shardlog_cursor_feed(it->wl->log, &it->cur, it->buf, (size_t)res, iter_first, it);
+	if (rc != 0 || it->found)
+		iter_finish(w, it, rc < 0 ? rc : 0);
+	else
+		iter_pump(w, it);
+}
+
+/* Bounded: every round passes records or moves the cursor forward. */
+static void iter_pump(struct sl_worker *w, struct kin_iter *it)
+{
+	for (;;) {
+		int fd;
+		uint64_t off;
+		size_t len;
+		int rc = sl_shardlog_cursor_want(it->wl->log, &it->cur, &fd, &off, &len);
+		if (rc != 0 || it->found) {
+			iter_finish(w, it, rc < 0 ? rc : 0);
+			return;
+		}
+		if (len > it->buf_cap) {
+			free(it->buf);
+			it->buf = malloc(len);
+			it->buf_cap = it->buf ? len : 0;
+			if (!it->buf) {
+				iter_finish(w, it, -ENOMEM);
+				return;
+			}
+		}
+		struct iovec iov = { it->buf, len };
+		ssize_t got = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+		if (got != (ssize_t)len) {
+			/* Not all in the page cache: let io_uring read it. */
+			it->aio.done = iter_read_done;
+			rc = sl_worker_read(w, &it->aio, fd, it->buf, len, off);
+			if (rc < 0)
+				iter_finish(w, it, rc);
+			return;
+		}
+		rc = sl_shardlog_cursor_feed(it->wl->log, &it->cur, it->buf, len, iter_first, it);
+		if (rc != 0) {
+			iter_finish(w, it, rc < 0 ? rc : 0);
+			return;
+		}
+	}
+}
+
+/* On the owner: position the iterator. LATEST and the sequence-number
+ * types need no I/O; a time is found by reading from the index's hint. */
 static void iter_call(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct kin_iter *it = msg->arg;
-	struct sl_wlog *wl = NULL;
 
+	it->wl = NULL;
 	if (!sl_catalog_find_uid(sl_catalog_get(), it->uid))
 		it->err = -ENOENT; /* deleted meanwhile */
 	else
-		wl = sl_worker_log(w, it->uid, it->ordinal, &it->err);
-
-	if (wl) {
-		struct sl_shardlog *log = wl->log;
-		uint64_t trim = sl_shardlog_find_time(log, retention_cutoff(it->retention_h));
-		switch (it->type) {
-		case IT_TRIM_HORIZON: it->n = trim; break;
-		case IT_LATEST: it->n = sl_shardlog_durable_n(log); break;
-		case IT_AT_TIME: it->n = sl_shardlog_find_time(log, it->ts_ms); break;
-		default: break;
-		}
+		it->wl = sl_worker_log(w, it->uid, it->ordinal, &it->err);
+	if (!it->wl || (it->type != IT_TRIM_HORIZON && it->type != IT_AT_TIME)) {
+		if (it->wl && it->type == IT_LATEST)
+			it->n = sl_shardlog_durable_n(it->wl->log);
+		sl_msg_reply(w, msg);
+		return;
 	}
-	sl_msg_reply(w, msg);
+	/* TRIM_HORIZON is the first record still within the retention. */
+	int64_t ts = it->type == IT_AT_TIME ? it->ts_ms : retention_cutoff(it->retention_h);
+	it->msg = msg;
+	it->found = false;
+	it->buf = NULL;
+	it->buf_cap = 0;
+	uint64_t from = sl_shardlog_time_hint(it->wl->log, ts);
+	int rc = sl_shardlog_cursor_start(it->wl->log, &it->cur, from, ts, 1, UINT64_MAX);
+	if (rc != 0) {
+		it->n = sl_shardlog_durable_n(it->wl->log);
+		sl_shardlog_cursor_end(it->wl->log, &it->cur);
+		if (rc < 0)
+			it->err = rc;
+		sl_msg_reply(w, msg);
+		return;
+	}
+	iter_pump(w, it);
 }
 
 static void iter_done(struct sl_worker *w, struct sl_msg *msg)
@@ -1116,6 +1209,25 @@ static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 	if (rc > 0)
 		sl_info("retention: deleted %d segment(s) of stream %s shard %u", rc, s->name,
 			wl->ordinal);
+}
+
+void sl_kin_preload(struct sl_worker *w)
+{
+	const struct sl_catalog *c = sl_catalog_get();
+	int64_t now = sl_now_ms();
+
+	for (uint32_t i = 0; i < c->nstreams; i++) {
+		const struct sl_stream_meta *s = &c->streams[i];
+		for (uint32_t k = 0; k < s->nshards; k++) {
+			int err = 0;
+			if (sl_shard_owner(s->uid, k, sl_worker_count()) != sl_worker_index(w) ||
+			    sl_kin_shard_expired(s, &s->shards[k], now))
+				continue;
+			if (!sl_worker_log_existing(w, s->uid, k, &err) && err != -ENOENT)
+				sl_error("stream %s shard %u: %s (opened on first use instead)", s->name,
+					 k, strerror(-err));
+		}
+	}
 }
 
 void sl_kin_tick(struct sl_worker *w)

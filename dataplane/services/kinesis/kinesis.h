@@ -35,6 +35,9 @@ void sl_kin_get_records(struct sl_worker *w, struct sl_req *req);
 void sl_kin_get_shard_iterator(struct sl_worker *w, struct sl_req *req);
 /* Every worker, once a second: retention of the shard logs it owns. */
 void sl_kin_tick(struct sl_worker *w);
+/* Control thread, at start-up: open and recover every shard log worker w
+ * owns, before it serves anything. */
+void sl_kin_preload(struct sl_worker *w);
 
 /* ---- Shared by data.c and meta.c ------------------------------------------ */
 

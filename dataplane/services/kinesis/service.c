@@ -46,4 +46,5 @@ struct sl_service sl_kinesis_service = {
 	.install = sl_kinesis_ctl_install,
 	.control_tick = sl_kinesis_control_tick,
 	.tick = sl_kin_tick,
+	.preload = sl_kin_preload,
 };

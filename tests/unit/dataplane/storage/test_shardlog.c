@@ -414,3 +414,56 @@ Test(shardlog, held_flush_publishes_and_its_frames_replay_idempotently)
 	sl_shardlog_close(copy);
 	free(saved);
 }
+
+/* A segment roll never writes over a file that is already there (one that
+ * recovery did not account for): the append fails, the file stays. */
+Test(shardlog, a_roll_never_overwrites_an_existing_file)
+{
+	struct sl_shardlog *log;
+	char stray[400];
+	static uint8_t big[1 << 20];
+	uint64_t n;
+	int rc = 0;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	/* A 4 MiB segment holds four records of just under 1 MiB; the fifth
+	 * rolls to a segment named after record 4. */
+	snprintf(stray, sizeof(stray), "%s/%020llu.seg", dir, 4ull);
+	FILE *f = fopen(stray, "w");
+	cr_assert_not_null(f);
+	fputs("not sluice's", f);
+	fclose(f);
+	for (int i = 0; i < 5 && rc == 0; i++)
+		rc = sl_shardlog_append(log, "k", 1, big, sizeof(big) - 64, 1000, &n);
+	cr_expect_eq(rc, -EEXIST);
+	cr_expect_eq(sl_shardlog_next_n(log), 4, "the four that fit are staged, no more");
+	f = fopen(stray, "r");
+	char text[32] = { 0 };
+	cr_assert_not_null(f);
+	cr_expect_not_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	cr_expect_str_eq(text, "not sluice's");
+	sl_shardlog_close(log);
+}
+
+/* Staging buffers grow under a burst and shrink back once the log is idle. */
+Test(shardlog, staging_memory_is_given_back_when_idle)
+{
+	struct sl_shardlog *log;
+	static uint8_t big[512 * 1024];
+	uint64_t n;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(sl_shardlog_append(log, "k", 1, big, sizeof(big), 1000, &n), 0);
+	cr_expect_eq(sl_shardlog_trim_memory(log), 0, "a busy log keeps its buffers");
+	flush(log, true);
+	size_t freed = sl_shardlog_trim_memory(log);
+	cr_expect_gt(freed, sizeof(big), "the grown stage goes back");
+	cr_expect_eq(sl_shardlog_trim_memory(log), 0, "and only once");
+	/* It still works afterwards. */
+	cr_assert_eq(sl_shardlog_append(log, "k", 1, big, 100, 1000, &n), 0);
+	flush(log, true);
+	cr_expect_eq(sl_shardlog_durable_n(log), 5);
+	sl_shardlog_close(log);
+}
