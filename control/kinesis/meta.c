@@ -294,6 +294,10 @@ static void drop_logs(uint64_t uid, uint32_t n)
 			to[i] = sl_shard_owner(uid, i, sl_worker_count());
 		}
 		sl_control_call_wait(msgs, to, n);
+		/* The owners handed their directories back for deletion; those
+		 * calls wait for this thread: run them before the stream's own
+		 * directory goes. */
+		sl_control_poll();
 	}
 	snprintf(dir, sizeof(dir), "%s/kinesis/%016llx", sl_cfg->data_dir,
 		 (unsigned long long)uid);

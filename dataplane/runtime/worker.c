@@ -70,6 +70,7 @@ struct sl_worker {
 	bool ckpt_failed;
 	uint8_t arm_due;   /* ARM_*: loop operations waiting for a submission entry */
 	bool sqe_starved;  /* some sl_worker_sqe() found none since the last loop */
+	uint32_t removals; /* file deletions handed to the control thread, not back yet */
 } __attribute__((aligned(64)));
 
 struct sl_worker_hooks sl_hooks;
@@ -474,6 +475,60 @@ static void fire_waiters(struct sl_worker *w, struct sl_wlog *wl, bool all)
 	}
 }
 
+/* Files to delete travel to the control thread, which may block on the
+ * filesystem; the worker frees the request when it comes back. */
+struct removal {
+	struct sl_msg msg;
+	bool tree; /* a log's whole directory */
+	char path[];
+};
+
+static void removal_call(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct removal *r = msg->arg;
+
+	assert(self == NULL);
+	int rc = r->tree ? sl_shardlog_remove(r->path) : (unlink(r->path) < 0 ? -errno : 0);
+	if (rc < 0 && rc != -ENOENT)
+		sl_warn("could not remove %s: %s", r->path, strerror(-rc));
+	sl_msg_reply(NULL, msg);
+}
+
+static void removal_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	assert(w->removals > 0);
+	w->removals--;
+	free(msg->arg);
+}
+
+/* Hand path to the control thread for deletion. 0 or -ENOMEM. */
+static int remove_later(struct sl_worker *w, const char *path, bool tree)
+{
+	size_t n = strlen(path) + 1;
+	struct removal *r = malloc(sizeof(*r) + n);
+
+	if (!r)
+		return -ENOMEM;
+	memcpy(r->path, path, n);
+	r->tree = tree;
+	r->msg.fn = removal_call;
+	r->msg.done = removal_done;
+	r->msg.arg = r;
+	w->removals++;
+	sl_msg_send(w, SL_TO_CONTROL, &r->msg);
+	return 0;
+}
+
+static int unlink_later(void *arg, const char *path)
+{
+	return remove_later(arg, path, false);
+}
+
+int sl_worker_trim_log(struct sl_worker *w, struct sl_wlog *wl, int64_t cutoff_ms)
+{
+	return sl_shardlog_trim_with(wl->log, cutoff_ms, unlink_later, w);
+}
+
 int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal)
 {
 	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;
@@ -490,7 +545,7 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 		sl_shardlog_close(wl->log);
 		free(wl);
 	}
-	return sl_shardlog_remove(dir);
+	return remove_later(w, dir, true);
 }
 
 void sl_worker_foreach_log(struct sl_worker *w, void (*fn)(struct sl_worker *, struct sl_wlog *, void *),
@@ -1087,7 +1142,7 @@ static _Atomic unsigned workers_draining;
 
 static bool drain_busy(struct sl_worker *w)
 {
-	return !logs_idle(w) || has_work(w) || w->outbox.head ||
+	return !logs_idle(w) || has_work(w) || w->outbox.head || w->removals ||
 	       (w->journal && sl_journal_busy(w->journal)) || (sl_hooks.busy && sl_hooks.busy(w));
 }
 

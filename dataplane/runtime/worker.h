@@ -166,9 +166,13 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
  * not): start-up opens what is there without creating what never was. */
 struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 				       int *err);
-/* Close and delete the log's files. Waiters still queued are fired with
- * wt->reached false. 0 or -errno. */
+/* Close the log and have its files deleted by the control thread (the
+ * worker never waits on the filesystem). Waiters still queued are fired
+ * with wt->reached false. 0, -EBUSY while I/O still holds it, or -ENOMEM. */
 int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal);
+/* Retention: forget the log's segments older than cutoff_ms and have the
+ * control thread delete them. Returns segments dropped, or -errno. */
+int sl_worker_trim_log(struct sl_worker *w, struct sl_wlog *wl, int64_t cutoff_ms);
 
 /* After appends to wl: flush it this iteration and fire wt (may be NULL)
  * when durable_n >= wt->target_n. */

@@ -1103,7 +1103,18 @@ uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms)
 	return at < 0 ? log->durable_n : (uint64_t)at;
 }
 
+static int unlink_now(void *arg, const char *path)
+{
+	(void)arg;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
 int sl_shardlog_trim(struct sl_shardlog *log, int64_t cutoff_ms)
+{
+	return sl_shardlog_trim_with(log, cutoff_ms, unlink_now, NULL);
+}
+
+int sl_shardlog_trim_with(struct sl_shardlog *log, int64_t cutoff_ms, sl_unlink_fn del, void *arg)
 {
 	int deleted = 0;
 
@@ -1113,8 +1124,9 @@ int sl_shardlog_trim(struct sl_shardlog *log, int64_t cutoff_ms)
 	       log->segs[0].end_n <= log->durable_n) {
 		char path[PATH_MAX];
 		seg_path(log, log->segs[0].first_n, path, sizeof(path));
-		if (unlink(path) < 0)
-			return -errno;
+		int rc = del(arg, path);
+		if (rc < 0)
+			return rc;
 		close(log->segs[0].fd);
 		memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
 		log->nsegs--;

@@ -198,8 +198,12 @@ uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms);
 int64_t sl_shardlog_last_arrival_ms(const struct sl_shardlog *log);
 
 /* Delete whole segments whose every record arrived before cutoff_ms. The
- * newest segment is kept. Returns segments deleted, or -errno. */
+ * newest segment is kept. Returns segments deleted, or -errno. trim_with
+ * hands each file to del instead of unlinking it here: a worker passes it
+ * to a thread that may block (the log forgets the segment either way). */
+typedef int (*sl_unlink_fn)(void *arg, const char *path);
 int sl_shardlog_trim(struct sl_shardlog *log, int64_t cutoff_ms);
+int sl_shardlog_trim_with(struct sl_shardlog *log, int64_t cutoff_ms, sl_unlink_fn del, void *arg);
 
 /* CRC32C over a frame as stored (exposed for tests and recovery tools). */
 uint32_t sl_frame_crc(const struct sl_frame_hdr *h, const uint8_t *payload);

@@ -1205,7 +1205,7 @@ static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 			sl_info("retention: deleted closed shard %u of stream %s", ordinal, s->name);
 		return;
 	}
-	int rc = sl_shardlog_trim(wl->log, retention_cutoff(s->retention_hours));
+	int rc = sl_worker_trim_log(w, wl, retention_cutoff(s->retention_hours));
 	if (rc > 0)
 		sl_info("retention: deleted %d segment(s) of stream %s shard %u", rc, s->name,
 			wl->ordinal);
