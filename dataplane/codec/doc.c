@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dataplane/codec/doc.h"
+#include "dataplane/codec/text.h"
 #include "dataplane/codec/enc.h"
 #include "dataplane/codec/form.h"
 
@@ -54,50 +55,6 @@ int sl_doc_get(const struct sl_doc_tok *toks, uint32_t obj, const char *key)
 	return -1;
 }
 
-static int hex4(const uint8_t *s)
-{
-	int v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		uint8_t c = s[i];
-		int h;
-
-		if (c >= '0' && c <= '9')
-			h = c - '0';
-		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-			h = (c | 0x20) - 'a' + 10;
-		else
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
-}
-
-/* Write code point cp (at most U+10FFFF, not a surrogate) as UTF-8; returns the length. */
-static int utf8_put(uint32_t cp, uint8_t u[4])
-{
-	if (cp < 0x80) {
-		u[0] = (uint8_t)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		u[0] = (uint8_t)(0xc0 | cp >> 6);
-		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		u[0] = (uint8_t)(0xe0 | cp >> 12);
-		u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	u[0] = (uint8_t)(0xf0 | cp >> 18);
-	u[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-	u[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-	u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* Decode \uXXXX (or a \uD8xx\uDCxx pair) at *sp into UTF-8. Returns the
  * byte count and advances *sp, or -1 for bad hex and lone surrogates. */
 static int unescape_u(const uint8_t **sp, const uint8_t *end, uint8_t u[4])
@@ -105,19 +62,19 @@ static int unescape_u(const uint8_t **sp, const uint8_t *end, uint8_t u[4])
 	const uint8_t *s = *sp;
 	int cp, lo;
 
-	if (end - s < 6 || (cp = hex4(s + 2)) < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+	if (end - s < 6 || (cp = sl_hex4(s + 2)) < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
 		return -1;
 	if (cp >= 0xd800 && cp <= 0xdbff) {
 		if (end - s < 12 || s[6] != '\\' || s[7] != 'u')
 			return -1;
-		lo = hex4(s + 8);
+		lo = sl_hex4(s + 8);
 		if (lo < 0xdc00 || lo > 0xdfff)
 			return -1;
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 		s += 6;
 	}
 	*sp = s + 6;
-	return utf8_put((uint32_t)cp, u);
+	return sl_utf8_put((uint32_t)cp, u);
 }
 
 /* Decode the escape sequence at *sp (a backslash) into u. Returns the byte

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dataplane/codec/form.h"
+#include "dataplane/codec/text.h"
 
 /* Indexes sort before names, so a parent whose children mix the two shows
  * the mix where the last index child meets the first name child. */
@@ -56,17 +57,6 @@ struct form_build {
 	uint32_t open[SL_DOC_DEPTH_MAX];
 };
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* True when every '%' in s[0..n) starts a %XX escape. */
 static bool pct_valid(const char *s, size_t n)
 {
@@ -74,7 +64,7 @@ static bool pct_valid(const char *s, size_t n)
 
 	/* Each pass steps past one '%', so n passes at most. */
 	while ((p = memchr(p, '%', (size_t)(end - p))) != NULL) {
-		if (end - p < 3 || hex_val(p[1]) < 0 || hex_val(p[2]) < 0)
+		if (end - p < 3 || sl_hex_val(p[1]) < 0 || sl_hex_val(p[2]) < 0)
 			return false;
 		p += 3;
 	}
@@ -97,9 +87,9 @@ static long pct_decode(const char *in, size_t n, char *out, size_t cap)
 		char c = in[i];
 
 		if (c == '%') {
-			if (n - i < 3 || hex_val(in[i + 1]) < 0 || hex_val(in[i + 2]) < 0)
+			if (n - i < 3 || sl_hex_val(in[i + 1]) < 0 || sl_hex_val(in[i + 2]) < 0)
 				return -1;
-			c = (char)(hex_val(in[i + 1]) << 4 | hex_val(in[i + 2]));
+			c = (char)(sl_hex_val(in[i + 1]) << 4 | sl_hex_val(in[i + 2]));
 			i += 3;
 		} else {
 			c = c == '+' ? ' ' : c;

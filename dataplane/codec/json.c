@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dataplane/codec/doc.h"
+#include "dataplane/codec/text.h"
 
 /* Longest number text converted with strtod(). Longer numbers are refused
  * with SL_DOC_TOO_BIG rather than silently rounded on a truncated copy. */
@@ -39,17 +40,6 @@ static bool is_digit(uint8_t c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_val(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void skip_ws(struct json_parser *p)
 {
 	while (p->pos < p->len && is_ws(p->buf[p->pos]))
@@ -72,21 +62,6 @@ static struct sl_doc_tok *json_tok(struct json_parser *p, uint8_t type)
 	return t;
 }
 
-/* Read four hex digits at s (the caller checked they are in bounds). */
-static int hex4(const uint8_t *s)
-{
-	int v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		int h = hex_val(s[i]);
-
-		if (h < 0)
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
-}
-
 /* Validate one escape sequence starting at the backslash s. Returns its
  * length in bytes (2, 6, or 12 for a surrogate pair), or -1. A high
  * surrogate must be followed by an escaped low surrogate, and a low
@@ -103,14 +78,14 @@ static int json_escape_len(const uint8_t *s, const uint8_t *end)
 		return 2;
 	if (s[1] != 'u' || end - s < 6)
 		return -1;
-	u = hex4(s + 2);
+	u = sl_hex4(s + 2);
 	if (u < 0 || (u >= 0xdc00 && u <= 0xdfff))
 		return -1;
 	if (u < 0xd800 || u > 0xdbff)
 		return 6;
 	if (end - s < 12 || s[6] != '\\' || s[7] != 'u')
 		return -1;
-	lo = hex4(s + 8);
+	lo = sl_hex4(s + 8);
 	if (lo < 0xdc00 || lo > 0xdfff)
 		return -1;
 	return 12;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "dataplane/codec/regex.h"
+#include "dataplane/codec/text.h"
 
 /* Instructions. */
 enum {
@@ -376,17 +377,6 @@ bad:
 	return 1;
 }
 
-static int hex_val(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* n hex digits at the cursor; -1 when they are not there. */
 static int32_t hex_digits(struct re_parser *ps, uint32_t n)
 {
@@ -395,7 +385,7 @@ static int32_t hex_digits(struct re_parser *ps, uint32_t n)
 	if (ps->len - ps->i < n)
 		return -1;
 	for (uint32_t k = 0; k < n; k++) {
-		int h = hex_val(ps->p[ps->i + k]);
+		int h = sl_hex_val(ps->p[ps->i + k]);
 
 		if (h < 0)
 			return -1;
@@ -410,8 +400,8 @@ static int esc_hex_braced(struct re_parser *ps, struct re_esc *e)
 {
 	uint32_t v = 0, k = 0;
 
-	while (k < 7 && peek(ps, k) >= 0 && hex_val(peek(ps, k)) >= 0) {
-		v = v << 4 | (uint32_t)hex_val(peek(ps, k));
+	while (k < 7 && peek(ps, k) >= 0 && sl_hex_val(peek(ps, k)) >= 0) {
+		v = v << 4 | (uint32_t)sl_hex_val(peek(ps, k));
 		k++;
 	}
 	if (k == 0 || k > 6 || peek(ps, k) != '}' || v > RE_CP_MAX)

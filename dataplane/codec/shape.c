@@ -27,6 +27,7 @@
 #endif
 
 #include "dataplane/codec/regex.h"
+#include "dataplane/codec/text.h"
 #include "dataplane/codec/shape.h"
 
 /* What failed, in the order violations of one value are listed. Path steps
@@ -128,53 +129,9 @@ static void cur_init(struct cursor *c, const struct sl_doc_tok *t)
 		c->mode = CUR_PLAIN;
 }
 
-static int hex_nibble(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-		return (c | 0x20) - 'a' + 10;
-	return -1;
-}
-
 static int32_t hex4(const uint8_t *s, const uint8_t *end)
 {
-	int32_t v = 0;
-
-	if (end - s < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		int h = hex_nibble(s[i]);
-
-		if (h < 0)
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
-}
-
-static uint8_t utf8_put(uint32_t cp, uint8_t u[4])
-{
-	if (cp < 0x80) {
-		u[0] = (uint8_t)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		u[0] = (uint8_t)(0xc0 | cp >> 6);
-		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		u[0] = (uint8_t)(0xe0 | cp >> 12);
-		u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	u[0] = (uint8_t)(0xf0 | cp >> 18);
-	u[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-	u[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-	u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-	return 4;
+	return end - s < 4 ? -1 : sl_hex4(s);
 }
 
 /* Decode the JSON escape at c->p (a backslash) into c->pend. The parser
@@ -203,7 +160,7 @@ static int cur_escape(struct cursor *c)
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 		c->p += 6;
 	}
-	c->npend = utf8_put((uint32_t)cp, c->pend);
+	c->npend = (uint8_t)sl_utf8_put((uint32_t)cp, c->pend);
 	c->ipend = 1;
 	return c->pend[0];
 }
@@ -254,9 +211,9 @@ static int cur_byte(struct cursor *c)
 		return ' ';
 	}
 	if (c->mode == CUR_PCT && *c->p == '%' && c->end - c->p >= 3 &&
-	    hex_nibble(c->p[1]) >= 0 && hex_nibble(c->p[2]) >= 0) {
+	    sl_hex_val(c->p[1]) >= 0 && sl_hex_val(c->p[2]) >= 0) {
 		c->p += 3;
-		return hex_nibble(c->p[-2]) << 4 | hex_nibble(c->p[-1]);
+		return sl_hex_val(c->p[-2]) << 4 | sl_hex_val(c->p[-1]);
 	}
 	return *c->p++;
 }
@@ -835,7 +792,7 @@ static int b64_verdict(struct checker *c, const struct sl_doc_tok *t, uint64_t n
 					"but found: ", detail);
 	}
 	if (bad_at < n - pad) {
-		u[utf8_put(bad, u)] = '\0';
+		u[sl_utf8_put(bad, u)] = '\0';
 		snprintf(detail, sizeof(detail), "%s'", (const char *)u);
 		return blob_error(c, t, "Invalid Base64 character: '", detail);
 	}
