@@ -33,6 +33,8 @@ static const char usage[] =
 	"                            records/s in, 2 MiB/s and 5 reads/s out)\n"
 	"  --create-delay-ms N       time streams spend CREATING/UPDATING/DELETING (default 0)\n"
 	"  --segment-bytes N         shard segment file size (default 67108864, min 4194304)\n"
+	"  --journal-mb N            sync mode: size of each of a worker's two journal files,\n"
+	"                            in MiB (default 64, min 64, max 16384)\n"
 	"  --request-log             log one line per request\n"
 	"  --log-level LEVEL         debug, info, warn or error (default info)\n"
 	"  --debug-clock             enable POST /_sluice/clock {\"advance_ms\": N} (tests)\n"
@@ -161,6 +163,13 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 	}
 	if (strcmp(key, "segment-bytes") == 0)
 		return parse_u64(flag, v, SL_SEGMENT_BYTES_MIN, 1ull << 40, &cfg->segment_bytes);
+	if (strcmp(key, "journal-mb") == 0) {
+		uint64_t mb;
+		int rc = parse_u64(flag, v, SL_JOURNAL_FILE_BYTES_MIN >> 20, SL_JOURNAL_FILE_BYTES_MAX >> 20,
+				   &mb);
+		cfg->journal_bytes = mb << 20;
+		return rc;
+	}
 	if (strcmp(key, "region") == 0)
 		return copy_str(flag, v, cfg->region, sizeof(cfg->region));
 	if (strcmp(key, "account-id") == 0) {
@@ -240,6 +249,7 @@ static void defaults(struct sl_config *cfg)
 	strcpy(cfg->account_id, "000000000000");
 	cfg->log_level = SL_LOG_INFO;
 	cfg->segment_bytes = SL_SEGMENT_BYTES_DEFAULT;
+	cfg->journal_bytes = SL_JOURNAL_FILE_BYTES;
 }
 
 int sl_config_load(struct sl_config *cfg, int argc, char **argv)

@@ -104,6 +104,10 @@
  * used in turn, allocated once (128 MiB of disk per worker). A file must
  * hold the largest batch; the larger it is, the rarer checkpoints are. */
 #define SL_JOURNAL_FILE_BYTES (64ull * 1024 * 1024)
+/* --journal-mb bounds: the batches in flight must fit one file; 16 GiB is
+ * far past any useful checkpoint interval. */
+#define SL_JOURNAL_FILE_BYTES_MIN (SL_JOURNAL_INFLIGHT_MAX * (uint64_t)SL_JOURNAL_BATCH_MAX)
+#define SL_JOURNAL_FILE_BYTES_MAX (16ull << 30)
 /* One batch (one write and one fdatasync) holds up to this many bytes of
  * entries; its buffers start small and double. */
 #define SL_JOURNAL_BATCH_INIT (256u * 1024)
@@ -232,7 +236,7 @@ _Static_assert(SL_STAGE_INIT <= SL_STAGE_MAX && SL_STAGE_MAX < SL_JOURNAL_BATCH_
 	       "one shard flush fits one journal batch");
 _Static_assert(SL_MSG_BURST * SL_MSG_BURSTS_PER_LOOP <= SL_RING_SLOTS, "a loop drains at most a ring");
 _Static_assert(SL_JOURNAL_BATCH_MAX <= SL_JOURNAL_FILE_BYTES / 2, "a batch fits a journal file");
-_Static_assert(SL_JOURNAL_INFLIGHT_MAX * SL_JOURNAL_BATCH_MAX <= SL_JOURNAL_FILE_BYTES,
+_Static_assert(SL_JOURNAL_FILE_BYTES_MIN <= SL_JOURNAL_FILE_BYTES,
 	       "the batches in flight fit one journal file");
 _Static_assert(SL_LOG_LINE_MAX <= 4096 && SL_LOG_BUF_BYTES >= 4 * SL_LOG_LINE_MAX,
 	       "log lines fit one PIPE_BUF write, and a buffer holds several");

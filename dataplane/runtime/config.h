@@ -31,6 +31,7 @@ struct sl_config {
 	bool debug_clock;
 	enum sl_log_level log_level;
 	uint64_t segment_bytes;
+	uint64_t journal_bytes; /* each of a worker's two journal files (sync mode) */
 	unsigned create_delay_ms; /* time a stream stays CREATING/UPDATING/DELETING */
 	char eal_args[1024];
 };

@@ -431,6 +431,8 @@ struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid,
 	return sl_worker_log(w, stream_uid, ordinal, err);
 }
 
+static struct sl_shardlog *adopt_recovered(uint64_t uid, uint32_t ordinal);
+
 struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal, int *err)
 {
 	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;
@@ -446,7 +448,8 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
 		return NULL;
 	}
 	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
-	*err = sl_shardlog_open(dir, sl_cfg->segment_bytes, &wl->log);
+	wl->log = adopt_recovered(stream_uid, ordinal);
+	*err = wl->log ? 0 : sl_shardlog_open(dir, sl_cfg->segment_bytes, &wl->log);
 	if (*err < 0) {
 		sl_error("shard log %s: %s", dir, strerror(-*err));
 		free(wl);
@@ -1364,6 +1367,36 @@ static int replay_entry(void *arg, const struct sl_journal_hdr *h, const uint8_t
 }
 
 static uint64_t journal_first_seq = 1;
+/* Logs the journal replay opened, until their owners adopt them. */
+static struct sl_replay_log *recovered;
+static uint32_t recovered_cap;
+
+/* The log of (uid, ordinal) that recovery opened, handed over once. */
+static struct sl_shardlog *adopt_recovered(uint64_t uid, uint32_t ordinal)
+{
+	for (uint32_t k = recovered_cap ? wlog_hash(uid, ordinal) & (recovered_cap - 1) : 0, i = 0;
+	     i < recovered_cap; i++, k = (k + 1) & (recovered_cap - 1)) {
+		struct sl_replay_log *e = &recovered[k];
+		if (!e->used)
+			return NULL;
+		if (e->uid == uid && e->ordinal == ordinal) {
+			struct sl_shardlog *log = e->log;
+			e->log = NULL; /* the slot stays used: probing goes on past it */
+			return log;
+		}
+	}
+	return NULL;
+}
+
+/* Close what no worker adopted (their streams are gone). */
+static void recovered_release(void)
+{
+	for (uint32_t i = 0; i < recovered_cap; i++)
+		sl_shardlog_close(recovered[i].log);
+	free(recovered);
+	recovered = NULL;
+	recovered_cap = 0;
+}
 
 int sl_workers_recover(const struct sl_config *cfg)
 {
@@ -1384,9 +1417,11 @@ int sl_workers_recover(const struct sl_config *cfg)
 		int frc = replay_flush(&r, r.slots[i].log);
 		if (frc < 0 && rc == 0)
 			rc = frc;
-		sl_shardlog_close(r.slots[i].log);
 	}
-	free(r.slots);
+	/* The logs stay open for the workers to adopt (sl_worker_log), so that
+	 * start-up scans each of them once. */
+	recovered = r.slots;
+	recovered_cap = r.cap;
 	io_uring_queue_exit(&r.ring);
 	if (rc == 0)
 		rc = sl_journal_reset(dir);
@@ -1417,8 +1452,9 @@ int sl_workers_start(const struct sl_config *cfg)
 		if (!w)
 			return -EINVAL;
 		if (cfg->durability == SL_DUR_SYNC) {
-			int rc = sl_journal_open(jdir, nworkers, SL_JOURNAL_FILE_BYTES,
-						 journal_first_seq, 0, &w->journal);
+			uint64_t jbytes = cfg->journal_bytes ? cfg->journal_bytes : SL_JOURNAL_FILE_BYTES;
+			int rc = sl_journal_open(jdir, nworkers, jbytes, journal_first_seq, 0,
+						 &w->journal);
 			if (rc < 0) {
 				sl_error("worker %u: journal: %s", nworkers, strerror(-rc));
 				return rc;
@@ -1433,6 +1469,7 @@ int sl_workers_start(const struct sl_config *cfg)
 	int64_t t0 = mono_ns();
 	for (uint16_t i = 0; i < nworkers && sl_hooks.preload; i++)
 		sl_hooks.preload(workers[i]);
+	recovered_release();
 	uint32_t opened = 0;
 	for (uint16_t i = 0; i < nworkers; i++)
 		opened += workers[i]->logs_used;

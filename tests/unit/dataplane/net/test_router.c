@@ -72,10 +72,25 @@ static void echo_fail(struct sl_worker *w, struct sl_req *req)
 	sl_req_finish(w, req);
 }
 
+/* REST-JSON: GET /things/{Name}/parts/{Rest+} answers its labels. */
+static void echo_get_thing(struct sl_worker *w, struct sl_req *req)
+{
+	cr_assert_eq(req->nlabels, 2);
+	sl_reply_begin(req);
+	sl_enc_key(&req->out, "Name");
+	sl_enc_str(&req->out, req->labels[0].p, req->labels[0].n);
+	sl_enc_key(&req->out, "Rest");
+	sl_enc_str(&req->out, req->labels[1].p, req->labels[1].n);
+	sl_reply_end(req);
+	sl_req_finish(w, req);
+}
+
 static const struct sl_op echo_ops[] = {
 	{ .name = "Count", .control = echo_count },
 	{ .name = "Echo", .handle = echo_echo },
 	{ .name = "Fail", .handle = echo_fail },
+	{ .name = "GetThing", .handle = echo_get_thing, .method = SL_GET,
+	  .path = "/things/{Name}/parts/{Rest+}" },
 };
 
 static struct sl_service echo_service = {
@@ -85,6 +100,7 @@ static struct sl_service echo_service = {
 	.json_proto = SL_PROTO_JSON10,
 	.query_version = "2026-01-01",
 	.xmlns = ECHO_XMLNS,
+	.rpcv2_name = "EchoService",
 	.ops = echo_ops,
 	.nops = sizeof(echo_ops) / sizeof(echo_ops[0]),
 };
@@ -288,6 +304,45 @@ Test(router, query_errors)
 	query("Action=Echo&Version=2026-01-01", &r);
 	cr_expect_eq(r.status, 400);
 	cr_expect(strstr(r.body, "<Code>ValidationException</Code>") != NULL, "%s", r.body);
+}
+
+Test(router, rpc_v2_cbor_by_path_and_header)
+{
+	/* {"Text": "cb"} in CBOR: a map of one pair, two text strings. */
+	static const char body[] = "\xa1\x64Text\x62" "cb";
+	char req[512];
+	struct reply r;
+	int n = snprintf(req, sizeof(req),
+			 "POST /service/EchoService/operation/Echo HTTP/1.1\r\nHost: x\r\n"
+			 "smithy-protocol: rpc-v2-cbor\r\nContent-Type: application/cbor\r\n"
+			 "Accept: application/cbor\r\nContent-Length: %zu\r\n\r\n",
+			 sizeof(body) - 1);
+	memcpy(req + n, body, sizeof(body));
+	http(req, &r);
+	cr_assert_eq(r.status, 200, "%s", r.head);
+	cr_expect(strcasestr(r.head, "smithy-protocol: rpc-v2-cbor") != NULL, "%s", r.head);
+	cr_expect(strcasestr(r.head, "Content-Type: application/cbor") != NULL, "%s", r.head);
+	/* The reply is CBOR too: an indefinite map holding "Text" and "cb". */
+	cr_expect_eq((uint8_t)r.body[0], 0xbf);
+	cr_expect(memmem(r.body, 16, "Text", 4) != NULL);
+	cr_expect(memmem(r.body, 16, "cb", 2) != NULL);
+	http("POST /service/EchoService/operation/Nope HTTP/1.1\r\nHost: x\r\n"
+	     "smithy-protocol: rpc-v2-cbor\r\nContent-Length: 0\r\n\r\n", &r);
+	cr_expect_eq(r.status, 404);
+}
+
+Test(router, rest_json_by_method_and_template)
+{
+	struct reply r;
+
+	http("GET /things/bolt/parts/a/b/c HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200, "%s", r.head);
+	cr_expect(strcasestr(r.head, "Content-Type: application/json") != NULL, "%s", r.head);
+	cr_expect_str_eq(r.body, "{\"Name\":\"bolt\",\"Rest\":\"a/b/c\"}");
+	http("GET /things/bolt HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	cr_expect_eq(r.status, 403, "no template matches: AWS's answer");
+	http("POST /things/bolt/parts/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", &r);
+	cr_expect_neq(r.status, 200, "the method is part of the template");
 }
 
 Test(router, no_operation_gets_access_denied)
