@@ -273,6 +273,11 @@ int64_t sl_journal_add(struct sl_journal *j, uint32_t kind, uint64_t key_a, uint
 	if ((uint64_t)elen + 2 * SL_JOURNAL_ALIGN > j->file_bytes ||
 	    elen + 2 * SL_JOURNAL_ALIGN > SL_JOURNAL_BATCH_MAX)
 		return -E2BIG;
+	/* Direct I/O pads the batch at prep time: keep room for that too, or a
+	 * full batch could never be padded and issued. */
+	uint32_t pad = j->direct ? 2 * SL_JOURNAL_ALIGN : 0;
+	if ((uint64_t)j->stage.len + elen + pad > SL_JOURNAL_BATCH_MAX)
+		return -ENOSPC;
 	if (make_room(j, elen) < 0 || batch_reserve(&j->stage, elen) < 0)
 		return -ENOSPC;
 	uint8_t *p = j->stage.buf + j->stage.len;

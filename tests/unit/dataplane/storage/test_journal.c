@@ -14,6 +14,7 @@
 
 #include <liburing.h>
 
+#include "dataplane/limits.h"
 #include "dataplane/storage/journal.h"
 
 #define FILE_BYTES (64 * 1024)
@@ -327,4 +328,27 @@ Test(journal, buffered_fallback_writes_and_syncs)
 	cr_assert_eq(sl_journal_scan(shm, collect, &s), 4);
 	cr_expect_eq(s.n, 3);
 	cr_expect(s.payload_ok);
+}
+
+/* A batch filled to its cap still goes out: entries that would leave no
+ * room for the padding wait for the next batch instead. */
+Test(journal, a_full_batch_is_still_issued)
+{
+	struct sl_journal *j;
+	static uint8_t big[1u << 20];
+	int64_t seq;
+	unsigned added = 0;
+
+	cr_assert_eq(sl_journal_open(dir, 0, SL_JOURNAL_FILE_BYTES_MIN, 1, 0, &j), 0);
+	/* Entries of a size that leaves 32 bytes at the end of a full batch,
+	 * less than its padding needs, until the batch refuses one. */
+	while ((seq = sl_journal_add(j, SL_JOURNAL_KIND_SEGLOG, 1, 1, big, 1016745)) > 0)
+		added++;
+	cr_assert_eq(seq, -ENOSPC);
+	cr_assert_gt(added, 16);
+	cr_assert_eq(commit(j, false), 1, "the full batch was padded and written");
+	cr_expect_geq(sl_journal_durable_seq(j), added);
+	cr_expect_gt(sl_journal_add(j, SL_JOURNAL_KIND_SEGLOG, 1, 1, big, 100), 0,
+		     "room again once it is out");
+	sl_journal_close(j);
 }
