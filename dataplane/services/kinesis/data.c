@@ -1025,9 +1025,9 @@ static void get_pump(struct sl_worker *w, struct kin_get *g)
 		}
 		struct iovec iov = { buf, len };
 		ssize_t got = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
-		if (got < 0 && errno == EOPNOTSUPP)
-			got = pread(fd, buf, len, (off_t)off);
-		if (got < 0 && errno != EAGAIN) {
+		/* A filesystem without RWF_NOWAIT (EOPNOTSUPP) reads through
+		 * io_uring like a cold page: never a blocking pread here. */
+		if (got < 0 && errno != EAGAIN && errno != EOPNOTSUPP) {
 			get_finish(w, g, -errno);
 			return;
 		}
