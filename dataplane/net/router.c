@@ -36,6 +36,7 @@
 
 static struct sl_service *const *svcs;
 static unsigned nsvcs;
+static bool any_rest; /* some service has REST path templates */
 static uint16_t metric_health, metric_metrics, metric_clock;
 
 const struct sl_op *sl_service_op(const struct sl_service *svc, const char *name, size_t len)
@@ -110,6 +111,7 @@ int sl_router_init(struct sl_service *const *services, unsigned n)
 			}
 		}
 		for (uint32_t k = 0; k < s->nops; k++) {
+			any_rest = any_rest || s->ops[k].path;
 			uint16_t id = sl_metric_op(s->name, s->ops[k].name);
 			if (id == 0)
 				return -ENOMEM;
@@ -561,7 +563,8 @@ static bool template_match(struct sl_req *req, const char *tpl)
 
 static bool route_rest(struct sl_worker *w, struct sl_req *req)
 {
-	for (unsigned i = 0; i < nsvcs; i++) {
+	/* Every JSON request passes here first: no loop without templates. */
+	for (unsigned i = 0; any_rest && i < nsvcs; i++) {
 		const struct sl_service *svc = svcs[i];
 		for (uint32_t k = 0; k < svc->nops; k++) {
 			const struct sl_op *op = &svc->ops[k];

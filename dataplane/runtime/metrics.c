@@ -79,11 +79,6 @@ uint16_t sl_metric_op_find(const char *service, const char *name, size_t len)
 	return 0;
 }
 
-uint16_t sl_metric_ops(void)
-{
-	return nops;
-}
-
 int sl_metrics_init(void)
 {
 	if (ops_reserve() < 0)

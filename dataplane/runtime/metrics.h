@@ -31,7 +31,7 @@ struct sl_op_stats {
 };
 
 struct sl_metrics {
-	struct sl_op_stats *ops; /* [sl_metric_ops()], from sl_metrics_init() */
+	struct sl_op_stats *ops; /* one per registered series, from sl_metrics_init() */
 	_Atomic uint64_t records_in;
 	_Atomic uint64_t bytes_in;
 	_Atomic uint64_t records_out;
@@ -62,8 +62,6 @@ void sl_hist_observe(struct sl_hist *h, uint64_t us);
 uint16_t sl_metric_op(const char *service, const char *name);
 /* The id of a registered series, or 0. */
 uint16_t sl_metric_op_find(const char *service, const char *name, size_t len);
-/* Series registered so far, "other" included. */
-uint16_t sl_metric_ops(void);
 /* Allocate every set's per-operation series once registration is done
  * (control thread, before the workers start). 0 or -ENOMEM. */
 int sl_metrics_init(void);

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,8 +70,8 @@ struct sl_worker {
 	bool ckpt_running;
 	bool ckpt_failed;
 	uint8_t arm_due;   /* ARM_*: loop operations waiting for a submission entry */
-	bool sqe_starved;  /* some sl_worker_sqe() found none since the last loop */
 	uint32_t removals; /* file deletions handed to the control thread, not back yet */
+	uint32_t journal_idle_ticks;
 } __attribute__((aligned(64)));
 
 struct sl_worker_hooks sl_hooks;
@@ -845,8 +846,6 @@ struct io_uring_sqe *sl_worker_sqe(struct sl_worker *w)
 	 * then the caller retries from a later loop iteration. */
 	if (!sqe && io_uring_submit(&w->ring) >= 0)
 		sqe = io_uring_get_sqe(&w->ring);
-	if (!sqe)
-		w->sqe_starved = true;
 	return sqe;
 }
 
@@ -887,6 +886,24 @@ int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, s
 }
 
 /* ---- The loop ------------------------------------------------------------ */
+
+int sl_worker_read_nowait(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
+			  uint64_t off)
+{
+	struct iovec iov = { buf, len };
+	ssize_t got = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+
+	/* A filesystem without RWF_NOWAIT (EOPNOTSUPP) reads through io_uring
+	 * like a cold page: never a blocking read here. */
+	if (got < 0 && errno != EAGAIN && errno != EOPNOTSUPP)
+		return -errno;
+	if (got == (ssize_t)len)
+		return 1;
+	sl_debug("read of %zu bytes at %llu not cached, reading through io_uring", len,
+		 (unsigned long long)off);
+	int rc = sl_worker_read(w, aio, fd, buf, len, off);
+	return rc < 0 ? rc : 0;
+}
 
 /* The loop's own operations: each is re-armed from the loop when no
  * submission entry was free (w->arm_due). */
@@ -935,6 +952,12 @@ static void on_tick(struct sl_timer *t, void *arg)
 	if (sl_cfg->durability == SL_DUR_BATCH)
 		sl_worker_foreach_log(w, batch_sync_one, NULL);
 	sl_worker_foreach_log(w, retry_failed_one, &now);
+	/* The journal's batch buffers, grown by a burst, go back once it has
+	 * stayed idle for a few ticks (as the shard logs' stages do). */
+	if (w->journal && (sl_journal_busy(w->journal) || w->held))
+		w->journal_idle_ticks = 0;
+	else if (w->journal && ++w->journal_idle_ticks >= SL_STAGE_TRIM_TICKS)
+		sl_journal_trim_memory(w->journal);
 	if (now - w->last_tick_ms >= 1000) {
 		w->last_tick_ms = now;
 		if (sl_hooks.tick)
@@ -1082,7 +1105,6 @@ static void rearm_due(struct sl_worker *w)
 	uint8_t due = w->arm_due;
 
 	w->arm_due = 0;
-	w->sqe_starved = false;
 	if ((due & ARM_EVENTFD) && !atomic_load(&w->stop))
 		arm_eventfd(w);
 	if ((due & ARM_ACCEPT) && !atomic_load(&w->stop) && w->listen_fd >= 0)

@@ -184,6 +184,13 @@ void sl_worker_commit(struct sl_worker *w, struct sl_wlog *wl, struct sl_waiter 
 int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
 		   uint64_t off);
 
+/* Read len bytes at off into buf without waiting on the disk: from the
+ * page cache at once when they are all there (returns 1), otherwise
+ * through io_uring, aio->done running with the byte count or -errno
+ * (returns 0). -errno when the read fails at once. */
+int sl_worker_read_nowait(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
+			  uint64_t off);
+
 /* Visit every log this worker has open. */
 void sl_worker_foreach_log(struct sl_worker *w, void (*fn)(struct sl_worker *, struct sl_wlog *, void *),
 			   void *arg);

@@ -389,6 +389,29 @@ int sl_journal_complete(struct sl_journal *j, void *batch, int res)
 	return j->durable_seq > before ? 1 : 0;
 }
 
+size_t sl_journal_trim_memory(struct sl_journal *j)
+{
+	size_t freed = 0;
+
+	if (sl_journal_busy(j))
+		return 0;
+	/* Buffers past their first size are dropped; the next batch grows
+	 * one again from SL_JOURNAL_BATCH_INIT. */
+	struct sl_jbatch *bs[1 + SL_JOURNAL_INFLIGHT_MAX] = { &j->stage };
+	for (unsigned i = 0; i < SL_JOURNAL_INFLIGHT_MAX; i++)
+		bs[1 + i] = &j->flight[i].b;
+	for (unsigned i = 0; i < 1 + SL_JOURNAL_INFLIGHT_MAX; i++) {
+		if (bs[i]->cap <= SL_JOURNAL_BATCH_INIT)
+			continue;
+		assert(bs[i]->len == 0);
+		freed += bs[i]->cap;
+		free(bs[i]->buf);
+		bs[i]->buf = NULL;
+		bs[i]->cap = 0;
+	}
+	return freed;
+}
+
 uint64_t sl_journal_durable_seq(const struct sl_journal *j) { return j->durable_seq; }
 uint64_t sl_journal_ckpt_seq(const struct sl_journal *j) { return j->ckpt_seq; }
 uint64_t sl_journal_syncs(const struct sl_journal *j) { return j->syncs_done; }

@@ -107,6 +107,9 @@ void sl_journal_ckpt_done(struct sl_journal *j);
 
 /* Entries staged or in flight. */
 bool sl_journal_busy(const struct sl_journal *j);
+/* An idle journal gives its grown batch buffers back (a burst grows them
+ * to SL_JOURNAL_BATCH_MAX each). Returns the bytes freed. */
+size_t sl_journal_trim_memory(struct sl_journal *j);
 
 /* Recovery (control thread, before the workers start). Call fn on every
  * intact entry of every journal file in dir, in sequence order across

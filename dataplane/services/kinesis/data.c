@@ -659,15 +659,12 @@ static void iter_pump(struct sl_worker *w, struct kin_iter *it)
 				return;
 			}
 		}
-		struct iovec iov = { it->buf, len };
-		ssize_t got = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
-		if (got != (ssize_t)len) {
-			/* Not all in the page cache: let io_uring read it. */
-			it->aio.done = iter_read_done;
-			rc = sl_worker_read(w, &it->aio, fd, it->buf, len, off);
+		it->aio.done = iter_read_done;
+		rc = sl_worker_read_nowait(w, &it->aio, fd, it->buf, len, off);
+		if (rc <= 0) {
 			if (rc < 0)
 				iter_finish(w, it, rc);
-			return;
+			return; /* iter_read_done goes on */
 		}
 		rc = sl_shardlog_cursor_feed(it->wl->log, &it->cur, it->buf, len, iter_first, it);
 		if (rc != 0) {
@@ -1023,24 +1020,12 @@ static void get_pump(struct sl_worker *w, struct kin_get *g)
 			get_finish(w, g, -ENOMEM);
 			return;
 		}
-		struct iovec iov = { buf, len };
-		ssize_t got = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
-		/* A filesystem without RWF_NOWAIT (EOPNOTSUPP) reads through
-		 * io_uring like a cold page: never a blocking pread here. */
-		if (got < 0 && errno != EAGAIN && errno != EOPNOTSUPP) {
-			get_finish(w, g, -errno);
-			return;
-		}
-		if (got != (ssize_t)len) {
-			/* Not (all) in the page cache, or the segment ends here:
-			 * let io_uring read it and come back in get_read_done. */
-			sl_debug("GetRecords: %zu bytes at %llu not cached, reading through io_uring",
-				 len, (unsigned long long)off);
-			g->aio.done = get_read_done;
-			rc = sl_worker_read(w, &g->aio, fd, buf, len, off);
+		g->aio.done = get_read_done;
+		rc = sl_worker_read_nowait(w, &g->aio, fd, buf, len, off);
+		if (rc <= 0) {
 			if (rc < 0)
-				get_finish(w, g, rc); /* the kernel refuses work: fail, never block */
-			return;
+				get_finish(w, g, rc);
+			return; /* get_read_done goes on */
 		}
 		rc = sl_shardlog_cursor_feed(g->wl->log, &g->cur, buf, len, get_one, g);
 		if (rc != 0) {

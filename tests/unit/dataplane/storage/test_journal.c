@@ -348,7 +348,11 @@ Test(journal, a_full_batch_is_still_issued)
 	cr_assert_gt(added, 16);
 	cr_assert_eq(commit(j, false), 1, "the full batch was padded and written");
 	cr_expect_geq(sl_journal_durable_seq(j), added);
+	cr_expect_gt(sl_journal_trim_memory(j), (size_t)16 << 20, "an idle journal gives the burst back");
+	cr_expect_eq(sl_journal_trim_memory(j), 0, "and only once");
 	cr_expect_gt(sl_journal_add(j, SL_JOURNAL_KIND_SEGLOG, 1, 1, big, 100), 0,
 		     "room again once it is out");
+	cr_expect_eq(sl_journal_trim_memory(j), 0, "a journal with staged entries keeps its buffers");
+	cr_assert_eq(commit(j, false), 1, "and still writes after giving them back");
 	sl_journal_close(j);
 }
