@@ -1,79 +1,154 @@
-/* catalog.c - the master catalog, its JSON file, and published snapshots. */
+/* catalog.c - the catalog: batches, the log, snapshots, recovery (catalog.h). */
 #include "control/catalog.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dataplane/codec/doc.h"
-#include "dataplane/codec/enc.h"
-#include "dataplane/runtime/config.h"
+#include "control/catrec.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
 
+/* Pointer tags on the fresh and retired lists (ctree.h uses bit 0). */
+#define TAG_NODE 0u
+#define TAG_OBJ 1u
+#define TAG_MEM 2u
+#define TAG_MASK 3u
+
+struct u64vec {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+struct durable_cb {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct cbvec {
+	struct durable_cb *v;
+	size_t n, cap;
+};
+
+/* What one published batch replaced, freed once no reader can see it. */
+struct rbatch {
+	uint64_t epoch;
+	struct sl_ptrvec items;
+	struct rbatch *next;
+};
 
 static struct sl_catalog master;
 static _Atomic(const struct sl_catalog *) current;
-static char catalog_path[PATH_MAX];
-static char catalog_dir[PATH_MAX];
+static struct sl_cbatch batch;
+static struct u64vec dirty;         /* uids changed by the open batch */
+static struct sl_ptrvec editing;    /* objects to fold into the counters */
+static struct cbvec durable_wait;   /* callbacks of the open batch */
+static struct cbvec durable_ready;  /* callbacks of flushed batches */
+static struct rbatch *retired_head, *retired_tail;
+
+static char dir_path[PATH_MAX];
+static int log_fd = -1;
+static uint64_t log_seq;
+static uint64_t log_bytes;
+static struct sl_catalog_stats stats;
 
 static struct {
-	struct sl_catalog *snap;
-	uint64_t epoch;
-} retired[SL_RETIRED_MAX];
-static uint32_t nretired;
+	pthread_t thread;
+	bool running;
+	_Atomic int done; /* 0 running, 1 finished */
+	int rc;
+	const struct sl_catalog *version;
+	uint64_t first_seq;
+	uint64_t bytes;
+} snap;
 
-/* ---- 128-bit numbers --------------------------------------------------- */
+/* ---- Helpers ----------------------------------------------------------- */
 
-int sl_u128_parse(const char *s, size_t len, sl_u128 *out)
+static int u64vec_push(struct u64vec *v, uint64_t x)
 {
-	sl_u128 v = 0;
-	const sl_u128 max_div10 = (~(sl_u128)0) / 10;
-
-	if (len == 0 || len > 39)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > max_div10 || (v == max_div10 && d > (unsigned)(~(sl_u128)0 % 10)))
-			return -1;
-		v = v * 10 + d;
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		uint64_t *p = realloc(v->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		v->v = p;
+		v->cap = cap;
 	}
-	*out = v;
+	v->v[v->n++] = x;
 	return 0;
 }
 
-void sl_u128_fmt(sl_u128 v, char out[40])
+static int cbvec_push(struct cbvec *v, struct durable_cb cb)
 {
-	char tmp[40];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + (unsigned)(v % 10));
-		v /= 10;
-	} while (v && n < 39);
-	for (int i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	out[n] = '\0';
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		struct durable_cb *p = realloc(v->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		v->v = p;
+		v->cap = cap;
+	}
+	v->v[v->n++] = cb;
+	return 0;
 }
 
-uint16_t sl_shard_owner(uint64_t stream_uid, uint32_t ordinal, uint16_t nworkers)
+static const struct sl_cobj_type *type_of(uint16_t t)
 {
-	uint64_t h = (stream_uid * 0x9e3779b97f4a7c15ull) + ordinal;
+	assert(t > 0 && t < SL_COBJ_TYPES && sl_cobj_types[t]);
+	return sl_cobj_types[t];
+}
 
-	assert(nworkers > 0);
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 29;
-	return (uint16_t)(h % nworkers);
+static void free_tagged(uintptr_t p)
+{
+	void *q = (void *)(p & ~(uintptr_t)TAG_MASK);
+
+	switch (p & TAG_MASK) {
+	case TAG_OBJ: {
+		struct sl_cobj *o = q;
+		type_of(o->type)->free(o);
+		break;
+	}
+	default:
+		free(q);
+		break;
+	}
+}
+
+static void track(struct sl_ptrvec *pv, const void *p, unsigned tag)
+{
+	assert(((uintptr_t)p & TAG_MASK) == 0);
+	if (sl_ptrvec_push(pv, (uintptr_t)p | tag) < 0)
+		batch.err = -ENOMEM;
+}
+
+static void mark_dirty(uint64_t uid)
+{
+	if (u64vec_push(&dirty, uid) < 0)
+		batch.err = -ENOMEM;
+}
+
+static int cmp_uid(const void *key, const void *obj)
+{
+	uint64_t a = ((const struct sl_cobj *)key)->uid, b = ((const struct sl_cobj *)obj)->uid;
+
+	return a < b ? -1 : a > b;
+}
+
+static int cmp_key(const void *key, const void *obj)
+{
+	const struct sl_cobj *k = key;
+
+	return type_of(k->type)->cmp(k, obj);
 }
 
 /* ---- Readers ----------------------------------------------------------- */
@@ -83,573 +158,961 @@ const struct sl_catalog *sl_catalog_get(void)
 	return atomic_load_explicit(&current, memory_order_acquire);
 }
 
-static int stream_cmp(const char *region, const char *name, const struct sl_stream_meta *s)
-{
-	int c = strcmp(region, s->region);
-
-	return c ? c : strcmp(name, s->name);
-}
-
-/* Index where (region, name) is or would be inserted. */
-static uint32_t stream_lower_bound(const struct sl_catalog *c, const char *region, const char *name)
-{
-	uint32_t lo = 0, hi = c->nstreams;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (stream_cmp(region, name, &c->streams[mid]) > 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-const struct sl_stream_meta *sl_catalog_find(const struct sl_catalog *c, const char *region,
-					     const char *name)
-{
-	uint32_t i = stream_lower_bound(c, region, name);
-
-	if (i < c->nstreams && stream_cmp(region, name, &c->streams[i]) == 0)
-		return &c->streams[i];
-	return NULL;
-}
-
-const struct sl_stream_meta *sl_catalog_find_uid(const struct sl_catalog *c, uint64_t uid)
-{
-	if (!c->by_uid) {
-		/* The master copy (control thread) has no index. */
-		for (uint32_t i = 0; i < c->nstreams; i++) {
-			if (c->streams[i].uid == uid)
-				return &c->streams[i];
-		}
-		return NULL;
-	}
-	uint32_t lo = 0, hi = c->nstreams;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (c->streams[c->by_uid[mid]].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < c->nstreams && c->streams[c->by_uid[lo]].uid == uid ? &c->streams[c->by_uid[lo]] :
-									   NULL;
-}
-
-const struct sl_shard_meta *sl_stream_route(const struct sl_stream_meta *s, sl_u128 h)
-{
-	uint32_t lo = 0, hi = s->nopen;
-
-	/* Last open shard starting at or below h; open ranges tile the space. */
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (s->shards[s->open[mid]].hash_start <= h)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (s->nopen == 0)
-		return NULL;
-	const struct sl_shard_meta *sh = &s->shards[s->open[lo]];
-	return h >= sh->hash_start && h <= sh->hash_end ? sh : NULL;
-}
-
-/* ---- Master edits ---------------------------------------------------------- */
-
-struct sl_catalog *sl_catalog_master(void)
+const struct sl_catalog *sl_catalog_master(void)
 {
 	return &master;
 }
 
-struct sl_stream_meta *sl_catalog_add_stream(struct sl_catalog *c, const char *region,
-					     const char *name)
+const struct sl_cobj *sl_catalog_lookup(const struct sl_catalog *c, const struct sl_cobj *probe)
 {
-	uint32_t i = stream_lower_bound(c, region, name);
-	struct sl_stream_meta *p = realloc(c->streams, (c->nstreams + 1) * sizeof(*p));
+	assert(probe->type > 0 && probe->type < SL_COBJ_TYPES);
+	const struct sl_ctree_node *n = sl_ctree_find(c->by_key[probe->type], probe, cmp_key);
 
-	if (!p)
-		return NULL;
-	c->streams = p;
-	memmove(&p[i + 1], &p[i], (c->nstreams - i) * sizeof(*p));
-	c->nstreams++;
-	struct sl_stream_meta *s = &p[i];
-	memset(s, 0, sizeof(*s));
-	s->uid = c->next_uid++;
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	snprintf(s->region, sizeof(s->region), "%s", region);
-	snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", region,
-		 sl_cfg->account_id, name);
-	return s;
+	return n ? n->obj : NULL;
 }
 
-static void stream_free(struct sl_stream_meta *s)
+const struct sl_cobj *sl_catalog_lookup_uid(const struct sl_catalog *c, uint64_t uid)
 {
-	free(s->shards);
-	free(s->open);
-	free(s->tags);
+	struct sl_cobj probe = { .uid = uid };
+	const struct sl_ctree_node *n = sl_ctree_find(c->by_uid, &probe, cmp_uid);
+
+	return n ? n->obj : NULL;
 }
 
-void sl_catalog_remove_stream(struct sl_catalog *c, struct sl_stream_meta *s)
+void sl_catalog_walk(const struct sl_catalog *c, uint16_t type, const struct sl_cobj *from,
+		     bool exclusive, bool (*visit)(void *obj, void *arg), void *arg)
 {
-	uint32_t i = (uint32_t)(s - c->streams);
-
-	assert(i < c->nstreams);
-	stream_free(s);
-	memmove(&c->streams[i], &c->streams[i + 1], (c->nstreams - i - 1) * sizeof(*s));
-	c->nstreams--;
+	assert(type > 0 && type < SL_COBJ_TYPES);
+	assert(!from || from->type == type);
+	sl_ctree_walk(c->by_key[type], from, exclusive, cmp_key, visit, arg);
 }
 
-struct sl_shard_meta *sl_stream_add_shard(struct sl_stream_meta *s, sl_u128 start, sl_u128 end,
-					  int32_t parent, int32_t adjacent, int64_t now_ms)
+/* ---- The open batch ------------------------------------------------------ */
+
+/* Put o into both trees (replacing any object with its key or uid). */
+static void tree_put(struct sl_cobj *o)
 {
-	struct sl_shard_meta *p = realloc(s->shards, (s->nshards + 1) * sizeof(*p));
+	void *old_k, *old_u;
 
-	if (!p)
-		return NULL;
-	s->shards = p;
-	struct sl_shard_meta *sh = &p[s->nshards];
-	memset(sh, 0, sizeof(*sh));
-	sh->ordinal = s->nshards++;
-	sh->parent = parent;
-	sh->adjacent_parent = adjacent;
-	sh->hash_start = start;
-	sh->hash_end = end;
-	sh->created_ms = now_ms;
-	return sh;
-}
-
-static const struct sl_stream_meta *sort_stream;
-
-static int open_cmp(const void *a, const void *b)
-{
-	sl_u128 x = sort_stream->shards[*(const uint32_t *)a].hash_start;
-	sl_u128 y = sort_stream->shards[*(const uint32_t *)b].hash_start;
-
-	return x < y ? -1 : x > y;
-}
-
-void sl_stream_reindex(struct sl_stream_meta *s)
-{
-	uint32_t n = 0;
-
-	free(s->open);
-	s->open = malloc((s->nshards ? s->nshards : 1) * sizeof(*s->open));
-	if (!s->open) {
-		s->nopen = 0;
+	master.by_key[o->type] = sl_ctree_put(master.by_key[o->type], o, cmp_key, &batch, &old_k);
+	if (batch.err)
 		return;
+	master.by_uid = sl_ctree_put(master.by_uid, o, cmp_uid, &batch, &old_u);
+	assert(batch.err || old_k == old_u);
+	if (!old_k)
+		master.count[o->type]++;
+	else if (old_k != o)
+		track(&batch.retired, old_k, TAG_OBJ);
+}
+
+static void tree_del(const struct sl_cobj *o)
+{
+	void *old_k, *old_u;
+
+	master.by_key[o->type] = sl_ctree_del(master.by_key[o->type], o, cmp_key, &batch, &old_k);
+	if (batch.err)
+		return;
+	master.by_uid = sl_ctree_del(master.by_uid, o, cmp_uid, &batch, &old_u);
+	assert(batch.err || old_k == old_u);
+	if (old_k) {
+		master.count[o->type]--;
+		track(&batch.retired, old_k, TAG_OBJ);
 	}
-	for (uint32_t i = 0; i < s->nshards; i++) {
-		if (!s->shards[i].closed)
-			s->open[n++] = i;
+}
+
+static void account(const struct sl_cobj *o, int sign)
+{
+	const struct sl_cobj_type *t = type_of(o->type);
+
+	if (t->account)
+		t->account(o, sign);
+}
+
+static void open_edit(struct sl_cobj *o)
+{
+	if (o->editing)
+		return;
+	o->editing = true;
+	track(&editing, o, TAG_OBJ);
+}
+
+int sl_catalog_insert(struct sl_cobj *o)
+{
+	assert(o->type > 0 && o->type < SL_COBJ_TYPES);
+	if (sl_catalog_lookup(&master, o)) {
+		type_of(o->type)->free(o);
+		return -EEXIST;
 	}
-	s->nopen = n;
-	sort_stream = s;
-	qsort(s->open, n, sizeof(*s->open), open_cmp);
+	o->uid = master.next_uid++;
+	o->gen = batch.gen;
+	o->editing = false;
+	track(&batch.fresh, o, TAG_OBJ);
+	if (batch.err)
+		return batch.err; /* o is on no list: the caller's free is gone */
+	tree_put(o);
+	mark_dirty(o->uid);
+	open_edit(o);
+	return batch.err;
 }
 
-/* ---- Snapshots ------------------------------------------------------------ */
-
-static void *dup_mem(const void *p, size_t n)
+struct sl_cobj *sl_catalog_edit(const struct sl_cobj *o)
 {
-	void *q = malloc(n ? n : 1);
+	struct sl_cobj *w = (struct sl_cobj *)o;
 
-	if (q && n)
-		memcpy(q, p, n);
-	return q;
+	assert(sl_catalog_lookup_uid(&master, o->uid) == o);
+	if (o->gen == batch.gen) {
+		if (!w->editing)
+			account(w, -1);
+		open_edit(w);
+		return w;
+	}
+	w = type_of(o->type)->clone(o);
+	if (!w) {
+		batch.err = -ENOMEM;
+		return NULL;
+	}
+	w->gen = batch.gen;
+	w->editing = false;
+	track(&batch.fresh, w, TAG_OBJ);
+	if (batch.err) {
+		type_of(w->type)->free(w);
+		return NULL;
+	}
+	account(o, -1);
+	tree_put(w);
+	mark_dirty(w->uid);
+	open_edit(w);
+	return batch.err ? NULL : w;
 }
 
-static void catalog_free(struct sl_catalog *c)
+void sl_catalog_remove(const struct sl_cobj *o)
 {
-	for (uint32_t i = 0; i < c->nstreams; i++)
-		stream_free(&c->streams[i]);
-	free(c->streams);
-	free(c->by_uid);
-	free(c);
+	assert(sl_catalog_lookup_uid(&master, o->uid) == o);
+	if (o->gen == batch.gen && ((struct sl_cobj *)o)->editing)
+		((struct sl_cobj *)o)->editing = false; /* never counted in */
+	else
+		account(o, -1);
+	uint64_t uid = o->uid;
+	tree_del(o);
+	mark_dirty(uid);
 }
 
-static const struct sl_catalog *sort_catalog;
-
-static int uid_cmp(const void *a, const void *b)
+int sl_catalog_rekey_uid(struct sl_cobj *o, uint64_t uid)
 {
-	uint64_t x = sort_catalog->streams[*(const uint32_t *)a].uid;
-	uint64_t y = sort_catalog->streams[*(const uint32_t *)b].uid;
+	void *old;
 
-	return x < y ? -1 : x > y;
+	assert(o->gen == batch.gen && sl_catalog_lookup_uid(&master, o->uid) == o);
+	if (o->uid == uid)
+		return 0;
+	if (uid == 0 || sl_catalog_lookup_uid(&master, uid))
+		return -EEXIST;
+	master.by_uid = sl_ctree_del(master.by_uid, o, cmp_uid, &batch, &old);
+	if (batch.err)
+		return batch.err;
+	/* The node went to the retired list; the object stays live. */
+	assert(old == o);
+	uint64_t was = o->uid;
+	o->uid = uid;
+	master.by_uid = sl_ctree_put(master.by_uid, o, cmp_uid, &batch, &old);
+	mark_dirty(was); /* logged as a delete: harmless, nothing has it */
+	mark_dirty(uid);
+	sl_catalog_raise_next_uid(uid + 1);
+	return batch.err;
 }
 
-/* Index the snapshot's streams by uid (GetRecords finds streams by uid). */
-static int index_by_uid(struct sl_catalog *c)
+int sl_catalog_raise_next_uid(uint64_t n)
 {
-	c->by_uid = malloc((c->nstreams ? c->nstreams : 1) * sizeof(*c->by_uid));
-	if (!c->by_uid)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < c->nstreams; i++)
-		c->by_uid[i] = i;
-	sort_catalog = c;
-	qsort(c->by_uid, c->nstreams, sizeof(*c->by_uid), uid_cmp);
+	if (master.next_uid < n)
+		master.next_uid = n;
 	return 0;
 }
 
-static struct sl_catalog *catalog_clone(const struct sl_catalog *m)
+void sl_catalog_commit(void)
 {
-	struct sl_catalog *c = calloc(1, sizeof(*c));
-	bool ok = c != NULL;
-
-	if (!ok)
-		return NULL;
-	c->gen = m->gen;
-	c->next_uid = m->next_uid;
-	c->streams = dup_mem(m->streams, m->nstreams * sizeof(*m->streams));
-	ok = c->streams != NULL;
-	c->nstreams = ok ? m->nstreams : 0;
-	for (uint32_t i = 0; ok && i < c->nstreams; i++) {
-		struct sl_stream_meta *s = &c->streams[i];
-		const struct sl_stream_meta *o = &m->streams[i];
-		s->shards = dup_mem(o->shards, o->nshards * sizeof(*o->shards));
-		s->open = dup_mem(o->open, o->nopen * sizeof(*o->open));
-		s->tags = dup_mem(o->tags, o->ntags * sizeof(*o->tags));
-		if (!s->shards || !s->open || !s->tags) {
-			c->nstreams = i + 1;
-			ok = false;
-		}
+	for (size_t i = 0; i < editing.n; i++) {
+		struct sl_cobj *o = (struct sl_cobj *)(editing.v[i] & ~(uintptr_t)TAG_MASK);
+		if (!o->editing)
+			continue; /* removed before it was counted */
+		o->editing = false;
+		account(o, 1);
 	}
-	if (!ok || index_by_uid(c) < 0) {
-		catalog_free(c);
-		return NULL;
-	}
-	return c;
+	editing.n = 0;
 }
+
+int sl_catalog_on_durable(void (*fn)(void *arg), void *arg)
+{
+	return cbvec_push(&durable_wait, (struct durable_cb){ fn, arg });
+}
+
+void sl_catalog_run_durable(void)
+{
+	/* A callback may change the catalog and flush again: run a detached
+	 * list, so that new callbacks wait for the next call. */
+	struct cbvec run = durable_ready;
+
+	durable_ready = (struct cbvec){ 0 };
+	for (size_t i = 0; i < run.n; i++)
+		run.v[i].fn(run.v[i].arg);
+	free(run.v);
+}
+
+static bool recount_one(void *obj, void *arg)
+{
+	(void)arg;
+	account(obj, 1);
+	return true;
+}
+
+static void recount(void)
+{
+	for (uint16_t t = 1; t < SL_COBJ_TYPES; t++) {
+		if (sl_cobj_types[t] && sl_cobj_types[t]->reset)
+			sl_cobj_types[t]->reset();
+	}
+	for (uint16_t t = 1; t < SL_COBJ_TYPES; t++) {
+		if (sl_cobj_types[t])
+			sl_ctree_walk(master.by_key[t], NULL, false, cmp_key, recount_one, NULL);
+	}
+}
+
+/* Undo the open batch: back to the published version. */
+static void undo(void)
+{
+	const struct sl_catalog *pub = sl_catalog_get();
+
+	for (size_t i = 0; i < batch.fresh.n; i++)
+		free_tagged(batch.fresh.v[i]);
+	batch.fresh.n = 0;
+	batch.retired.n = 0;
+	batch.err = 0;
+	dirty.n = 0;
+	editing.n = 0;
+	durable_wait.n = 0;
+	uint64_t gen = batch.gen;
+	if (pub)
+		master = *pub;
+	else
+		memset(&master, 0, sizeof(master));
+	master.gen = gen;
+	if (!master.next_uid)
+		master.next_uid = 1;
+	recount();
+}
+
+/* ---- Publishing and reclaiming ---------------------------------------------- */
+
+static void rbatch_free(struct rbatch *rb)
+{
+	for (size_t i = 0; i < rb->items.n; i++)
+		free_tagged(rb->items.v[i]);
+	free(rb->items.v);
+	free(rb);
+}
+
+/* Publish the master as the next version; retire what the batch replaced. */
+static int publish(void)
+{
+	struct sl_catalog *v = malloc(sizeof(*v));
+	struct rbatch *rb = calloc(1, sizeof(*rb));
+
+	if (!v || !rb) {
+		free(v);
+		free(rb);
+		return -ENOMEM;
+	}
+	*v = master;
+	const struct sl_catalog *old = atomic_exchange_explicit(&current, v, memory_order_acq_rel);
+	if (old)
+		track(&batch.retired, old, TAG_MEM);
+	rb->items = batch.retired;
+	rb->epoch = sl_qsbr_retire();
+	batch.retired = (struct sl_ptrvec){ 0 };
+	if (retired_tail)
+		retired_tail->next = rb;
+	else
+		retired_head = rb;
+	retired_tail = rb;
+	batch.fresh.n = 0;
+	batch.gen++;
+	master.gen = batch.gen;
+	dirty.n = 0;
+	for (size_t i = 0; i < durable_wait.n; i++)
+		cbvec_push(&durable_ready, durable_wait.v[i]);
+	durable_wait.n = 0;
+	return 0;
+}
+
+static void snapshot_finish(void);
 
 void sl_catalog_reclaim(void)
 {
-	uint32_t kept = 0;
-
-	for (uint32_t i = 0; i < nretired; i++) {
-		if (sl_qsbr_safe(retired[i].epoch))
-			catalog_free(retired[i].snap);
-		else
-			retired[kept++] = retired[i];
+	if (snap.running && atomic_load(&snap.done))
+		snapshot_finish();
+	/* A snapshot reads an old version's nodes: keep everything until it
+	 * ends. */
+	while (!snap.running && retired_head && sl_qsbr_safe(retired_head->epoch)) {
+		struct rbatch *rb = retired_head;
+		retired_head = rb->next;
+		if (!retired_head)
+			retired_tail = NULL;
+		rbatch_free(rb);
 	}
-	nretired = kept;
 }
 
-static int publish(void)
+/* ---- Files ------------------------------------------------------------- */
+
+static int fsync_dir(void)
 {
-	struct sl_catalog *snap = catalog_clone(&master);
-	const struct sl_catalog *old;
+	int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (!snap)
-		return -ENOMEM;
-	old = atomic_exchange(&current, snap);
-	if (!old)
-		return 0;
-	if (nretired == SL_RETIRED_MAX)
-		sl_catalog_reclaim();
-	if (nretired == SL_RETIRED_MAX) {
-		/* Every slot is waiting on a worker stuck in one iteration:
-		 * leak this one rather than free what may be in use. */
-		sl_warn("catalog: retired-snapshot list full; leaking one snapshot");
-		return 0;
-	}
-	retired[nretired].snap = (struct sl_catalog *)old;
-	retired[nretired].epoch = sl_qsbr_retire();
-	nretired++;
-	return 0;
-}
-
-/* ---- Persistence ------------------------------------------------------------ */
-
-static void encode_shard(struct sl_enc *e, const struct sl_shard_meta *sh)
-{
-	char num[40];
-
-	sl_enc_obj_begin(e);
-	sl_enc_key(e, "ordinal");
-	sl_enc_int(e, sh->ordinal);
-	sl_enc_key(e, "parent");
-	sl_enc_int(e, sh->parent);
-	sl_enc_key(e, "adjacent");
-	sl_enc_int(e, sh->adjacent_parent);
-	sl_enc_key(e, "closed");
-	sl_enc_bool(e, sh->closed);
-	sl_enc_key(e, "start");
-	sl_u128_fmt(sh->hash_start, num);
-	sl_enc_cstr(e, num);
-	sl_enc_key(e, "end");
-	sl_u128_fmt(sh->hash_end, num);
-	sl_enc_cstr(e, num);
-	sl_enc_key(e, "end_n");
-	sl_enc_int(e, (int64_t)sh->end_n);
-	sl_enc_key(e, "created_ms");
-	sl_enc_int(e, sh->created_ms);
-	sl_enc_key(e, "closed_ms");
-	sl_enc_int(e, sh->closed_ms);
-	sl_enc_obj_end(e);
-}
-
-static void encode_stream(struct sl_enc *e, const struct sl_stream_meta *s)
-{
-	sl_enc_obj_begin(e);
-	sl_enc_key(e, "uid");
-	sl_enc_int(e, (int64_t)s->uid);
-	sl_enc_key(e, "name");
-	sl_enc_cstr(e, s->name);
-	sl_enc_key(e, "region");
-	sl_enc_cstr(e, s->region);
-	sl_enc_key(e, "status");
-	sl_enc_int(e, s->status);
-	sl_enc_key(e, "mode");
-	sl_enc_int(e, s->mode);
-	sl_enc_key(e, "encrypted");
-	sl_enc_bool(e, s->encrypted);
-	sl_enc_key(e, "key_id");
-	sl_enc_cstr(e, s->key_id);
-	sl_enc_key(e, "retention_hours");
-	sl_enc_int(e, s->retention_hours);
-	sl_enc_key(e, "created_ms");
-	sl_enc_int(e, s->created_ms);
-	sl_enc_key(e, "status_until_ms");
-	sl_enc_int(e, s->status_until_ms);
-	sl_enc_key(e, "shard_metrics");
-	sl_enc_int(e, s->shard_metrics);
-	sl_enc_key(e, "shards");
-	sl_enc_arr_begin(e);
-	for (uint32_t i = 0; i < s->nshards; i++)
-		encode_shard(e, &s->shards[i]);
-	sl_enc_arr_end(e);
-	sl_enc_key(e, "tags");
-	sl_enc_arr_begin(e);
-	for (uint32_t i = 0; i < s->ntags; i++) {
-		sl_enc_arr_begin(e);
-		sl_enc_cstr(e, s->tags[i].key);
-		sl_enc_cstr(e, s->tags[i].value);
-		sl_enc_arr_end(e);
-	}
-	sl_enc_arr_end(e);
-	sl_enc_obj_end(e);
-}
-
-static int write_file_durable(const char *path, const char *dir, const uint8_t *buf, size_t len)
-{
-	char tmp[PATH_MAX + 8];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, buf + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int rc = n < 0 ? -errno : -EIO;
-			close(fd);
-			return rc;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0)
-		return -errno;
-	if (rename(tmp, path) < 0)
-		return -errno;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	int rc = fsync(dfd) < 0 ? -errno : 0;
-	close(dfd);
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
 	return rc;
 }
 
-int sl_catalog_commit(void)
+static void log_name(char *out, size_t cap, uint64_t seq)
 {
-	struct sl_enc e;
-	int rc = sl_enc_init(&e, SL_ENC_JSON, 4096);
+	snprintf(out, cap, "%s/catalog.log.%016llx", dir_path, (unsigned long long)seq);
+}
 
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Start log `seq` (a new file; its name made durable). */
+static int log_open(uint64_t seq)
+{
+	char path[PATH_MAX + 32];
+
+	log_name(path, sizeof(path), seq);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync_dir();
+	if (rc < 0) {
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	log_seq = seq;
+	log_bytes = 0;
+	return 0;
+}
+
+/* ---- Snapshots --------------------------------------------------------------- */
+
+struct snap_writer {
+	int fd;
+	struct sl_bw w;
+	int rc;
+};
+
+static void snap_drain(struct snap_writer *sw, size_t keep_below)
+{
+	if (sw->rc == 0 && sw->w.err)
+		sw->rc = sw->w.err;
+	if (sw->rc == 0 && sw->w.len >= keep_below) {
+		sw->rc = write_all(sw->fd, sw->w.p, sw->w.len);
+		snap.bytes += sw->w.len;
+		sw->w.len = 0;
+	}
+}
+
+static bool snap_one(void *obj, void *arg)
+{
+	struct snap_writer *sw = arg;
+	const struct sl_cobj *o = obj;
+	size_t off = sl_crec_begin(&sw->w, SL_CREC_PUT, o->type, o->uid);
+
+	type_of(o->type)->encode(o, &sw->w);
+	sl_crec_end(&sw->w, off);
+	snap_drain(sw, SL_CATALOG_SNAP_CHUNK);
+	return sw->rc == 0;
+}
+
+static void *snap_main(void *arg)
+{
+	const struct sl_catalog *v = snap.version;
+	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
+	struct snap_writer sw = { .fd = -1 };
+
+	(void)arg;
+	sl_log_thread_name("catalog-snap");
+	snprintf(tmp, sizeof(tmp), "%s/catalog.snap.tmp", dir_path);
+	snprintf(path, sizeof(path), "%s/catalog.snap", dir_path);
+	snap.bytes = 0;
+	sw.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	sw.rc = sw.fd < 0 ? -errno : 0;
+	size_t off = sl_crec_begin(&sw.w, SL_CREC_SNAP, 0, 0);
+	sl_bw_u64(&sw.w, snap.first_seq);
+	sl_bw_u64(&sw.w, v->gen);
+	sl_bw_u64(&sw.w, v->next_uid);
+	sl_crec_end(&sw.w, off);
+	sl_ctree_walk(v->by_uid, NULL, false, cmp_uid, snap_one, &sw);
+	off = sl_crec_begin(&sw.w, SL_CREC_COMMIT, 0, 0);
+	sl_bw_u64(&sw.w, v->gen);
+	sl_bw_u64(&sw.w, v->next_uid);
+	sl_crec_end(&sw.w, off);
+	snap_drain(&sw, 0);
+	if (sw.rc == 0 && fsync(sw.fd) < 0)
+		sw.rc = -errno;
+	if (sw.fd >= 0 && close(sw.fd) < 0 && sw.rc == 0)
+		sw.rc = -errno;
+	if (sw.rc == 0 && rename(tmp, path) < 0)
+		sw.rc = -errno;
+	if (sw.rc == 0)
+		sw.rc = fsync_dir();
+	sl_bw_free(&sw.w);
+	snap.rc = sw.rc;
+	atomic_store(&snap.done, 1);
+	return NULL;
+}
+
+static void remove_logs_below(uint64_t seq);
+
+static void snapshot_finish(void)
+{
+	pthread_join(snap.thread, NULL);
+	snap.running = false;
+	if (snap.rc < 0) {
+		/* The logs still hold everything: try again after more growth. */
+		sl_error("catalog: snapshot failed: %s", strerror(-snap.rc));
+		stats.snapshot_bytes = log_bytes + SL_CATALOG_SNAP_MIN_BYTES;
+		return;
+	}
+	stats.snapshots++;
+	stats.snapshot_bytes = snap.bytes;
+	remove_logs_below(snap.first_seq);
+}
+
+int sl_catalog_snapshot_start(void)
+{
+	if (snap.running)
+		return -EBUSY;
+	/* The snapshot is the published version: everything in the logs up
+	 * to now. Later batches go to a new log, which recovery replays after
+	 * the snapshot. */
+	int rc = log_open(log_seq + 1);
 	if (rc < 0)
 		return rc;
-	master.gen++;
-	sl_enc_obj_begin(&e);
-	sl_enc_key(&e, "version");
-	sl_enc_int(&e, 1);
-	sl_enc_key(&e, "next_uid");
-	sl_enc_int(&e, (int64_t)master.next_uid);
-	sl_enc_key(&e, "streams");
-	sl_enc_arr_begin(&e);
-	for (uint32_t i = 0; i < master.nstreams; i++)
-		encode_stream(&e, &master.streams[i]);
-	sl_enc_arr_end(&e);
-	sl_enc_obj_end(&e);
-	rc = e.err ? e.err : write_file_durable(catalog_path, catalog_dir, e.buf, e.len);
-	sl_enc_free(&e);
-	if (rc < 0) {
-		sl_error("catalog: cannot persist %s: %s", catalog_path, strerror(-rc));
+	snap.version = sl_catalog_get();
+	snap.first_seq = log_seq;
+	atomic_store(&snap.done, 0);
+	rc = -pthread_create(&snap.thread, NULL, snap_main, NULL);
+	if (rc < 0)
 		return rc;
-	}
-	return publish();
-}
-
-/* ---- Loading ------------------------------------------------------------ */
-
-static int64_t get_int(const struct sl_doc_tok *t, uint32_t obj, const char *key, int64_t dflt)
-{
-	int i = sl_doc_get(t, obj, key);
-
-	return i >= 0 && (t[i].type == SL_DOC_INT || t[i].type == SL_DOC_BOOL) ? t[i].i : dflt;
-}
-
-static void get_str(const struct sl_doc_tok *t, uint32_t obj, const char *key, char *out,
-		    size_t cap)
-{
-	int i = sl_doc_get(t, obj, key);
-
-	out[0] = '\0';
-	if (i >= 0 && sl_doc_str(&t[i], out, cap) < 0)
-		out[0] = '\0';
-}
-
-static int load_shard(const struct sl_doc_tok *t, uint32_t o, struct sl_stream_meta *s)
-{
-	char num[48];
-	sl_u128 start, end;
-
-	get_str(t, o, "start", num, sizeof(num));
-	if (sl_u128_parse(num, strlen(num), &start) < 0)
-		return -EINVAL;
-	get_str(t, o, "end", num, sizeof(num));
-	if (sl_u128_parse(num, strlen(num), &end) < 0)
-		return -EINVAL;
-	struct sl_shard_meta *sh = sl_stream_add_shard(s, start, end,
-						       (int32_t)get_int(t, o, "parent", -1),
-						       (int32_t)get_int(t, o, "adjacent", -1),
-						       get_int(t, o, "created_ms", 0));
-	if (!sh)
-		return -ENOMEM;
-	if ((int64_t)sh->ordinal != get_int(t, o, "ordinal", -1))
-		return -EINVAL;
-	sh->closed = get_int(t, o, "closed", 0) != 0;
-	sh->end_n = (uint64_t)get_int(t, o, "end_n", 0);
-	sh->closed_ms = get_int(t, o, "closed_ms", 0);
+	snap.running = true;
 	return 0;
 }
 
-static int load_tags(const struct sl_doc_tok *t, int arr, struct sl_stream_meta *s)
+void sl_catalog_snapshot_wait(void)
 {
-	if (arr < 0 || t[arr].type != SL_DOC_ARR)
-		return 0;
-	s->tags = calloc(t[arr].count ? t[arr].count : 1, sizeof(*s->tags));
-	if (!s->tags)
-		return -ENOMEM;
-	uint32_t c = sl_doc_first((uint32_t)arr);
-	for (uint32_t i = 0; i < t[arr].count; i++, c = sl_doc_next(t, c)) {
-		if (t[c].type != SL_DOC_ARR || t[c].count != 2)
-			return -EINVAL;
-		struct sl_tag *tag = &s->tags[s->ntags++];
-		if (sl_doc_str(&t[c + 1], tag->key, sizeof(tag->key)) < 0 ||
-		    sl_doc_str(&t[c + 2], tag->value, sizeof(tag->value)) < 0)
-			return -EINVAL;
-	}
-	return 0;
+	if (!snap.running)
+		return;
+	while (!atomic_load(&snap.done))
+		usleep(1000);
+	snapshot_finish();
 }
 
-static int load_stream(const struct sl_doc_tok *t, uint32_t o)
-{
-	char name[SL_KIN_NAME_MAX + 1], region[32];
+/* ---- Flushing ---------------------------------------------------------------- */
 
-	get_str(t, o, "name", name, sizeof(name));
-	get_str(t, o, "region", region, sizeof(region));
-	if (!name[0] || !region[0])
-		return -EINVAL;
-	uint64_t saved_next = master.next_uid;
-	struct sl_stream_meta *s = sl_catalog_add_stream(&master, region, name);
-	if (!s)
-		return -ENOMEM;
-	master.next_uid = saved_next;
-	s->uid = (uint64_t)get_int(t, o, "uid", 0);
-	s->status = (uint8_t)get_int(t, o, "status", SL_STREAM_ACTIVE);
-	s->mode = (uint8_t)get_int(t, o, "mode", 0);
-	s->encrypted = get_int(t, o, "encrypted", 0) != 0;
-	get_str(t, o, "key_id", s->key_id, sizeof(s->key_id));
-	s->retention_hours = (uint32_t)get_int(t, o, "retention_hours", SL_KIN_RETENTION_MIN_H);
-	s->created_ms = get_int(t, o, "created_ms", 0);
-	s->status_until_ms = get_int(t, o, "status_until_ms", 0);
-	s->shard_metrics = (uint32_t)get_int(t, o, "shard_metrics", 0);
-	int arr = sl_doc_get(t, o, "shards");
-	if (arr < 0 || t[arr].type != SL_DOC_ARR)
-		return -EINVAL;
-	uint32_t c = sl_doc_first((uint32_t)arr);
-	for (uint32_t i = 0; i < t[arr].count; i++, c = sl_doc_next(t, c)) {
-		int rc = load_shard(t, c, s);
-		if (rc < 0)
-			return rc;
-	}
-	sl_stream_reindex(s);
-	return load_tags(t, sl_doc_get(t, o, "tags"), s);
-}
-
-static int load_doc(const uint8_t *buf, size_t len)
+int sl_catalog_flush(void)
 {
-	uint32_t max = (uint32_t)(len / 2 + 16);
-	struct sl_doc_tok *t = malloc(max * sizeof(*t));
+	const struct sl_catalog *pub = sl_catalog_get();
+	struct sl_bw w = { 0 };
 	int rc;
 
-	if (!t)
-		return -ENOMEM;
-	int n = sl_json_parse(buf, len, t, max);
-	if (n <= 0 || t[0].type != SL_DOC_OBJ) {
-		free(t);
-		return -EINVAL;
+	sl_catalog_commit();
+	if (batch.err) {
+		rc = batch.err;
+		undo();
+		return rc;
 	}
-	master.next_uid = (uint64_t)get_int(t, 0, "next_uid", 1);
-	int arr = sl_doc_get(t, 0, "streams");
-	rc = arr >= 0 && t[arr].type == SL_DOC_ARR ? 0 : -EINVAL;
-	uint32_t c = arr >= 0 ? sl_doc_first((uint32_t)arr) : 0;
-	for (uint32_t i = 0; rc == 0 && i < t[arr].count; i++, c = sl_doc_next(t, c))
-		rc = load_stream(t, c);
-	free(t);
+	if (dirty.n == 0 && pub && master.next_uid == pub->next_uid) {
+		/* Nothing changed: callbacks of this batch may run now. */
+		for (size_t i = 0; i < durable_wait.n; i++)
+			cbvec_push(&durable_ready, durable_wait.v[i]);
+		durable_wait.n = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < dirty.n; i++) {
+		const struct sl_cobj *o = sl_catalog_lookup_uid(&master, dirty.v[i]);
+		size_t off = sl_crec_begin(&w, o ? SL_CREC_PUT : SL_CREC_DEL, o ? o->type : 0,
+					   dirty.v[i]);
+		if (o)
+			type_of(o->type)->encode(o, &w);
+		sl_crec_end(&w, off);
+	}
+	size_t off = sl_crec_begin(&w, SL_CREC_COMMIT, 0, 0);
+	sl_bw_u64(&w, batch.gen);
+	sl_bw_u64(&w, master.next_uid);
+	sl_crec_end(&w, off);
+	rc = w.err;
+	if (rc == 0)
+		rc = write_all(log_fd, w.p, w.len);
+	if (rc == 0 && fdatasync(log_fd) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		sl_error("catalog: cannot persist a batch of %zu changes: %s", dirty.n,
+			 strerror(-rc));
+		/* What reached the log may be torn: later batches go to a new
+		 * log, so that recovery never reads past the damage into them. */
+		if (w.len && log_open(log_seq + 1) < 0)
+			sl_error("catalog: cannot start a new log");
+		sl_bw_free(&w);
+		undo();
+		return rc;
+	}
+	log_bytes += w.len;
+	sl_bw_free(&w);
+	stats.flushes++;
+	rc = publish();
+	if (rc < 0) {
+		/* Durable but not published: readers see it after the next
+		 * flush (this batch stays open). */
+		return 0;
+	}
+	uint64_t threshold = stats.snapshot_bytes > SL_CATALOG_SNAP_MIN_BYTES ?
+				     stats.snapshot_bytes :
+				     SL_CATALOG_SNAP_MIN_BYTES;
+	if (!snap.running && log_bytes > threshold) {
+		rc = sl_catalog_snapshot_start();
+		if (rc < 0)
+			sl_warn("catalog: cannot start a snapshot: %s", strerror(-rc));
+	}
+	return 0;
+}
+
+void sl_catalog_stats(struct sl_catalog_stats *st)
+{
+	*st = stats;
+	st->log_bytes = log_bytes;
+	st->snapshot_running = snap.running;
+}
+
+/* ---- Recovery ------------------------------------------------------------------ */
+
+/* Records of the batch being read, applied at its COMMIT. */
+struct replay {
+	struct sl_crec *recs;
+	size_t n, cap;
+	uint64_t first_seq; /* from a SNAP frame */
+	bool snapshot;      /* reading the snapshot */
+	bool saw_snap;
+	bool committed;     /* the last frame read was a COMMIT */
+	int rc;
+};
+
+static int apply(const struct sl_crec *r)
+{
+	const struct sl_cobj *old = sl_catalog_lookup_uid(&master, r->uid);
+
+	if (r->op == SL_CREC_DEL) {
+		if (old)
+			tree_del(old);
+		return batch.err;
+	}
+	if (r->type == 0 || r->type >= SL_COBJ_TYPES || !sl_cobj_types[r->type])
+		return -EINVAL;
+	struct sl_cobj *o = type_of(r->type)->decode(r->body, r->len);
+	if (!o)
+		return -EINVAL;
+	o->uid = r->uid;
+	o->gen = batch.gen;
+	o->type = r->type;
+	o->editing = false;
+	track(&batch.fresh, o, TAG_OBJ);
+	if (batch.err) {
+		type_of(o->type)->free(o);
+		return batch.err;
+	}
+	if (old)
+		tree_del(old); /* the newer version replaces it */
+	const struct sl_cobj *clash = sl_catalog_lookup(&master, o);
+	if (clash && clash->uid != o->uid)
+		return -EINVAL; /* two uids under one key */
+	tree_put(o);
+	if (master.next_uid <= o->uid)
+		master.next_uid = o->uid + 1;
+	return batch.err;
+}
+
+static int replay_frame(const struct sl_crec *r, void *arg)
+{
+	struct replay *rp = arg;
+
+	rp->committed = false;
+	switch (r->op) {
+	case SL_CREC_SNAP: {
+		struct sl_br rd = sl_br_make(r->body, r->len);
+		rp->first_seq = sl_br_u64(&rd);
+		(void)sl_br_u64(&rd);
+		uint64_t next = sl_br_u64(&rd);
+		if (rd.bad || !rp->snapshot || rp->saw_snap)
+			return rp->rc = -EINVAL;
+		rp->saw_snap = true;
+		if (master.next_uid < next)
+			master.next_uid = next;
+		return 0;
+	}
+	case SL_CREC_PUT:
+	case SL_CREC_DEL:
+		if (rp->snapshot && !rp->saw_snap)
+			return rp->rc = -EINVAL;
+		if (rp->n == rp->cap) {
+			size_t cap = rp->cap ? rp->cap * 2 : 256;
+			struct sl_crec *p = realloc(rp->recs, cap * sizeof(*p));
+			if (!p)
+				return rp->rc = -ENOMEM;
+			rp->recs = p;
+			rp->cap = cap;
+		}
+		rp->recs[rp->n++] = *r;
+		return 0;
+	case SL_CREC_COMMIT: {
+		struct sl_br rd = sl_br_make(r->body, r->len);
+		(void)sl_br_u64(&rd);
+		uint64_t next = sl_br_u64(&rd);
+		if (rd.bad)
+			return rp->rc = -EINVAL;
+		for (size_t i = 0; i < rp->n; i++) {
+			int rc = apply(&rp->recs[i]);
+			if (rc < 0)
+				return rp->rc = rc;
+		}
+		rp->n = 0;
+		if (master.next_uid < next)
+			master.next_uid = next;
+		rp->committed = true;
+		return 0;
+	}
+	default:
+		return rp->rc = -EINVAL;
+	}
+}
+
+/* Replay one file. A log may end in a torn batch (dropped); a snapshot must
+ * be whole. */
+static int replay_file(const char *path, struct replay *rp)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	rp->n = 0;
+	rp->rc = 0;
+	rp->committed = false;
+	if (st.st_size == 0) {
+		close(fd);
+		return rp->snapshot ? -EINVAL : 0;
+	}
+	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -errno;
+	size_t used = sl_crec_scan(map, (size_t)st.st_size, SL_CATALOG_RECORD_MAX, replay_frame, rp);
+	munmap(map, (size_t)st.st_size);
+	if (rp->rc < 0)
+		return rp->rc;
+	if (rp->snapshot && (!rp->committed || used != (size_t)st.st_size || !rp->saw_snap))
+		return -EINVAL;
+	if (used != (size_t)st.st_size || rp->n)
+		sl_warn("catalog: %s ends in a torn batch (%zu of %lld bytes used); dropped", path,
+			used, (long long)st.st_size);
+	rp->n = 0;
+	return 0;
+}
+
+static int seq_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The sequence numbers of the logs in the directory, sorted. */
+static int list_logs(struct u64vec *out)
+{
+	DIR *d = opendir(dir_path);
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		if (strncmp(de->d_name, "catalog.log.", 12) != 0 || strlen(de->d_name) != 28)
+			continue;
+		unsigned long long seq = strtoull(de->d_name + 12, &end, 16);
+		if (*end || u64vec_push(out, seq) < 0) {
+			closedir(d);
+			return *end ? -EINVAL : -ENOMEM;
+		}
+	}
+	int rc = errno ? -errno : 0;
+	closedir(d);
+	if (rc == 0 && out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), seq_cmp);
+	return rc;
+}
+
+static void remove_logs_below(uint64_t seq)
+{
+	struct u64vec logs = { 0 };
+	char path[PATH_MAX + 32];
+
+	if (list_logs(&logs) == 0) {
+		for (size_t i = 0; i < logs.n && logs.v[i] < seq; i++) {
+			log_name(path, sizeof(path), logs.v[i]);
+			if (unlink(path) < 0)
+				sl_warn("catalog: cannot remove %s: %s", path, strerror(errno));
+		}
+	}
+	free(logs.v);
+}
+
+static int recover(bool *empty)
+{
+	struct replay rp = { 0 };
+	struct u64vec logs = { 0 };
+	char path[PATH_MAX + 32];
+	int rc;
+
+	*empty = true;
+	snprintf(path, sizeof(path), "%s/catalog.snap", dir_path);
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		stats.snapshot_bytes = (uint64_t)st.st_size;
+		rp.snapshot = true;
+		rc = replay_file(path, &rp);
+		if (rc < 0) {
+			sl_error("catalog: snapshot %s is damaged (%s)", path, strerror(-rc));
+			free(rp.recs);
+			return rc;
+		}
+		*empty = false;
+	}
+	rp.snapshot = false;
+	rc = list_logs(&logs);
+	uint64_t last = rp.first_seq ? rp.first_seq - 1 : 0;
+	for (size_t i = 0; rc == 0 && i < logs.n; i++) {
+		log_name(path, sizeof(path), logs.v[i]);
+		if (logs.v[i] < rp.first_seq) {
+			/* Folded into the snapshot; a crash kept it. */
+			unlink(path);
+			continue;
+		}
+		last = logs.v[i];
+		if (stat(path, &st) == 0 && st.st_size == 0 && i + 1 < logs.n) {
+			unlink(path); /* a start-up's log that got nothing */
+			continue;
+		}
+		rc = replay_file(path, &rp);
+		if (rc < 0)
+			sl_error("catalog: log %s is damaged (%s)", path, strerror(-rc));
+		*empty = false;
+	}
+	free(logs.v);
+	free(rp.recs);
+	if (rc == 0)
+		rc = log_open(last + 1);
 	return rc;
 }
 
 int sl_catalog_init(const char *data_dir)
 {
-	struct stat st;
+	bool empty;
 
-	snprintf(catalog_dir, sizeof(catalog_dir), "%s", data_dir);
-	snprintf(catalog_path, sizeof(catalog_path), "%s/catalog.json", data_dir);
+	snprintf(dir_path, sizeof(dir_path), "%s", data_dir);
+	memset(&master, 0, sizeof(master));
+	memset(&stats, 0, sizeof(stats));
 	master.next_uid = 1;
-	int fd = open(catalog_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT)
-		return -errno;
-	if (fd >= 0) {
-		if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > SL_CATALOG_FILE_MAX) {
-			close(fd);
-			return -EFBIG;
-		}
-		uint8_t *buf = malloc((size_t)st.st_size + 1);
-		ssize_t got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-		close(fd);
-		int rc = got == st.st_size ? load_doc(buf, (size_t)got) : -EIO;
-		free(buf);
-		if (rc < 0) {
-			sl_error("catalog: %s is damaged (%s)", catalog_path, strerror(-rc));
-			return rc;
-		}
+	batch.gen = 1;
+	master.gen = 1;
+	int rc = recover(&empty);
+	if (rc < 0) {
+		sl_catalog_fini();
+		return rc;
 	}
-	return publish();
+	/* Nothing was published yet: what replay replaced can go now. */
+	for (size_t i = 0; i < batch.retired.n; i++)
+		free_tagged(batch.retired.v[i]);
+	batch.retired.n = 0;
+	dirty.n = 0;
+	editing.n = 0;
+	recount();
+	rc = batch.err ? batch.err : publish();
+	for (uint16_t t = 1; rc == 0 && empty && t < SL_COBJ_TYPES; t++) {
+		bool found = false;
+		const struct sl_cobj_type *ty = sl_cobj_types[t];
+		if (!ty || !ty->migrate)
+			continue;
+		rc = ty->migrate(data_dir, &found);
+		if (rc == 0 && found)
+			rc = sl_catalog_flush();
+	}
+	sl_catalog_run_durable(); /* a migration's clean-up */
+	if (rc < 0) {
+		sl_catalog_fini();
+		return rc;
+	}
+	return 0;
+}
+
+static void free_tree(struct sl_ctree_node *n, bool objs)
+{
+	if (!n)
+		return;
+	free_tree(n->l, objs);
+	free_tree(n->r, objs);
+	if (objs)
+		free_tagged((uintptr_t)n->obj | TAG_OBJ);
+	free(n);
 }
 
 void sl_catalog_fini(void)
 {
+	sl_catalog_snapshot_wait();
+	undo();
 	const struct sl_catalog *cur = atomic_exchange(&current, NULL);
-
-	for (uint32_t i = 0; i < nretired; i++)
-		catalog_free(retired[i].snap);
-	nretired = 0;
-	if (cur)
-		catalog_free((struct sl_catalog *)cur);
-	for (uint32_t i = 0; i < master.nstreams; i++)
-		stream_free(&master.streams[i]);
-	free(master.streams);
+	if (cur) {
+		for (uint16_t t = 1; t < SL_COBJ_TYPES; t++)
+			free_tree(cur->by_key[t], false);
+		free_tree(cur->by_uid, true);
+		free((void *)cur);
+	}
+	while (retired_head) {
+		struct rbatch *rb = retired_head;
+		retired_head = rb->next;
+		rbatch_free(rb);
+	}
+	retired_tail = NULL;
+	/* Callbacks not run by now (the workers are gone) are dropped; what
+	 * they would have removed, start-up removes. */
+	free(batch.fresh.v);
+	free(batch.retired.v);
+	free(dirty.v);
+	free(editing.v);
+	free(durable_wait.v);
+	free(durable_ready.v);
+	batch = (struct sl_cbatch){ 0 };
+	dirty = (struct u64vec){ 0 };
+	editing = (struct sl_ptrvec){ 0 };
+	durable_wait = durable_ready = (struct cbvec){ 0 };
 	memset(&master, 0, sizeof(master));
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	log_seq = 0;
+	log_bytes = 0;
 }
+
+/* ---- The generic resource ----------------------------------------------------- */
+
+static int blob_cmp(const struct sl_cobj *key, const struct sl_cobj *o)
+{
+	const struct sl_blob *a = (const void *)key, *b = (const void *)o;
+	int c = strcmp(a->region, b->region);
+
+	return c ? c : strcmp(a->name, b->name);
+}
+
+struct sl_blob *sl_blob_new(const char *region, const char *name, const void *data, uint32_t len)
+{
+	if (strlen(region) > SL_REGION_MAX || strlen(name) > SL_BLOB_NAME_MAX ||
+	    len > SL_BLOB_DATA_MAX)
+		return NULL;
+	struct sl_blob *b = calloc(1, sizeof(*b) + len);
+	if (!b)
+		return NULL;
+	b->hdr.type = SL_COBJ_BLOB;
+	strcpy(b->region, region);
+	strcpy(b->name, name);
+	b->len = len;
+	if (len)
+		memcpy(b->data, data, len);
+	return b;
+}
+
+static struct sl_cobj *blob_clone(const struct sl_cobj *o)
+{
+	const struct sl_blob *b = (const void *)o;
+	struct sl_blob *c = malloc(sizeof(*b) + b->len);
+
+	if (c)
+		memcpy(c, b, sizeof(*b) + b->len);
+	return c ? &c->hdr : NULL;
+}
+
+static void blob_free(struct sl_cobj *o)
+{
+	free(o);
+}
+
+static void blob_encode(const struct sl_cobj *o, struct sl_bw *w)
+{
+	const struct sl_blob *b = (const void *)o;
+
+	sl_bw_str(w, b->region);
+	sl_bw_str(w, b->name);
+	sl_bw_u32(w, b->len);
+	sl_bw_bytes(w, b->data, b->len);
+}
+
+static struct sl_cobj *blob_decode(const uint8_t *p, size_t n)
+{
+	struct sl_br r = sl_br_make(p, n);
+	char region[SL_REGION_MAX + 1], name[SL_BLOB_NAME_MAX + 1];
+
+	sl_br_str(&r, region, sizeof(region));
+	sl_br_str(&r, name, sizeof(name));
+	uint32_t len = sl_br_u32(&r);
+	const uint8_t *data = len <= SL_BLOB_DATA_MAX ? sl_br_take(&r, len) : NULL;
+	if (r.bad || !data || sl_br_left(&r) != 0)
+		return NULL;
+	struct sl_blob *b = sl_blob_new(region, name, data, len);
+	return b ? &b->hdr : NULL;
+}
+
+const struct sl_blob *sl_blob_find(const struct sl_catalog *c, const char *region,
+				   const char *name)
+{
+	struct sl_blob probe;
+
+	if (strlen(region) > SL_REGION_MAX || strlen(name) > SL_BLOB_NAME_MAX)
+		return NULL;
+	probe.hdr.type = SL_COBJ_BLOB;
+	strcpy(probe.region, region);
+	strcpy(probe.name, name);
+	return (const struct sl_blob *)sl_catalog_lookup(c, &probe.hdr);
+}
+
+const struct sl_cobj_type sl_blob_type = {
+	.name = "blob",
+	.cmp = blob_cmp,
+	.clone = blob_clone,
+	.free = blob_free,
+	.encode = blob_encode,
+	.decode = blob_decode,
+};

@@ -156,8 +156,10 @@ static void control_loop(int sigfd)
 		sl_control_poll();
 		if (sl_now_ms() >= next_tick) {
 			sl_router_control_tick();
+			sl_control_commit();
 			next_tick = sl_now_ms() + SL_CONTROL_TICK_MS;
 		}
+		sl_catalog_run_durable();
 		sl_catalog_reclaim();
 	}
 }
@@ -193,6 +195,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: cannot load the catalog: %s\n", strerror(-rc));
 		return 1;
 	}
+	sl_control_set_commit(sl_catalog_flush);
 	rc = sl_router_init(sl_services, sl_nservices);
 	if (rc == 0)
 		rc = sl_metrics_init();

@@ -141,12 +141,21 @@
 
 /* ---- Control thread ------------------------------------------------------ */
 
-/* Catalog snapshots replaced but maybe still seen by a worker. Each
- * metadata change retires one; the control loop frees them within a loop
- * iteration or two. */
-#define SL_RETIRED_MAX 1024
-/* The largest catalog file recovery reads. */
+/* A region name (from the SigV4 scope or the configuration). */
+#define SL_REGION_MAX 31
+/* The largest legacy catalog.json a start-up migrates. */
 #define SL_CATALOG_FILE_MAX (256u << 20)
+/* One catalog record (an object as its type encodes it): a stream with
+ * 10,000 shards and 50 tags is under 1 MiB. */
+#define SL_CATALOG_RECORD_MAX (64u << 20)
+/* The catalog log is replaced by a snapshot once it is larger than the last
+ * snapshot and than this. */
+#define SL_CATALOG_SNAP_MIN_BYTES (8u << 20)
+/* The snapshot writer's buffer. */
+#define SL_CATALOG_SNAP_CHUNK (1u << 20)
+/* The generic catalog resource (tests and benchmarks create it). */
+#define SL_BLOB_NAME_MAX 255
+#define SL_BLOB_DATA_MAX 4096
 
 /* ---- Kinesis (AWS documented limits) ------------------------------------ */
 #define SL_KIN_DATA_MAX (1024 * 1024)           /* one record's data blob */

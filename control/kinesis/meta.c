@@ -1,7 +1,8 @@
 /* meta.c - Kinesis metadata operations, run on the control thread.
  *
- * Each handler validates, changes the master catalog, commits it (persist +
- * publish) and writes the reply. Resharding first asks the owner of every
+ * Each handler validates, changes the master catalog and writes the reply.
+ * The runtime sends the reply once the catalog batch holding the change is
+ * durable (catalog.h); a stream is changed only through sl_stream_edit(). Resharding first asks the owner of every
  * parent shard to close its log, so the parent's last sequence number is
  * exact before the children become routable.
  */
@@ -38,7 +39,8 @@ static int64_t now_ms(void)
 	return sl_now_ms();
 }
 
-/* Parse and resolve the stream against the master catalog. */
+/* Parse and resolve the stream against the master catalog. The result is
+ * for reading: edit_stream() gives the version to change. */
 static struct sl_stream_meta *meta_stream(struct sl_req *req, struct sl_fields *f)
 {
 	if (sl_fields_parse(req, ctl_toks, SL_DOC_TOKS_MAX, f) < 0)
@@ -46,14 +48,43 @@ static struct sl_stream_meta *meta_stream(struct sl_req *req, struct sl_fields *
 	return (struct sl_stream_meta *)sl_kin_stream(f, sl_catalog_master());
 }
 
-static int commit_or_fail(struct sl_req *req)
+/* The version of s this batch may change, or NULL with the error set. */
+static struct sl_stream_meta *edit_stream(struct sl_req *req, const struct sl_stream_meta *s)
 {
-	int rc = sl_catalog_commit();
+	struct sl_stream_meta *m = sl_stream_edit(s);
 
-	if (rc < 0)
-		sl_req_error(req, 500, "InternalFailure", "cannot persist the catalog: %s",
-			     strerror(-rc));
-	return rc;
+	if (!m)
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+	return m;
+}
+
+static void enc_arn(struct sl_enc *e, const struct sl_stream_meta *s)
+{
+	char arn[SL_STREAM_ARN_MAX];
+
+	sl_stream_arn(s, arn);
+	sl_enc_cstr(e, arn);
+}
+
+/* Streams in CREATING, UPDATING or DELETING, by uid: the control tick ends
+ * their transitions without visiting every stream. Entries whose stream is
+ * gone or ACTIVE are dropped there. */
+static struct {
+	uint64_t *uid;
+	uint32_t n, cap;
+} transit;
+
+static void transit_add(uint64_t uid)
+{
+	if (transit.n == transit.cap) {
+		uint32_t cap = transit.cap ? transit.cap * 2 : 64;
+		uint64_t *p = realloc(transit.uid, cap * sizeof(*p));
+		if (!p)
+			return; /* the stream stays in its state until a restart */
+		transit.uid = p;
+		transit.cap = cap;
+	}
+	transit.uid[transit.n++] = uid;
 }
 
 static void in_use(struct sl_req *req, const struct sl_stream_meta *s)
@@ -71,15 +102,7 @@ static void set_transition(struct sl_stream_meta *s, uint8_t status)
 	}
 	s->status = status;
 	s->status_until_ms = now_ms() + sl_cfg->create_delay_ms;
-}
-
-static uint32_t open_shards_total(const struct sl_catalog *c, const char *region)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < c->nstreams; i++)
-		n += strcmp(c->streams[i].region, region) == 0 ? c->streams[i].nopen : 0;
-	return n;
+	transit_add(s->hdr.uid);
 }
 
 /* floor(i * 2^128 / n) without 256-bit arithmetic. */
@@ -206,30 +229,29 @@ void sl_kin_create_stream(struct sl_req *req)
 	char name[SL_KIN_NAME_MAX + 1];
 	int64_t shards = 0;
 	uint8_t mode;
-	struct sl_catalog *c = sl_catalog_master();
 
 	if (sl_fields_parse(req, ctl_toks, SL_DOC_TOKS_MAX, &f) < 0 ||
 	    create_args(req, &f, name, &shards, &mode) < 0)
 		return;
-	if (sl_catalog_find(c, req->region, name)) {
+	if (sl_stream_find(sl_catalog_master(), req->region, name)) {
 		sl_req_error(req, 400, "ResourceInUseException",
 			     "Stream %s under account %s already exists.", name, sl_cfg->account_id);
 		return;
 	}
 	if (shards > SL_KIN_SHARDS_PER_STREAM_MAX ||
-	    open_shards_total(c, req->region) + shards > SL_KIN_SHARD_LIMIT) {
+	    sl_streams_open_shards(req->region) + shards > SL_KIN_SHARD_LIMIT) {
 		sl_req_error(req, 400, "LimitExceededException",
 			     "This request would exceed the shard limit for the account %s in %s. "
 			     "Current shard count for the account: %u. Limit: %d. Number of "
 			     "additional shards that would have resulted from this request: %lld.",
-			     sl_cfg->account_id, req->region, open_shards_total(c, req->region),
+			     sl_cfg->account_id, req->region, sl_streams_open_shards(req->region),
 			     SL_KIN_SHARD_LIMIT, (long long)shards);
 		return;
 	}
 	int tags = sl_field_obj(&f, "Tags", false);
 	if (tags < 0)
 		return;
-	struct sl_stream_meta *s = sl_catalog_add_stream(c, req->region, name);
+	struct sl_stream_meta *s = sl_stream_add(req->region, name);
 	if (!s) {
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
@@ -241,18 +263,22 @@ void sl_kin_create_stream(struct sl_req *req)
 		sl_u128 end = i + 1 == shards ? HASH_MAX : split_point(i + 1, (uint32_t)shards) - 1;
 		if (!sl_stream_add_shard(s, split_point(i, (uint32_t)shards), end, -1, -1,
 					 s->created_ms)) {
-			sl_catalog_remove_stream(c, s);
+			sl_stream_remove(s);
 			sl_req_error(req, 500, "InternalFailure", "out of memory");
 			return;
 		}
 	}
-	sl_stream_reindex(s);
+	if (sl_stream_reindex(s) < 0) {
+		sl_stream_remove(s);
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		return;
+	}
 	if (tags > 0 && tags_merge(req, f.t, tags, s) < 0) {
-		sl_catalog_remove_stream(c, s);
+		sl_stream_remove(s);
 		return;
 	}
 	set_transition(s, SL_STREAM_CREATING);
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 struct drop_call {
@@ -307,6 +333,38 @@ static void drop_logs(uint64_t uid, uint32_t n)
 	free(to);
 }
 
+struct drop_later {
+	uint64_t uid;
+	uint32_t nshards;
+};
+
+static void drop_durable(void *arg)
+{
+	struct drop_later *dl = arg;
+
+	drop_logs(dl->uid, dl->nshards);
+	free(dl);
+}
+
+/* Remove s; its shard logs go once the removal is durable (a crash before
+ * that keeps both; one after it leaves orphans that start-up removes). */
+static int remove_stream(const struct sl_stream_meta *s)
+{
+	struct drop_later *dl = malloc(sizeof(*dl));
+
+	if (!dl)
+		return -ENOMEM;
+	dl->uid = s->hdr.uid;
+	dl->nshards = s->nshards;
+	if (sl_catalog_on_durable(drop_durable, dl) < 0) {
+		free(dl);
+		return -ENOMEM;
+	}
+	sl_stream_remove(s);
+	sl_catalog_commit();
+	return 0;
+}
+
 void sl_kin_delete_stream(struct sl_req *req)
 {
 	struct sl_fields f;
@@ -316,15 +374,14 @@ void sl_kin_delete_stream(struct sl_req *req)
 	if (!s || sl_field_bool(&f, "EnforceConsumerDeletion", &enforce) < 0)
 		return;
 	if (sl_cfg->create_delay_ms) {
+		if (!(s = edit_stream(req, s)))
+			return;
 		set_transition(s, SL_STREAM_DELETING);
-		commit_or_fail(req);
+		sl_catalog_commit();
 		return;
 	}
-	uint64_t uid = s->uid;
-	uint32_t nshards = s->nshards;
-	sl_catalog_remove_stream(sl_catalog_master(), s);
-	if (commit_or_fail(req) == 0)
-		drop_logs(uid, nshards);
+	if (remove_stream(s) < 0)
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
 }
 
 /* ---- Describe / List ----------------------------------------------------------- */
@@ -361,7 +418,7 @@ static void encode_stream_common(struct sl_enc *e, const struct sl_stream_meta *
 	sl_enc_key(e, "StreamName");
 	sl_enc_cstr(e, s->name);
 	sl_enc_key(e, "StreamARN");
-	sl_enc_cstr(e, s->arn);
+	enc_arn(e, s);
 	sl_enc_key(e, "StreamStatus");
 	sl_enc_cstr(e, sl_kin_status_name(s->status));
 	encode_mode(e, s);
@@ -380,7 +437,7 @@ static void encode_stream_common(struct sl_enc *e, const struct sl_stream_meta *
 	sl_enc_cstr(e, s->encrypted ? "KMS" : "NONE");
 	if (s->encrypted) {
 		sl_enc_key(e, "KeyId");
-		sl_enc_cstr(e, s->key_id);
+		sl_enc_cstr(e, sl_stream_key_id(s));
 	}
 }
 
@@ -455,6 +512,19 @@ static int token_read(const char *tok, uint64_t *uid, char *pos, size_t cap, int
 	return sl_kin_token_unpack(tok, strlen(tok), uid, pos, cap, ms);
 }
 
+struct list_page {
+	const struct sl_stream_meta **s;
+	uint32_t n, want;
+};
+
+static bool list_one(const struct sl_stream_meta *s, void *arg)
+{
+	struct list_page *pg = arg;
+
+	pg->s[pg->n++] = s;
+	return pg->n < pg->want;
+}
+
 void sl_kin_list_streams(struct sl_req *req)
 {
 	struct sl_fields f;
@@ -462,7 +532,6 @@ void sl_kin_list_streams(struct sl_req *req)
 	char start[SL_KIN_NAME_MAX + 1], token[1024];
 	bool has_start, has_token;
 	uint64_t uid;
-	struct sl_catalog *c = sl_catalog_master();
 	struct sl_enc *e = &req->out;
 
 	if (sl_fields_parse(req, ctl_toks, SL_DOC_TOKS_MAX, &f) < 0 ||
@@ -477,36 +546,36 @@ void sl_kin_list_streams(struct sl_req *req)
 		return;
 	}
 	has_start = has_start || has_token;
-	uint32_t i = 0, listed = 0, last = 0;
-	while (i < c->nstreams && (strcmp(c->streams[i].region, req->region) != 0 ||
-				   (has_start && strcmp(c->streams[i].name, start) <= 0)))
-		i++;
-	uint32_t first = i;
+	struct list_page pg = { .want = (uint32_t)limit + 1 };
+	pg.s = malloc(pg.want * sizeof(*pg.s));
+	if (!pg.s) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		return;
+	}
+	sl_stream_walk(sl_catalog_master(), req->region, has_start ? start : NULL, list_one, &pg);
+	bool more = pg.n > (uint32_t)limit;
+	uint32_t listed = more ? (uint32_t)limit : pg.n;
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "StreamNames");
 	sl_enc_arr_begin(e);
-	for (; i < c->nstreams && strcmp(c->streams[i].region, req->region) == 0 && listed < limit;
-	     i++, listed++) {
-		sl_enc_cstr(e, c->streams[i].name);
-		last = i;
-	}
+	for (uint32_t k = 0; k < listed; k++)
+		sl_enc_cstr(e, pg.s[k]->name);
 	sl_enc_arr_end(e);
-	bool more = i < c->nstreams && strcmp(c->streams[i].region, req->region) == 0;
 	sl_enc_key(e, "HasMoreStreams");
 	sl_enc_bool(e, more);
 	if (more) {
 		sl_enc_key(e, "NextToken");
-		token_write(e, 0, c->streams[last].name);
+		token_write(e, 0, pg.s[listed - 1]->name);
 	}
 	sl_enc_key(e, "StreamSummaries");
 	sl_enc_arr_begin(e);
-	for (uint32_t k = first; k < first + listed; k++) {
-		const struct sl_stream_meta *s = &c->streams[k];
+	for (uint32_t k = 0; k < listed; k++) {
+		const struct sl_stream_meta *s = pg.s[k];
 		sl_enc_obj_begin(e);
 		sl_enc_key(e, "StreamName");
 		sl_enc_cstr(e, s->name);
 		sl_enc_key(e, "StreamARN");
-		sl_enc_cstr(e, s->arn);
+		enc_arn(e, s);
 		sl_enc_key(e, "StreamStatus");
 		sl_enc_cstr(e, sl_kin_status_name(s->status));
 		encode_mode(e, s);
@@ -516,6 +585,7 @@ void sl_kin_list_streams(struct sl_req *req)
 	}
 	sl_enc_arr_end(e);
 	sl_enc_obj_end(e);
+	free(pg.s);
 }
 
 enum shard_filter { SF_NONE = -1, SF_AFTER_ID = 0, SF_AT_TRIM, SF_FROM_TRIM, SF_AT_LATEST,
@@ -611,7 +681,7 @@ void sl_kin_list_shards(struct sl_req *req)
 			return;
 		}
 		if (token_read(token, &uid, pos, sizeof(pos), &ms) < 0 ||
-		    !(s = (struct sl_stream_meta *)sl_catalog_find_uid(sl_catalog_master(), uid))) {
+		    !(s = (struct sl_stream_meta *)sl_stream_find_uid(sl_catalog_master(), uid))) {
 			sl_req_error(req, 400, "InvalidArgumentException", "Invalid NextToken.");
 			return;
 		}
@@ -649,7 +719,7 @@ void sl_kin_list_shards(struct sl_req *req)
 	if (more) {
 		snprintf(pos, sizeof(pos), "%u", last);
 		sl_enc_key(e, "NextToken");
-		token_write(e, s->uid, pos);
+		token_write(e, s->hdr.uid, pos);
 	}
 	sl_enc_obj_end(e);
 }
@@ -706,12 +776,12 @@ static int close_shards(struct sl_req *req, struct sl_stream_meta *s, const uint
 
 	for (uint32_t i = 0; i < n; i++) {
 		memset(&cc[i], 0, sizeof(cc[i]));
-		cc[i].uid = s->uid;
+		cc[i].uid = s->hdr.uid;
 		cc[i].ordinal = parents[i];
 		cc[i].msg.fn = close_call_fn;
 		cc[i].msg.arg = &cc[i];
 		msgs[i] = &cc[i].msg;
-		to[i] = sl_shard_owner(s->uid, parents[i], sl_worker_count());
+		to[i] = sl_shard_owner(s->hdr.uid, parents[i], sl_worker_count());
 	}
 	sl_control_call_wait(msgs, to, n);
 	for (uint32_t i = 0; i < n; i++) {
@@ -757,7 +827,7 @@ static int64_t open_shard_arg(struct sl_req *req, struct sl_fields *f, struct sl
 
 static bool shard_budget(struct sl_req *req, struct sl_stream_meta *s, uint32_t extra)
 {
-	if (open_shards_total(sl_catalog_master(), s->region) + extra <= SL_KIN_SHARD_LIMIT)
+	if (sl_streams_open_shards(s->region) + extra <= SL_KIN_SHARD_LIMIT)
 		return true;
 	sl_req_error(req, 400, "LimitExceededException",
 		     "This request would exceed the shard limit for the account %s in %s.",
@@ -798,7 +868,7 @@ void sl_kin_split_shard(struct sl_req *req)
 	if (!shard_budget(req, s, 1))
 		return;
 	uint32_t parent = (uint32_t)o;
-	if (close_shards(req, s, &parent, 1) < 0)
+	if (!(s = edit_stream(req, s)) || close_shards(req, s, &parent, 1) < 0)
 		return;
 	int64_t now = now_ms();
 	if (!sl_stream_add_shard(s, sh.hash_start, h - 1, (int32_t)o, -1, now) ||
@@ -806,9 +876,12 @@ void sl_kin_split_shard(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
-	sl_stream_reindex(s);
+	if (sl_stream_reindex(s) < 0) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		return;
+	}
 	set_transition(s, SL_STREAM_UPDATING);
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 void sl_kin_merge_shards(struct sl_req *req)
@@ -839,7 +912,7 @@ void sl_kin_merge_shards(struct sl_req *req)
 		return;
 	}
 	uint32_t parents[2] = { (uint32_t)a, (uint32_t)b };
-	if (close_shards(req, s, parents, 2) < 0)
+	if (!(s = edit_stream(req, s)) || close_shards(req, s, parents, 2) < 0)
 		return;
 	sl_u128 lo = sa.hash_start < sb.hash_start ? sa.hash_start : sb.hash_start;
 	sl_u128 hi = sa.hash_end > sb.hash_end ? sa.hash_end : sb.hash_end;
@@ -847,9 +920,12 @@ void sl_kin_merge_shards(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
-	sl_stream_reindex(s);
+	if (sl_stream_reindex(s) < 0) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		return;
+	}
 	set_transition(s, SL_STREAM_UPDATING);
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 /* The open shard holding hash h (from the open list before resharding). */
@@ -900,7 +976,7 @@ void sl_kin_update_shard_count(struct sl_req *req)
 	struct sl_stream_meta *s = meta_stream(req, &f);
 	int64_t target;
 
-	if (!s || update_args(req, &f, s, &target) < 0)
+	if (!s || update_args(req, &f, s, &target) < 0 || !(s = edit_stream(req, s)))
 		return;
 	uint32_t current = s->nopen;
 	uint32_t *old = malloc(current * sizeof(*old));
@@ -929,10 +1005,12 @@ void sl_kin_update_shard_count(struct sl_req *req)
 		}
 	}
 	free(old);
-	sl_stream_reindex(s);
-	set_transition(s, SL_STREAM_UPDATING);
-	if (commit_or_fail(req) < 0)
+	if (sl_stream_reindex(s) < 0) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
+	}
+	set_transition(s, SL_STREAM_UPDATING);
+	sl_catalog_commit();
 	struct sl_enc *e = &req->out;
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "StreamName");
@@ -942,7 +1020,7 @@ void sl_kin_update_shard_count(struct sl_req *req)
 	sl_enc_key(e, "TargetShardCount");
 	sl_enc_int(e, target);
 	sl_enc_key(e, "StreamARN");
-	sl_enc_cstr(e, s->arn);
+	enc_arn(e, s);
 	sl_enc_obj_end(e);
 }
 
@@ -978,8 +1056,10 @@ static void kin_retention(struct sl_req *req, bool increase)
 			     "IncreaseRetentionPeriod API.", (long long)h, s->name, s->retention_hours);
 		return;
 	}
+	if (!(s = edit_stream(req, s)))
+		return;
 	s->retention_hours = (uint32_t)h;
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 void sl_kin_add_tags_to_stream(struct sl_req *req)
@@ -1001,14 +1081,14 @@ void sl_kin_add_tags_to_stream(struct sl_req *req)
 	}
 	if (s->ntags)
 		memcpy(tmp.tags, s->tags, s->ntags * sizeof(*tmp.tags));
-	if (tags_merge(req, f.t, m, &tmp) < 0) {
+	if (tags_merge(req, f.t, m, &tmp) < 0 || !(s = edit_stream(req, s))) {
 		free(tmp.tags);
 		return;
 	}
 	free(s->tags);
 	s->tags = tmp.tags;
 	s->ntags = tmp.ntags;
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 void sl_kin_remove_tags_from_stream(struct sl_req *req)
@@ -1035,12 +1115,14 @@ void sl_kin_remove_tags_from_stream(struct sl_req *req)
 			return;
 		}
 		int at = tag_find(s, key);
+		if (at >= 0 && !(s = edit_stream(req, s)))
+			return;
 		if (at >= 0) {
 			memmove(&s->tags[at], &s->tags[at + 1], (s->ntags - (uint32_t)at - 1) * sizeof(*s->tags));
 			s->ntags--;
 		}
 	}
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 void sl_kin_list_tags_for_stream(struct sl_req *req)
@@ -1078,18 +1160,13 @@ void sl_kin_list_tags_for_stream(struct sl_req *req)
 
 void sl_kin_describe_limits(struct sl_req *req)
 {
-	struct sl_catalog *c = sl_catalog_master();
 	struct sl_enc *e = &req->out;
-	uint32_t on_demand = 0;
-
-	for (uint32_t i = 0; i < c->nstreams; i++)
-		on_demand += strcmp(c->streams[i].region, req->region) == 0 &&
-			     c->streams[i].mode == SL_MODE_ON_DEMAND;
+	uint32_t on_demand = sl_streams_on_demand(req->region);
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "ShardLimit");
 	sl_enc_int(e, SL_KIN_SHARD_LIMIT);
 	sl_enc_key(e, "OpenShardCount");
-	sl_enc_int(e, open_shards_total(c, req->region));
+	sl_enc_int(e, sl_streams_open_shards(req->region));
 	sl_enc_key(e, "OnDemandStreamCount");
 	sl_enc_int(e, on_demand);
 	sl_enc_key(e, "OnDemandStreamCountLimit");
@@ -1122,10 +1199,15 @@ static void kin_encryption(struct sl_req *req, bool start)
 			     "Encryption type NONE is not a valid encryption type to start.");
 		return;
 	}
+	if (!(s = edit_stream(req, s)))
+		return;
+	if (sl_stream_set_key_id(s, start ? key : NULL) < 0) {
+		sl_req_error(req, 500, "InternalFailure", "out of memory");
+		return;
+	}
 	s->encrypted = start;
-	snprintf(s->key_id, sizeof(s->key_id), "%s", start ? key : "");
 	set_transition(s, SL_STREAM_UPDATING);
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 static void kin_monitoring(struct sl_req *req, bool enable)
@@ -1159,9 +1241,10 @@ static void kin_monitoring(struct sl_req *req, bool enable)
 		bits |= k == 99 ? (1u << SL_METRICS_N) - 1 : 1u << k;
 	}
 	uint32_t before = s->shard_metrics;
-	s->shard_metrics = enable ? before | bits : before & ~bits;
-	if (commit_or_fail(req) < 0)
+	if (!(s = edit_stream(req, s)))
 		return;
+	s->shard_metrics = enable ? before | bits : before & ~bits;
+	sl_catalog_commit();
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "StreamName");
 	sl_enc_cstr(e, s->name);
@@ -1170,7 +1253,7 @@ static void kin_monitoring(struct sl_req *req, bool enable)
 	sl_enc_key(e, "DesiredShardLevelMetrics");
 	encode_metric_list(e, s->shard_metrics);
 	sl_enc_key(e, "StreamARN");
-	sl_enc_cstr(e, s->arn);
+	enc_arn(e, s);
 	sl_enc_obj_end(e);
 }
 
@@ -1199,9 +1282,11 @@ void sl_kin_update_stream_mode(struct sl_req *req)
 		in_use(req, s);
 		return;
 	}
+	if (!(s = edit_stream(req, s)))
+		return;
 	s->mode = strcmp(m, "ON_DEMAND") == 0 ? SL_MODE_ON_DEMAND : SL_MODE_PROVISIONED;
 	set_transition(s, SL_STREAM_UPDATING);
-	commit_or_fail(req);
+	sl_catalog_commit();
 }
 
 /* ---- Dispatch and transitions ------------------------------------------------------ */
@@ -1235,7 +1320,7 @@ static void remove_orphans(const char *path)
 	while ((de = readdir(d)) != NULL) {
 		char *end;
 		unsigned long long uid = strtoull(de->d_name, &end, 16);
-		if (de->d_name[0] == '.' || *end || sl_catalog_find_uid(c, uid))
+		if (de->d_name[0] == '.' || *end || sl_stream_find_uid(c, uid))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		sl_warn("removing shard data of deleted stream %s", de->d_name);
@@ -1243,6 +1328,16 @@ static void remove_orphans(const char *path)
 			sl_warn("could not remove %s: %s", sub, strerror(errno));
 	}
 	closedir(d);
+}
+
+static bool transit_scan(void *obj, void *arg)
+{
+	const struct sl_stream_meta *s = obj;
+
+	(void)arg;
+	if (s->status != SL_STREAM_ACTIVE)
+		transit_add(s->hdr.uid);
+	return true;
 }
 
 int sl_kinesis_ctl_install(void)
@@ -1253,32 +1348,37 @@ int sl_kinesis_ctl_install(void)
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	remove_orphans(path);
+	sl_catalog_walk(sl_catalog_master(), SL_COBJ_STREAM, NULL, false, transit_scan, NULL);
 	ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
 	return ctl_toks ? 0 : -ENOMEM;
 }
 
 void sl_kinesis_control_tick(void)
 {
-	struct sl_catalog *c = sl_catalog_master();
 	int64_t now = now_ms();
-	bool changed = false;
+	uint32_t kept = 0;
 
-	for (uint32_t i = 0; i < c->nstreams; i++) {
-		struct sl_stream_meta *s = &c->streams[i];
-		if (s->status == SL_STREAM_ACTIVE || s->status_until_ms > now)
+	for (uint32_t i = 0; i < transit.n; i++) {
+		const struct sl_stream_meta *s = sl_stream_find_uid(sl_catalog_master(),
+								    transit.uid[i]);
+		if (!s || s->status == SL_STREAM_ACTIVE)
 			continue;
-		if (s->status == SL_STREAM_DELETING) {
-			uint64_t uid = s->uid;
-			uint32_t n = s->nshards;
-			sl_catalog_remove_stream(c, s);
-			if (sl_catalog_commit() == 0)
-				drop_logs(uid, n);
-			i--;
+		if (s->status_until_ms > now) {
+			transit.uid[kept++] = transit.uid[i];
 			continue;
 		}
-		s->status = SL_STREAM_ACTIVE;
-		changed = true;
+		if (s->status == SL_STREAM_DELETING) {
+			if (remove_stream(s) < 0)
+				transit.uid[kept++] = transit.uid[i]; /* next tick */
+			continue;
+		}
+		struct sl_stream_meta *m = sl_stream_edit(s);
+		if (!m) {
+			transit.uid[kept++] = transit.uid[i];
+			continue;
+		}
+		m->status = SL_STREAM_ACTIVE;
 	}
-	if (changed)
-		sl_catalog_commit();
+	transit.n = kept;
+	sl_catalog_commit();
 }

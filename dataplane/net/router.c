@@ -237,13 +237,20 @@ static bool own_endpoint(struct sl_worker *w, struct sl_req *req)
 
 /* ---- Running an operation ----------------------------------------------- */
 
+static void control_failed(struct sl_msg *msg, int rc)
+{
+	sl_req_error(msg->arg, 500, "InternalFailure", "cannot persist the change: %s",
+		     strerror(-rc));
+}
+
 static void control_call(struct sl_worker *self, struct sl_msg *msg)
 {
 	struct sl_req *req = msg->arg;
 
 	assert(self == NULL); /* the control thread */
 	req->sop->control(req);
-	sl_msg_reply(NULL, msg);
+	/* Acknowledged only once what it changed is durable. */
+	sl_control_reply_committed(msg, control_failed);
 }
 
 static void control_done(struct sl_worker *w, struct sl_msg *msg)

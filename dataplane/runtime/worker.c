@@ -259,6 +259,61 @@ static unsigned inbox_drain(struct sl_worker *self, struct rte_ring *r)
 
 static struct sl_msgq control_held;
 
+/* Replies held until the control thread's next commit. Each belongs to a
+ * request in flight, so their number is bounded by the connections'. */
+struct held_reply {
+	struct sl_msg *msg;
+	void (*failed)(struct sl_msg *msg, int rc);
+};
+static struct {
+	struct held_reply *v;
+	size_t n, cap;
+} control_replies;
+static int (*control_commit_fn)(void);
+static bool control_committing;
+
+void sl_control_set_commit(int (*fn)(void))
+{
+	control_commit_fn = fn;
+}
+
+int sl_control_commit(void)
+{
+	if (control_committing)
+		return 0;
+	control_committing = true;
+	int rc = control_commit_fn ? control_commit_fn() : 0;
+	/* The replies run no calls, so none join the list while it is sent. */
+	for (size_t i = 0; i < control_replies.n; i++) {
+		struct held_reply *h = &control_replies.v[i];
+		if (rc < 0 && h->failed)
+			h->failed(h->msg, rc);
+		sl_msg_reply(NULL, h->msg);
+	}
+	control_replies.n = 0;
+	control_committing = false;
+	return rc;
+}
+
+void sl_control_reply_committed(struct sl_msg *msg, void (*failed)(struct sl_msg *msg, int rc))
+{
+	if (control_replies.n == control_replies.cap) {
+		size_t cap = control_replies.cap ? control_replies.cap * 2 : 64;
+		struct held_reply *v = realloc(control_replies.v, cap * sizeof(*v));
+		if (!v) {
+			/* No room to hold it: commit now, then reply. */
+			int rc = control_commit_fn && !control_committing ? control_commit_fn() : 0;
+			if (rc < 0 && failed)
+				failed(msg, rc);
+			sl_msg_reply(NULL, msg);
+			return;
+		}
+		control_replies.v = v;
+		control_replies.cap = cap;
+	}
+	control_replies.v[control_replies.n++] = (struct held_reply){ msg, failed };
+}
+
 unsigned sl_control_poll(void)
 {
 	struct sl_msgq q = control_held;
@@ -267,15 +322,19 @@ unsigned sl_control_poll(void)
 	control_held.head = control_held.tail = NULL;
 	for (struct sl_msg *m; (m = msgq_pop(&q)) != NULL; n++)
 		msg_run(NULL, m);
+	n += inbox_drain(NULL, control_inbox);
+	/* One commit for every call of this pass: group commit. */
+	sl_control_commit();
 	outbox_flush(&control_outbox);
-	return n + inbox_drain(NULL, control_inbox);
+	return n;
 }
 
 bool sl_control_prepare_sleep(void)
 {
 	atomic_store(&control_sleeping, 1);
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with msg_post() */
-	if (control_held.head || control_outbox.head || !rte_ring_empty(control_inbox)) {
+	if (control_held.head || control_outbox.head || control_replies.n ||
+	    !rte_ring_empty(control_inbox)) {
 		atomic_store(&control_sleeping, 0);
 		return false;
 	}

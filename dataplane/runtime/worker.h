@@ -260,8 +260,19 @@ int sl_workers_start(const struct sl_config *cfg);
 void sl_workers_stop(void);
 /* Wake the control thread (used by sl_msg_send). */
 void sl_control_wake(void);
-/* Drain the control thread's ring: runs calls and replies. Returns count. */
+/* Drain the control thread's ring: runs calls and replies, then commits
+ * (sl_control_commit). Returns the number of messages run. */
 unsigned sl_control_poll(void);
+/* The control thread's commit point: fn makes the effects of the calls run
+ * so far durable (the catalog's group commit). 0 or -errno. */
+void sl_control_set_commit(int (*fn)(void));
+/* Control thread, from a call: send msg's reply after the next commit. If
+ * that commit fails, failed(msg, rc) runs first (to turn the reply into an
+ * error). */
+void sl_control_reply_committed(struct sl_msg *msg, void (*failed)(struct sl_msg *msg, int rc));
+/* Run the commit and send the replies it held. Not reentrant: a call made
+ * from inside a commit returns 0 and leaves the replies for the outer one. */
+int sl_control_commit(void);
 /* The control thread's eventfd, for its poll loop. */
 int sl_control_eventfd(void);
 /* Control thread sleep handshake: returns false when work is already queued

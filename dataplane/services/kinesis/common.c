@@ -180,7 +180,7 @@ const struct sl_stream_meta *sl_kin_stream(struct sl_fields *f, const struct sl_
 
 	if (sl_kin_stream_ref(f, name, region) < 0)
 		return NULL;
-	const struct sl_stream_meta *s = sl_catalog_find(c, region, name);
+	const struct sl_stream_meta *s = sl_stream_find(c, region, name);
 	if (!s)
 		sl_req_error(f->req, 400, "ResourceNotFoundException",
 			     "Stream %s under account %s not found.", name, sl_cfg->account_id);

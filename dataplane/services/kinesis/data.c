@@ -193,7 +193,7 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 	}
 	e->hash = h;
 	e->ordinal = sh->ordinal;
-	e->owner = sl_shard_owner(s->uid, sh->ordinal, sl_worker_count());
+	e->owner = sl_shard_owner(s->hdr.uid, sh->ordinal, sl_worker_count());
 	e->err = KIN_PENDING;
 	return 0;
 }
@@ -289,7 +289,7 @@ static bool put_reroute(struct kin_put *p, const struct sl_stream_meta *s)
 		e->err = sh ? KIN_PENDING : KIN_INTERNAL;
 		if (sh) {
 			e->ordinal = sh->ordinal;
-			e->owner = sl_shard_owner(s->uid, sh->ordinal, sl_worker_count());
+			e->owner = sl_shard_owner(s->hdr.uid, sh->ordinal, sl_worker_count());
 		}
 	}
 	return true;
@@ -306,7 +306,7 @@ static void put_settle(struct sl_worker *w, struct kin_put *p)
 		put_reply(w, p);
 		return;
 	}
-	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
+	const struct sl_stream_meta *s = sl_stream_find_uid(sl_catalog_get(), p->stream_uid);
 	int64_t now = sl_now_ms();
 	if (p->reroute_deadline_ms == 0)
 		p->reroute_deadline_ms = now + SL_REROUTE_WAIT_MS;
@@ -386,7 +386,7 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 	stamp++;
 	/* The stream may have been deleted since the receiver routed this
 	 * part: then nothing may be written (or its directory re-created). */
-	bool gone = !sl_catalog_find_uid(sl_catalog_get(), p->stream_uid);
+	bool gone = !sl_stream_find_uid(sl_catalog_get(), p->stream_uid);
 
 	for (uint32_t k = 0; k < part->count && gone; k++)
 		p->e[part->idx[k]].err = KIN_INTERNAL;
@@ -538,7 +538,7 @@ static void kin_put(struct sl_worker *w, struct sl_req *req, bool single)
 		goto out;
 	}
 	p->single = single;
-	p->stream_uid = s->uid;
+	p->stream_uid = s->hdr.uid;
 	p->encrypted = s->encrypted;
 	snprintf(p->stream_name, sizeof(p->stream_name), "%s", s->name);
 	uint64_t total = 0;
@@ -681,7 +681,7 @@ static void iter_call(struct sl_worker *w, struct sl_msg *msg)
 	struct kin_iter *it = msg->arg;
 
 	it->wl = NULL;
-	if (!sl_catalog_find_uid(sl_catalog_get(), it->uid))
+	if (!sl_stream_find_uid(sl_catalog_get(), it->uid))
 		it->err = -ENOENT; /* deleted meanwhile */
 	else
 		it->wl = sl_worker_log(w, it->uid, it->ordinal, &it->err);
@@ -822,14 +822,14 @@ static void kin_get_iterator(struct sl_worker *w, struct sl_req *req)
 	}
 	memset(it, 0, sizeof(*it));
 	it->req = req;
-	it->uid = s->uid;
+	it->uid = s->hdr.uid;
 	it->retention_h = s->retention_hours;
 	if (iter_fields(&f, s, it) < 0)
 		goto out;
 	req->msg.fn = iter_call;
 	req->msg.done = iter_done;
 	req->msg.arg = it;
-	sl_msg_send(w, sl_shard_owner(s->uid, it->ordinal, sl_worker_count()), &req->msg);
+	sl_msg_send(w, sl_shard_owner(s->hdr.uid, it->ordinal, sl_worker_count()), &req->msg);
 	return;
 out:
 	sl_req_finish(w, req);
@@ -959,7 +959,7 @@ static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
 	sl_enc_key(e, "MillisBehindLatest");
 	sl_enc_int(e, next >= sl_shardlog_durable_n(g->wl->log) || g->last_arrival_ms == 0 ? 0 :
 		      now - g->last_arrival_ms);
-	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), g->uid);
+	const struct sl_stream_meta *s = sl_stream_find_uid(sl_catalog_get(), g->uid);
 	if (g->closed && next >= g->end_n) {
 		if (s)
 			encode_children(e, s, g->ordinal);
@@ -1042,7 +1042,7 @@ static void get_call(struct sl_worker *w, struct sl_msg *msg)
 	struct kin_get *g = msg->arg;
 	struct sl_req *req = g->req;
 	struct sl_enc *e = &req->out;
-	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), g->uid);
+	const struct sl_stream_meta *s = sl_stream_find_uid(sl_catalog_get(), g->uid);
 
 	g->msg = msg;
 	if (!s || g->ordinal >= s->nshards) {
@@ -1127,7 +1127,7 @@ static void kin_get_records(struct sl_worker *w, struct sl_req *req)
 			     SL_KIN_ITERATOR_TTL_MS);
 		goto out;
 	}
-	const struct sl_stream_meta *s = sl_catalog_find_uid(sl_catalog_get(), b.uid);
+	const struct sl_stream_meta *s = sl_stream_find_uid(sl_catalog_get(), b.uid);
 	if (!s || b.ordinal >= s->nshards) {
 		sl_req_error(req, 400, "ResourceNotFoundException",
 			     "Shard in stream under account %s does not exist", sl_cfg->account_id);
@@ -1178,7 +1178,7 @@ void sl_kin_get_shard_iterator(struct sl_worker *w, struct sl_req *req)
 static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 {
 	const struct sl_catalog *c = arg;
-	const struct sl_stream_meta *s = sl_catalog_find_uid(c, wl->stream_uid);
+	const struct sl_stream_meta *s = sl_stream_find_uid(c, wl->stream_uid);
 
 	if (!s)
 		return;
@@ -1196,23 +1196,33 @@ static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 			wl->ordinal);
 }
 
+static bool preload_one(void *obj, void *arg)
+{
+	const struct sl_cobj *o = obj;
+	struct sl_worker *w = arg;
+	int64_t now = sl_now_ms();
+
+	if (o->type != SL_COBJ_STREAM)
+		return true;
+	const struct sl_stream_meta *s = obj;
+	for (uint32_t k = 0; k < s->nshards; k++) {
+		int err = 0;
+		if (sl_shard_owner(s->hdr.uid, k, sl_worker_count()) != sl_worker_index(w) ||
+		    sl_kin_shard_expired(s, &s->shards[k], now))
+			continue;
+		if (!sl_worker_log_existing(w, s->hdr.uid, k, &err) && err != -ENOENT)
+			sl_error("stream %s shard %u: %s (opened on first use instead)", s->name, k,
+				 strerror(-err));
+	}
+	return true;
+}
+
 void sl_kin_preload(struct sl_worker *w)
 {
 	const struct sl_catalog *c = sl_catalog_get();
-	int64_t now = sl_now_ms();
 
-	for (uint32_t i = 0; i < c->nstreams; i++) {
-		const struct sl_stream_meta *s = &c->streams[i];
-		for (uint32_t k = 0; k < s->nshards; k++) {
-			int err = 0;
-			if (sl_shard_owner(s->uid, k, sl_worker_count()) != sl_worker_index(w) ||
-			    sl_kin_shard_expired(s, &s->shards[k], now))
-				continue;
-			if (!sl_worker_log_existing(w, s->uid, k, &err) && err != -ENOENT)
-				sl_error("stream %s shard %u: %s (opened on first use instead)", s->name,
-					 k, strerror(-err));
-		}
-	}
+	for (uint16_t t = SL_COBJ_STREAM; t == SL_COBJ_STREAM; t++)
+		sl_catalog_walk(c, t, NULL, false, preload_one, w);
 }
 
 void sl_kin_tick(struct sl_worker *w)

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "control/catalog.h"
+#include "control/kinesis/streams.h"
 #include "dataplane/net/fields.h"
 
 struct sl_req;

@@ -4,6 +4,7 @@
  * after group commit, and QSBR lets go once workers are quiescent. */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -351,4 +352,102 @@ Test(worker, qsbr_releases_once_workers_pass_a_quiescent_point)
 	for (int i = 0; i < 1000 && !sl_qsbr_safe(epoch); i++)
 		usleep(1000);
 	cr_assert(sl_qsbr_safe(epoch));
+}
+
+/* A worker's call to the control thread whose reply waits for the control
+ * thread's commit (the catalog's group commit), and becomes an error when
+ * that commit fails. */
+struct hop {
+	struct sl_msg outer; /* control -> worker 0 */
+	struct sl_msg inner; /* worker 0 -> control, replied after the commit */
+	_Atomic int inner_done;
+	_Atomic int outer_done;
+	int commits_at_hold; /* commits run when the control thread held the reply */
+	int failed_rc;
+};
+
+static int commit_rc;
+static _Atomic int commits, reply_before_commit;
+
+static int test_commit(void)
+{
+	atomic_fetch_add(&commits, 1);
+	return commit_rc;
+}
+
+static void hop_failed(struct sl_msg *msg, int rc)
+{
+	struct hop *h = msg->arg;
+
+	h->failed_rc = rc;
+}
+
+static void hop_control_side(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct hop *h = msg->arg;
+
+	cr_assert_null(self);
+	h->commits_at_hold = atomic_load(&commits);
+	sl_control_reply_committed(msg, hop_failed);
+}
+
+static void hop_inner_done(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct hop *h = msg->arg;
+
+	/* The reply crossed the ring after the message was handed over, so
+	 * this plain read sees what the control thread wrote before it. */
+	if (atomic_load(&commits) <= h->commits_at_hold)
+		atomic_store(&reply_before_commit, 1);
+	atomic_store(&h->inner_done, 1);
+	sl_msg_reply(self, &h->outer);
+}
+
+static void hop_outer_fn(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct hop *h = msg->arg;
+
+	h->inner.fn = hop_control_side;
+	h->inner.done = hop_inner_done;
+	h->inner.arg = h;
+	sl_msg_send(self, SL_TO_CONTROL, &h->inner);
+}
+
+static void hop_outer_done(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct hop *h = msg->arg;
+
+	(void)self;
+	atomic_store(&h->outer_done, 1);
+}
+
+static void run_hop(struct hop *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->outer.fn = hop_outer_fn;
+	h->outer.done = hop_outer_done;
+	h->outer.arg = h;
+	sl_msg_send(NULL, 0, &h->outer);
+	for (int i = 0; i < 20000 && !atomic_load(&h->outer_done); i++) {
+		if (sl_control_poll() == 0)
+			usleep(500);
+	}
+	cr_assert(atomic_load(&h->outer_done), "the reply never came back");
+}
+
+Test(worker, control_replies_wait_for_the_commit_and_fail_with_it)
+{
+	struct hop h;
+
+	sl_control_set_commit(test_commit);
+	commit_rc = 0;
+	run_hop(&h);
+	cr_assert_geq(atomic_load(&commits), 1);
+	cr_assert_eq(atomic_load(&reply_before_commit), 0, "a reply left before its commit");
+	cr_assert_eq(h.failed_rc, 0);
+	commit_rc = -EIO;
+	run_hop(&h);
+	cr_assert_eq(atomic_load(&reply_before_commit), 0);
+	cr_assert_eq(h.failed_rc, -EIO, "a failed commit must reach the reply");
+	sl_control_set_commit(NULL);
 }

@@ -1,10 +1,10 @@
-/* Tests for control/kinesis/common.c and the 128-bit helpers of catalog.c:
+/* Tests for control/kinesis/common.c and the 128-bit helpers of control/kinesis/stream_codec.c:
  * the strings clients see and send back. */
 #include <criterion/criterion.h>
 
 #include <string.h>
 
-#include "control/catalog.h"
+#include "control/kinesis/streams.h"
 #include "dataplane/services/kinesis/kinesis.h"
 
 Test(kinesis_common, sequence_numbers_round_trip_and_sort)
