@@ -54,7 +54,63 @@ static int prepare_data_dir(const char *dir)
 			strerror(errno));
 		return -1;
 	}
-	return 0; /* the lock lives as long as the process */
+	/* The lock lives as long as the process. Logs of every service live
+	 * under logs/; before, Kinesis shards lived under kinesis/ (the same
+	 * layout below it), so an older data directory is renamed once. */
+	char old[PATH_MAX + 16];
+	snprintf(old, sizeof(old), "%s/kinesis", dir);
+	snprintf(path, sizeof(path), "%s/" SL_LOGS_DIR, dir);
+	if (access(path, F_OK) < 0 && access(old, F_OK) == 0) {
+		if (rename(old, path) < 0) {
+			fprintf(stderr, "sluice: cannot rename %s to %s: %s\n", old, path,
+				strerror(errno));
+			return -1;
+		}
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0) {
+			fprintf(stderr, "sluice: cannot sync %s: %s\n", dir, strerror(errno));
+			return -1;
+		}
+		close(dfd);
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "sluice: cannot create %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+/* Log directories of objects the catalog no longer has: a delete that
+ * crashed between its durable catalog batch and removing the files. */
+static void remove_orphan_logs(const char *data_dir)
+{
+	char path[PATH_MAX], sub[PATH_MAX + 300];
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/" SL_LOGS_DIR, data_dir);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	const struct sl_catalog *c = sl_catalog_get();
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long long uid = strtoull(de->d_name, &end, 16);
+		if (de->d_name[0] == '.' || *end || sl_catalog_lookup_uid(c, uid))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		sl_warn("removing the logs of deleted object %s", de->d_name);
+		if (nftw(sub, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+			sl_warn("could not remove %s: %s", sub, strerror(errno));
+	}
+	closedir(d);
 }
 
 /* The CPUs this process may run on (its affinity mask, as taskset or a
@@ -195,6 +251,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: cannot load the catalog: %s\n", strerror(-rc));
 		return 1;
 	}
+	remove_orphan_logs(config.data_dir);
 	sl_control_set_commit(sl_catalog_flush);
 	rc = sl_router_init(sl_services, sl_nservices);
 	if (rc == 0)

@@ -139,6 +139,17 @@
 /* Bytes read from a segment per pread when scanning for GetRecords. */
 #define SL_READ_CHUNK (128 * 1024)
 
+/* The largest key and data of one segment-log frame (the storage layer's
+ * own limits; every engine's records must fit). */
+#define SL_LOG_KEY_MAX 1024
+#define SL_LOG_DATA_MAX (1024 * 1024)
+
+/* A log's service-private state in its sl_wlog (Kinesis: 48 bytes of
+ * throughput windows). */
+#define SL_WLOG_SVC_BYTES 64
+/* The directory under --data-dir holding every log (logs/<uid>/<ordinal>). */
+#define SL_LOGS_DIR "logs"
+
 /* ---- Control thread ------------------------------------------------------ */
 
 /* A region name (from the SigV4 scope or the configuration). */
@@ -238,7 +249,10 @@ _Static_assert((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "rte_ring wants a pow
 _Static_assert(SL_H2_STREAM_WINDOW <= SL_H2_CONN_WINDOW, "a stream window fits the connection's");
 _Static_assert(SL_H2_CONN_WINDOW < (1u << 31), "HTTP/2 windows are 31-bit");
 _Static_assert(SL_KIN_PUT_RECORDS_BYTES_MAX < SL_HTTP_BODY_MAX, "a full PutRecords must fit a body");
-_Static_assert(SL_SEGMENT_BYTES_MIN > SL_KIN_DATA_MAX + 4096, "one record must fit a segment");
+_Static_assert(SL_SEGMENT_BYTES_MIN > SL_LOG_DATA_MAX + SL_LOG_KEY_MAX + 4096,
+	       "one frame must fit a segment");
+_Static_assert(SL_KIN_PK_MAX * 4 <= SL_LOG_KEY_MAX && SL_KIN_DATA_MAX <= SL_LOG_DATA_MAX,
+	       "a Kinesis record (a 256-character key in UTF-8) fits a log frame");
 _Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");
 _Static_assert(SL_PREALLOC_STEP <= SL_SEGMENT_BYTES_MIN, "one step fits the smallest segment");
 _Static_assert(SL_STAGE_INIT <= SL_STAGE_MAX && SL_STAGE_MAX < SL_JOURNAL_BATCH_MAX,

@@ -325,8 +325,7 @@ static void drop_logs(uint64_t uid, uint32_t n)
 		 * directory goes. */
 		sl_control_poll();
 	}
-	snprintf(dir, sizeof(dir), "%s/kinesis/%016llx", sl_cfg->data_dir,
-		 (unsigned long long)uid);
+	sl_log_dir(uid, dir, sizeof(dir));
 	sl_shardlog_remove(dir);
 	free(d);
 	free(msgs);
@@ -1298,38 +1297,6 @@ void sl_kin_stop_stream_encryption(struct sl_req *r) { kin_encryption(r, false);
 void sl_kin_enable_enhanced_monitoring(struct sl_req *r) { kin_monitoring(r, true); }
 void sl_kin_disable_enhanced_monitoring(struct sl_req *r) { kin_monitoring(r, false); }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -1 : 0;
-}
-
-/* Stream directories the catalog no longer names: a delete that crashed
- * between committing the catalog and removing the files. */
-static void remove_orphans(const char *path)
-{
-	char sub[PATH_MAX + 300];
-	struct dirent *de;
-	DIR *d = opendir(path);
-
-	if (!d)
-		return;
-	const struct sl_catalog *c = sl_catalog_get();
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		unsigned long long uid = strtoull(de->d_name, &end, 16);
-		if (de->d_name[0] == '.' || *end || sl_stream_find_uid(c, uid))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		sl_warn("removing shard data of deleted stream %s", de->d_name);
-		if (nftw(sub, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-			sl_warn("could not remove %s: %s", sub, strerror(errno));
-	}
-	closedir(d);
-}
-
 static bool transit_scan(void *obj, void *arg)
 {
 	const struct sl_stream_meta *s = obj;
@@ -1342,12 +1309,6 @@ static bool transit_scan(void *obj, void *arg)
 
 int sl_kinesis_ctl_install(void)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/kinesis", sl_cfg->data_dir);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	remove_orphans(path);
 	sl_catalog_walk(sl_catalog_master(), SL_COBJ_STREAM, NULL, false, transit_scan, NULL);
 	ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
 	return ctl_toks ? 0 : -ENOMEM;

@@ -471,10 +471,15 @@ static int logs_grow(struct sl_worker *w)
 	return 0;
 }
 
+void sl_log_dir(uint64_t uid, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/" SL_LOGS_DIR "/%016llx", sl_cfg->data_dir, (unsigned long long)uid);
+}
+
 static void wlog_dir(uint64_t uid, uint32_t ordinal, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s/kinesis/%016llx/%08u", sl_cfg->data_dir, (unsigned long long)uid,
-		 ordinal);
+	snprintf(out, cap, "%s/" SL_LOGS_DIR "/%016llx/%08u", sl_cfg->data_dir,
+		 (unsigned long long)uid, ordinal);
 }
 
 struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,

@@ -149,14 +149,15 @@ struct sl_wlog {
 	struct sl_wlog *held_next;
 	struct sl_waiter *wait_head;
 	struct sl_waiter *wait_tail;
-	/* Per-shard throughput accounting for --shard-limits (one-second windows). */
-	int64_t win_in_s;
-	uint64_t win_in_bytes;
-	uint64_t win_in_records;
-	int64_t win_out_s;
-	uint64_t win_out_bytes;
-	uint32_t win_out_calls;
+	/* The owning service's own state for this log (zeroed at open; Kinesis
+	 * keeps its --shard-limits windows here). The runtime never reads it. */
+	_Alignas(8) uint8_t svc[SL_WLOG_SVC_BYTES];
 };
+
+/* Where the logs of catalog object `uid` live: <data>/logs/<uid as 16 hex
+ * digits>, one subdirectory per log ordinal. Uids are unique across every
+ * object type, so logs of every service share the one tree. */
+void sl_log_dir(uint64_t uid, char *out, size_t cap);
 
 /* The log of shard (stream_uid, ordinal), opened (and recovered) on first
  * use. Returns NULL and sets *err (-errno) when it cannot be opened. */

@@ -23,7 +23,7 @@
 #define SL_RUNS_MAX (SL_STAGE_MAX / SL_SEGMENT_BYTES_MIN + 2)
 /* A read buffer holds one chunk plus the largest frame, so a frame that
  * straddles a chunk boundary can always be completed in place. */
-#define SL_FRAME_MAX (SL_FRAME_HDR_BYTES + SL_KIN_PK_MAX * 4 + SL_KIN_DATA_MAX + 8)
+#define SL_FRAME_MAX (SL_FRAME_HDR_BYTES + SL_LOG_KEY_MAX + SL_LOG_DATA_MAX + 8)
 #define SL_RBUF_BYTES (SL_READ_CHUNK + SL_FRAME_MAX)
 
 struct sl_seg {
@@ -33,6 +33,7 @@ struct sl_seg {
 	int64_t last_arrival_ms;
 	int fd;
 	uint64_t prealloc_end; /* the file is allocated up to here */
+	uint64_t live;         /* records not killed (staged ones included) */
 };
 
 struct sl_idx {
@@ -106,12 +107,12 @@ uint32_t sl_frame_crc(const struct sl_frame_hdr *h, const uint8_t *payload)
 {
 	uint32_t crc = sl_crc32c((const uint8_t *)h + 12, SL_FRAME_HDR_BYTES - 12, 0);
 
-	return sl_crc32c(payload, (size_t)h->pk_len + h->data_len, crc);
+	return sl_crc32c(payload, (size_t)h->key_len + h->data_len, crc);
 }
 
-static uint32_t frame_len_of(uint32_t pk_len, uint32_t data_len)
+static uint32_t frame_len_of(uint32_t key_len, uint32_t data_len)
 {
-	return (SL_FRAME_HDR_BYTES + pk_len + data_len + 7u) & ~7u;
+	return (SL_FRAME_HDR_BYTES + key_len + data_len + 7u) & ~7u;
 }
 
 static void seg_path(const struct sl_shardlog *log, uint64_t first_n, char *out, size_t cap)
@@ -213,7 +214,7 @@ static int seg_grow(const struct sl_shardlog *log, struct sl_seg *s, uint64_t ne
 static int seg_create(struct sl_shardlog *log, uint64_t first_n)
 {
 	char path[PATH_MAX];
-	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0 };
+	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0, 0 };
 
 	seg_path(log, first_n, path, sizeof(path));
 	/* O_EXCL: a file of that name is a segment recovery did not account
@@ -247,8 +248,8 @@ static long frame_check(const uint8_t *p, size_t avail, uint64_t want_n, bool ve
 	memcpy(&h, p, sizeof(h));
 	if (h.magic != SL_FRAME_MAGIC || h.n != want_n)
 		return -1;
-	if (h.pk_len > SL_KIN_PK_MAX * 4 || h.data_len > SL_KIN_DATA_MAX ||
-	    h.frame_len != frame_len_of(h.pk_len, h.data_len))
+	if (h.key_len > SL_LOG_KEY_MAX || h.data_len > SL_LOG_DATA_MAX ||
+	    h.frame_len != frame_len_of(h.key_len, h.data_len))
 		return -1;
 	if (avail < h.frame_len)
 		return 0;
@@ -406,7 +407,7 @@ static int recover(struct sl_shardlog *log)
 			break;
 		}
 		struct stat st;
-		struct sl_seg s = { first_n, first_n, 0, -1, fd, 0 };
+		struct sl_seg s = { first_n, first_n, 0, -1, fd, 0, 0 };
 		if (fstat(fd, &st) == 0)
 			s.prealloc_end = (uint64_t)st.st_size;
 		int torn = seg_recover(log, &s);
@@ -415,6 +416,7 @@ static int recover(struct sl_shardlog *log)
 			rc = torn;
 			break;
 		}
+		s.live = s.end_n - s.first_n; /* the engine's replay kills the dead */
 		rc = segs_push(log, &s);
 		if (rc < 0)
 			close(fd);
@@ -575,14 +577,15 @@ static int stage_add_run(struct sl_stage *st, const struct sl_seg *s, uint32_t b
 	return 0;
 }
 
-int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
-		       const void *data, uint32_t data_len, int64_t arrival_ms, uint64_t *n_out)
+int sl_shardlog_append_typed(struct sl_shardlog *log, uint16_t type, const void *key,
+			     uint32_t key_len, const void *data, uint32_t data_len,
+			     int64_t arrival_ms, uint64_t *n_out)
 {
 	struct sl_stage *st = &log->stage[log->cur];
-	uint32_t fl = frame_len_of(pk_len, data_len);
+	uint32_t fl = frame_len_of(key_len, data_len);
 	int rc;
 
-	if (pk_len > SL_KIN_PK_MAX * 4 || data_len > SL_KIN_DATA_MAX)
+	if (key_len > SL_LOG_KEY_MAX || data_len > SL_LOG_DATA_MAX)
 		return -EFBIG;
 	rc = stage_reserve(st, fl);
 	if (rc < 0)
@@ -603,14 +606,14 @@ int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
 		arrival_ms = log->last_arrival_ms;
 
 	struct sl_frame_hdr h = {
-		.magic = SL_FRAME_MAGIC, .frame_len = fl, .pk_len = (uint16_t)pk_len,
-		.n = log->next_n, .arrival_ms = arrival_ms, .data_len = data_len,
+		.magic = SL_FRAME_MAGIC, .frame_len = fl, .key_len = (uint16_t)key_len,
+		.type = type, .n = log->next_n, .arrival_ms = arrival_ms, .data_len = data_len,
 	};
 	uint8_t *p = st->buf + st->len;
-	memcpy(p + SL_FRAME_HDR_BYTES, pk, pk_len);
-	memcpy(p + SL_FRAME_HDR_BYTES + pk_len, data, data_len);
-	memset(p + SL_FRAME_HDR_BYTES + pk_len + data_len, 0,
-	       fl - SL_FRAME_HDR_BYTES - pk_len - data_len);
+	memcpy(p + SL_FRAME_HDR_BYTES, key, key_len);
+	memcpy(p + SL_FRAME_HDR_BYTES + key_len, data, data_len);
+	memset(p + SL_FRAME_HDR_BYTES + key_len + data_len, 0,
+	       fl - SL_FRAME_HDR_BYTES - key_len - data_len);
 	h.crc = sl_frame_crc(&h, p + SL_FRAME_HDR_BYTES);
 	memcpy(p, &h, sizeof(h));
 
@@ -627,6 +630,7 @@ int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
 	st->len += fl;
 	s->alloc_off += fl;
 	s->end_n = log->next_n + 1;
+	s->live++;
 	s->last_arrival_ms = arrival_ms;
 	log->last_arrival_ms = arrival_ms;
 	st->end_n = log->next_n + 1;
@@ -781,7 +785,7 @@ int sl_shardlog_replay(struct sl_shardlog *log, const uint8_t *frames, size_t le
 		memcpy(&h, frames + off, sizeof(h));
 		if (h.magic != SL_FRAME_MAGIC || h.frame_len < SL_FRAME_HDR_BYTES ||
 		    h.frame_len > len - off ||
-		    frame_len_of(h.pk_len, h.data_len) != h.frame_len ||
+		    frame_len_of(h.key_len, h.data_len) != h.frame_len ||
 		    sl_frame_crc(&h, frames + off + SL_FRAME_HDR_BYTES) != h.crc)
 			return -EBADMSG;
 		if (h.n > log->next_n)
@@ -789,8 +793,8 @@ int sl_shardlog_replay(struct sl_shardlog *log, const uint8_t *frames, size_t le
 		if (h.n == log->next_n) {
 			const uint8_t *pk = frames + off + SL_FRAME_HDR_BYTES;
 			uint64_t n;
-			int rc = sl_shardlog_append(log, pk, h.pk_len, pk + h.pk_len, h.data_len,
-						    h.arrival_ms, &n);
+			int rc = sl_shardlog_append_typed(log, h.type, pk, h.key_len, pk + h.key_len,
+							  h.data_len, h.arrival_ms, &n);
 			if (rc < 0)
 				return rc;
 			assert(n == h.n);
@@ -1000,8 +1004,8 @@ int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, c
 				sl_shardlog_cursor_end(log, c);
 				return 1;
 			}
-			struct sl_rec_view v = { h.n, h.arrival_ms, payload, payload + h.pk_len, h.pk_len,
-						 h.data_len };
+			struct sl_rec_view v = { h.n, h.arrival_ms, payload, payload + h.key_len, h.key_len,
+						 h.data_len, h.type };
 			if (!fn(arg, &v)) {
 				sl_shardlog_cursor_end(log, c);
 				return 1;
@@ -1103,6 +1107,8 @@ uint64_t sl_shardlog_find_time(struct sl_shardlog *log, int64_t ts_ms)
 	return at < 0 ? log->durable_n : (uint64_t)at;
 }
 
+static void drop_first_segment(struct sl_shardlog *log);
+
 static int unlink_now(void *arg, const char *path)
 {
 	(void)arg;
@@ -1127,12 +1133,87 @@ int sl_shardlog_trim_with(struct sl_shardlog *log, int64_t cutoff_ms, sl_unlink_
 		int rc = del(arg, path);
 		if (rc < 0)
 			return rc;
-		close(log->segs[0].fd);
-		memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
-		log->nsegs--;
-		while (log->idx_head < log->idx_len && log->idx[log->idx_head].n < log->segs[0].first_n)
-			log->idx_head++;
+		drop_first_segment(log);
 		deleted++;
 	}
 	return deleted;
+}
+
+/* ---- Live counts and replay ------------------------------------------------ */
+
+int sl_shardlog_kill(struct sl_shardlog *log, uint64_t n)
+{
+	struct sl_seg *s = (struct sl_seg *)seg_find(log, n);
+
+	if (log->nsegs == 0 || n < s->first_n || n >= s->end_n)
+		return -ENOENT;
+	assert(s->live > 0);
+	s->live--;
+	return 0;
+}
+
+uint64_t sl_shardlog_live(const struct sl_shardlog *log)
+{
+	uint64_t live = 0;
+
+	for (uint32_t i = 0; i < log->nsegs; i++)
+		live += log->segs[i].live;
+	return live;
+}
+
+int sl_shardlog_segment(const struct sl_shardlog *log, uint32_t i, uint64_t *first_n,
+			uint64_t *end_n, uint64_t *live)
+{
+	if (i >= log->nsegs)
+		return -ENOENT;
+	*first_n = log->segs[i].first_n;
+	*end_n = log->segs[i].end_n;
+	*live = log->segs[i].live;
+	return 0;
+}
+
+static void drop_first_segment(struct sl_shardlog *log)
+{
+	close(log->segs[0].fd);
+	memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
+	log->nsegs--;
+	while (log->idx_head < log->idx_len && log->idx[log->idx_head].n < log->segs[0].first_n)
+		log->idx_head++;
+}
+
+int sl_shardlog_drop_dead(struct sl_shardlog *log, int (*del)(void *arg, const char *path),
+			  void *arg)
+{
+	int deleted = 0;
+
+	if (log->readers > 0)
+		return 0;
+	while (log->nsegs > 1 && log->segs[0].live == 0 && log->segs[0].end_n <= log->durable_n) {
+		char path[PATH_MAX];
+		seg_path(log, log->segs[0].first_n, path, sizeof(path));
+		int rc = del ? del(arg, path) : unlink_now(NULL, path);
+		if (rc < 0)
+			return rc;
+		drop_first_segment(log);
+		deleted++;
+	}
+	return deleted;
+}
+
+int64_t sl_shardlog_scan(struct sl_shardlog *log, sl_rec_fn fn, void *arg)
+{
+	uint64_t n = sl_shardlog_first_n(log);
+	int64_t passed = 0;
+
+	/* Bounded: each round passes at least one record or ends. */
+	while (n < log->durable_n) {
+		int64_t next = sl_shardlog_read(log, n, INT64_MIN, UINT32_MAX, UINT64_MAX, fn, arg);
+		if (next < 0)
+			return next;
+		if ((uint64_t)next == n)
+			break; /* fn stopped */
+		passed += next - (int64_t)n;
+		n = (uint64_t)next;
+	}
+	return passed;
 }

@@ -1,10 +1,18 @@
-/* shardlog.h - one Kinesis shard's append-only log on disk.
+/* shardlog.h - the generic segment log: an append-only log of typed frames.
  *
- * A shard log is a directory of preallocated segment files named by the
- * first record number they hold. Each record is one frame: a 40-byte header
- * (magic, frame length, CRC32C, partition key length, record number, arrival
- * time, data length) followed by the partition key and the data, padded to 8
- * bytes. Exactly one worker owns a log, so nothing here locks.
+ * Every engine's durable state is one of these: a Kinesis shard today, an
+ * SQS partition, a metric series or a log stream next. A log is a directory
+ * of preallocated segment files named by the first record number they hold.
+ * Each record is one frame: a 40-byte header (magic, frame length, CRC32C,
+ * key length, the engine's frame type, record number, arrival time, data
+ * length) followed by the key and the data, padded to 8 bytes. What the type,
+ * key and data mean is the engine's business (Kinesis: type 0, the partition
+ * key, the blob). Exactly one worker owns a log, so nothing here locks.
+ *
+ * Engines that delete records (an SQS message once deleted) mark them dead
+ * (sl_shardlog_kill); each segment counts its live records, and leading
+ * segments with none left can be dropped (sl_shardlog_drop_dead). On
+ * recovery an engine rebuilds its memory from sl_shardlog_scan().
  *
  * Writes are group commits: sl_shardlog_append() copies a frame into a
  * staging buffer and assigns the record its number; the owner's loop then
@@ -34,8 +42,8 @@ struct sl_frame_hdr {
 	uint32_t magic;
 	uint32_t frame_len; /* whole frame, header and padding included; multiple of 8 */
 	uint32_t crc;       /* CRC32C of the frame from byte 12 to the end of the data */
-	uint16_t pk_len;
-	uint16_t flags;
+	uint16_t key_len;
+	uint16_t type;      /* the engine's frame type */
 	uint64_t n;
 	int64_t arrival_ms;
 	uint32_t data_len;
@@ -47,10 +55,11 @@ _Static_assert(sizeof(struct sl_frame_hdr) == SL_FRAME_HDR_BYTES, "frame header 
 struct sl_rec_view {
 	uint64_t n;
 	int64_t arrival_ms;
-	const uint8_t *pk;
+	const uint8_t *key;
 	const uint8_t *data;
-	uint32_t pk_len;
+	uint32_t key_len;
 	uint32_t data_len;
+	uint16_t type;
 };
 
 /* Called per record by sl_shardlog_read(); return false to stop early
@@ -80,8 +89,37 @@ uint64_t sl_shardlog_first_n(const struct sl_shardlog *log);
  * Returns 0 and *n_out, -ENOBUFS when the staging buffer is full (back-
  * pressure: retry after the in-flight flush completes), -EFBIG for a record
  * that cannot fit a segment, or -errno from rolling to a new segment. */
-int sl_shardlog_append(struct sl_shardlog *log, const void *pk, uint32_t pk_len,
-		       const void *data, uint32_t data_len, int64_t arrival_ms, uint64_t *n_out);
+int sl_shardlog_append_typed(struct sl_shardlog *log, uint16_t type, const void *key,
+			     uint32_t key_len, const void *data, uint32_t data_len,
+			     int64_t arrival_ms, uint64_t *n_out);
+/* A frame of type 0 (a Kinesis record). */
+static inline int sl_shardlog_append(struct sl_shardlog *log, const void *key, uint32_t key_len,
+				     const void *data, uint32_t data_len, int64_t arrival_ms,
+				     uint64_t *n_out)
+{
+	return sl_shardlog_append_typed(log, 0, key, key_len, data, data_len, arrival_ms, n_out);
+}
+
+/* ---- Live counts and replay ---------------------------------------------- */
+
+/* Mark record n dead: the engine no longer needs it. Each record may be
+ * killed once (a second kill of the same record is the engine's bug and
+ * miscounts). 0, or -ENOENT when n is not in the log. */
+int sl_shardlog_kill(struct sl_shardlog *log, uint64_t n);
+/* Live records in the log, and per segment (i from 0, oldest first;
+ * -ENOENT past the last): what an engine needs to decide on compaction. */
+uint64_t sl_shardlog_live(const struct sl_shardlog *log);
+int sl_shardlog_segment(const struct sl_shardlog *log, uint32_t i, uint64_t *first_n,
+			uint64_t *end_n, uint64_t *live);
+/* Delete leading segments with no live record and every record durable,
+ * never the newest segment and never while a read is open; del as in
+ * sl_shardlog_trim_with(). Returns the segments deleted, or -errno. */
+int sl_shardlog_drop_dead(struct sl_shardlog *log, int (*del)(void *arg, const char *path),
+			  void *arg);
+/* Replay: fn for every durable record from the first on, in order. Reads
+ * with pread: at start-up (the control thread's preload) and in tests, never
+ * on a worker serving requests. Returns the records passed, or -errno. */
+int64_t sl_shardlog_scan(struct sl_shardlog *log, sl_rec_fn fn, void *arg);
 
 /* Queue the staged bytes on `ring`: one write per contiguous run, and in
  * sync mode an fdatasync linked after each segment's last write. Every SQE

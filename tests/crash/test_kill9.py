@@ -108,7 +108,7 @@ def zero_shard_segments(data_dir):
     """Overwrite every shard segment with zeros, keeping its size: what a
     power loss could do to data that was written but never synced."""
     n = 0
-    for root, _, files in os.walk(os.path.join(data_dir, "kinesis")):
+    for root, _, files in os.walk(os.path.join(data_dir, "logs")):
         for f in files:
             if f.endswith(".seg"):
                 path = os.path.join(root, f)

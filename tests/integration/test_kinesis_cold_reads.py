@@ -12,7 +12,7 @@ from harness import unique_name
 
 def evict(data_dir):
     n = 0
-    for path in glob.glob(os.path.join(data_dir, "kinesis", "*", "*", "*.seg")):
+    for path in glob.glob(os.path.join(data_dir, "logs", "*", "*", "*.seg")):
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)

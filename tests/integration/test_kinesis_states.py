@@ -3,6 +3,7 @@ UPDATING while resharding, DELETING -> gone), and resources scoped by the
 region of the request's SigV4 credential scope."""
 
 import time
+import unittest
 
 import boto3
 import botocore.config
@@ -110,9 +111,31 @@ class RegionScopeTest(harness.KinesisTestCase):
         self.assertEqual([r["Data"] for r in west.get_records(ShardIterator=it)["Records"]], [b"to-west"])
 
 
-if __name__ == "__main__":
-    import unittest
-    unittest.main()
+class DataDirUpgradeTest(unittest.TestCase):
+    """A data directory of the previous layout (shard logs under kinesis/)
+    is renamed to logs/ at start-up, and every record is still there."""
+
+    def test_kinesis_dir_is_adopted_as_logs(self):
+        import os
+        server = harness.Server(needs_local=True, name="upgrade")
+        self.addCleanup(server.stop)
+        server.start()
+        c = server.client()
+        name = unique_name("upgrade")
+        harness.create_stream(c, name, shards=2)
+        seqs = [c.put_record(StreamName=name, Data=b"r%d" % i, PartitionKey="k%d" % i)["SequenceNumber"]
+                for i in range(20)]
+        server.terminate()
+        os.rename(os.path.join(server.data_dir, "logs"), os.path.join(server.data_dir, "kinesis"))
+        server.start()
+        c = server.client()
+        found = []
+        for s in harness.list_all_shards(c, name):
+            recs, _ = harness.read_shard(c, s["ShardId"], name=name)
+            found += [r["SequenceNumber"] for r in recs]
+        self.assertEqual(sorted(found), sorted(seqs))
+        self.assertTrue(os.path.isdir(os.path.join(server.data_dir, "logs")))
+        self.assertFalse(os.path.exists(os.path.join(server.data_dir, "kinesis")))
 
 
 class ClosedShardExpiryTest(harness.KinesisTestCase):
@@ -132,7 +155,7 @@ class ClosedShardExpiryTest(harness.KinesisTestCase):
         self.c.put_record(StreamName=name, Data=b"old", PartitionKey="k")
         self.c.split_shard(StreamName=name, ShardToSplit="shardId-000000000000",
                            NewStartingHashKey=str(2 ** 127))
-        uid_dirs = glob.glob(os.path.join(self.server.data_dir, "kinesis", "*"))
+        uid_dirs = glob.glob(os.path.join(self.server.data_dir, "logs", "*"))
         self.assertEqual(len(uid_dirs), 1)
         parent_dir = os.path.join(uid_dirs[0], "00000000")
         self.assertTrue(os.path.isdir(parent_dir))
@@ -151,3 +174,8 @@ class ClosedShardExpiryTest(harness.KinesisTestCase):
         # The children carry on.
         out = self.c.put_record(StreamName=name, Data=b"new", PartitionKey="k")
         self.assertIn(out["ShardId"], ids)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()

@@ -352,10 +352,28 @@ static void part_durable(struct sl_worker *w, struct sl_waiter *wt)
 		sl_msg_reply(w, &part->msg);
 }
 
+/* A shard's throughput accounting for --shard-limits (one-second windows),
+ * kept in its log's service-private bytes. */
+struct kin_windows {
+	int64_t win_in_s;
+	uint64_t win_in_bytes;
+	uint64_t win_in_records;
+	int64_t win_out_s;
+	uint64_t win_out_bytes;
+	uint32_t win_out_calls;
+};
+_Static_assert(sizeof(struct kin_windows) <= SL_WLOG_SVC_BYTES, "fits sl_wlog's svc bytes");
+
+static struct kin_windows *windows(struct sl_wlog *log)
+{
+	return (struct kin_windows *)(void *)log->svc;
+}
+
 /* Per-shard input limits (--shard-limits): one-second windows. */
-static bool in_throttled(struct sl_wlog *wl, int64_t now_ms, uint32_t bytes)
+static bool in_throttled(struct sl_wlog *log, int64_t now_ms, uint32_t bytes)
 {
 	int64_t sec = now_ms / 1000;
+	struct kin_windows *wl = windows(log);
 
 	if (!sl_cfg->shard_limits)
 		return false;
@@ -876,7 +894,7 @@ static bool get_one(void *arg, const struct sl_rec_view *r)
 	sl_enc_key(e, "Data");
 	sl_enc_blob(e, r->data, r->data_len);
 	sl_enc_key(e, "PartitionKey");
-	sl_enc_str(e, (const char *)r->pk, r->pk_len);
+	sl_enc_str(e, (const char *)r->key, r->key_len);
 	if (g->encrypted) {
 		sl_enc_key(e, "EncryptionType");
 		sl_enc_cstr(e, "KMS");
@@ -917,9 +935,10 @@ static void encode_children(struct sl_enc *e, const struct sl_stream_meta *s, ui
 }
 
 /* Per-shard output limits (--shard-limits): 5 calls and 2 MiB a second. */
-static bool out_throttled(struct sl_wlog *wl, int64_t now_ms)
+static bool out_throttled(struct sl_wlog *log, int64_t now_ms)
 {
 	int64_t sec = now_ms / 1000;
+	struct kin_windows *wl = windows(log);
 
 	if (!sl_cfg->shard_limits)
 		return false;
@@ -952,7 +971,7 @@ static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
 	}
 	if (next < g->n)
 		next = g->n;
-	g->wl->win_out_bytes += g->bytes;
+	windows(g->wl)->win_out_bytes += g->bytes;
 	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->records_out, g->cur.count);
 	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->bytes_out, g->bytes);
 	sl_enc_arr_end(e);

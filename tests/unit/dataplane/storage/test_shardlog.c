@@ -1,6 +1,7 @@
 /* Tests for dataplane/shardlog.c on a real disk with a real io_uring. */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +81,8 @@ static bool check_rec(void *arg, const struct sl_rec_view *r)
 	char pk[32];
 
 	snprintf(pk, sizeof(pk), "key-%u", i);
-	if (r->n != s->first_n + s->count || r->pk_len != strlen(pk) ||
-	    memcmp(r->pk, pk, r->pk_len) != 0 || r->data_len != s->len_each)
+	if (r->n != s->first_n + s->count || r->key_len != strlen(pk) ||
+	    memcmp(r->key, pk, r->key_len) != 0 || r->data_len != s->len_each)
 		s->ok = false;
 	for (uint32_t k = 0; k < r->data_len && s->ok; k++)
 		s->ok = r->data[k] == (uint8_t)(i * 31 + k);
@@ -466,4 +467,96 @@ Test(shardlog, staging_memory_is_given_back_when_idle)
 	flush(log, true);
 	cr_expect_eq(sl_shardlog_durable_n(log), 5);
 	sl_shardlog_close(log);
+}
+
+/* An engine of the kind SQS will be: type 1 frames are messages, type 2
+ * frames record that a message was deleted (data: its record number). */
+enum { T_MSG = 1, T_DEL = 2 };
+
+struct replay {
+	struct sl_shardlog *log;
+	uint32_t msgs, dels, gone;
+	bool ok;
+};
+
+static bool replay_one(void *arg, const struct sl_rec_view *r)
+{
+	struct replay *rp = arg;
+
+	if (r->type == T_MSG) {
+		rp->msgs++;
+		rp->ok &= r->key_len > 0 && r->data_len == 256 * 1024;
+	} else if (r->type == T_DEL) {
+		uint64_t victim;
+		rp->ok &= r->data_len == sizeof(victim);
+		memcpy(&victim, r->data, sizeof(victim));
+		rp->dels++;
+		/* The deleted message may be in a segment already dropped. */
+		int rc = sl_shardlog_kill(rp->log, victim);
+		if (rc == -ENOENT)
+			rp->gone++;
+		else
+			rp->ok &= rc == 0;
+	} else {
+		rp->ok = false;
+	}
+	return true;
+}
+
+Test(shardlog, typed_frames_live_counts_drop_dead_segments_and_replay)
+{
+	struct sl_shardlog *log;
+	const uint32_t len = 256 * 1024;
+	uint8_t *data = calloc(1, len);
+	uint64_t n;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 64; i++) {
+		cr_assert_eq(sl_shardlog_append_typed(log, T_MSG, "m", 1, data, len, 1000, &n), 0);
+		cr_assert_eq(n, i);
+		if (i % 8 == 7)
+			flush(log, true);
+	}
+	cr_assert_eq(sl_shardlog_live(log), 64);
+	/* Delete messages 0..39: a delete frame each, and the message dies. */
+	for (uint64_t v = 0; v < 40; v++) {
+		cr_assert_eq(sl_shardlog_append_typed(log, T_DEL, "d", 1, &v, sizeof(v), 2000, &n), 0);
+		cr_assert_eq(sl_shardlog_kill(log, v), 0);
+	}
+	cr_assert_eq(sl_shardlog_kill(log, 5000), -ENOENT);
+	/* Not durable yet: nothing may go. */
+	uint64_t first, end, live;
+	cr_assert_eq(sl_shardlog_segment(log, 0, &first, &end, &live), 0);
+	cr_assert_eq(first, 0);
+	cr_assert_eq(live, 0, "the first segment holds only deleted messages");
+	flush(log, true);
+	cr_assert_eq(sl_shardlog_live(log), 24 + 40);
+	int dropped = sl_shardlog_drop_dead(log, NULL, NULL);
+	cr_assert_geq(dropped, 1);
+	uint64_t first_n = sl_shardlog_first_n(log);
+	cr_assert_gt(first_n, 0);
+	cr_assert_leq(first_n, 40, "a segment with a live message was dropped");
+	/* Every dead leading segment went: the first one left is live (or the
+	 * newest, which always stays). */
+	cr_assert_eq(sl_shardlog_segment(log, 0, &first, &end, &live), 0);
+	cr_assert_eq(first, first_n);
+	cr_assert(live > 0 || sl_shardlog_segment(log, 1, &first, &end, &live) == -ENOENT);
+	cr_assert_eq(sl_shardlog_live(log), 24 + 40);
+	sl_shardlog_close(log);
+
+	/* Recovery: every record starts live; the engine's replay kills the
+	 * deleted ones again and gets the same counts. */
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_first_n(log), first_n);
+	cr_assert_eq(sl_shardlog_live(log), 104 - first_n);
+	struct replay rp = { log, 0, 0, 0, true };
+	cr_assert_eq(sl_shardlog_scan(log, replay_one, &rp), (int64_t)(104 - first_n));
+	cr_assert(rp.ok);
+	cr_assert_eq(rp.msgs, 64 - first_n);
+	cr_assert_eq(rp.dels, 40);
+	cr_assert_eq(rp.gone, first_n, "deletes of dropped messages find nothing");
+	cr_assert_eq(sl_shardlog_live(log), 24 + 40);
+	cr_assert_eq(sl_shardlog_drop_dead(log, NULL, NULL), 0, "what is left has live records");
+	sl_shardlog_close(log);
+	free(data);
 }
