@@ -498,6 +498,22 @@ struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid,
 
 static struct sl_shardlog *adopt_recovered(uint64_t uid, uint32_t ordinal);
 
+/* The worker running on this thread (NULL on the control thread). */
+static __thread struct sl_worker *tl_self;
+
+static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path);
+static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to);
+
+/* On the worker: rolls and growth of wl go to the control thread. */
+static void worker_seg_ops(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	struct sl_seg_ops ops = { seg_create_later, seg_grow_later, wl };
+
+	(void)w;
+	(void)arg;
+	sl_shardlog_set_seg_ops(wl->log, &ops);
+}
+
 struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal, int *err)
 {
 	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;
@@ -522,6 +538,9 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
 	}
 	wl->stream_uid = stream_uid;
 	wl->ordinal = ordinal;
+	wl->owner = w;
+	if (tl_self == w)
+		worker_seg_ops(w, wl, NULL);
 	*wlog_slot(w, stream_uid, ordinal, true) = wl;
 	w->logs_used++;
 	return wl;
@@ -592,8 +611,127 @@ static int unlink_later(void *arg, const char *path)
 	return remove_later(arg, path, false);
 }
 
+/* Segment files are made and grown by the control thread too: a roll (open,
+ * allocate, sync the directory) and each growth step would otherwise block
+ * the worker on the filesystem. The log keeps staging meanwhile; the log is
+ * never closed while a job holds its fd (wl->seg_jobs). */
+struct seg_job {
+	struct sl_msg msg;
+	struct sl_wlog *wl;
+	bool create;
+	int fd;      /* grow: the segment; create: the answer (fd or -errno) */
+	uint64_t first_n;
+	uint64_t from, to;
+	char path[];
+};
+
+static void seg_job_call(struct sl_worker *self, struct sl_msg *msg)
+{
+	struct seg_job *j = msg->arg;
+
+	assert(self == NULL);
+	if (!j->create) {
+		if (fallocate(j->fd, 0, (off_t)j->from, (off_t)(j->to - j->from)) < 0 &&
+		    errno != EOPNOTSUPP)
+			sl_warn("segment growth: %s", strerror(errno));
+		sl_msg_reply(NULL, msg);
+		return;
+	}
+	int fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int rc = fd < 0 ? -errno : 0;
+	if (rc == 0 && fallocate(fd, 0, 0, (off_t)j->to) < 0 && errno != EOPNOTSUPP)
+		rc = -errno;
+	if (rc == 0) {
+		/* The new name must survive a crash before any record in it is
+		 * acknowledged. */
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", j->path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = dfd < 0 || fsync(dfd) < 0 ? -errno : 0;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (rc < 0 && fd >= 0) {
+		close(fd);
+		unlink(j->path);
+	}
+	if (rc < 0)
+		sl_error("segment %s: %s", j->path, strerror(-rc));
+	j->fd = rc < 0 ? rc : fd;
+	sl_msg_reply(NULL, msg);
+}
+
+static void mark_dirty(struct sl_worker *w, struct sl_wlog *wl);
+
+static void seg_job_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct seg_job *j = msg->arg;
+	struct sl_wlog *wl = j->wl;
+
+	assert(wl->seg_jobs > 0);
+	wl->seg_jobs--;
+	if (j->create) {
+		sl_shardlog_adopt_segment(wl->log, j->first_n, j->fd, j->to);
+		if (j->fd < 0)
+			wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
+		mark_dirty(w, wl); /* what waited for the file can be written now */
+	}
+	free(j);
+}
+
+static struct seg_job *seg_job_new(struct sl_wlog *wl, const char *path)
+{
+	size_t n = path ? strlen(path) + 1 : 1;
+	struct seg_job *j = calloc(1, sizeof(*j) + n);
+
+	if (!j)
+		return NULL;
+	if (path)
+		memcpy(j->path, path, n);
+	j->wl = wl;
+	j->msg.fn = seg_job_call;
+	j->msg.done = seg_job_done;
+	j->msg.arg = j;
+	return j;
+}
+
+static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path)
+{
+	struct sl_wlog *wl = arg;
+	struct seg_job *j = seg_job_new(wl, path);
+
+	(void)log;
+	if (!j)
+		return -ENOMEM;
+	j->create = true;
+	j->first_n = first_n;
+	j->to = SL_PREALLOC_STEP;
+	wl->seg_jobs++;
+	sl_msg_send(wl->owner, SL_TO_CONTROL, &j->msg);
+	return 0;
+}
+
+static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to)
+{
+	struct sl_wlog *wl = arg;
+	struct seg_job *j = seg_job_new(wl, NULL);
+
+	if (!j)
+		return; /* best effort: the writes extend the file anyway */
+	j->fd = fd;
+	j->from = from;
+	j->to = to;
+	wl->seg_jobs++;
+	sl_msg_send(wl->owner, SL_TO_CONTROL, &j->msg);
+}
+
 int sl_worker_trim_log(struct sl_worker *w, struct sl_wlog *wl, int64_t cutoff_ms)
 {
+	if (wl->seg_jobs)
+		return 0; /* a job may hold a segment's fd: next tick */
 	return sl_shardlog_trim_with(wl->log, cutoff_ms, unlink_later, w);
 }
 
@@ -606,7 +744,7 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 	if (slot) {
 		struct sl_wlog *wl = *slot;
 		if (sl_shardlog_busy(wl->log) || wl->fsyncs_due || wl->held_on ||
-		    sl_shardlog_readers(wl->log))
+		    sl_shardlog_readers(wl->log) || wl->seg_jobs)
 			return -EBUSY; /* completions still point at it: retry later */
 		fire_waiters(w, wl, true);
 		*slot = WLOG_TOMB;
@@ -873,6 +1011,9 @@ static void retry_failed_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 
 	if (wl->retry_at_ms && now >= wl->retry_at_ms) {
 		wl->retry_at_ms = 0;
+		/* A segment whose create failed is asked for again. */
+		if (sl_shardlog_create_error(wl->log))
+			(void)sl_shardlog_retry_create(wl->log); /* a job, counted by the ops */
 		mark_dirty(w, wl);
 	}
 	/* A log that stayed quiet for a few ticks gives back what a burst made
@@ -1142,7 +1283,7 @@ static bool logs_idle(struct sl_worker *w)
 		struct sl_wlog *wl = w->logs[i];
 		if (wl && wl != WLOG_TOMB &&
 		    (sl_shardlog_busy(wl->log) || wl->fsyncs_due || wl->held_on ||
-		     sl_shardlog_readers(wl->log)))
+		     sl_shardlog_readers(wl->log) || wl->seg_jobs))
 			return false;
 	}
 	return true;
@@ -1267,6 +1408,13 @@ static void worker_drain_and_stop(struct sl_worker *w)
 		struct sl_wlog *wl = w->logs[i];
 		if (wl && wl != WLOG_TOMB) {
 			fire_waiters(w, wl, true);
+			if (wl->seg_jobs) {
+				/* Past the drain deadline with a job out: its answer
+				 * would land on freed memory, so keep it. */
+				sl_warn("shard log %u: %u segment job(s) unanswered at exit",
+					wl->ordinal, wl->seg_jobs);
+				continue;
+			}
 			sl_shardlog_close(wl->log);
 			free(wl);
 		}
@@ -1285,6 +1433,10 @@ static int worker_main(void *arg)
 	snprintf(name, sizeof(name), "w%u", w->idx);
 	sl_log_thread_name(name);
 	sl_log_attach(&w->log);
+	/* From here on this thread is w: logs opened for it before (start-up
+	 * recovery) hand their rolls to the control thread too. */
+	tl_self = w;
+	sl_worker_foreach_log(w, worker_seg_ops, NULL);
 	if (io_uring_queue_init_params(SL_URING_ENTRIES, &w->ring, &p) < 0) {
 		memset(&p, 0, sizeof(p));
 		int rc = io_uring_queue_init_params(SL_URING_ENTRIES, &w->ring, &p);

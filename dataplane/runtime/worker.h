@@ -124,6 +124,8 @@ struct sl_wlog {
 	uint64_t stream_uid;
 	uint32_t ordinal;
 	bool dirty;    /* on the worker's dirty list */
+	uint32_t seg_jobs; /* segment creates and growth steps at the control thread */
+	struct sl_worker *owner;
 	bool closed;   /* closed by resharding: appends are refused */
 	uint32_t fsyncs_due; /* batch mode: fdatasyncs in flight */
 	uint32_t idle_ticks; /* housekeeping ticks with nothing staged or in flight */

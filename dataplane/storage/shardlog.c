@@ -44,10 +44,11 @@ struct sl_idx {
 };
 
 struct sl_run {
-	int fd;
+	int fd;             /* -1 while its segment is being created */
 	uint32_t buf_off;
 	uint32_t len;
 	uint64_t file_off;
+	uint64_t seg_first_n;
 };
 
 struct sl_stage {
@@ -90,6 +91,13 @@ struct sl_shardlog {
 	uint32_t syncs_due;     /* batch mode: fdatasync completions still to come */
 	int sync_err;           /* batch mode: the first error among them */
 	uint32_t readers;  /* open read cursors: their segments must not go */
+	/* Segment files made elsewhere (a worker's helper): with ops set, a
+	 * roll asks ops.create and the newest segment has fd -1 until
+	 * sl_shardlog_adopt_segment(); growth steps go to ops.grow. */
+	struct sl_seg_ops ops;
+	bool has_ops;
+	bool creating;   /* a create was asked and not answered */
+	int create_err;  /* the last answer's error: ask again (retry_create) */
 };
 
 static void publish(struct sl_shardlog *log);
@@ -206,6 +214,25 @@ static int seg_grow(const struct sl_shardlog *log, struct sl_seg *s, uint64_t ne
 	if (fallocate(s->fd, 0, (off_t)s->prealloc_end, (off_t)(end - s->prealloc_end)) < 0 &&
 	    errno != EOPNOTSUPP)
 		return -errno;
+	s->prealloc_end = end;
+	return 0;
+}
+
+/* Growth through ops: ask for the next step ahead of the writes and go on
+ * (a write past the allocation is still a write; the step only keeps the
+ * file contiguous). A segment still being created got its first step from
+ * its creator. */
+static int seg_grow_async(struct sl_shardlog *log, struct sl_seg *s, uint64_t need_end)
+{
+	if (s->fd < 0 || need_end + SL_PREALLOC_STEP / 2 <= s->prealloc_end ||
+	    s->prealloc_end >= log->segment_bytes)
+		return 0;
+	uint64_t end = s->prealloc_end + SL_PREALLOC_STEP;
+	while (end < need_end + SL_PREALLOC_STEP / 2)
+		end += SL_PREALLOC_STEP;
+	if (end > log->segment_bytes)
+		end = log->segment_bytes;
+	log->ops.grow(log->ops.arg, s->fd, s->prealloc_end, end);
 	s->prealloc_end = end;
 	return 0;
 }
@@ -538,7 +565,7 @@ int64_t sl_shardlog_last_arrival_ms(const struct sl_shardlog *log)
 
 bool sl_shardlog_busy(const struct sl_shardlog *log)
 {
-	return log->inflight || log->stage[log->cur].len > 0;
+	return log->inflight || log->stage[log->cur].len > 0 || log->creating;
 }
 
 static int stage_reserve(struct sl_stage *st, uint32_t need)
@@ -573,8 +600,90 @@ static int stage_add_run(struct sl_stage *st, const struct sl_seg *s, uint32_t b
 	}
 	if (st->nruns == SL_RUNS_MAX)
 		return -ENOBUFS;
-	st->runs[st->nruns++] = (struct sl_run){ s->fd, buf_off, len, file_off };
+	st->runs[st->nruns++] = (struct sl_run){ s->fd, buf_off, len, file_off, s->first_n };
 	return 0;
+}
+
+/* The newest segment is full: start the next one at next_n, here (blocking)
+ * or through ops (the segment has no file until it is adopted). */
+static int seg_roll(struct sl_shardlog *log)
+{
+	if (!log->has_ops)
+		return seg_create(log, log->next_n);
+	if (log->segs[log->nsegs - 1].fd < 0)
+		return -ENOBUFS; /* the last roll is not answered yet: back-pressure */
+	char path[PATH_MAX];
+	struct sl_seg s = { log->next_n, log->next_n, 0, -1, -1, 0, 0 };
+	int rc = segs_push(log, &s);
+	if (rc < 0)
+		return rc;
+	seg_path(log, s.first_n, path, sizeof(path));
+	rc = log->ops.create(log->ops.arg, log, s.first_n, path);
+	if (rc < 0) {
+		log->nsegs--;
+		return rc;
+	}
+	log->creating = true;
+	log->create_err = 0;
+	return 0;
+}
+
+void sl_shardlog_set_seg_ops(struct sl_shardlog *log, const struct sl_seg_ops *ops)
+{
+	assert(!log->creating);
+	log->has_ops = ops != NULL;
+	if (ops)
+		log->ops = *ops;
+}
+
+void sl_shardlog_adopt_segment(struct sl_shardlog *log, uint64_t first_n, int fd, uint64_t prealloc)
+{
+	struct sl_seg *s = &log->segs[log->nsegs - 1];
+
+	assert(log->creating && s->first_n == first_n && s->fd < 0);
+	log->creating = false;
+	if (fd < 0) {
+		log->create_err = fd;
+		return;
+	}
+	s->fd = fd;
+	s->prealloc_end = prealloc;
+}
+
+int sl_shardlog_retry_create(struct sl_shardlog *log)
+{
+	char path[PATH_MAX];
+	struct sl_seg *s = &log->segs[log->nsegs - 1];
+
+	if (!log->has_ops || log->creating || s->fd >= 0)
+		return 0;
+	seg_path(log, s->first_n, path, sizeof(path));
+	int rc = log->ops.create(log->ops.arg, log, s->first_n, path);
+	if (rc == 0)
+		log->creating = true;
+	return rc < 0 ? rc : 1;
+}
+
+int sl_shardlog_create_error(const struct sl_shardlog *log)
+{
+	return log->create_err;
+}
+
+/* Give every run of st whose segment got its file that file. False while
+ * one still waits for its segment (nothing of st can be written yet). */
+static bool runs_resolved(struct sl_shardlog *log, struct sl_stage *st)
+{
+	for (uint32_t i = 0; i < st->nruns; i++) {
+		struct sl_run *r = &st->runs[i];
+		if (r->fd >= 0)
+			continue;
+		const struct sl_seg *s = &log->segs[log->nsegs - 1];
+		assert(s->first_n == r->seg_first_n);
+		if (s->fd < 0)
+			return false;
+		r->fd = s->fd;
+	}
+	return true;
 }
 
 int sl_shardlog_append_typed(struct sl_shardlog *log, uint16_t type, const void *key,
@@ -594,12 +703,13 @@ int sl_shardlog_append_typed(struct sl_shardlog *log, uint16_t type, const void 
 		return -ENOBUFS;
 	struct sl_seg *s = &log->segs[log->nsegs - 1];
 	if (s->alloc_off + fl > log->segment_bytes) {
-		rc = seg_create(log, log->next_n);
+		rc = seg_roll(log);
 		if (rc < 0)
 			return rc;
 		s = &log->segs[log->nsegs - 1];
 	}
-	rc = seg_grow(log, s, s->alloc_off + fl);
+	rc = log->has_ops ? seg_grow_async(log, s, s->alloc_off + fl) :
+			    seg_grow(log, s, s->alloc_off + fl);
 	if (rc < 0)
 		return rc;
 	if (arrival_ms < log->last_arrival_ms)
@@ -648,6 +758,8 @@ int sl_shardlog_prep_flush(struct sl_shardlog *log, struct io_uring *ring, int m
 	if (!log->inflight) {
 		if (log->stage[log->cur].len == 0)
 			return 0;
+		if (!runs_resolved(log, &log->stage[log->cur]))
+			return 0; /* its new segment is not made yet: keep staging */
 		assert(log->stage[!log->cur].len == 0);
 		log->cur = !log->cur;
 	}

@@ -71,8 +71,36 @@ typedef bool (*sl_rec_fn)(void *arg, const struct sl_rec_view *rec);
  * and counter are rebuilt. Returns 0 and *out, or -errno. */
 int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog **out);
 
+/* How segment files are made when the log rolls to a new segment. Without
+ * ops (the default: start-up, tests) a roll creates the file in place,
+ * blocking. A worker gives ops instead, so that it never waits on the
+ * filesystem:
+ *   create: make the file at path (exclusive), allocate its first bytes,
+ *           make its name durable, then, on the log's owner, answer with
+ *           sl_shardlog_adopt_segment(). 0 if asked, or -errno.
+ *   grow:   allocate fd's bytes [from, to) ahead of the writes; best effort,
+ *           no answer (a write past the allocation is still a write).
+ * Records staged for a segment that has no file yet wait in the stage; a
+ * second roll before the first is answered is -ENOBUFS (back-pressure). */
+struct sl_seg_ops {
+	int (*create)(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path);
+	void (*grow)(void *arg, int fd, uint64_t from, uint64_t to);
+	void *arg;
+};
+void sl_shardlog_set_seg_ops(struct sl_shardlog *log, const struct sl_seg_ops *ops);
+/* The answer to ops.create: the new file's fd and how far it is allocated,
+ * or fd = -errno (the segment stays without a file; retry_create asks
+ * again). */
+void sl_shardlog_adopt_segment(struct sl_shardlog *log, uint64_t first_n, int fd,
+			       uint64_t prealloc);
+/* Ask ops.create again after a failed answer. 1 if asked, 0 if nothing to
+ * ask, or -errno. */
+int sl_shardlog_retry_create(struct sl_shardlog *log);
+/* The error of the last failed create (0: none). */
+int sl_shardlog_create_error(const struct sl_shardlog *log);
+
 /* Close files and free memory. Staged, unflushed records are dropped (they
- * were never acknowledged). */
+ * were never acknowledged). Never while a create is unanswered (busy). */
 void sl_shardlog_close(struct sl_shardlog *log);
 
 /* Delete every file of the log at `dir`, then the directory. 0 or -errno. */
@@ -180,7 +208,8 @@ uint64_t sl_shardlog_fsyncs(const struct sl_shardlog *log);
  * rewritten by the next prep_flush; durable_n did not move). */
 int sl_shardlog_complete(struct sl_shardlog *log, int res);
 
-/* True while a flush is in flight or records are staged. */
+/* True while a flush is in flight, records are staged, or a segment
+ * create is unanswered. */
 bool sl_shardlog_busy(const struct sl_shardlog *log);
 
 /* Call fn for durable records from number `from_n` on, skipping records that

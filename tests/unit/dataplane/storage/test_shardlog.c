@@ -560,3 +560,109 @@ Test(shardlog, typed_frames_live_counts_drop_dead_segments_and_replay)
 	sl_shardlog_close(log);
 	free(data);
 }
+
+static bool stop_none(void *arg, const struct sl_rec_view *r)
+{
+	(void)arg;
+	(void)r;
+	return true;
+}
+
+/* Segment files made elsewhere (as a worker's control thread does): the
+ * test plays the helper, answering each create when it chooses. */
+struct helper {
+	uint32_t creates, grows;
+	uint64_t first_n;
+	char path[512];
+	bool fail_next;
+};
+
+static int helper_create(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path)
+{
+	struct helper *h = arg;
+
+	(void)log;
+	h->creates++;
+	h->first_n = first_n;
+	snprintf(h->path, sizeof(h->path), "%s", path);
+	return 0;
+}
+
+static void helper_grow(void *arg, int fd, uint64_t from, uint64_t to)
+{
+	struct helper *h = arg;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(from, to);
+	h->grows++;
+}
+
+static void helper_answer(struct helper *h, struct sl_shardlog *log, int err)
+{
+	if (err) {
+		sl_shardlog_adopt_segment(log, h->first_n, err, 0);
+		return;
+	}
+	int fd = open(h->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	cr_assert_geq(fd, 0);
+	sl_shardlog_adopt_segment(log, h->first_n, fd, 0);
+}
+
+static bool file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+Test(shardlog, rolls_and_growth_through_ops_never_touch_the_filesystem_inline)
+{
+	struct sl_shardlog *log;
+	struct helper h = { 0 };
+	struct sl_seg_ops ops = { helper_create, helper_grow, &h };
+	const uint32_t len = 256 * 1024;
+	uint64_t n = 0;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	sl_shardlog_set_seg_ops(log, &ops);
+	/* Fill the first 4 MiB segment: growth is asked for, not done. */
+	uint32_t i = 0;
+	for (; h.creates == 0; i++) {
+		append(log, i, len, 1000, i);
+		flush(log, true);
+	}
+	cr_assert_eq(h.creates, 1, "the roll asked the helper for the next segment");
+	cr_assert_gt(h.first_n, 0);
+	cr_assert_not(file_exists(h.path), "the roll made the file itself");
+	cr_assert(sl_shardlog_busy(log), "an unanswered create keeps the log busy");
+	/* The record that rolled waits in the stage; a flush queues nothing. */
+	cr_assert_eq(sl_shardlog_prep_flush(log, &ring, true, 42), 0);
+	cr_assert_eq(sl_shardlog_durable_n(log), h.first_n);
+	/* More records fill the pending segment; the next roll is refused
+	 * until the first is answered (back-pressure, nothing lost). */
+	int rc = 0;
+	uint8_t *data = calloc(1, len);
+	for (int k = 0; k < 40 && rc == 0; k++) {
+		rc = sl_shardlog_append(log, "k", 1, data, len, 1000, &n);
+		if (rc == 0)
+			i++;
+	}
+	cr_assert_eq(rc, -ENOBUFS);
+	cr_assert_eq(h.creates, 1);
+	/* A failed create: the records still wait; a retry asks again. */
+	helper_answer(&h, log, -EIO);
+	cr_assert_eq(sl_shardlog_create_error(log), -EIO);
+	cr_assert_eq(sl_shardlog_prep_flush(log, &ring, true, 42), 0);
+	cr_assert_eq(sl_shardlog_retry_create(log), 1);
+	cr_assert_eq(h.creates, 2);
+	helper_answer(&h, log, 0);
+	flush(log, true);
+	cr_assert_eq(sl_shardlog_durable_n(log), i, "everything staged was written once adopted");
+	sl_shardlog_close(log);
+	/* Recovery sees one log, every record in order. */
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), i);
+	cr_assert_eq(sl_shardlog_scan(log, stop_none, NULL), (int64_t)i);
+	sl_shardlog_close(log);
+	free(data);
+}
