@@ -503,11 +503,12 @@ static __thread struct sl_worker *tl_self;
 
 static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path);
 static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to);
+static void seg_seal_later(void *arg, const char *path, uint8_t *buf, size_t len);
 
 /* On the worker: rolls and growth of wl go to the control thread. */
 static void worker_seg_ops(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 {
-	struct sl_seg_ops ops = { seg_create_later, seg_grow_later, wl };
+	struct sl_seg_ops ops = { seg_create_later, seg_grow_later, seg_seal_later, wl };
 
 	(void)w;
 	(void)arg;
@@ -618,8 +619,10 @@ static int unlink_later(void *arg, const char *path)
 struct seg_job {
 	struct sl_msg msg;
 	struct sl_wlog *wl;
-	bool create;
+	enum { JOB_CREATE, JOB_GROW, JOB_SEAL } kind;
 	int fd;      /* grow: the segment; create: the answer (fd or -errno) */
+	uint8_t *buf; /* seal: the footer, freed when done */
+	size_t len;
 	uint64_t first_n;
 	uint64_t from, to;
 	char path[];
@@ -630,10 +633,20 @@ static void seg_job_call(struct sl_worker *self, struct sl_msg *msg)
 	struct seg_job *j = msg->arg;
 
 	assert(self == NULL);
-	if (!j->create) {
+	if (j->kind == JOB_GROW) {
 		if (fallocate(j->fd, 0, (off_t)j->from, (off_t)(j->to - j->from)) < 0 &&
 		    errno != EOPNOTSUPP)
 			sl_warn("segment growth: %s", strerror(errno));
+		sl_msg_reply(NULL, msg);
+		return;
+	}
+	if (j->kind == JOB_SEAL) {
+		/* No fsync: a footer lost or torn is ignored at start-up. */
+		int sfd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (sfd < 0 || write(sfd, j->buf, j->len) != (ssize_t)j->len)
+			sl_warn("segment footer %s: %s", j->path, strerror(errno));
+		if (sfd >= 0)
+			close(sfd);
 		sl_msg_reply(NULL, msg);
 		return;
 	}
@@ -673,12 +686,13 @@ static void seg_job_done(struct sl_worker *w, struct sl_msg *msg)
 
 	assert(wl->seg_jobs > 0);
 	wl->seg_jobs--;
-	if (j->create) {
+	if (j->kind == JOB_CREATE) {
 		sl_shardlog_adopt_segment(wl->log, j->first_n, j->fd, j->to);
 		if (j->fd < 0)
 			wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
 		mark_dirty(w, wl); /* what waited for the file can be written now */
 	}
+	free(j->buf);
 	free(j);
 }
 
@@ -706,7 +720,7 @@ static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n
 	(void)log;
 	if (!j)
 		return -ENOMEM;
-	j->create = true;
+	j->kind = JOB_CREATE;
 	j->first_n = first_n;
 	j->to = SL_PREALLOC_STEP;
 	wl->seg_jobs++;
@@ -721,9 +735,26 @@ static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to)
 
 	if (!j)
 		return; /* best effort: the writes extend the file anyway */
+	j->kind = JOB_GROW;
 	j->fd = fd;
 	j->from = from;
 	j->to = to;
+	wl->seg_jobs++;
+	sl_msg_send(wl->owner, SL_TO_CONTROL, &j->msg);
+}
+
+static void seg_seal_later(void *arg, const char *path, uint8_t *buf, size_t len)
+{
+	struct sl_wlog *wl = arg;
+	struct seg_job *j = seg_job_new(wl, path);
+
+	if (!j) {
+		free(buf); /* best effort: a scan at the next start-up */
+		return;
+	}
+	j->kind = JOB_SEAL;
+	j->buf = buf;
+	j->len = len;
 	wl->seg_jobs++;
 	sl_msg_send(wl->owner, SL_TO_CONTROL, &j->msg);
 }

@@ -16,6 +16,7 @@
 #include <liburing.h>
 
 #include "dataplane/storage/crc32c.h"
+#include "dataplane/storage/footer.h"
 #include "dataplane/limits.h"
 
 /* A flush writes at most one run per segment it touches; the staging cap
@@ -34,6 +35,7 @@ struct sl_seg {
 	int fd;
 	uint64_t prealloc_end; /* the file is allocated up to here */
 	uint64_t live;         /* records not killed (staged ones included) */
+	bool sealed;           /* its index footer is written (or was loaded) */
 };
 
 struct sl_idx {
@@ -96,6 +98,7 @@ struct sl_shardlog {
 	 * sl_shardlog_adopt_segment(); growth steps go to ops.grow. */
 	struct sl_seg_ops ops;
 	bool has_ops;
+	uint64_t sealed_below_n; /* every segment ending at or below is sealed */
 	bool creating;   /* a create was asked and not answered */
 	int create_err;  /* the last answer's error: ask again (retry_create) */
 };
@@ -241,7 +244,7 @@ static int seg_grow_async(struct sl_shardlog *log, struct sl_seg *s, uint64_t ne
 static int seg_create(struct sl_shardlog *log, uint64_t first_n)
 {
 	char path[PATH_MAX];
-	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0, 0 };
+	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0, 0, false };
 
 	seg_path(log, first_n, path, sizeof(path));
 	/* O_EXCL: a file of that name is a segment recovery did not account
@@ -332,6 +335,118 @@ static int seg_recover(struct sl_shardlog *log, struct sl_seg *s)
 		off += pos;
 	}
 	return -EIO;
+}
+
+static void footer_path(const struct sl_shardlog *log, uint64_t first_n, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%020llu.idx", log->dir, (unsigned long long)first_n);
+}
+
+/* Load the footer of segment s (not the newest): 0 with s and the index
+ * filled, or -1 (scan it instead). */
+static int footer_load(struct sl_shardlog *log, struct sl_seg *s)
+{
+	char path[PATH_MAX];
+	struct stat st, fst;
+
+	footer_path(log, s->first_n, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = -1;
+	uint8_t *buf = NULL;
+	if (fstat(fd, &st) == 0 && fstat(s->fd, &fst) == 0 && st.st_size >= SL_FOOTER_HDR_BYTES &&
+	    (uint64_t)st.st_size <= sl_footer_size(log->segment_bytes / SL_FRAME_HDR_BYTES + 1) &&
+	    (buf = malloc((size_t)st.st_size)) != NULL &&
+	    pread(fd, buf, (size_t)st.st_size, 0) == st.st_size) {
+		struct sl_footer f;
+		rc = sl_footer_parse(buf, (size_t)st.st_size, s->first_n, (uint64_t)fst.st_size, &f);
+		uint64_t head = log->idx_len;
+		for (uint64_t i = 0; rc == 0 && i < f.nidx; i++) {
+			struct sl_footer_entry e = sl_footer_entry_at(buf, i);
+			rc = idx_push(log, e.n, s->first_n, e.off, e.arrival_ms);
+		}
+		if (rc == 0) {
+			s->end_n = f.end_n;
+			s->alloc_off = f.alloc_off;
+			s->last_arrival_ms = f.end_n > f.first_n ? f.last_arrival_ms : -1;
+			s->sealed = true;
+		} else {
+			log->idx_len = head;
+			rc = -1;
+		}
+	}
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* Write the footer of segment s, inline or through ops. */
+static void seal_segment(struct sl_shardlog *log, struct sl_seg *s)
+{
+	char path[PATH_MAX];
+	uint64_t lo = log->idx_head, hi = log->idx_len;
+
+	s->sealed = true;
+	if (log->has_ops && !log->ops.seal)
+		return;
+	/* The segment's entries are contiguous in the index (record order). */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (log->idx[mid].n < s->first_n)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint64_t end = lo;
+	while (end < log->idx_len && log->idx[end].seg_first_n == s->first_n)
+		end++;
+	struct sl_footer f = { s->first_n, s->end_n, s->alloc_off, s->last_arrival_ms, end - lo };
+	struct sl_footer_entry *e = malloc((f.nidx ? f.nidx : 1) * sizeof(*e));
+	size_t len = sl_footer_size(f.nidx);
+	uint8_t *buf = malloc(len);
+	if (!e || !buf) {
+		free(e);
+		free(buf);
+		return; /* no footer: a scan at the next start-up */
+	}
+	for (uint64_t i = 0; i < f.nidx; i++)
+		e[i] = (struct sl_footer_entry){ log->idx[lo + i].n, log->idx[lo + i].off,
+						 log->idx[lo + i].arrival_ms };
+	sl_footer_encode(&f, e, buf);
+	free(e);
+	footer_path(log, s->first_n, path, sizeof(path));
+	if (log->has_ops) {
+		log->ops.seal(log->ops.arg, path, buf, len);
+		return;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		/* No fsync: a footer lost or torn fails its checksum and the
+		 * segment is scanned instead. */
+		ssize_t w = write(fd, buf, len);
+		(void)w;
+		close(fd);
+	}
+	free(buf);
+}
+
+/* Seal every segment but the newest whose records are all in its file on
+ * stable storage (synced_n): only then can a footer not outlive its data. */
+static void seal_due(struct sl_shardlog *log)
+{
+	if (log->synced_n <= log->sealed_below_n)
+		return;
+	for (uint32_t i = 0; i + 1 < log->nsegs; i++) {
+		struct sl_seg *s = &log->segs[i];
+		if (s->end_n <= log->sealed_below_n)
+			continue;
+		if (s->end_n > log->synced_n || s->fd < 0)
+			break;
+		if (!s->sealed)
+			seal_segment(log, s);
+		log->sealed_below_n = s->end_n;
+	}
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -434,10 +549,12 @@ static int recover(struct sl_shardlog *log)
 			break;
 		}
 		struct stat st;
-		struct sl_seg s = { first_n, first_n, 0, -1, fd, 0, 0 };
+		struct sl_seg s = { first_n, first_n, 0, -1, fd, 0, 0, false };
 		if (fstat(fd, &st) == 0)
 			s.prealloc_end = (uint64_t)st.st_size;
-		int torn = seg_recover(log, &s);
+		/* A sealed segment (not the newest) is read from its footer. */
+		int torn = i + 1 < count && !stop && footer_load(log, &s) == 0 ? 0 :
+										  seg_recover(log, &s);
 		if (torn < 0) {
 			close(fd);
 			rc = torn;
@@ -520,6 +637,8 @@ int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog
 	}
 	log->durable_last_arrival_ms = log->last_arrival_ms;
 	log->synced_n = log->durable_n;
+	/* Recovered records are on disk: segments scanned now get footers. */
+	seal_due(log);
 	*out = log;
 	return 0;
 }
@@ -613,7 +732,7 @@ static int seg_roll(struct sl_shardlog *log)
 	if (log->segs[log->nsegs - 1].fd < 0)
 		return -ENOBUFS; /* the last roll is not answered yet: back-pressure */
 	char path[PATH_MAX];
-	struct sl_seg s = { log->next_n, log->next_n, 0, -1, -1, 0, 0 };
+	struct sl_seg s = { log->next_n, log->next_n, 0, -1, -1, 0, 0, false };
 	int rc = segs_push(log, &s);
 	if (rc < 0)
 		return rc;
@@ -832,6 +951,11 @@ static void publish(struct sl_shardlog *log)
 	log->durable_n = st->end_n;
 	log->durable_last_arrival_ms = st->last_arrival_ms;
 	log->fsyncs_done += log->flush_fsyncs;
+	if (log->flush_fsyncs) {
+		/* Every file this flush wrote was fdatasynced behind its write. */
+		log->synced_n = log->durable_n;
+		seal_due(log);
+	}
 	st->len = 0;
 	st->nruns = 0;
 	log->inflight = false;
@@ -956,6 +1080,7 @@ int sl_shardlog_sync_complete(struct sl_shardlog *log, int res)
 	if (log->sync_err < 0)
 		return log->sync_err;
 	log->synced_n = log->sync_target_n;
+	seal_due(log);
 	return 1;
 }
 
@@ -1227,6 +1352,21 @@ static int unlink_now(void *arg, const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+/* A segment's file, then its footer (which may never have been written). */
+static int del_segment_files(struct sl_shardlog *log, const struct sl_seg *s, sl_unlink_fn del,
+			     void *arg)
+{
+	char path[PATH_MAX];
+
+	seg_path(log, s->first_n, path, sizeof(path));
+	int rc = del(arg, path);
+	if (rc < 0 || !s->sealed)
+		return rc;
+	footer_path(log, s->first_n, path, sizeof(path));
+	rc = del(arg, path);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 int sl_shardlog_trim(struct sl_shardlog *log, int64_t cutoff_ms)
 {
 	return sl_shardlog_trim_with(log, cutoff_ms, unlink_now, NULL);
@@ -1240,9 +1380,7 @@ int sl_shardlog_trim_with(struct sl_shardlog *log, int64_t cutoff_ms, sl_unlink_
 		return 0; /* a read in flight holds segment offsets; trim next tick */
 	while (log->nsegs > 1 && log->segs[0].last_arrival_ms < cutoff_ms &&
 	       log->segs[0].end_n <= log->durable_n) {
-		char path[PATH_MAX];
-		seg_path(log, log->segs[0].first_n, path, sizeof(path));
-		int rc = del(arg, path);
+		int rc = del_segment_files(log, &log->segs[0], del, arg);
 		if (rc < 0)
 			return rc;
 		drop_first_segment(log);
@@ -1301,9 +1439,7 @@ int sl_shardlog_drop_dead(struct sl_shardlog *log, int (*del)(void *arg, const c
 	if (log->readers > 0)
 		return 0;
 	while (log->nsegs > 1 && log->segs[0].live == 0 && log->segs[0].end_n <= log->durable_n) {
-		char path[PATH_MAX];
-		seg_path(log, log->segs[0].first_n, path, sizeof(path));
-		int rc = del ? del(arg, path) : unlink_now(NULL, path);
+		int rc = del_segment_files(log, &log->segs[0], del ? del : unlink_now, arg);
 		if (rc < 0)
 			return rc;
 		drop_first_segment(log);

@@ -85,6 +85,10 @@ int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog
 struct sl_seg_ops {
 	int (*create)(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path);
 	void (*grow)(void *arg, int fd, uint64_t from, uint64_t to);
+	/* Write buf[0..len) to path (a sealed segment's index footer,
+	 * footer.h), then free(buf). Best effort: a footer that never lands
+	 * only means a scan at the next start-up. NULL: no footers. */
+	void (*seal)(void *arg, const char *path, uint8_t *buf, size_t len);
 	void *arg;
 };
 void sl_shardlog_set_seg_ops(struct sl_shardlog *log, const struct sl_seg_ops *ops);

@@ -12,6 +12,7 @@
 #include <liburing.h>
 
 #include "dataplane/limits.h"
+#include "dataplane/storage/footer.h"
 #include "dataplane/storage/shardlog.h"
 
 static char dir[256];
@@ -619,7 +620,7 @@ Test(shardlog, rolls_and_growth_through_ops_never_touch_the_filesystem_inline)
 {
 	struct sl_shardlog *log;
 	struct helper h = { 0 };
-	struct sl_seg_ops ops = { helper_create, helper_grow, &h };
+	struct sl_seg_ops ops = { helper_create, helper_grow, NULL, &h };
 	const uint32_t len = 256 * 1024;
 	uint64_t n = 0;
 
@@ -665,4 +666,104 @@ Test(shardlog, rolls_and_growth_through_ops_never_touch_the_filesystem_inline)
 	cr_assert_eq(sl_shardlog_scan(log, stop_none, NULL), (int64_t)i);
 	sl_shardlog_close(log);
 	free(data);
+}
+
+static void fill_segments(struct sl_shardlog **log)
+{
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, log), 0);
+	for (uint32_t i = 0; i < 64; i++) {
+		append(*log, i, 256 * 1024, 1000 * (int64_t)i, i);
+		if (i % 8 == 7)
+			flush(*log, true);
+	}
+}
+
+static void idx_path(uint64_t first_n, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%020llu.idx", dir, (unsigned long long)first_n);
+}
+
+Test(shardlog, sealed_segments_get_footers_and_recovery_reads_them_instead_of_the_data)
+{
+	struct sl_shardlog *log;
+	uint64_t first, end, live, seg1_first = 0;
+	char path[512];
+	uint32_t nsegs = 0;
+
+	fill_segments(&log);
+	for (uint32_t i = 0; sl_shardlog_segment(log, i, &first, &end, &live) == 0; i++)
+		nsegs++;
+	cr_assert_geq(nsegs, 4);
+	for (uint32_t i = 0; i < nsegs; i++) {
+		cr_assert_eq(sl_shardlog_segment(log, i, &first, &end, &live), 0);
+		idx_path(first, path, sizeof(path));
+		cr_assert_eq(file_exists(path), i + 1 < nsegs, "segment %u: footer %s", i,
+			     i + 1 < nsegs ? "missing" : "on the newest segment");
+		if (i == 1)
+			seg1_first = first;
+	}
+	sl_shardlog_close(log);
+	/* Damage the data of a record inside sealed segment 1: a scan would
+	 * stop there; with its footer the segment is not read at start-up. */
+	char seg[512];
+	snprintf(seg, sizeof(seg), "%s/%020llu.seg", dir, (unsigned long long)seg1_first);
+	corrupt_byte(seg, 256 * 1024 + 4096);
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 64, "the footers gave every segment's end");
+	struct seen s = { 40, 0, 256 * 1024, true };
+	cr_assert_eq(sl_shardlog_read(log, 40, 0, 1000, UINT64_MAX, check_rec, &s), 64);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+	/* Without the footers the same directory is scanned, and the damage
+	 * is found (the segment is cut there). */
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/*.idx", dir);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_lt(sl_shardlog_next_n(log), 64);
+	sl_shardlog_close(log);
+}
+
+Test(shardlog, a_damaged_footer_is_ignored_and_written_again)
+{
+	struct sl_shardlog *log;
+	uint64_t first, end, live;
+	char path[512];
+
+	fill_segments(&log);
+	cr_assert_eq(sl_shardlog_segment(log, 0, &first, &end, &live), 0);
+	sl_shardlog_close(log);
+	idx_path(first, path, sizeof(path));
+	corrupt_byte(path, 20);
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 64);
+	struct seen s = { 0, 0, 256 * 1024, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 64);
+	cr_assert(s.ok);
+	cr_assert_eq(s.count, 64);
+	sl_shardlog_close(log);
+	/* The scan wrote a good footer back. */
+	int fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	static uint8_t buf[1 << 16];
+	ssize_t got = read(fd, buf, sizeof(buf));
+	close(fd);
+	struct sl_footer f;
+	cr_assert_eq(sl_footer_parse(buf, (size_t)got, first, SL_SEGMENT_BYTES_MIN, &f), 0);
+	cr_assert_eq(f.end_n, end);
+}
+
+Test(shardlog, retention_removes_a_segment_with_its_footer)
+{
+	struct sl_shardlog *log;
+	uint64_t first, end, live;
+	char path[512];
+
+	fill_segments(&log);
+	cr_assert_eq(sl_shardlog_segment(log, 0, &first, &end, &live), 0);
+	idx_path(first, path, sizeof(path));
+	cr_assert(file_exists(path));
+	cr_assert_geq(sl_shardlog_trim(log, 30000), 1);
+	cr_assert_not(file_exists(path));
+	sl_shardlog_close(log);
 }
