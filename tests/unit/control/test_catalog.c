@@ -90,6 +90,19 @@ static void add_blobs(const char *prefix, int from, int to)
 	}
 }
 
+/* Files this process writes may grow to `bytes` from now on (old keeps
+ * what to restore): past it write(2) fails with EFBIG. */
+static void limit_file_size(rlim_t bytes, struct rlimit *old)
+{
+	struct rlimit lim;
+
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, old), 0);
+	lim = *old;
+	lim.rlim_cur = bytes;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
 Test(catalog, empty_directory_gives_an_empty_catalog)
 {
 	cr_assert_eq(sl_catalog_init(dir), 0);
@@ -330,18 +343,14 @@ Test(catalog, the_log_is_snapshotted_once_it_outgrows_the_threshold)
 
 Test(catalog, a_failed_flush_undoes_its_batch_and_later_batches_survive)
 {
-	struct rlimit old, lim;
+	struct rlimit old;
 
 	cr_assert_eq(sl_catalog_init(dir), 0);
 	build();
 	uint32_t open_before = sl_streams_open_shards("eu-west-1");
 	/* The next write would pass the file-size limit: write(2) fails with
 	 * EFBIG, a real I/O failure of the log. */
-	signal(SIGXFSZ, SIG_IGN);
-	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
-	lim.rlim_cur = 4096;
-	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	limit_file_size(4096, &old);
 	static uint8_t data[SL_BLOB_DATA_MAX];
 	struct sl_blob *b = sl_blob_new("r", "too-big", data, sizeof(data));
 	cr_assert_eq(sl_catalog_insert(&b->hdr), 0);
@@ -439,7 +448,7 @@ static void bump(void *arg)
 
 Test(catalog, durable_callbacks_run_after_their_flush_and_never_after_a_failed_one)
 {
-	struct rlimit old, lim;
+	struct rlimit old;
 
 	cr_assert_eq(sl_catalog_init(dir), 0);
 	add_blobs("a", 0, 1);
@@ -450,11 +459,7 @@ Test(catalog, durable_callbacks_run_after_their_flush_and_never_after_a_failed_o
 	cr_assert_eq(ran_count, 0, "not inside the flush");
 	sl_catalog_run_durable();
 	cr_assert_eq(ran_count, 1);
-	signal(SIGXFSZ, SIG_IGN);
-	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
-	lim.rlim_cur = 1024;
-	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	limit_file_size(1024, &old);
 	static uint8_t data[SL_BLOB_DATA_MAX];
 	struct sl_blob *b = sl_blob_new("r", "big", data, sizeof(data));
 	cr_assert_eq(sl_catalog_insert(&b->hdr), 0);
