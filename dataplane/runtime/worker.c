@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@ struct sl_worker {
 	bool ckpt_failed;
 	uint8_t arm_due;   /* ARM_*: loop operations waiting for a submission entry */
 	uint32_t removals; /* file deletions handed to the control thread, not back yet */
+	bool preload_failed; /* a log that exists could not be opened at start-up */
 	uint32_t journal_idle_ticks;
 } __attribute__((aligned(64)));
 
@@ -202,13 +204,24 @@ static void msg_route(struct sl_worker *self, struct sl_msg *msg)
 	}
 }
 
-void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg)
+static void msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg, bool anytime)
 {
 	assert(msg->fn);
 	msg->type = SL_MSG_CALL;
+	msg->anytime = anytime;
 	msg->from = self ? self->idx : SL_TO_CONTROL;
 	msg->to = to;
 	msg_route(self, msg);
+}
+
+void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg)
+{
+	msg_send(self, to, msg, false);
+}
+
+void sl_msg_send_anytime(struct sl_worker *self, struct sl_msg *msg)
+{
+	msg_send(self, SL_TO_CONTROL, msg, true);
 }
 
 void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg)
@@ -387,7 +400,7 @@ void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n)
 		}
 		atomic_store(&control_sleeping, 0);
 		struct sl_msg *msg = m;
-		if (msg->type == SL_MSG_CALL)
+		if (msg->type == SL_MSG_CALL && !msg->anytime)
 			msgq_push(&control_held, msg);
 		else
 			msg_run(NULL, msg);
@@ -482,6 +495,49 @@ static void wlog_dir(uint64_t uid, uint32_t ordinal, char *out, size_t cap)
 		 (unsigned long long)uid, ordinal);
 }
 
+/* Set when a listing of logs/ failed: nothing may be assumed new. */
+static bool log_dirs_unknown;
+
+int sl_worker_foreach_log_dir(void (*fn)(uint64_t uid, uint32_t ordinal, void *arg), void *arg)
+{
+	char root[PATH_MAX], sub[PATH_MAX + 300];
+	struct dirent *de;
+
+	snprintf(root, sizeof(root), "%s/" SL_LOGS_DIR, sl_cfg->data_dir);
+	DIR *d = opendir(root);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		log_dirs_unknown = true;
+		return -errno;
+	}
+	int rc = 0;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long long uid = strtoull(de->d_name, &end, 16);
+		if (de->d_name[0] == '.' || *end || strlen(de->d_name) != 16)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", root, de->d_name);
+		DIR *sd = opendir(sub);
+		if (!sd) {
+			rc = -errno;
+			log_dirs_unknown = true;
+			continue;
+		}
+		struct dirent *oe;
+		while ((oe = readdir(sd)) != NULL) {
+			unsigned long ordinal = strtoul(oe->d_name, &end, 10);
+			if (oe->d_name[0] == '.' || *end || strlen(oe->d_name) != 8 ||
+			    ordinal > UINT32_MAX)
+				continue;
+			fn(uid, (uint32_t)ordinal, arg);
+		}
+		closedir(sd);
+	}
+	closedir(d);
+	return rc;
+}
+
 struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 				       int *err)
 {
@@ -491,9 +547,14 @@ struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid,
 	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
 	if (stat(dir, &st) < 0) {
 		*err = -errno;
+		if (*err != -ENOENT)
+			w->preload_failed = true; /* it may exist: never make it anew */
 		return NULL;
 	}
-	return sl_worker_log(w, stream_uid, ordinal, err);
+	struct sl_wlog *wl = sl_worker_log(w, stream_uid, ordinal, err);
+	if (!wl)
+		w->preload_failed = true; /* its first touch must open it, not make it */
+	return wl;
 }
 
 static struct sl_shardlog *adopt_recovered(uint64_t uid, uint32_t ordinal);
@@ -531,7 +592,18 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
 	}
 	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
 	wl->log = adopt_recovered(stream_uid, ordinal);
-	*err = wl->log ? 0 : sl_shardlog_open(dir, sl_cfg->segment_bytes, &wl->log);
+	bool made_new = false;
+	if (!wl->log && tl_self == w && !w->preload_failed && !log_dirs_unknown) {
+		/* On the worker: start-up opened every log this worker owns
+		 * that exists, so this one is new. It is made by the control
+		 * thread (directories, first segment) while appends stage. */
+		struct sl_seg_ops ops = { seg_create_later, seg_grow_later, seg_seal_later, wl };
+		wl->owner = w;
+		*err = sl_shardlog_open_new(dir, sl_cfg->segment_bytes, &ops, &wl->log);
+		made_new = true;
+	} else if (!wl->log) {
+		*err = sl_shardlog_open(dir, sl_cfg->segment_bytes, &wl->log);
+	}
 	if (*err < 0) {
 		sl_error("shard log %s: %s", dir, strerror(-*err));
 		free(wl);
@@ -540,7 +612,7 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
 	wl->stream_uid = stream_uid;
 	wl->ordinal = ordinal;
 	wl->owner = w;
-	if (tl_self == w)
+	if (tl_self == w && !made_new)
 		worker_seg_ops(w, wl, NULL);
 	*wlog_slot(w, stream_uid, ordinal, true) = wl;
 	w->logs_used++;
@@ -603,7 +675,7 @@ static int remove_later(struct sl_worker *w, const char *path, bool tree)
 	r->msg.done = removal_done;
 	r->msg.arg = r;
 	w->removals++;
-	sl_msg_send(w, SL_TO_CONTROL, &r->msg);
+	sl_msg_send_anytime(w, &r->msg);
 	return 0;
 }
 
@@ -650,19 +722,22 @@ static void seg_job_call(struct sl_worker *self, struct sl_msg *msg)
 		sl_msg_reply(NULL, msg);
 		return;
 	}
-	int fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	int rc = fd < 0 ? -errno : 0;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", j->path);
+	char *cut = strrchr(parent, '/');
+	if (cut)
+		*cut = '\0';
+	/* A new log's first segment comes with its directories. */
+	int rc = j->first_n == 0 ? sl_shardlog_mkdir(parent) : 0;
+	int fd = rc < 0 ? -1 : open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (rc == 0 && fd < 0)
+		rc = -errno;
 	if (rc == 0 && fallocate(fd, 0, 0, (off_t)j->to) < 0 && errno != EOPNOTSUPP)
 		rc = -errno;
 	if (rc == 0) {
 		/* The new name must survive a crash before any record in it is
 		 * acknowledged. */
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", j->path);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		rc = dfd < 0 || fsync(dfd) < 0 ? -errno : 0;
 		if (dfd >= 0)
 			close(dfd);
@@ -724,7 +799,7 @@ static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n
 	j->first_n = first_n;
 	j->to = SL_PREALLOC_STEP;
 	wl->seg_jobs++;
-	sl_msg_send(wl->owner, SL_TO_CONTROL, &j->msg);
+	sl_msg_send_anytime(wl->owner, &j->msg);
 	return 0;
 }
 
@@ -740,7 +815,7 @@ static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to)
 	j->from = from;
 	j->to = to;
 	wl->seg_jobs++;
-	sl_msg_send(wl->owner, SL_TO_CONTROL, &j->msg);
+	sl_msg_send_anytime(wl->owner, &j->msg);
 }
 
 static void seg_seal_later(void *arg, const char *path, uint8_t *buf, size_t len)
@@ -756,7 +831,7 @@ static void seg_seal_later(void *arg, const char *path, uint8_t *buf, size_t len
 	j->buf = buf;
 	j->len = len;
 	wl->seg_jobs++;
-	sl_msg_send(wl->owner, SL_TO_CONTROL, &j->msg);
+	sl_msg_send_anytime(wl->owner, &j->msg);
 }
 
 int sl_worker_trim_log(struct sl_worker *w, struct sl_wlog *wl, int64_t cutoff_ms)

@@ -43,6 +43,9 @@ struct sl_msg {
 	uint16_t type;
 	uint16_t from; /* sender: worker index or SL_TO_CONTROL */
 	uint16_t to;   /* recipient of the message as it travels */
+	uint16_t anytime; /* a call the control thread runs even inside
+			   * sl_control_call_wait (file work for a worker,
+			   * touching no catalog): set by sl_msg_send_anytime */
 	/* Runs on the recipient. It must eventually call sl_msg_reply(msg)
 	 * (now, or later from a completion on the same thread). */
 	void (*fn)(struct sl_worker *self, struct sl_msg *msg);
@@ -59,6 +62,11 @@ struct sl_msg {
  * capped (connections per worker x pipeline depth or HTTP/2 streams). `self` is the sending
  * worker, or NULL on the control thread. */
 void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg);
+/* The same, for a call to the control thread that it may run at once even
+ * while it waits for workers (segment files, removals): a worker waiting
+ * for it could otherwise hold up a control call that waits for that
+ * worker. */
+void sl_msg_send_anytime(struct sl_worker *self, struct sl_msg *msg);
 /* Send msg back to msg->from as a reply. */
 void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg);
 
@@ -162,11 +170,21 @@ struct sl_wlog {
 void sl_log_dir(uint64_t uid, char *out, size_t cap);
 
 /* The log of shard (stream_uid, ordinal), opened (and recovered) on first
- * use. Returns NULL and sets *err (-errno) when it cannot be opened. */
+ * use. Returns NULL and sets *err (-errno) when it cannot be opened. On the
+ * worker itself a log start-up did not open is new: it is returned at once
+ * and its directories and first segment are made by the control thread
+ * (appends stage until then), unless start-up failed to open one of this
+ * worker's logs, which is then opened here. */
 struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 			      int *err);
 /* The same, but only when the log exists on disk (NULL and -ENOENT when
  * not): start-up opens what is there without creating what never was. */
+/* Control thread, at start-up: fn(uid, ordinal, arg) for every log
+ * directory on disk (logs/<uid>/<ordinal>), so that a service opens what
+ * exists rather than probing for everything its catalog names. 0, or -errno
+ * when the tree cannot be listed (then no worker makes a log anew on first
+ * touch: sl_worker_log opens it). */
+int sl_worker_foreach_log_dir(void (*fn)(uint64_t uid, uint32_t ordinal, void *arg), void *arg);
 struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 				       int *err);
 /* Close the log and have its files deleted by the control thread (the

@@ -131,6 +131,8 @@ static void seg_path(const struct sl_shardlog *log, uint64_t first_n, char *out,
 	snprintf(out, cap, "%s/%020llu.seg", log->dir, (unsigned long long)first_n);
 }
 
+static int fsync_dir(const char *dir);
+
 static int mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX];
@@ -144,11 +146,28 @@ static int mkdir_p(const char *path)
 			continue;
 		char c = tmp[i];
 		tmp[i] = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0755) == 0) {
+			/* A directory made here: its name must survive a crash
+			 * before anything in it is acknowledged. */
+			char *slash = strrchr(tmp, '/');
+			if (slash && slash != tmp) {
+				*slash = '\0';
+				int rc = fsync_dir(tmp);
+				*slash = '/';
+				if (rc < 0)
+					return rc;
+			}
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		tmp[i] = c;
 	}
 	return 0;
+}
+
+int sl_shardlog_mkdir(const char *dir)
+{
+	return mkdir_p(dir);
 }
 
 static int fsync_dir(const char *dir)
@@ -594,6 +613,45 @@ static int stage_init(struct sl_stage *st)
 	st->buf = malloc(SL_STAGE_INIT);
 	st->cap = st->buf ? SL_STAGE_INIT : 0;
 	return st->buf ? 0 : -ENOMEM;
+}
+
+int sl_shardlog_open_new(const char *dir, uint64_t segment_bytes, const struct sl_seg_ops *ops,
+			 struct sl_shardlog **out)
+{
+	struct sl_shardlog *log = calloc(1, sizeof(*log));
+	char path[PATH_MAX];
+	int rc;
+
+	assert(segment_bytes >= SL_SEGMENT_BYTES_MIN && ops && ops->create);
+	if (!log)
+		return -ENOMEM;
+	if (strlen(dir) >= sizeof(log->dir)) {
+		free(log);
+		return -ENAMETOOLONG;
+	}
+	strcpy(log->dir, dir);
+	log->segment_bytes = segment_bytes;
+	log->last_arrival_ms = -1;
+	log->durable_last_arrival_ms = -1;
+	log->ops = *ops;
+	log->has_ops = true;
+	struct sl_seg s = { 0, 0, 0, -1, -1, 0, 0, false };
+	rc = stage_init(&log->stage[0]);
+	if (rc == 0)
+		rc = stage_init(&log->stage[1]);
+	if (rc == 0)
+		rc = segs_push(log, &s);
+	if (rc == 0) {
+		seg_path(log, 0, path, sizeof(path));
+		rc = ops->create(ops->arg, log, 0, path);
+	}
+	if (rc < 0) {
+		sl_shardlog_close(log);
+		return rc;
+	}
+	log->creating = true;
+	*out = log;
+	return 0;
 }
 
 int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog **out)

@@ -103,6 +103,15 @@ int sl_shardlog_retry_create(struct sl_shardlog *log);
 /* The error of the last failed create (0: none). */
 int sl_shardlog_create_error(const struct sl_shardlog *log);
 
+/* A log that does not exist yet, made without touching the filesystem: its
+ * first segment is asked of ops.create at once (whose creator must make the
+ * directories too: sl_shardlog_mkdir). Appends stage meanwhile. For a
+ * worker's first touch of a new shard. 0 and *out, or -errno. */
+int sl_shardlog_open_new(const char *dir, uint64_t segment_bytes, const struct sl_seg_ops *ops,
+			 struct sl_shardlog **out);
+/* mkdir -p, syncing the parent of every directory it makes. 0 or -errno. */
+int sl_shardlog_mkdir(const char *dir);
+
 /* Close files and free memory. Staged, unflushed records are dropped (they
  * were never acknowledged). Never while a create is unanswered (busy). */
 void sl_shardlog_close(struct sl_shardlog *log);

@@ -1215,33 +1215,38 @@ static void trim_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 			wl->ordinal);
 }
 
-static bool preload_one(void *obj, void *arg)
-{
-	const struct sl_cobj *o = obj;
-	struct sl_worker *w = arg;
-	int64_t now = sl_now_ms();
+struct preload {
+	struct sl_worker *w;
+	const struct sl_catalog *c;
+	int64_t now;
+};
 
-	if (o->type != SL_COBJ_STREAM)
-		return true;
-	const struct sl_stream_meta *s = obj;
-	for (uint32_t k = 0; k < s->nshards; k++) {
-		int err = 0;
-		if (sl_shard_owner(s->hdr.uid, k, sl_worker_count()) != sl_worker_index(w) ||
-		    sl_kin_shard_expired(s, &s->shards[k], now))
-			continue;
-		if (!sl_worker_log_existing(w, s->hdr.uid, k, &err) && err != -ENOENT)
-			sl_error("stream %s shard %u: %s (opened on first use instead)", s->name, k,
-				 strerror(-err));
-	}
-	return true;
+/* One log directory on disk: open it if it is a live shard this worker owns. */
+static void preload_one(uint64_t uid, uint32_t ordinal, void *arg)
+{
+	struct preload *pl = arg;
+	const struct sl_stream_meta *s = sl_stream_find_uid(pl->c, uid);
+	int err = 0;
+
+	if (!s || ordinal >= s->nshards ||
+	    sl_shard_owner(uid, ordinal, sl_worker_count()) != sl_worker_index(pl->w) ||
+	    sl_kin_shard_expired(s, &s->shards[ordinal], pl->now))
+		return;
+	if (!sl_worker_log_existing(pl->w, uid, ordinal, &err) && err != -ENOENT)
+		sl_error("stream %s shard %u: %s (opened on first use instead)", s->name, ordinal,
+			 strerror(-err));
 }
 
 void sl_kin_preload(struct sl_worker *w)
 {
-	const struct sl_catalog *c = sl_catalog_get();
+	struct preload pl = { w, sl_catalog_get(), sl_now_ms() };
 
-	for (uint16_t t = SL_COBJ_STREAM; t == SL_COBJ_STREAM; t++)
-		sl_catalog_walk(c, t, NULL, false, preload_one, w);
+	/* What exists on disk, not every shard the catalog names: a start-up
+	 * with a million streams never written costs nothing here. */
+	int rc = sl_worker_foreach_log_dir(preload_one, &pl);
+	if (rc < 0)
+		sl_error("cannot list the shard logs: %s (they are opened on first use)",
+			 strerror(-rc));
 }
 
 void sl_kin_tick(struct sl_worker *w)

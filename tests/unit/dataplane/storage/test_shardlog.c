@@ -767,3 +767,33 @@ Test(shardlog, retention_removes_a_segment_with_its_footer)
 	cr_assert_not(file_exists(path));
 	sl_shardlog_close(log);
 }
+
+Test(shardlog, a_new_log_is_made_by_its_helper_while_appends_wait)
+{
+	struct sl_shardlog *log;
+	struct helper h = { 0 };
+	struct sl_seg_ops ops = { helper_create, helper_grow, NULL, &h };
+	char sub[400];
+
+	snprintf(sub, sizeof(sub), "%s/logs/00000000000000aa/00000003", dir);
+	cr_assert_eq(sl_shardlog_open_new(sub, SL_SEGMENT_BYTES_MIN, &ops, &log), 0);
+	cr_assert_eq(h.creates, 1);
+	cr_assert_eq(h.first_n, 0);
+	cr_assert_not(file_exists(sub), "open_new touched the filesystem");
+	for (uint32_t i = 0; i < 5; i++)
+		append(log, i, 100, 1000, i);
+	cr_assert_eq(sl_shardlog_prep_flush(log, &ring, true, 42), 0, "no file to write yet");
+	cr_assert_eq(sl_shardlog_durable_n(log), 0);
+	/* The helper's part: the directories, then the segment. */
+	cr_assert_eq(sl_shardlog_mkdir(sub), 0);
+	helper_answer(&h, log, 0);
+	flush(log, true);
+	cr_assert_eq(sl_shardlog_durable_n(log), 5);
+	sl_shardlog_close(log);
+	cr_assert_eq(sl_shardlog_open(sub, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_eq(sl_shardlog_next_n(log), 5);
+	struct seen s = { 0, 0, 100, true };
+	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 5);
+	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
