@@ -43,7 +43,8 @@ size_t sl_crec_scan(const uint8_t *p, size_t n, size_t max_len,
 			break;
 		struct sl_crec r;
 		r.op = sl_br_u8(&rd);
-		(void)sl_br_u8(&rd);
+		if (sl_br_u8(&rd) != 0)
+			break; /* the reserved byte: not a frame this version wrote */
 		uint8_t lo = sl_br_u8(&rd), hi = sl_br_u8(&rd); /* in this order */
 		r.type = (uint16_t)(lo | hi << 8);
 		r.uid = sl_br_u64(&rd);
