@@ -33,6 +33,11 @@ struct sl_config {
 	uint64_t segment_bytes;
 	uint64_t journal_bytes; /* each of a worker's two journal files (sync mode) */
 	unsigned create_delay_ms; /* time a stream stays CREATING/UPDATING/DELETING */
+	/* Tests only (no flag): the housekeeping period and the control
+	 * thread's longest sleep while it waits for workers, in ms; 0 is the
+	 * default (1 s and 100 ms). A test that sets it to an hour turns any
+	 * lost wake-up into a hang. */
+	unsigned idle_ms;
 	char eal_args[1024];
 };
 

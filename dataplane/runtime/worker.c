@@ -391,7 +391,7 @@ void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n)
 			/* Nothing yet. Sleep briefly only when nothing of ours is
 			 * waiting for ring space either. */
 			struct pollfd pfd = { .fd = control_efd, .events = POLLIN };
-			poll(&pfd, 1, control_outbox.head ? 1 : 100);
+			poll(&pfd, 1, control_outbox.head ? 1 : sl_cfg->idle_ms ? (int)sl_cfg->idle_ms : 100);
 			uint64_t v;
 			ssize_t rc = read(control_efd, &v, sizeof(v));
 			(void)rc;
@@ -1247,7 +1247,7 @@ static void arm_accept(struct sl_worker *w)
 /* Housekeeping period: a second, or the batch-mode sync interval. */
 static unsigned tick_period_ms(void)
 {
-	unsigned ms = 1000;
+	unsigned ms = sl_cfg->idle_ms ? sl_cfg->idle_ms : 1000;
 
 	if (sl_cfg->durability == SL_DUR_BATCH && sl_cfg->batch_ms < ms)
 		ms = sl_cfg->batch_ms;
