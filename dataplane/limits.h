@@ -154,6 +154,11 @@
 
 /* A region name (from the SigV4 scope or the configuration). */
 #define SL_REGION_MAX 31
+/* Distinct regions that may hold streams: the region comes from the
+ * client's credential scope, so without a cap a client could make the
+ * per-region counters (and their linear lookup) grow with every name it
+ * invents. AWS has about 35 regions. */
+#define SL_REGIONS_MAX 64
 /* The largest legacy catalog.json a start-up migrates. */
 #define SL_CATALOG_FILE_MAX (256u << 20)
 /* One catalog record (an object as its type encodes it): a stream with

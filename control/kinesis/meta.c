@@ -238,6 +238,12 @@ void sl_kin_create_stream(struct sl_req *req)
 			     "Stream %s under account %s already exists.", name, sl_cfg->account_id);
 		return;
 	}
+	if (!sl_streams_region_room(req->region)) {
+		sl_req_error(req, 400, "LimitExceededException",
+			     "Streams exist in %d regions already, the most this server keeps; "
+			     "region %s is not one of them.", SL_REGIONS_MAX, req->region);
+		return;
+	}
 	if (shards > SL_KIN_SHARDS_PER_STREAM_MAX ||
 	    sl_streams_open_shards(req->region) + shards > SL_KIN_SHARD_LIMIT) {
 		sl_req_error(req, 400, "LimitExceededException",

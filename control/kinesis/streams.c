@@ -127,7 +127,7 @@ static struct region_count *region_get(const char *region, bool add)
 		if (strcmp(regions[i].region, region) == 0)
 			return &regions[i];
 	}
-	if (!add)
+	if (!add || nregions == SL_REGIONS_MAX)
 		return NULL;
 	struct region_count *p = realloc(regions, (nregions + 1) * sizeof(*p));
 	if (!p)
@@ -155,6 +155,11 @@ static void stream_reset(void)
 	free(regions);
 	regions = NULL;
 	nregions = 0;
+}
+
+bool sl_streams_region_room(const char *region)
+{
+	return nregions < SL_REGIONS_MAX || region_get(region, false) != NULL;
 }
 
 uint32_t sl_streams_open_shards(const char *region)

@@ -101,6 +101,8 @@ int sl_stream_reindex(struct sl_stream_meta *s);
 int sl_stream_set_key_id(struct sl_stream_meta *s, const char *key_id);
 /* Counters of the master, kept as streams change (O(1) to read). */
 uint32_t sl_streams_open_shards(const char *region);
+/* False when region would be one more than SL_REGIONS_MAX holding streams. */
+bool sl_streams_region_room(const char *region);
 uint32_t sl_streams_on_demand(const char *region);
 
 /* ---- The record codec (stream_codec.c; no runtime, fuzzed) -------------------- */

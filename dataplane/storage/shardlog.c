@@ -104,6 +104,7 @@ struct sl_shardlog {
 };
 
 static void publish(struct sl_shardlog *log);
+static int seg_ask(struct sl_shardlog *log, uint64_t first_n);
 
 static __thread uint8_t *tl_rbuf;
 
@@ -454,12 +455,20 @@ static void seal_segment(struct sl_shardlog *log, struct sl_seg *s)
  * stable storage (synced_n): only then can a footer not outlive its data. */
 static void seal_due(struct sl_shardlog *log)
 {
-	if (log->synced_n <= log->sealed_below_n)
+	if (log->synced_n <= log->sealed_below_n || log->nsegs < 2)
 		return;
-	for (uint32_t i = 0; i + 1 < log->nsegs; i++) {
+	/* Called at every synced flush: start at the first segment not yet
+	 * sealed (binary search), not at the oldest of hundreds. */
+	uint32_t lo = 0, hi = log->nsegs - 1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (log->segs[mid].end_n <= log->sealed_below_n)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo; i + 1 < log->nsegs; i++) {
 		struct sl_seg *s = &log->segs[i];
-		if (s->end_n <= log->sealed_below_n)
-			continue;
 		if (s->end_n > log->synced_n || s->fd < 0)
 			break;
 		if (!s->sealed)
@@ -615,46 +624,8 @@ static int stage_init(struct sl_stage *st)
 	return st->buf ? 0 : -ENOMEM;
 }
 
-int sl_shardlog_open_new(const char *dir, uint64_t segment_bytes, const struct sl_seg_ops *ops,
-			 struct sl_shardlog **out)
-{
-	struct sl_shardlog *log = calloc(1, sizeof(*log));
-	char path[PATH_MAX];
-	int rc;
-
-	assert(segment_bytes >= SL_SEGMENT_BYTES_MIN && ops && ops->create);
-	if (!log)
-		return -ENOMEM;
-	if (strlen(dir) >= sizeof(log->dir)) {
-		free(log);
-		return -ENAMETOOLONG;
-	}
-	strcpy(log->dir, dir);
-	log->segment_bytes = segment_bytes;
-	log->last_arrival_ms = -1;
-	log->durable_last_arrival_ms = -1;
-	log->ops = *ops;
-	log->has_ops = true;
-	struct sl_seg s = { 0, 0, 0, -1, -1, 0, 0, false };
-	rc = stage_init(&log->stage[0]);
-	if (rc == 0)
-		rc = stage_init(&log->stage[1]);
-	if (rc == 0)
-		rc = segs_push(log, &s);
-	if (rc == 0) {
-		seg_path(log, 0, path, sizeof(path));
-		rc = ops->create(ops->arg, log, 0, path);
-	}
-	if (rc < 0) {
-		sl_shardlog_close(log);
-		return rc;
-	}
-	log->creating = true;
-	*out = log;
-	return 0;
-}
-
-int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog **out)
+/* An empty log object for dir: no file touched. */
+static int log_alloc(const char *dir, uint64_t segment_bytes, struct sl_shardlog **out)
 {
 	struct sl_shardlog *log = calloc(1, sizeof(*log));
 	int rc;
@@ -669,11 +640,45 @@ int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog
 	strcpy(log->dir, dir);
 	log->segment_bytes = segment_bytes;
 	log->last_arrival_ms = -1;
+	log->durable_last_arrival_ms = -1;
 	rc = stage_init(&log->stage[0]);
 	if (rc == 0)
 		rc = stage_init(&log->stage[1]);
-	if (rc == 0)
-		rc = mkdir_p(dir);
+	if (rc < 0) {
+		sl_shardlog_close(log);
+		return rc;
+	}
+	*out = log;
+	return 0;
+}
+
+int sl_shardlog_open_new(const char *dir, uint64_t segment_bytes, const struct sl_seg_ops *ops,
+			 struct sl_shardlog **out)
+{
+	struct sl_shardlog *log;
+	int rc = log_alloc(dir, segment_bytes, &log);
+
+	assert(ops && ops->create);
+	if (rc < 0)
+		return rc;
+	sl_shardlog_set_seg_ops(log, ops);
+	rc = seg_ask(log, 0);
+	if (rc < 0) {
+		sl_shardlog_close(log);
+		return rc;
+	}
+	*out = log;
+	return 0;
+}
+
+int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog **out)
+{
+	struct sl_shardlog *log;
+	int rc = log_alloc(dir, segment_bytes, &log);
+
+	if (rc < 0)
+		return rc;
+	rc = mkdir_p(dir);
 	if (rc == 0)
 		rc = recover(log);
 	if (rc == 0 && log->nsegs == 0)
@@ -781,6 +786,27 @@ static int stage_add_run(struct sl_stage *st, const struct sl_seg *s, uint32_t b
 	return 0;
 }
 
+/* A segment starting at first_n whose file ops.create makes: it has no fd
+ * until sl_shardlog_adopt_segment(). */
+static int seg_ask(struct sl_shardlog *log, uint64_t first_n)
+{
+	char path[PATH_MAX];
+	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0, 0, false };
+	int rc = segs_push(log, &s);
+
+	if (rc < 0)
+		return rc;
+	seg_path(log, first_n, path, sizeof(path));
+	rc = log->ops.create(log->ops.arg, log, first_n, path);
+	if (rc < 0) {
+		log->nsegs--;
+		return rc;
+	}
+	log->creating = true;
+	log->create_err = 0;
+	return 0;
+}
+
 /* The newest segment is full: start the next one at next_n, here (blocking)
  * or through ops (the segment has no file until it is adopted). */
 static int seg_roll(struct sl_shardlog *log)
@@ -789,20 +815,7 @@ static int seg_roll(struct sl_shardlog *log)
 		return seg_create(log, log->next_n);
 	if (log->segs[log->nsegs - 1].fd < 0)
 		return -ENOBUFS; /* the last roll is not answered yet: back-pressure */
-	char path[PATH_MAX];
-	struct sl_seg s = { log->next_n, log->next_n, 0, -1, -1, 0, 0, false };
-	int rc = segs_push(log, &s);
-	if (rc < 0)
-		return rc;
-	seg_path(log, s.first_n, path, sizeof(path));
-	rc = log->ops.create(log->ops.arg, log, s.first_n, path);
-	if (rc < 0) {
-		log->nsegs--;
-		return rc;
-	}
-	log->creating = true;
-	log->create_err = 0;
-	return 0;
+	return seg_ask(log, log->next_n);
 }
 
 void sl_shardlog_set_seg_ops(struct sl_shardlog *log, const struct sl_seg_ops *ops)

@@ -540,3 +540,18 @@ Test(catalog, a_damaged_catalog_json_is_refused)
 	close(fd);
 	cr_assert_lt(sl_catalog_init(dir), 0);
 }
+
+Test(catalog, regions_holding_streams_are_capped)
+{
+	char region[32];
+
+	cr_assert_eq(sl_catalog_init(dir), 0);
+	for (int i = 0; i < SL_REGIONS_MAX; i++) {
+		snprintf(region, sizeof(region), "r-%02d", i);
+		cr_assert(sl_streams_region_room(region));
+		cr_assert_not_null(sl_stream_add(region, "s"));
+		sl_catalog_commit();
+	}
+	cr_assert_not(sl_streams_region_room("one-too-many"));
+	cr_assert(sl_streams_region_room("r-07"), "a region that has streams has room");
+}
