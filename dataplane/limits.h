@@ -131,6 +131,12 @@
 /* Segment files one shard log may have: a listing past it is an error at
  * recovery, never a silently shorter log. */
 #define SL_SEGS_MAX 65536
+/* Sealed segments of one log that keep their fd open while no cursor reads
+ * them (the newest ones, where recent reads land). Older ones are closed
+ * and opened again by the read that reaches them, so that a log holds at
+ * most this many fds plus its newest segment and one per cursor, whatever
+ * it retains. */
+#define SL_LOG_SEALED_FDS_KEEP 1
 
 /* One sparse index entry per this many records: 32 records of scan at most
  * per lookup, 24 bytes of memory per 32 records. */

@@ -563,7 +563,7 @@ static struct sl_shardlog *adopt_recovered(uint64_t uid, uint32_t ordinal);
 static __thread struct sl_worker *tl_self;
 
 static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path);
-static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to);
+static void seg_grow_later(void *arg, int fd, uint64_t first_n, uint64_t from, uint64_t to);
 static void seg_seal_later(void *arg, const char *path, uint8_t *buf, size_t len);
 
 /* On the worker: rolls and growth of wl go to the control thread. */
@@ -766,6 +766,8 @@ static void seg_job_done(struct sl_worker *w, struct sl_msg *msg)
 		if (j->fd < 0)
 			wl->retry_at_ms = sl_now_ms() + SL_FLUSH_RETRY_MS;
 		mark_dirty(w, wl); /* what waited for the file can be written now */
+	} else if (j->kind == JOB_GROW) {
+		sl_shardlog_grow_done(wl->log, j->first_n);
 	}
 	free(j->buf);
 	free(j);
@@ -803,7 +805,7 @@ static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n
 	return 0;
 }
 
-static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to)
+static void seg_grow_later(void *arg, int fd, uint64_t first_n, uint64_t from, uint64_t to)
 {
 	struct sl_wlog *wl = arg;
 	struct seg_job *j = seg_job_new(wl, NULL);
@@ -812,6 +814,7 @@ static void seg_grow_later(void *arg, int fd, uint64_t from, uint64_t to)
 		return; /* best effort: the writes extend the file anyway */
 	j->kind = JOB_GROW;
 	j->fd = fd;
+	j->first_n = first_n;
 	j->from = from;
 	j->to = to;
 	wl->seg_jobs++;
@@ -1214,6 +1217,18 @@ int sl_worker_read_nowait(struct sl_worker *w, struct sl_aio *aio, int fd, void 
 		 (unsigned long long)off);
 	int rc = sl_worker_read(w, aio, fd, buf, len, off);
 	return rc < 0 ? rc : 0;
+}
+
+int sl_worker_open_rdonly(struct sl_worker *w, struct sl_aio *aio, const char *path)
+{
+	struct io_uring_sqe *sqe = sl_worker_sqe(w);
+
+	assert(((uintptr_t)aio & 7) == 0);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	io_uring_sqe_set_data64(sqe, sl_op_tag(aio, SL_OP_AIO));
+	return 0;
 }
 
 /* The loop's own operations: each is re-armed from the loop when no

@@ -212,6 +212,11 @@ int sl_worker_read(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, s
 int sl_worker_read_nowait(struct sl_worker *w, struct sl_aio *aio, int fd, void *buf, size_t len,
 			  uint64_t off);
 
+/* Open path read-only through io_uring (a file's inode may have to come
+ * from the disk); aio->done runs with the fd or -errno. path must stay
+ * valid until then. Returns 0, or -EBUSY when no submission entry is free. */
+int sl_worker_open_rdonly(struct sl_worker *w, struct sl_aio *aio, const char *path);
+
 /* Visit every log this worker has open. */
 void sl_worker_foreach_log(struct sl_worker *w, void (*fn)(struct sl_worker *, struct sl_wlog *, void *),
 			   void *arg);

@@ -36,6 +36,8 @@ struct sl_seg {
 	uint64_t prealloc_end; /* the file is allocated up to here */
 	uint64_t live;         /* records not killed (staged ones included) */
 	bool sealed;           /* its index footer is written (or was loaded) */
+	bool growing;          /* ops.grow holds fd: it must stay open */
+	uint32_t cursors;      /* read cursors positioned in this segment */
 };
 
 struct sl_idx {
@@ -99,6 +101,7 @@ struct sl_shardlog {
 	struct sl_seg_ops ops;
 	bool has_ops;
 	uint64_t sealed_below_n; /* every segment ending at or below is sealed */
+	uint32_t fds_parked; /* sealed segments whose fd is closed (fd -1) */
 	bool creating;   /* a create was asked and not answered */
 	int create_err;  /* the last answer's error: ask again (retry_create) */
 };
@@ -182,6 +185,32 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+/* A sealed segment is never written again; only reads need its file. Its
+ * fd is closed (parked) unless a cursor reads it, a growth step still holds
+ * it, or it is among the SL_LOG_SEALED_FDS_KEEP newest sealed segments (the
+ * ones recent reads land in), so that a log holds a bounded number of fds
+ * whatever it retains. A cursor that reaches a parked segment opens it
+ * again (sl_shardlog_cursor_opened). */
+static void seg_park(struct sl_shardlog *log, struct sl_seg *s)
+{
+	uint32_t i = (uint32_t)(s - log->segs);
+
+	assert(i < log->nsegs);
+	if (s->fd < 0 || !s->sealed || s->cursors || s->growing ||
+	    i + 1 + SL_LOG_SEALED_FDS_KEEP >= log->nsegs)
+		return;
+	close(s->fd);
+	s->fd = -1;
+	log->fds_parked++;
+}
+
+/* After the newest segment changed: the one that left the kept window. */
+static void seg_park_window(struct sl_shardlog *log)
+{
+	if (log->nsegs >= 2 + SL_LOG_SEALED_FDS_KEEP)
+		seg_park(log, &log->segs[log->nsegs - 2 - SL_LOG_SEALED_FDS_KEEP]);
+}
+
 static int segs_push(struct sl_shardlog *log, const struct sl_seg *s)
 {
 	if (log->nsegs == log->segs_cap) {
@@ -195,6 +224,7 @@ static int segs_push(struct sl_shardlog *log, const struct sl_seg *s)
 		log->segs_cap = cap;
 	}
 	log->segs[log->nsegs++] = *s;
+	seg_park_window(log);
 	return 0;
 }
 
@@ -255,7 +285,8 @@ static int seg_grow_async(struct sl_shardlog *log, struct sl_seg *s, uint64_t ne
 		end += SL_PREALLOC_STEP;
 	if (end > log->segment_bytes)
 		end = log->segment_bytes;
-	log->ops.grow(log->ops.arg, s->fd, s->prealloc_end, end);
+	log->ops.grow(log->ops.arg, s->fd, s->first_n, s->prealloc_end, end);
+	s->growing = true;
 	s->prealloc_end = end;
 	return 0;
 }
@@ -264,7 +295,7 @@ static int seg_grow_async(struct sl_shardlog *log, struct sl_seg *s, uint64_t ne
 static int seg_create(struct sl_shardlog *log, uint64_t first_n)
 {
 	char path[PATH_MAX];
-	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0, 0, false };
+	struct sl_seg s = { .first_n = first_n, .end_n = first_n, .last_arrival_ms = -1, .fd = -1 };
 
 	seg_path(log, first_n, path, sizeof(path));
 	/* O_EXCL: a file of that name is a segment recovery did not account
@@ -469,11 +500,12 @@ static void seal_due(struct sl_shardlog *log)
 	}
 	for (uint32_t i = lo; i + 1 < log->nsegs; i++) {
 		struct sl_seg *s = &log->segs[i];
-		if (s->end_n > log->synced_n || s->fd < 0)
+		if (s->end_n > log->synced_n || (s->fd < 0 && !s->sealed))
 			break;
 		if (!s->sealed)
 			seal_segment(log, s);
 		log->sealed_below_n = s->end_n;
+		seg_park(log, s);
 	}
 }
 
@@ -577,7 +609,7 @@ static int recover(struct sl_shardlog *log)
 			break;
 		}
 		struct stat st;
-		struct sl_seg s = { first_n, first_n, 0, -1, fd, 0, 0, false };
+		struct sl_seg s = { .first_n = first_n, .end_n = first_n, .last_arrival_ms = -1, .fd = fd };
 		if (fstat(fd, &st) == 0)
 			s.prealloc_end = (uint64_t)st.st_size;
 		/* A sealed segment (not the newest) is read from its footer. */
@@ -700,8 +732,12 @@ int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog
 	}
 	log->durable_last_arrival_ms = log->last_arrival_ms;
 	log->synced_n = log->durable_n;
-	/* Recovered records are on disk: segments scanned now get footers. */
+	/* Recovered records are on disk: segments scanned now get footers,
+	 * and sealed ones give their fds back (footers loaded set sealed
+	 * before seal_due passed them). */
 	seal_due(log);
+	for (uint32_t i = 0; i + 1 < log->nsegs; i++)
+		seg_park(log, &log->segs[i]);
 	*out = log;
 	return 0;
 }
@@ -710,8 +746,10 @@ void sl_shardlog_close(struct sl_shardlog *log)
 {
 	if (!log)
 		return;
-	for (uint32_t i = 0; i < log->nsegs; i++)
-		close(log->segs[i].fd);
+	for (uint32_t i = 0; i < log->nsegs; i++) {
+		if (log->segs[i].fd >= 0)
+			close(log->segs[i].fd);
+	}
 	free(log->segs);
 	free(log->idx);
 	free(log->stage[0].buf);
@@ -791,7 +829,7 @@ static int stage_add_run(struct sl_stage *st, const struct sl_seg *s, uint32_t b
 static int seg_ask(struct sl_shardlog *log, uint64_t first_n)
 {
 	char path[PATH_MAX];
-	struct sl_seg s = { first_n, first_n, 0, -1, -1, 0, 0, false };
+	struct sl_seg s = { .first_n = first_n, .end_n = first_n, .last_arrival_ms = -1, .fd = -1 };
 	int rc = segs_push(log, &s);
 
 	if (rc < 0)
@@ -1217,11 +1255,29 @@ static const struct sl_idx *idx_find(const struct sl_shardlog *log, uint64_t n)
 }
 
 /* Find the segment that holds record n, or NULL when it was trimmed. */
-static const struct sl_seg *seg_by_first(const struct sl_shardlog *log, uint64_t first_n)
+static struct sl_seg *seg_by_first(struct sl_shardlog *log, uint64_t first_n)
 {
-	const struct sl_seg *s = seg_find(log, first_n);
+	struct sl_seg *s = (struct sl_seg *)seg_find(log, first_n);
 
 	return s->first_n == first_n ? s : NULL;
+}
+
+/* A cursor holding a place in segment first_n (pin) or leaving it. */
+static void seg_pin(struct sl_shardlog *log, uint64_t first_n)
+{
+	struct sl_seg *s = seg_by_first(log, first_n);
+
+	assert(s);
+	s->cursors++;
+}
+
+static void seg_unpin(struct sl_shardlog *log, uint64_t first_n)
+{
+	struct sl_seg *s = seg_by_first(log, first_n);
+
+	assert(s && s->cursors > 0);
+	s->cursors--;
+	seg_park(log, s);
 }
 
 int sl_shardlog_cursor_start(struct sl_shardlog *log, struct sl_read_cursor *c, uint64_t from_n,
@@ -1242,6 +1298,7 @@ int sl_shardlog_cursor_start(struct sl_shardlog *log, struct sl_read_cursor *c, 
 	c->seg_first_n = ix->seg_first_n;
 	c->off = ix->off;
 	log->readers++;
+	seg_pin(log, c->seg_first_n);
 	c->holds = true;
 	return 0;
 }
@@ -1252,6 +1309,7 @@ void sl_shardlog_cursor_end(struct sl_shardlog *log, struct sl_read_cursor *c)
 		assert(log->readers > 0);
 		log->readers--;
 		c->holds = false;
+		seg_unpin(log, c->seg_first_n);
 	}
 	c->done = true;
 }
@@ -1260,20 +1318,24 @@ int sl_shardlog_cursor_want(struct sl_shardlog *log, struct sl_read_cursor *c, i
 			    uint64_t *off, size_t *len)
 {
 	for (uint32_t hops = 0; !c->done && hops < log->nsegs + 1; hops++) {
-		const struct sl_seg *s = seg_by_first(log, c->seg_first_n);
+		struct sl_seg *s = seg_by_first(log, c->seg_first_n);
 		if (!s)
 			return -EIO; /* readers > 0 keeps segments: cannot happen */
 		if (c->n < s->end_n && c->n < c->end_n) {
 			*fd = s->fd;
 			*off = c->off;
 			*len = c->want;
-			return 0;
+			/* A parked segment: its file must be opened first. */
+			return s->fd < 0 && s->sealed ? 2 : 0;
 		}
 		/* This segment is exhausted: go on with the next one. */
 		uint32_t i = (uint32_t)(s - log->segs);
 		if (i + 1 >= log->nsegs || c->n >= c->end_n)
 			break;
-		c->seg_first_n = log->segs[i + 1].first_n;
+		uint64_t next = log->segs[i + 1].first_n;
+		seg_pin(log, next);
+		seg_unpin(log, c->seg_first_n);
+		c->seg_first_n = next;
 		c->off = 0;
 	}
 	sl_shardlog_cursor_end(log, c);
@@ -1285,6 +1347,8 @@ int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, c
 {
 	const struct sl_seg *s = seg_by_first(log, c->seg_first_n);
 	uint64_t end_n = s && s->end_n < c->end_n ? s->end_n : c->end_n;
+
+	assert(c->holds && s && s->cursors > 0);
 	size_t pos = 0, asked = c->want;
 
 	c->want = SL_READ_CHUNK;
@@ -1354,6 +1418,13 @@ int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_a
 		uint64_t off;
 		size_t len;
 		rc = sl_shardlog_cursor_want(log, &c, &fd, &off, &len);
+		if (rc == 2) {
+			char path[PATH_MAX];
+			sl_shardlog_cursor_path(log, &c, path, sizeof(path));
+			int ofd = open(path, O_RDONLY | O_CLOEXEC);
+			rc = sl_shardlog_cursor_opened(log, &c, ofd < 0 ? -errno : ofd);
+			continue;
+		}
 		if (rc != 0)
 			break;
 		assert(len <= SL_RBUF_BYTES);
@@ -1366,6 +1437,45 @@ int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_a
 	}
 	sl_shardlog_cursor_end(log, &c);
 	return rc < 0 ? rc : (int64_t)c.n;
+}
+
+void sl_shardlog_cursor_path(const struct sl_shardlog *log, const struct sl_read_cursor *c,
+			     char *out, size_t cap)
+{
+	seg_path(log, c->seg_first_n, out, cap);
+}
+
+int sl_shardlog_cursor_opened(struct sl_shardlog *log, struct sl_read_cursor *c, int fd)
+{
+	struct sl_seg *s = c->holds ? seg_by_first(log, c->seg_first_n) : NULL;
+
+	if (fd < 0)
+		return fd;
+	if (!s || s->fd >= 0) {
+		close(fd); /* another cursor opened it first */
+		return s ? 0 : -EIO;
+	}
+	s->fd = fd;
+	assert(log->fds_parked > 0);
+	log->fds_parked--;
+	return 0;
+}
+
+void sl_shardlog_grow_done(struct sl_shardlog *log, uint64_t first_n)
+{
+	struct sl_seg *s = seg_by_first(log, first_n);
+
+	/* A segment that was never sealed keeps its fd; a grow job never
+	 * outlives its log (the worker's seg_jobs). */
+	if (s) {
+		s->growing = false;
+		seg_park(log, s);
+	}
+}
+
+uint32_t sl_shardlog_fds_parked(const struct sl_shardlog *log)
+{
+	return log->fds_parked;
 }
 
 uint32_t sl_shardlog_readers(const struct sl_shardlog *log)
@@ -1495,7 +1605,11 @@ int sl_shardlog_segment(const struct sl_shardlog *log, uint32_t i, uint64_t *fir
 
 static void drop_first_segment(struct sl_shardlog *log)
 {
-	close(log->segs[0].fd);
+	assert(log->segs[0].cursors == 0);
+	if (log->segs[0].fd >= 0)
+		close(log->segs[0].fd);
+	else
+		log->fds_parked--;
 	memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
 	log->nsegs--;
 	while (log->idx_head < log->idx_len && log->idx[log->idx_head].n < log->segs[0].first_n)

@@ -78,13 +78,15 @@ int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog
  *   create: make the file at path (exclusive), allocate its first bytes,
  *           make its name durable, then, on the log's owner, answer with
  *           sl_shardlog_adopt_segment(). 0 if asked, or -errno.
- *   grow:   allocate fd's bytes [from, to) ahead of the writes; best effort,
- *           no answer (a write past the allocation is still a write).
+ *   grow:   allocate fd's bytes [from, to) ahead of the writes (fd is
+ *           segment first_n's); best effort (a write past the allocation
+ *           is still a write). When done, on the log's owner, call
+ *           sl_shardlog_grow_done(): until then fd stays open.
  * Records staged for a segment that has no file yet wait in the stage; a
  * second roll before the first is answered is -ENOBUFS (back-pressure). */
 struct sl_seg_ops {
 	int (*create)(void *arg, struct sl_shardlog *log, uint64_t first_n, const char *path);
-	void (*grow)(void *arg, int fd, uint64_t from, uint64_t to);
+	void (*grow)(void *arg, int fd, uint64_t first_n, uint64_t from, uint64_t to);
 	/* Write buf[0..len) to path (a sealed segment's index footer,
 	 * footer.h), then free(buf). Best effort: a footer that never lands
 	 * only means a scan at the next start-up. NULL: no footers. */
@@ -97,6 +99,8 @@ void sl_shardlog_set_seg_ops(struct sl_shardlog *log, const struct sl_seg_ops *o
  * again). */
 void sl_shardlog_adopt_segment(struct sl_shardlog *log, uint64_t first_n, int fd,
 			       uint64_t prealloc);
+/* The answer to ops.grow for segment first_n (no-op if it is gone). */
+void sl_shardlog_grow_done(struct sl_shardlog *log, uint64_t first_n);
 /* Ask ops.create again after a failed answer. 1 if asked, 0 if nothing to
  * ask, or -errno. */
 int sl_shardlog_retry_create(struct sl_shardlog *log);
@@ -238,7 +242,13 @@ int64_t sl_shardlog_read(struct sl_shardlog *log, uint64_t from_n, int64_t min_a
  * suits, and feed them. While a cursor is open its segments are never
  * trimmed and the log is never dropped (sl_shardlog_readers() > 0).
  *   cursor_start: 0, or 1 when there is nothing to read (cursor closed).
- *   cursor_want:  0 with fd/off/len, 1 when the read is over (closed), -errno.
+ *   cursor_want:  0 with fd/off/len, 1 when the read is over (closed), -errno,
+ *                 or 2 when the segment's file is closed (a sealed segment's
+ *                 fd is given back while nobody reads it, so that a log
+ *                 holds a bounded number of fds): open the path
+ *                 cursor_path gives read-only, however suits, pass the fd
+ *                 or -errno to cursor_opened (0 or that -errno), and ask
+ *                 again.
  *   cursor_feed:  0 to read more, 1 when the read is over (closed), -errno.
  * After -errno, call sl_shardlog_cursor_end(). c->n is the next position. */
 struct sl_read_cursor {
@@ -262,7 +272,12 @@ int sl_shardlog_cursor_want(struct sl_shardlog *log, struct sl_read_cursor *c, i
 int sl_shardlog_cursor_feed(struct sl_shardlog *log, struct sl_read_cursor *c, const uint8_t *buf,
 			    size_t got, sl_rec_fn fn, void *arg);
 void sl_shardlog_cursor_end(struct sl_shardlog *log, struct sl_read_cursor *c);
+void sl_shardlog_cursor_path(const struct sl_shardlog *log, const struct sl_read_cursor *c,
+			     char *out, size_t cap);
+int sl_shardlog_cursor_opened(struct sl_shardlog *log, struct sl_read_cursor *c, int fd);
 uint32_t sl_shardlog_readers(const struct sl_shardlog *log);
+/* Sealed segments whose fd is closed now (tests, metrics). */
+uint32_t sl_shardlog_fds_parked(const struct sl_shardlog *log);
 
 /* Where to start looking for the first record that arrived at or after
  * ts_ms, from the index alone (no I/O): a record number at or before the

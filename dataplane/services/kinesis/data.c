@@ -610,6 +610,7 @@ struct kin_iter {
 	struct sl_read_cursor cur;
 	uint8_t *buf;
 	size_t buf_cap;
+	char *path; /* a parked segment being opened (io_uring reads it) */
 	bool found;
 };
 
@@ -636,10 +637,36 @@ static void iter_finish(struct sl_worker *w, struct kin_iter *it, int rc)
 	sl_shardlog_cursor_end(it->wl->log, &it->cur);
 	free(it->buf);
 	it->buf = NULL;
+	free(it->path);
+	it->path = NULL;
 	sl_msg_reply(w, it->msg);
 }
 
 static void iter_pump(struct sl_worker *w, struct kin_iter *it);
+
+/* A sealed segment whose fd was given back: open it through io_uring into
+ * *path (allocated once per read), then go on with done. 0 or -errno. */
+static int open_segment(struct sl_worker *w, struct sl_aio *aio, struct sl_shardlog *log,
+			struct sl_read_cursor *cur, char **path,
+			void (*done)(struct sl_worker *, struct sl_aio *, int))
+{
+	if (!*path && !(*path = malloc(PATH_MAX)))
+		return -ENOMEM;
+	sl_shardlog_cursor_path(log, cur, *path, PATH_MAX);
+	aio->done = done;
+	return sl_worker_open_rdonly(w, aio, *path);
+}
+
+static void iter_open_done(struct sl_worker *w, struct sl_aio *aio, int res)
+{
+	struct kin_iter *it = (struct kin_iter *)aio;
+	int rc = sl_shardlog_cursor_opened(it->wl->log, &it->cur, res);
+
+	if (rc < 0)
+		iter_finish(w, it, rc);
+	else
+		iter_pump(w, it);
+}
 
 static void iter_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
 {
@@ -664,6 +691,13 @@ static void iter_pump(struct sl_worker *w, struct kin_iter *it)
 		uint64_t off;
 		size_t len;
 		int rc = sl_shardlog_cursor_want(it->wl->log, &it->cur, &fd, &off, &len);
+		if (rc == 2 && !it->found) {
+			rc = open_segment(w, &it->aio, it->wl->log, &it->cur, &it->path,
+					  iter_open_done);
+			if (rc < 0)
+				iter_finish(w, it, rc);
+			return; /* iter_open_done goes on */
+		}
 		if (rc != 0 || it->found) {
 			iter_finish(w, it, rc < 0 ? rc : 0);
 			return;
@@ -715,6 +749,7 @@ static void iter_call(struct sl_worker *w, struct sl_msg *msg)
 	it->found = false;
 	it->buf = NULL;
 	it->buf_cap = 0;
+	it->path = NULL;
 	uint64_t from = sl_shardlog_time_hint(it->wl->log, ts);
 	int rc = sl_shardlog_cursor_start(it->wl->log, &it->cur, from, ts, 1, UINT64_MAX);
 	if (rc != 0) {
@@ -876,6 +911,7 @@ struct kin_get {
 	uint64_t bytes;
 	uint8_t *big; /* for a frame larger than the scratch chunk */
 	size_t big_cap;
+	char *path; /* a parked segment being opened */
 	uint8_t chunk[]; /* SL_READ_CHUNK bytes follow in the request scratch */
 };
 
@@ -964,6 +1000,8 @@ static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
 	sl_shardlog_cursor_end(g->wl->log, &g->cur);
 	free(g->big);
 	g->big = NULL;
+	free(g->path);
+	g->path = NULL;
 	if (rc < 0) {
 		sl_req_error(req, 500, "InternalFailure", "shard log read failed: %s", strerror(-rc));
 		sl_msg_reply(w, g->msg);
@@ -1021,6 +1059,17 @@ static void get_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
 		get_pump(w, g);
 }
 
+static void get_open_done(struct sl_worker *w, struct sl_aio *aio, int res)
+{
+	struct kin_get *g = (struct kin_get *)aio;
+	int rc = sl_shardlog_cursor_opened(g->wl->log, &g->cur, res);
+
+	if (rc < 0)
+		get_finish(w, g, rc);
+	else
+		get_pump(w, g);
+}
+
 /* Read until the cursor is done, or until a read must wait for the disk.
  * Bounded: every round passes records or moves the cursor forward. */
 static void get_pump(struct sl_worker *w, struct kin_get *g)
@@ -1030,6 +1079,12 @@ static void get_pump(struct sl_worker *w, struct kin_get *g)
 		uint64_t off;
 		size_t len;
 		int rc = sl_shardlog_cursor_want(g->wl->log, &g->cur, &fd, &off, &len);
+		if (rc == 2) {
+			rc = open_segment(w, &g->aio, g->wl->log, &g->cur, &g->path, get_open_done);
+			if (rc < 0)
+				get_finish(w, g, rc);
+			return; /* get_open_done goes on */
+		}
 		if (rc != 0) {
 			get_finish(w, g, rc < 0 ? rc : 0);
 			return;

@@ -589,10 +589,11 @@ static int helper_create(void *arg, struct sl_shardlog *log, uint64_t first_n, c
 	return 0;
 }
 
-static void helper_grow(void *arg, int fd, uint64_t from, uint64_t to)
+static void helper_grow(void *arg, int fd, uint64_t first_n, uint64_t from, uint64_t to)
 {
 	struct helper *h = arg;
 
+	(void)first_n;
 	cr_assert_geq(fd, 0);
 	cr_assert_lt(from, to);
 	h->grows++;
@@ -795,5 +796,100 @@ Test(shardlog, a_new_log_is_made_by_its_helper_while_appends_wait)
 	struct seen s = { 0, 0, 100, true };
 	cr_assert_eq(sl_shardlog_read(log, 0, 0, 1000, UINT64_MAX, check_rec, &s), 5);
 	cr_assert(s.ok);
+	sl_shardlog_close(log);
+}
+
+/* Open file descriptors of this process whose target is under dir. */
+static uint32_t fds_under_dir(void)
+{
+	char link[64], target[512];
+	uint32_t count = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		count += strncmp(target, dir, strlen(dir)) == 0;
+	}
+	return count;
+}
+
+struct fd_reader {
+	uint64_t next_n;
+	uint32_t bad;
+};
+
+static bool read_in_order(void *arg, const struct sl_rec_view *r)
+{
+	struct fd_reader *rd = arg;
+
+	rd->bad += r->n != rd->next_n || r->data_len != 256 * 1024 ||
+		   r->data[0] != (uint8_t)(r->n * 31);
+	rd->next_n = r->n + 1;
+	return true;
+}
+
+Test(shardlog, a_log_that_retains_many_segments_holds_a_bounded_number_of_fds)
+{
+	struct sl_shardlog *log;
+	const uint32_t records = 240; /* 60 MiB: 15 segments of 4 MiB */
+	uint64_t first, end, live;
+	uint32_t nsegs = 0;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < records; i++) {
+		append(log, i, 256 * 1024, 1000, i);
+		if (i % 8 == 7)
+			flush(log, true);
+	}
+	while (sl_shardlog_segment(log, nsegs, &first, &end, &live) == 0)
+		nsegs++;
+	cr_assert_geq(nsegs, 12);
+	/* The newest segment and the newest sealed ones stay open; every
+	 * other sealed segment gave its fd back. */
+	uint32_t bound = 1 + SL_LOG_SEALED_FDS_KEEP;
+	cr_assert_leq(fds_under_dir(), bound, "%u fds open for %u segments", fds_under_dir(), nsegs);
+	cr_assert_eq(sl_shardlog_fds_parked(log), nsegs - bound);
+
+	/* A cursor in a parked segment is told to open it, and reads on. */
+	struct sl_read_cursor c;
+	int fd;
+	uint64_t off;
+	size_t len;
+	cr_assert_eq(sl_shardlog_cursor_start(log, &c, 0, INT64_MIN, 1, UINT64_MAX), 0);
+	cr_assert_eq(sl_shardlog_cursor_want(log, &c, &fd, &off, &len), 2);
+	char path[512];
+	sl_shardlog_cursor_path(log, &c, path, sizeof(path));
+	int ofd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(ofd, 0, "%s", path);
+	cr_assert_eq(sl_shardlog_cursor_opened(log, &c, ofd), 0);
+	cr_assert_eq(sl_shardlog_fds_parked(log), nsegs - bound - 1);
+	cr_assert_eq(sl_shardlog_cursor_want(log, &c, &fd, &off, &len), 0);
+	cr_assert_eq(fd, ofd);
+	sl_shardlog_cursor_end(log, &c);
+	cr_assert_eq(sl_shardlog_fds_parked(log), nsegs - bound, "the cursor's end parks it again");
+	/* An open that failed is the read's error. */
+	cr_assert_eq(sl_shardlog_cursor_start(log, &c, 0, INT64_MIN, 1, UINT64_MAX), 0);
+	cr_assert_eq(sl_shardlog_cursor_want(log, &c, &fd, &off, &len), 2);
+	cr_assert_eq(sl_shardlog_cursor_opened(log, &c, -EMFILE), -EMFILE);
+	sl_shardlog_cursor_end(log, &c);
+
+	/* Every record reads back across the parked segments, and the
+	 * reading leaves no more fds open than before. */
+	struct fd_reader rd = { 0, 0 };
+	cr_assert_eq(sl_shardlog_scan(log, read_in_order, &rd), (int64_t)records);
+	cr_assert_eq(rd.bad, 0);
+	cr_assert_leq(fds_under_dir(), bound);
+	sl_shardlog_close(log);
+	cr_assert_eq(fds_under_dir(), 0);
+
+	/* Recovery opens each segment to check it, then parks the sealed. */
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	cr_assert_leq(fds_under_dir(), bound);
+	rd = (struct fd_reader){ 0, 0 };
+	cr_assert_eq(sl_shardlog_scan(log, read_in_order, &rd), (int64_t)records);
+	cr_assert_eq(rd.bad, 0);
 	sl_shardlog_close(log);
 }
