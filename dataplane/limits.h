@@ -223,6 +223,37 @@
 #define SL_EAL_NO_HUGE_MB "512"
 #define SL_HUGEPAGES_MIN_FREE 64
 
+/* ---- SQS (AWS documented limits) ---------------------------------------- */
+#define SL_SQS_NAME_MAX 80                /* queue name, with .fifo */
+#define SL_SQS_DELAY_MAX_S 900            /* DelaySeconds */
+#define SL_SQS_MSG_SIZE_MIN 1024          /* MaximumMessageSize */
+#define SL_SQS_MSG_SIZE_MAX (1024 * 1024)
+#define SL_SQS_RETENTION_MIN_S 60         /* MessageRetentionPeriod */
+#define SL_SQS_RETENTION_MAX_S 1209600
+#define SL_SQS_RETENTION_DEFAULT_S 345600
+#define SL_SQS_VISIBILITY_MAX_S 43200     /* VisibilityTimeout */
+#define SL_SQS_VISIBILITY_DEFAULT_S 30
+#define SL_SQS_WAIT_MAX_S 20              /* ReceiveMessageWaitTimeSeconds */
+#define SL_SQS_KMS_REUSE_MIN_S 60         /* KmsDataKeyReusePeriodSeconds */
+#define SL_SQS_KMS_REUSE_MAX_S 86400
+#define SL_SQS_KMS_REUSE_DEFAULT_S 300
+#define SL_SQS_KMS_KEY_MAX 2048           /* KmsMasterKeyId: an id, alias or ARN */
+#define SL_SQS_POLICY_MAX (20 * 1024)     /* Policy */
+#define SL_SQS_REDRIVE_MAX 4096           /* RedrivePolicy, RedriveAllowPolicy */
+#define SL_SQS_MAX_RECEIVE_MAX 1000       /* RedrivePolicy maxReceiveCount */
+#define SL_SQS_REDRIVE_SOURCES_MAX 10     /* RedriveAllowPolicy sourceQueueArns */
+#define SL_SQS_TAGS_MAX 50
+#define SL_SQS_TAG_KEY_MAX 128
+#define SL_SQS_TAG_VALUE_MAX 256
+#define SL_SQS_LIST_MAX 1000              /* ListQueues MaxResults, and its page without it */
+#define SL_SQS_DELETED_RECENTLY_MS 60000  /* no CreateQueue of a deleted name meanwhile */
+/* Ours: queues the server keeps (every region), and the deleted names it
+ * remembers for QueueDeletedRecently (older ones are forgotten early). */
+#define SL_SQS_QUEUES_MAX 1000000
+#define SL_SQS_DELETED_TRACK_MAX 4096
+/* A queue URL or ARN as a request may carry it. */
+#define SL_SQS_URL_MAX 1024
+
 /* ---- Timers ------------------------------------------------------------- */
 
 /* Each worker's timer wheel (dataplane/runtime/timer.h) ticks in

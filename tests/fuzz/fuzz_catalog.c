@@ -1,6 +1,7 @@
-/* fuzz_catalog.c - the catalog's record frames (catrec.c) and the stream
- * record decoder (control/kinesis/stream_codec.c), as recovery reads them
- * from a log or snapshot it did not write.
+/* fuzz_catalog.c - the catalog's record frames (catrec.c) and the object
+ * decoders (Kinesis streams, control/kinesis/stream_codec.c; SQS queues,
+ * control/sqs/queue_codec.c), as recovery reads them from a log or
+ * snapshot it did not write.
  * Invariants: the scan never reads past the input and reports a prefix of
  * it; a frame it passes re-frames to the same bytes; a stream that decodes
  * is well formed (parents before children, open shards sorted and open) and
@@ -11,6 +12,7 @@
 
 #include "control/catrec.h"
 #include "control/kinesis/streams.h"
+#include "control/sqs/queues.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,37 +34,76 @@ static void check_stream(const struct sl_stream_meta *s)
 	}
 }
 
-static void round_trip(const uint8_t *p, size_t n)
+/* A queue that decodes holds what a request could have set. */
+static void check_queue(const struct sl_cobj *o)
 {
-	struct sl_cobj *o = sl_stream_decode(p, n);
+	const struct sl_queue *q = (const void *)o;
+
+	if (!q->name[0] || !q->region[0] || q->ntags > SL_SQS_TAGS_MAX ||
+	    q->max_size < SL_SQS_MSG_SIZE_MIN || q->max_size > SL_SQS_MSG_SIZE_MAX ||
+	    q->retention_s < SL_SQS_RETENTION_MIN_S || q->delay_s > SL_SQS_DELAY_MAX_S)
+		abort();
+	for (uint32_t i = 1; i < q->ntags; i++) {
+		if (strcmp(q->tags[i - 1].key, q->tags[i].key) >= 0)
+			abort();
+	}
+}
+
+static void check_stream_obj(const struct sl_cobj *o)
+{
+	check_stream((const struct sl_stream_meta *)o);
+}
+
+struct codec {
+	struct sl_cobj *(*decode)(const uint8_t *p, size_t n);
+	void (*encode)(const struct sl_cobj *o, struct sl_bw *w);
+	struct sl_cobj *(*clone)(const struct sl_cobj *o);
+	void (*free)(struct sl_cobj *o);
+	void (*check)(const struct sl_cobj *o);
+};
+
+static const struct codec codecs[] = {
+	{ sl_stream_decode, sl_stream_encode, sl_stream_clone, sl_stream_free, check_stream_obj },
+	{ sl_queue_decode, sl_queue_encode, sl_queue_clone, sl_queue_free, check_queue },
+};
+
+static void round_trip_with(const struct codec *k, const uint8_t *p, size_t n)
+{
+	struct sl_cobj *o = k->decode(p, n);
 
 	if (!o)
 		return;
-	check_stream((const struct sl_stream_meta *)o);
+	k->check(o);
 	struct sl_bw a = { 0 }, b = { 0 };
-	sl_stream_encode(o, &a);
-	struct sl_cobj *c = sl_stream_clone(o);
-	sl_stream_free(o);
+	k->encode(o, &a);
+	struct sl_cobj *c = k->clone(o);
+	k->free(o);
 	if (a.err || !c) {
 		sl_bw_free(&a);
-		sl_stream_free(c);
+		k->free(c);
 		return;
 	}
-	struct sl_cobj *d = sl_stream_decode(a.p, a.len);
+	struct sl_cobj *d = k->decode(a.p, a.len);
 	if (!d)
 		abort(); /* what we encode, we must read back */
-	sl_stream_encode(d, &b);
+	k->encode(d, &b);
 	if (!b.err && (a.len != b.len || memcmp(a.p, b.p, a.len) != 0))
 		abort();
 	struct sl_bw e = { 0 };
-	sl_stream_encode(c, &e);
+	k->encode(c, &e);
 	if (!e.err && (e.len != a.len || memcmp(e.p, a.p, a.len) != 0))
 		abort(); /* a clone encodes as its original */
 	sl_bw_free(&a);
 	sl_bw_free(&b);
 	sl_bw_free(&e);
-	sl_stream_free(c);
-	sl_stream_free(d);
+	k->free(c);
+	k->free(d);
+}
+
+static void round_trip(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		round_trip_with(&codecs[i], p, n);
 }
 
 struct scan_state {

@@ -1,0 +1,1041 @@
+/* meta.c - SQS queue metadata: create, find, list, attributes, tags,
+ * delete. Control thread: every change goes into the catalog's open batch,
+ * and the reply is held until that batch is durable.
+ *
+ * Attributes arrive as text under either protocol (sqs.h reads both). Each
+ * is checked the way AWS checks it: a name it does not know, or one that
+ * cannot be set, is InvalidAttributeName; a value out of range or of the
+ * wrong form is InvalidAttributeValue; FIFO-only attributes on a standard
+ * queue are unknown names there.
+ */
+#include "control/sqs/meta.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "control/sqs/queues.h"
+#include "dataplane/codec/doc.h"
+#include "dataplane/codec/enc.h"
+#include "dataplane/net/server.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/worker.h"
+#include "dataplane/services/sqs/sqs.h"
+
+static struct sl_doc_tok *ctl_toks;
+static struct sl_doc_tok *policy_toks; /* for the JSON inside attribute values */
+#define POLICY_TOKS_MAX (SL_SQS_POLICY_MAX / 2 + 2)
+
+/* ---- Attribute names -------------------------------------------------------- */
+
+enum attr {
+	A_DELAY, A_MAX_SIZE, A_RETENTION, A_POLICY, A_WAIT, A_VISIBILITY, A_REDRIVE,
+	A_REDRIVE_ALLOW, A_KMS_KEY, A_KMS_REUSE, A_SSE, A_FIFO, A_CBD, A_DEDUP_SCOPE,
+	A_THROUGHPUT,
+	A_SETTABLE, /* the rest are read-only */
+	A_ARN = A_SETTABLE, A_MESSAGES, A_NOT_VISIBLE, A_DELAYED, A_CREATED, A_MODIFIED,
+	A_ALL, A_COUNT,
+};
+
+static const char *const attr_names[A_COUNT] = {
+	[A_DELAY] = "DelaySeconds",
+	[A_MAX_SIZE] = "MaximumMessageSize",
+	[A_RETENTION] = "MessageRetentionPeriod",
+	[A_POLICY] = "Policy",
+	[A_WAIT] = "ReceiveMessageWaitTimeSeconds",
+	[A_VISIBILITY] = "VisibilityTimeout",
+	[A_REDRIVE] = "RedrivePolicy",
+	[A_REDRIVE_ALLOW] = "RedriveAllowPolicy",
+	[A_KMS_KEY] = "KmsMasterKeyId",
+	[A_KMS_REUSE] = "KmsDataKeyReusePeriodSeconds",
+	[A_SSE] = "SqsManagedSseEnabled",
+	[A_FIFO] = "FifoQueue",
+	[A_CBD] = "ContentBasedDeduplication",
+	[A_DEDUP_SCOPE] = "DeduplicationScope",
+	[A_THROUGHPUT] = "FifoThroughputLimit",
+	[A_ARN] = "QueueArn",
+	[A_MESSAGES] = "ApproximateNumberOfMessages",
+	[A_NOT_VISIBLE] = "ApproximateNumberOfMessagesNotVisible",
+	[A_DELAYED] = "ApproximateNumberOfMessagesDelayed",
+	[A_CREATED] = "CreatedTimestamp",
+	[A_MODIFIED] = "LastModifiedTimestamp",
+	[A_ALL] = "All",
+};
+
+static bool fifo_only(enum attr a)
+{
+	return a == A_FIFO || a == A_CBD || a == A_DEDUP_SCOPE || a == A_THROUGHPUT;
+}
+
+static int attr_find(const char *name)
+{
+	for (int a = 0; a < A_COUNT; a++) {
+		if (strcmp(attr_names[a], name) == 0)
+			return a;
+	}
+	return -1;
+}
+
+/* Attributes as a request gives them, parsed and checked. */
+struct attrs {
+	bool set[A_SETTABLE];
+	bool fifo, cbd, sse;
+	uint8_t dedup_scope, throughput;
+	uint32_t num[A_SETTABLE]; /* the numeric ones */
+	char *str[A_SETTABLE];    /* policy, redrive, redrive_allow, kms key: "" unsets */
+	bool fifo_queue;          /* the queue they are for is (or will be) FIFO */
+	bool creating;            /* CreateQueue: FifoQueue may be given */
+	const char *region;
+	struct sl_req *req;
+};
+
+static void attrs_free(struct attrs *a)
+{
+	for (int i = 0; i < A_SETTABLE; i++)
+		free(a->str[i]);
+}
+
+static int bad_value(struct attrs *a, const char *name)
+{
+	sl_sqs_error(a->req, SL_SQS_E_INVALID_ATTRIBUTE_VALUE, "Invalid value for the parameter %s.",
+		     name);
+	return SL_FIELD_ERR;
+}
+
+static bool parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t x = 0;
+
+	if (!*v || strlen(v) > 10)
+		return false;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	if (x < min || x > max)
+		return false;
+	*out = (uint32_t)x;
+	return true;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+	if (strcasecmp(v, "true") == 0)
+		*out = true;
+	else if (strcasecmp(v, "false") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* Parse a JSON object held in an attribute value. Returns the token count
+ * or -1. */
+static int json_value(const char *v, size_t len)
+{
+	int n = sl_json_parse((const uint8_t *)v, len, policy_toks, POLICY_TOKS_MAX);
+
+	return n > 0 && policy_toks[0].type == SL_DOC_OBJ ? n : -1;
+}
+
+/* RedrivePolicy: {"deadLetterTargetArn": "<arn of an existing queue of the
+ * same account, region and type>", "maxReceiveCount": 1..1000}. */
+static int check_redrive(struct attrs *a, const char *v, size_t len)
+{
+	char arn[SL_QUEUE_ARN_MAX + 1], prefix[SL_QUEUE_ARN_MAX], cnt[16];
+	int64_t max_rc = 0;
+
+	if (json_value(v, len) < 0)
+		return bad_value(a, "RedrivePolicy");
+	int ai = sl_doc_get(policy_toks, 0, "deadLetterTargetArn");
+	int mi = sl_doc_get(policy_toks, 0, "maxReceiveCount");
+	if (ai < 0 || mi < 0 || sl_doc_str(&policy_toks[ai], arn, sizeof(arn)) <= 0) {
+		sl_sqs_error(a->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter RedrivePolicy is invalid. Reason: Redrive policy "
+			     "is not a valid JSON map with deadLetterTargetArn and maxReceiveCount.",
+			     v);
+		return SL_FIELD_ERR;
+	}
+	if (policy_toks[mi].type == SL_DOC_INT)
+		max_rc = policy_toks[mi].i;
+	else if (policy_toks[mi].type == SL_DOC_STR && sl_doc_str(&policy_toks[mi], cnt, sizeof(cnt)) > 0)
+		max_rc = strtoll(cnt, NULL, 10);
+	if (max_rc < 1 || max_rc > SL_SQS_MAX_RECEIVE_MAX) {
+		sl_sqs_error(a->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value "
+			     "for maxReceiveCount: %lld, valid values are from 1 to %d both inclusive.",
+			     v, (long long)max_rc, SL_SQS_MAX_RECEIVE_MAX);
+		return SL_FIELD_ERR;
+	}
+	int pl = snprintf(prefix, sizeof(prefix), "arn:aws:sqs:%s:%s:", a->region, sl_cfg->account_id);
+	const struct sl_queue *dlq = strncmp(arn, prefix, (size_t)pl) == 0 ?
+		sl_queue_find(sl_catalog_master(), a->region, arn + pl) : NULL;
+	if (!dlq) {
+		sl_sqs_error(a->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+			     "target does not exist.", v);
+		return SL_FIELD_ERR;
+	}
+	if (dlq->fifo != a->fifo_queue) {
+		sl_sqs_error(a->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+			     "queue must be same type of queue as the source.", v);
+		return SL_FIELD_ERR;
+	}
+	return 0;
+}
+
+/* RedriveAllowPolicy: {"redrivePermission": allowAll|denyAll|byQueue,
+ * "sourceQueueArns": [1..10 ARNs] only and always with byQueue}. */
+static int check_redrive_allow(struct attrs *a, const char *v, size_t len)
+{
+	char perm[16];
+
+	if (json_value(v, len) < 0)
+		return bad_value(a, "RedriveAllowPolicy");
+	int pi = sl_doc_get(policy_toks, 0, "redrivePermission");
+	int si = sl_doc_get(policy_toks, 0, "sourceQueueArns");
+	if (pi < 0 || sl_doc_str(&policy_toks[pi], perm, sizeof(perm)) <= 0)
+		return bad_value(a, "RedriveAllowPolicy");
+	bool by_queue = strcmp(perm, "byQueue") == 0;
+	if (!by_queue && strcmp(perm, "allowAll") != 0 && strcmp(perm, "denyAll") != 0)
+		return bad_value(a, "RedriveAllowPolicy");
+	if (by_queue != (si >= 0))
+		return bad_value(a, "RedriveAllowPolicy");
+	if (si >= 0 && (policy_toks[si].type != SL_DOC_ARR || policy_toks[si].count == 0 ||
+			policy_toks[si].count > SL_SQS_REDRIVE_SOURCES_MAX))
+		return bad_value(a, "RedriveAllowPolicy");
+	return 0;
+}
+
+static int keep_str(struct attrs *a, enum attr id, const char *v)
+{
+	free(a->str[id]);
+	a->str[id] = strdup(v);
+	if (!a->str[id]) {
+		sl_sqs_error(a->req, SL_SQS_E_INTERNAL, "out of memory");
+		return SL_FIELD_ERR;
+	}
+	return 0;
+}
+
+static int attr_one(void *arg, const char *name, const char *v, size_t len)
+{
+	struct attrs *a = arg;
+	int id = attr_find(name);
+
+	/* FifoQueue itself is known to both types: its value decides. */
+	if (id < 0 || id >= A_SETTABLE || (id == A_FIFO && !a->creating) ||
+	    (fifo_only((enum attr)id) && id != A_FIFO && !a->fifo_queue)) {
+		sl_sqs_error(a->req, SL_SQS_E_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", name);
+		return SL_FIELD_ERR;
+	}
+	static const uint32_t lo[A_SETTABLE] = { [A_MAX_SIZE] = SL_SQS_MSG_SIZE_MIN,
+						 [A_RETENTION] = SL_SQS_RETENTION_MIN_S,
+						 [A_KMS_REUSE] = SL_SQS_KMS_REUSE_MIN_S };
+	static const uint32_t hi[A_SETTABLE] = { [A_DELAY] = SL_SQS_DELAY_MAX_S,
+						 [A_MAX_SIZE] = SL_SQS_MSG_SIZE_MAX,
+						 [A_RETENTION] = SL_SQS_RETENTION_MAX_S,
+						 [A_WAIT] = SL_SQS_WAIT_MAX_S,
+						 [A_VISIBILITY] = SL_SQS_VISIBILITY_MAX_S,
+						 [A_KMS_REUSE] = SL_SQS_KMS_REUSE_MAX_S };
+	a->set[id] = true;
+	switch ((enum attr)id) {
+	case A_DELAY:
+	case A_MAX_SIZE:
+	case A_RETENTION:
+	case A_WAIT:
+	case A_VISIBILITY:
+	case A_KMS_REUSE:
+		return parse_u32(v, lo[id], hi[id], &a->num[id]) ? 0 : bad_value(a, name);
+	case A_SSE:
+		return parse_bool(v, &a->sse) ? 0 : bad_value(a, name);
+	case A_FIFO:
+		return parse_bool(v, &a->fifo) ? 0 : bad_value(a, name);
+	case A_CBD:
+		return parse_bool(v, &a->cbd) ? 0 : bad_value(a, name);
+	case A_DEDUP_SCOPE:
+		if (strcmp(v, "queue") != 0 && strcmp(v, "messageGroup") != 0)
+			return bad_value(a, name);
+		a->dedup_scope = v[0] == 'm' ? SL_SQS_DEDUP_GROUP : SL_SQS_DEDUP_QUEUE;
+		return 0;
+	case A_THROUGHPUT:
+		if (strcmp(v, "perQueue") != 0 && strcmp(v, "perMessageGroupId") != 0)
+			return bad_value(a, name);
+		a->throughput = v[3] == 'M' ? SL_SQS_PER_GROUP : SL_SQS_PER_QUEUE;
+		return 0;
+	case A_POLICY:
+		if (len > SL_SQS_POLICY_MAX || (len && json_value(v, len) < 0))
+			return bad_value(a, name);
+		return keep_str(a, (enum attr)id, v);
+	case A_REDRIVE:
+		if (len > SL_SQS_REDRIVE_MAX || (len && check_redrive(a, v, len) < 0))
+			return len > SL_SQS_REDRIVE_MAX ? bad_value(a, name) : SL_FIELD_ERR;
+		return keep_str(a, (enum attr)id, v);
+	case A_REDRIVE_ALLOW:
+		if (len > SL_SQS_REDRIVE_MAX || (len && check_redrive_allow(a, v, len) < 0))
+			return len > SL_SQS_REDRIVE_MAX ? bad_value(a, name) : SL_FIELD_ERR;
+		return keep_str(a, (enum attr)id, v);
+	case A_KMS_KEY:
+		if (len > SL_SQS_KMS_KEY_MAX)
+			return bad_value(a, name);
+		return keep_str(a, (enum attr)id, v);
+	default:
+		assert(0 && "read-only attributes were refused above");
+		return SL_FIELD_ERR;
+	}
+}
+
+/* Read and check the request's attributes for a queue of the given type. */
+static int attrs_read(struct sl_fields *f, struct attrs *a, bool fifo_queue, bool creating)
+{
+	memset(a, 0, sizeof(*a));
+	a->req = f->req;
+	a->creating = creating;
+	a->region = f->req->region;
+	a->fifo_queue = fifo_queue;
+	int n = sl_sqs_map(f, "Attributes", "Attribute", "Name", SL_SQS_POLICY_MAX + 1, attr_one, a);
+	if (n < 0)
+		return n;
+	if (a->set[A_THROUGHPUT] && a->throughput == SL_SQS_PER_GROUP && a->set[A_DEDUP_SCOPE] &&
+	    a->dedup_scope != SL_SQS_DEDUP_GROUP) {
+		sl_sqs_error(f->req, SL_SQS_E_INVALID_ATTRIBUTE_VALUE,
+			     "Invalid value for the parameter FifoThroughputLimit. Reason: "
+			     "perMessageGroupId requires DeduplicationScope messageGroup.");
+		return SL_FIELD_ERR;
+	}
+	if (a->set[A_SSE] && a->sse && a->str[A_KMS_KEY] && a->str[A_KMS_KEY][0]) {
+		sl_sqs_error(f->req, SL_SQS_E_INVALID_ATTRIBUTE_VALUE,
+			     "Invalid value for the parameter SqsManagedSseEnabled. Reason: a queue "
+			     "is encrypted with SSE-SQS or with a KMS key, not both.");
+		return SL_FIELD_ERR;
+	}
+	return n;
+}
+
+static const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* Would applying a change q? (CreateQueue of an existing queue.) The name
+ * of the first attribute that differs, or NULL. */
+static const char *attrs_differ(const struct attrs *a, const struct sl_queue *q)
+{
+	const uint32_t cur[A_SETTABLE] = { [A_DELAY] = q->delay_s, [A_MAX_SIZE] = q->max_size,
+					   [A_RETENTION] = q->retention_s, [A_WAIT] = q->wait_s,
+					   [A_VISIBILITY] = q->visibility_s,
+					   [A_KMS_REUSE] = q->kms_reuse_s };
+	const char *curs[A_SETTABLE] = { [A_POLICY] = q->policy, [A_REDRIVE] = q->redrive,
+					 [A_REDRIVE_ALLOW] = q->redrive_allow,
+					 [A_KMS_KEY] = q->kms_key };
+
+	for (int i = 0; i < A_SETTABLE; i++) {
+		if (!a->set[i])
+			continue;
+		bool same;
+		switch ((enum attr)i) {
+		case A_SSE: same = a->sse == q->sse; break;
+		case A_FIFO: same = a->fifo == q->fifo; break;
+		case A_CBD: same = a->cbd == q->content_dedup; break;
+		case A_DEDUP_SCOPE: same = a->dedup_scope == q->dedup_scope; break;
+		case A_THROUGHPUT: same = a->throughput == q->throughput; break;
+		case A_POLICY:
+		case A_REDRIVE:
+		case A_REDRIVE_ALLOW:
+		case A_KMS_KEY: same = strcmp(a->str[i], str_or_empty(curs[i])) == 0; break;
+		default: same = a->num[i] == cur[i]; break;
+		}
+		if (!same)
+			return attr_names[i];
+	}
+	return NULL;
+}
+
+/* Apply checked attributes to q (a version this batch may change). */
+static int attrs_apply(const struct attrs *a, struct sl_queue *q)
+{
+	uint32_t *nums[A_SETTABLE] = { [A_DELAY] = &q->delay_s, [A_MAX_SIZE] = &q->max_size,
+				       [A_RETENTION] = &q->retention_s, [A_WAIT] = &q->wait_s,
+				       [A_VISIBILITY] = &q->visibility_s,
+				       [A_KMS_REUSE] = &q->kms_reuse_s };
+	char **strs[A_SETTABLE] = { [A_POLICY] = &q->policy, [A_REDRIVE] = &q->redrive,
+				    [A_REDRIVE_ALLOW] = &q->redrive_allow,
+				    [A_KMS_KEY] = &q->kms_key };
+
+	for (int i = 0; i < A_SETTABLE; i++) {
+		if (!a->set[i])
+			continue;
+		if (nums[i]) {
+			*nums[i] = a->num[i];
+		} else if (strs[i]) {
+			/* An empty value removes the attribute. */
+			if (sl_queue_set_str(strs[i], a->str[i][0] ? a->str[i] : NULL) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (a->set[A_CBD])
+		q->content_dedup = a->cbd;
+	if (a->set[A_DEDUP_SCOPE])
+		q->dedup_scope = a->dedup_scope;
+	if (a->set[A_THROUGHPUT])
+		q->throughput = a->throughput;
+	if (a->set[A_SSE])
+		q->sse = a->sse;
+	/* A KMS key replaces SSE-SQS; removing it leaves the queue as set. */
+	if (a->set[A_KMS_KEY] && q->kms_key)
+		q->sse = false;
+	return 0;
+}
+
+/* ---- Deleted names ----------------------------------------------------------- */
+
+/* Names deleted within the last SL_SQS_DELETED_RECENTLY_MS, oldest first
+ * (a ring; past its size the oldest are forgotten early). In memory only:
+ * after a restart the wait is forgotten. */
+static struct deleted {
+	char region[SL_REGION_MAX + 1];
+	char name[SL_SQS_NAME_MAX + 1];
+	int64_t at_ms;
+} deleted[SL_SQS_DELETED_TRACK_MAX];
+static uint32_t deleted_head, deleted_n;
+
+static void deleted_add(const char *region, const char *name)
+{
+	struct deleted *d = &deleted[(deleted_head + deleted_n) % SL_SQS_DELETED_TRACK_MAX];
+
+	if (deleted_n == SL_SQS_DELETED_TRACK_MAX) {
+		deleted_head = (deleted_head + 1) % SL_SQS_DELETED_TRACK_MAX;
+		deleted_n--;
+	}
+	snprintf(d->region, sizeof(d->region), "%s", region);
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->at_ms = sl_now_ms();
+	deleted_n++;
+}
+
+static bool deleted_recently(const char *region, const char *name)
+{
+	int64_t now = sl_now_ms();
+
+	/* Expired entries at the head go first. */
+	while (deleted_n && now - deleted[deleted_head].at_ms >= SL_SQS_DELETED_RECENTLY_MS) {
+		deleted_head = (deleted_head + 1) % SL_SQS_DELETED_TRACK_MAX;
+		deleted_n--;
+	}
+	for (uint32_t i = 0; i < deleted_n; i++) {
+		const struct deleted *d = &deleted[(deleted_head + i) % SL_SQS_DELETED_TRACK_MAX];
+		if (strcmp(d->name, name) == 0 && strcmp(d->region, region) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ---- Tags ---------------------------------------------------------------------- */
+
+struct tags_in {
+	struct sl_req *req;
+	uint32_t n;
+	char keys[SL_SQS_TAGS_MAX + 1][SL_SQS_TAG_KEY_MAX + 1];
+	char *values[SL_SQS_TAGS_MAX + 1];
+};
+
+static int tag_one(void *arg, const char *key, const char *v, size_t len)
+{
+	struct tags_in *t = arg;
+	size_t kl = strlen(key);
+
+	if (kl == 0 || kl > SL_SQS_TAG_KEY_MAX || len > SL_SQS_TAG_VALUE_MAX) {
+		sl_sqs_error(t->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Tag keys must be 1 to %d characters and values at most %d.",
+			     SL_SQS_TAG_KEY_MAX, SL_SQS_TAG_VALUE_MAX);
+		return SL_FIELD_ERR;
+	}
+	if (t->n == SL_SQS_TAGS_MAX + 1) {
+		sl_sqs_error(t->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Too many tags added for queue. A queue can have at most %d tags.",
+			     SL_SQS_TAGS_MAX);
+		return SL_FIELD_ERR;
+	}
+	memcpy(t->keys[t->n], key, kl + 1);
+	t->values[t->n] = strdup(v);
+	if (!t->values[t->n]) {
+		sl_sqs_error(t->req, SL_SQS_E_INTERNAL, "out of memory");
+		return SL_FIELD_ERR;
+	}
+	t->n++;
+	return 0;
+}
+
+static void tags_free(struct tags_in *t)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->values[i]);
+	free(t);
+}
+
+static struct tags_in *tags_read(struct sl_fields *f, const char *json_name, bool required)
+{
+	struct tags_in *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		sl_sqs_error(f->req, SL_SQS_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	t->req = f->req;
+	int n = sl_sqs_map(f, json_name, "Tag", "Key", SL_SQS_TAG_VALUE_MAX + 1, tag_one, t);
+	if (n == 0 && required) {
+		sl_sqs_error(f->req, SL_SQS_E_MISSING_PARAMETER,
+			     "The request must contain the parameter Tags.");
+		n = SL_FIELD_ERR;
+	}
+	if (n < 0) {
+		tags_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Would q hold at most SL_SQS_TAGS_MAX tags with t applied? Checked
+ * before any change, so that an error leaves the queue as it was. */
+static bool tags_fit(const struct tags_in *t, const struct sl_queue *q)
+{
+	uint32_t n = q ? q->ntags : 0;
+
+	for (uint32_t i = 0; i < t->n; i++) {
+		bool have = false;
+		for (uint32_t k = 0; q && k < q->ntags && !have; k++)
+			have = strcmp(q->tags[k].key, t->keys[i]) == 0;
+		for (uint32_t k = 0; k < i && !have; k++)
+			have = strcmp(t->keys[k], t->keys[i]) == 0;
+		n += !have;
+	}
+	return n <= SL_SQS_TAGS_MAX;
+}
+
+/* Apply tags to q; InvalidParameterValue when the queue would hold more
+ * than SL_SQS_TAGS_MAX. */
+static int tags_apply(struct sl_req *req, const struct tags_in *t, struct sl_queue *q)
+{
+	for (uint32_t i = 0; i < t->n; i++) {
+		int rc = sl_queue_tag(q, t->keys[i], t->values[i]);
+		if (rc == -E2BIG) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "Too many tags added for queue %s.", q->name);
+			return SL_FIELD_ERR;
+		}
+		if (rc < 0) {
+			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+			return SL_FIELD_ERR;
+		}
+	}
+	return 0;
+}
+
+/* ---- Operations ------------------------------------------------------------------ */
+
+static int parse(struct sl_req *req, struct sl_fields *f)
+{
+	return sl_sqs_parse(req, ctl_toks, SL_DOC_TOKS_MAX, f);
+}
+
+static void reply_url(struct sl_req *req, const char *name)
+{
+	char url[SL_SQS_URL_LEN];
+
+	sl_sqs_url(req, name, url);
+	sl_reply_begin(req);
+	sl_enc_key(&req->out, "QueueUrl");
+	sl_enc_cstr(&req->out, url);
+	sl_reply_end(req);
+}
+
+/* The queue the request names (QueueUrl), in the master catalog, or NULL
+ * with NonExistentQueue set. */
+static const struct sl_queue *named_queue(struct sl_req *req, struct sl_fields *f)
+{
+	char name[SL_SQS_NAME_MAX + 1];
+
+	if (parse(req, f) < 0 || sl_sqs_queue_name(f, name) < 0)
+		return NULL;
+	const struct sl_queue *q = sl_queue_find(sl_catalog_master(), req->region, name);
+	if (!q)
+		sl_sqs_error(req, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
+	return q;
+}
+
+static struct sl_queue *edit(struct sl_req *req, const struct sl_queue *q)
+{
+	struct sl_queue *m = sl_queue_edit(q);
+
+	if (!m)
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+	return m;
+}
+
+static bool name_valid(const char *name, bool *fifo)
+{
+	size_t n = strlen(name);
+
+	*fifo = n > 5 && strcmp(name + n - 5, ".fifo") == 0;
+	if (n == 0 || n > SL_SQS_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < (*fifo ? n - 5 : n); i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+void sl_sqs_create_queue(struct sl_req *req)
+{
+	struct sl_fields f;
+	char name[SL_SQS_NAME_MAX + 1];
+	struct attrs a;
+	bool fifo;
+
+	if (parse(req, &f) < 0 ||
+	    sl_sqs_str(&f, "QueueName", name, sizeof(name), 0, SL_SQS_NAME_MAX * 4, true) < 0)
+		return;
+	if (!name_valid(name, &fifo)) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Can only include alphanumeric characters, hyphens, or underscores. 1 "
+			     "to 80 in length");
+		return;
+	}
+	if (attrs_read(&f, &a, fifo, true) < 0) {
+		attrs_free(&a);
+		return;
+	}
+	if (fifo != (a.set[A_FIFO] && a.fifo)) {
+		attrs_free(&a);
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     fifo ? "The name of a FIFO queue can only include alphanumeric "
+				    "characters, hyphens, or underscores, must end with .fifo suffix "
+				    "and be 1 to 80 in length." :
+				    "Can only include alphanumeric characters, hyphens, or "
+				    "underscores. 1 to 80 in length");
+		return;
+	}
+	const struct sl_queue *old = sl_queue_find(sl_catalog_master(), req->region, name);
+	if (old) {
+		/* Idempotent with the same attributes; tags are not compared. */
+		const char *diff = attrs_differ(&a, old);
+		attrs_free(&a);
+		if (diff)
+			sl_sqs_error(req, SL_SQS_E_QUEUE_EXISTS,
+				     "A queue already exists with the same name and a different "
+				     "value for attribute %s", diff);
+		else
+			reply_url(req, name);
+		return;
+	}
+	if (deleted_recently(req->region, name)) {
+		attrs_free(&a);
+		sl_sqs_error(req, SL_SQS_E_DELETED_RECENTLY,
+			     "You must wait %d seconds after deleting a queue before you can create "
+			     "another with the same name.", SL_SQS_DELETED_RECENTLY_MS / 1000);
+		return;
+	}
+	if (sl_queues_count() >= SL_SQS_QUEUES_MAX) {
+		attrs_free(&a);
+		sl_sqs_error(req, SL_SQS_E_OVER_LIMIT,
+			     "This server holds %d queues, the most it keeps.", SL_SQS_QUEUES_MAX);
+		return;
+	}
+	struct tags_in *t = tags_read(&f, "tags", false);
+	if (!t) {
+		attrs_free(&a);
+		return;
+	}
+	if (!tags_fit(t, NULL)) {
+		attrs_free(&a);
+		tags_free(t);
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Too many tags added for queue %s.", name);
+		return;
+	}
+	struct sl_queue *q = sl_queue_add(req->region, name, fifo);
+	int rc = q ? attrs_apply(&a, q) : -ENOMEM;
+	attrs_free(&a);
+	if (rc == 0) {
+		q->created_ms = q->modified_ms = sl_now_ms();
+		rc = tags_apply(req, t, q);
+	} else {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+	}
+	tags_free(t);
+	if (rc < 0) {
+		if (q)
+			sl_queue_remove(q);
+		return;
+	}
+	sl_catalog_commit();
+	reply_url(req, name);
+}
+
+void sl_sqs_get_queue_url(struct sl_req *req)
+{
+	struct sl_fields f;
+	char name[SL_SQS_NAME_MAX + 1], owner[32];
+
+	if (parse(req, &f) < 0 ||
+	    sl_sqs_str(&f, "QueueName", name, sizeof(name), 0, SL_SQS_NAME_MAX * 4, true) < 0 ||
+	    sl_sqs_str(&f, "QueueOwnerAWSAccountId", owner, sizeof(owner), 0, 24, false) < 0)
+		return;
+	if ((owner[0] && strcmp(owner, sl_cfg->account_id) != 0) ||
+	    !sl_queue_find(sl_catalog_master(), req->region, name)) {
+		sl_sqs_error(req, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
+		return;
+	}
+	reply_url(req, name);
+}
+
+void sl_sqs_delete_queue(struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q)
+		return;
+	deleted_add(q->region, q->name);
+	sl_queue_remove(q);
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
+struct list_walk {
+	struct sl_req *req;
+	const char *prefix;
+	size_t prefix_len;
+	uint32_t max;
+	uint32_t n;
+	bool more;
+	char last[SL_SQS_NAME_MAX + 1];
+};
+
+static bool list_one(const struct sl_queue *q, void *arg)
+{
+	struct list_walk *lw = arg;
+	char url[SL_SQS_URL_LEN];
+
+	if (strncmp(q->name, lw->prefix, lw->prefix_len) != 0)
+		return strcmp(q->name, lw->prefix) < 0; /* names past the prefix end it */
+	if (lw->n == lw->max) {
+		lw->more = true;
+		return false;
+	}
+	if (lw->n == 0)
+		sl_sqs_list_begin(lw->req, "QueueUrls", "QueueUrl");
+	sl_sqs_url(lw->req, q->name, url);
+	sl_enc_cstr(&lw->req->out, url);
+	snprintf(lw->last, sizeof(lw->last), "%s", q->name);
+	lw->n++;
+	return true;
+}
+
+void sl_sqs_list_queues(struct sl_req *req)
+{
+	struct sl_fields f;
+	char prefix[SL_SQS_NAME_MAX + 1], token[2 * SL_SQS_NAME_MAX + 8];
+	char after[SL_SQS_NAME_MAX + 1] = "";
+	int64_t max = SL_SQS_LIST_MAX;
+
+	if (parse(req, &f) < 0 ||
+	    sl_sqs_str(&f, "QueueNamePrefix", prefix, sizeof(prefix), 0, SL_SQS_NAME_MAX, false) < 0)
+		return;
+	int has_max = sl_sqs_int(&f, "MaxResults", 1, SL_SQS_LIST_MAX, false, &max);
+	int has_token = has_max < 0 ? has_max :
+		sl_sqs_str(&f, "NextToken", token, sizeof(token), 0, sizeof(token) - 1, false);
+	if (has_max < 0 || has_token < 0)
+		return;
+	if (has_token > 0 && token[0]) {
+		long n = sl_base64_dec((uint8_t *)after, token, strlen(token));
+		bool fifo;
+		if (n <= 0 || (size_t)n > SL_SQS_NAME_MAX || memchr(after, 0, (size_t)n)) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
+			return;
+		}
+		after[n] = '\0';
+		if (!name_valid(after, &fifo)) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
+			return;
+		}
+	}
+	/* Start at the prefix or past the token's name, whichever is later. */
+	const char *from = strcmp(after, prefix) > 0 ? after : prefix;
+	struct list_walk lw = { req, prefix, strlen(prefix), (uint32_t)max, 0, false, "" };
+	sl_reply_begin(req);
+	if (from[0]) {
+		/* The walk is exclusive of `from`: a queue named exactly the
+		 * prefix is visited first, by hand. */
+		const struct sl_queue *q = from == prefix ?
+			sl_queue_find(sl_catalog_master(), req->region, prefix) : NULL;
+		if (q)
+			list_one(q, &lw);
+	}
+	if (!lw.more)
+		sl_queue_walk(sl_catalog_master(), req->region, from[0] ? from : NULL, list_one, &lw);
+	if (lw.n)
+		sl_sqs_list_end(req);
+	if (lw.more && has_max > 0) {
+		char tok[2 * SL_SQS_NAME_MAX + 8];
+		size_t tl = sl_base64_enc(tok, (const uint8_t *)lw.last, strlen(lw.last));
+		tok[tl] = '\0';
+		sl_enc_key(&req->out, "NextToken");
+		sl_enc_cstr(&req->out, tok);
+	}
+	sl_reply_end(req);
+}
+
+/* ---- Attributes out ----------------------------------------------------------- */
+
+struct get_want {
+	struct sl_req *req;
+	bool want[A_COUNT];
+};
+
+static int want_one(void *arg, const char *s, size_t len)
+{
+	struct get_want *g = arg;
+	int id = attr_find(s);
+
+	(void)len;
+	if (id < 0) {
+		sl_sqs_error(g->req, SL_SQS_E_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", s);
+		return SL_FIELD_ERR;
+	}
+	g->want[id] = true;
+	return 0;
+}
+
+static void put_num(struct sl_req *req, enum attr id, uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+	sl_sqs_map_put(req, "Name", attr_names[id], b);
+}
+
+static void put_attrs(struct sl_req *req, const struct sl_queue *q, const bool *want)
+{
+	char arn[SL_QUEUE_ARN_MAX];
+	bool all = want[A_ALL];
+	bool any = false;
+
+	for (int i = 0; i < A_COUNT && !any; i++)
+		any = want[i];
+	if (!any)
+		return; /* no names: no Attributes at all, as AWS answers */
+	sl_sqs_map_begin(req, "Attributes", "Attribute");
+#define W(id) (all || want[id])
+	if (W(A_ARN)) {
+		sl_queue_arn(q, arn);
+		sl_sqs_map_put(req, "Name", attr_names[A_ARN], arn);
+	}
+	/* No message lives in a queue yet in this server: the counts are 0. */
+	if (W(A_MESSAGES))
+		put_num(req, A_MESSAGES, 0);
+	if (W(A_NOT_VISIBLE))
+		put_num(req, A_NOT_VISIBLE, 0);
+	if (W(A_DELAYED))
+		put_num(req, A_DELAYED, 0);
+	if (W(A_CREATED))
+		put_num(req, A_CREATED, (uint64_t)(q->created_ms / 1000));
+	if (W(A_MODIFIED))
+		put_num(req, A_MODIFIED, (uint64_t)(q->modified_ms / 1000));
+	if (W(A_VISIBILITY))
+		put_num(req, A_VISIBILITY, q->visibility_s);
+	if (W(A_MAX_SIZE))
+		put_num(req, A_MAX_SIZE, q->max_size);
+	if (W(A_RETENTION))
+		put_num(req, A_RETENTION, q->retention_s);
+	if (W(A_DELAY))
+		put_num(req, A_DELAY, q->delay_s);
+	if (W(A_WAIT))
+		put_num(req, A_WAIT, q->wait_s);
+	if (W(A_POLICY) && q->policy)
+		sl_sqs_map_put(req, "Name", attr_names[A_POLICY], q->policy);
+	if (W(A_REDRIVE) && q->redrive)
+		sl_sqs_map_put(req, "Name", attr_names[A_REDRIVE], q->redrive);
+	if (W(A_REDRIVE_ALLOW) && q->redrive_allow)
+		sl_sqs_map_put(req, "Name", attr_names[A_REDRIVE_ALLOW], q->redrive_allow);
+	if (W(A_KMS_KEY) && q->kms_key) {
+		sl_sqs_map_put(req, "Name", attr_names[A_KMS_KEY], q->kms_key);
+		put_num(req, A_KMS_REUSE, q->kms_reuse_s);
+	} else if (W(A_KMS_REUSE) && q->kms_key) {
+		put_num(req, A_KMS_REUSE, q->kms_reuse_s);
+	}
+	if (W(A_SSE))
+		sl_sqs_map_put(req, "Name", attr_names[A_SSE], q->sse ? "true" : "false");
+	if (q->fifo) {
+		if (W(A_FIFO))
+			sl_sqs_map_put(req, "Name", attr_names[A_FIFO], "true");
+		if (W(A_CBD))
+			sl_sqs_map_put(req, "Name", attr_names[A_CBD],
+				       q->content_dedup ? "true" : "false");
+		if (W(A_DEDUP_SCOPE))
+			sl_sqs_map_put(req, "Name", attr_names[A_DEDUP_SCOPE],
+				       q->dedup_scope == SL_SQS_DEDUP_GROUP ? "messageGroup" : "queue");
+		if (W(A_THROUGHPUT))
+			sl_sqs_map_put(req, "Name", attr_names[A_THROUGHPUT],
+				       q->throughput == SL_SQS_PER_GROUP ? "perMessageGroupId" :
+									   "perQueue");
+	}
+#undef W
+	sl_sqs_map_end(req);
+}
+
+void sl_sqs_get_queue_attributes(struct sl_req *req)
+{
+	struct sl_fields f;
+	struct get_want g = { .req = req };
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q || sl_sqs_list(&f, "AttributeNames", "AttributeName", SL_SQS_MAP_KEY_MAX + 1,
+			      want_one, &g) < 0)
+		return;
+	sl_reply_begin(req);
+	put_attrs(req, q, g.want);
+	sl_reply_end(req);
+}
+
+void sl_sqs_set_queue_attributes(struct sl_req *req)
+{
+	struct sl_fields f;
+	struct attrs a;
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q)
+		return;
+	int n = attrs_read(&f, &a, q->fifo, false);
+	if (n == 0)
+		sl_sqs_error(req, SL_SQS_E_MISSING_PARAMETER,
+			     "The request must contain the parameter Attribute.Name.");
+	if (n <= 0) {
+		attrs_free(&a);
+		return;
+	}
+	struct sl_queue *m = edit(req, q);
+	int rc = m ? attrs_apply(&a, m) : -ENOMEM;
+	attrs_free(&a);
+	if (rc < 0) {
+		if (m)
+			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return;
+	}
+	m->modified_ms = sl_now_ms();
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
+void sl_sqs_tag_queue(struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q)
+		return;
+	struct tags_in *t = tags_read(&f, "Tags", true);
+	if (!t)
+		return;
+	if (!tags_fit(t, q)) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Too many tags added for queue %s.", q->name);
+		tags_free(t);
+		return;
+	}
+	struct sl_queue *m = edit(req, q);
+	int rc = m ? tags_apply(req, t, m) : SL_FIELD_ERR;
+	tags_free(t);
+	if (rc < 0)
+		return; /* the batch holds a partly tagged copy: the error undoes it */
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
+struct untag {
+	struct sl_req *req;
+	uint32_t n;
+	char keys[SL_SQS_TAGS_MAX][SL_SQS_TAG_KEY_MAX + 1];
+};
+
+static int untag_one(void *arg, const char *s, size_t len)
+{
+	struct untag *u = arg;
+
+	if (len == 0 || u->n == SL_SQS_TAGS_MAX) {
+		sl_sqs_error(u->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "TagKeys must hold 1 to %d keys of 1 to %d characters.",
+			     SL_SQS_TAGS_MAX, SL_SQS_TAG_KEY_MAX);
+		return SL_FIELD_ERR;
+	}
+	memcpy(u->keys[u->n++], s, len + 1);
+	return 0;
+}
+
+void sl_sqs_untag_queue(struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q)
+		return;
+	int keys = sl_doc_get(f.t, f.obj, req->proto == SL_PROTO_QUERY ? "TagKey" : "TagKeys");
+	if (keys < 0) {
+		sl_sqs_error(req, SL_SQS_E_MISSING_PARAMETER,
+			     "The request must contain the parameter TagKeys.");
+		return;
+	}
+	struct untag *u = calloc(1, sizeof(*u));
+	if (!u) {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return;
+	}
+	u->req = req;
+	struct sl_queue *m = NULL;
+	if (sl_sqs_list(&f, "TagKeys", "TagKey", SL_SQS_TAG_KEY_MAX + 1, untag_one, u) < 0 ||
+	    !(m = edit(req, q))) {
+		free(u);
+		return;
+	}
+	for (uint32_t i = 0; i < u->n; i++)
+		sl_queue_untag(m, u->keys[i]);
+	free(u);
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
+void sl_sqs_list_queue_tags(struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q)
+		return;
+	sl_reply_begin(req);
+	if (q->ntags) {
+		sl_sqs_map_begin(req, "Tags", "Tag");
+		for (uint32_t i = 0; i < q->ntags; i++)
+			sl_sqs_map_put(req, "Key", q->tags[i].key, q->tags[i].value);
+		sl_sqs_map_end(req);
+	}
+	sl_reply_end(req);
+}
+
+int sl_sqs_ctl_install(void)
+{
+	ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
+	policy_toks = malloc(sizeof(*policy_toks) * POLICY_TOKS_MAX);
+	return ctl_toks && policy_toks ? 0 : -ENOMEM;
+}

@@ -1,0 +1,19 @@
+/* meta.h - SQS queue metadata operations, on the control thread. */
+#ifndef SL_SQS_META_H
+#define SL_SQS_META_H
+
+struct sl_req;
+
+int sl_sqs_ctl_install(void);
+
+void sl_sqs_create_queue(struct sl_req *req);
+void sl_sqs_delete_queue(struct sl_req *req);
+void sl_sqs_get_queue_url(struct sl_req *req);
+void sl_sqs_list_queues(struct sl_req *req);
+void sl_sqs_get_queue_attributes(struct sl_req *req);
+void sl_sqs_set_queue_attributes(struct sl_req *req);
+void sl_sqs_tag_queue(struct sl_req *req);
+void sl_sqs_untag_queue(struct sl_req *req);
+void sl_sqs_list_queue_tags(struct sl_req *req);
+
+#endif

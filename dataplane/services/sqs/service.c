@@ -1,0 +1,33 @@
+/* service.c - Amazon SQS's row in the service table: JSON 1.0 by
+ * X-Amz-Target (AmazonSQS.<Op>) and query (Version=2012-11-05). The queue
+ * metadata operations run on the control thread (control/sqs/meta.c); the
+ * message operations are not served yet, and the router answers them as
+ * unknown operations. */
+#include "control/sqs/meta.h"
+#include "dataplane/net/service.h"
+#include "dataplane/services/sqs/sqs.h"
+
+/* Sorted by name (checked at start-up). */
+static const struct sl_op sqs_ops[] = {
+	{ .name = "CreateQueue", .control = sl_sqs_create_queue },
+	{ .name = "DeleteQueue", .control = sl_sqs_delete_queue },
+	{ .name = "GetQueueAttributes", .control = sl_sqs_get_queue_attributes },
+	{ .name = "GetQueueUrl", .control = sl_sqs_get_queue_url },
+	{ .name = "ListQueueTags", .control = sl_sqs_list_queue_tags },
+	{ .name = "ListQueues", .control = sl_sqs_list_queues },
+	{ .name = "SetQueueAttributes", .control = sl_sqs_set_queue_attributes },
+	{ .name = "TagQueue", .control = sl_sqs_tag_queue },
+	{ .name = "UntagQueue", .control = sl_sqs_untag_queue },
+};
+
+struct sl_service sl_sqs_service = {
+	.name = "sqs",
+	.signing_name = "sqs",
+	.target_prefix = SL_SQS_TARGET_PREFIX,
+	.json_proto = SL_PROTO_JSON10,
+	.query_version = SL_SQS_VERSION,
+	.xmlns = SL_SQS_XMLNS,
+	.ops = sqs_ops,
+	.nops = sizeof(sqs_ops) / sizeof(sqs_ops[0]),
+	.install = sl_sqs_ctl_install,
+};
