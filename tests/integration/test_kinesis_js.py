@@ -16,7 +16,8 @@ NPM = shutil.which("npm")
 
 
 def ensure_node_modules():
-    if os.path.isdir(os.path.join(JS_DIR, "node_modules", "@aws-sdk", "client-kinesis")):
+    if all(os.path.isdir(os.path.join(JS_DIR, "node_modules", "@aws-sdk", m))
+           for m in ("client-kinesis", "client-sqs")):
         return
     lock = os.path.exists(os.path.join(JS_DIR, "package-lock.json"))
     cmd = [NPM, "ci" if lock else "install", "--no-audit", "--no-fund", "--loglevel=error"]
