@@ -1,6 +1,7 @@
 /* config.c - defaults, config file, flags; one-line errors for bad values. */
 #include "dataplane/runtime/config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -54,6 +55,8 @@ static int parse_u64(const char *name, const char *v, uint64_t min, uint64_t max
 {
 	char *end;
 
+	assert(v); /* apply() refused a missing value */
+	assert(min <= max);
 	errno = 0;
 	unsigned long long x = strtoull(v, &end, 10);
 	if (!*v || *end || errno || v[0] == '-')
@@ -77,6 +80,8 @@ static int parse_listen(struct sl_config *cfg, const char *v)
 		return bad("--listen", v, "expected HOST:PORT, e.g. 127.0.0.1:4566");
 	if (parse_u64("--listen", colon + 1, 1, 65535, &port) < 0)
 		return -1;
+	assert(port >= 1); /* the cast to uint16_t below relies on it */
+	assert(port <= 65535);
 	memcpy(cfg->listen_host, v, (size_t)(colon - v));
 	cfg->listen_host[colon - v] = '\0';
 	if (strcmp(cfg->listen_host, "localhost") == 0)
@@ -98,6 +103,7 @@ static int parse_bool(const char *name, const char *v, bool *out)
 
 static int copy_str(const char *name, const char *v, char *dst, size_t cap)
 {
+	assert(v); /* apply() refused a missing value */
 	if (!*v || strlen(v) >= cap)
 		return bad(name, v, "empty or too long");
 	strcpy(dst, v);
@@ -106,6 +112,7 @@ static int copy_str(const char *name, const char *v, char *dst, size_t cap)
 
 static int set_enum(const char *name, const char *v, const char *const *names, int n, int *out)
 {
+	assert(v); /* apply() refused a missing value */
 	for (int i = 0; i < n; i++) {
 		if (strcmp(v, names[i]) == 0) {
 			*out = i;
@@ -140,12 +147,15 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 	if (strcmp(key, "workers") == 0) {
 		if (parse_u64(flag, v, 1, SL_WORKERS_MAX, &u) < 0)
 			return -1;
+		assert(u >= 1); /* per-worker arrays have SL_WORKERS_MAX slots */
+		assert(u <= SL_WORKERS_MAX);
 		cfg->workers = (unsigned)u;
 		return 0;
 	}
 	if (strcmp(key, "durability") == 0) {
 		if (set_enum(flag, v, durs, 3, &e) < 0)
 			return -1;
+		assert(e < 3); /* an index into durs[] */
 		cfg->durability = (enum sl_durability)e;
 		return 0;
 	}
@@ -167,7 +177,8 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 		uint64_t mb;
 		int rc = parse_u64(flag, v, SL_JOURNAL_FILE_BYTES_MIN >> 20, SL_JOURNAL_FILE_BYTES_MAX >> 20,
 				   &mb);
-		cfg->journal_bytes = mb << 20;
+		if (rc == 0)
+			cfg->journal_bytes = mb << 20;
 		return rc;
 	}
 	if (strcmp(key, "region") == 0)
@@ -180,6 +191,7 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 	if (strcmp(key, "log-level") == 0) {
 		if (set_enum(flag, v, levels, 4, &e) < 0)
 			return -1;
+		assert(e < 4); /* an index into levels[] */
 		cfg->log_level = (enum sl_log_level)e;
 		return 0;
 	}
@@ -295,5 +307,9 @@ int sl_config_load(struct sl_config *cfg, int argc, char **argv)
 		if (apply(cfg, key, v, a) < 0)
 			return -1;
 	}
+	/* Every path that set them checked their range. */
+	assert(cfg->workers >= 1);
+	assert(cfg->workers <= SL_WORKERS_MAX);
+	assert(cfg->segment_bytes >= SL_SEGMENT_BYTES_MIN);
 	return 0;
 }

@@ -199,6 +199,7 @@
 #define SL_KIN_TAG_KEY_MAX 128
 #define SL_KIN_TAG_VALUE_MAX 256
 #define SL_KIN_KEY_ID_MAX 2048
+#define SL_KIN_ARN_MAX 2048                     /* StreamARN as a request may send it */
 /* Per-shard throughput, enforced with --shard-limits. */
 #define SL_KIN_SHARD_IN_BYTES_PER_S (1024 * 1024)
 #define SL_KIN_SHARD_IN_RECORDS_PER_S 1000

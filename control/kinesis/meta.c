@@ -8,6 +8,7 @@
  */
 #include "control/kinesis/meta.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -43,6 +44,7 @@ static int64_t now_ms(void)
  * for reading: edit_stream() gives the version to change. */
 static struct sl_stream_meta *meta_stream(struct sl_req *req, struct sl_fields *f)
 {
+	assert(ctl_toks); /* sl_kinesis_ctl_install() ran before any request */
 	if (sl_fields_parse(req, ctl_toks, SL_DOC_TOKS_MAX, f) < 0)
 		return NULL;
 	return (struct sl_stream_meta *)sl_kin_stream(f, sl_catalog_master());
@@ -55,6 +57,7 @@ static struct sl_stream_meta *edit_stream(struct sl_req *req, const struct sl_st
 
 	if (!m)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
+	assert(!m || m->hdr.uid == s->hdr.uid); /* a version of the same stream */
 	return m;
 }
 
@@ -84,11 +87,13 @@ static void transit_add(uint64_t uid)
 		transit.uid = p;
 		transit.cap = cap;
 	}
+	assert(transit.n < transit.cap);
 	transit.uid[transit.n++] = uid;
 }
 
 static void in_use(struct sl_req *req, const struct sl_stream_meta *s)
 {
+	assert(s->status != SL_STREAM_ACTIVE); /* callers checked */
 	sl_req_error(req, 400, "ResourceInUseException",
 		     "Stream %s under account %s not ACTIVE, instead in state %s", s->name,
 		     sl_cfg->account_id, sl_kin_status_name(s->status));
@@ -96,6 +101,8 @@ static void in_use(struct sl_req *req, const struct sl_stream_meta *s)
 
 static void set_transition(struct sl_stream_meta *s, uint8_t status)
 {
+	assert(status != SL_STREAM_ACTIVE); /* a transition ends in ACTIVE (or removal) */
+	assert(status <= SL_STREAM_UPDATING);
 	if (sl_cfg->create_delay_ms == 0) {
 		s->status = status == SL_STREAM_DELETING ? status : SL_STREAM_ACTIVE;
 		return;
@@ -108,6 +115,10 @@ static void set_transition(struct sl_stream_meta *s, uint8_t status)
 /* floor(i * 2^128 / n) without 256-bit arithmetic. */
 static sl_u128 split_point(uint32_t i, uint32_t n)
 {
+	/* Callers ask for the start of shard i of n; the last one ends at
+	 * HASH_MAX without asking for split_point(n, n). */
+	assert(n > 0);
+	assert(i < n);
 	sl_u128 q = HASH_MAX / n, r1 = HASH_MAX % n + 1;
 
 	return q * i + r1 * i / n;
@@ -136,6 +147,8 @@ static int tags_merge(struct sl_req *req, const struct sl_doc_tok *t, int m,
 	uint32_t c = sl_doc_first((uint32_t)m);
 	struct sl_tag tag;
 
+	assert(m > 0); /* from sl_field_obj(): a member, never the root */
+	assert(t[m].type == SL_DOC_OBJ);
 	if (t[m].count < 1) {
 		sl_err_validation(req, "1 validation error detected: Value '{}' at 'tags' failed to "
 				       "satisfy constraint: Member must have length greater than or "
@@ -220,6 +233,8 @@ static int create_args(struct sl_req *req, struct sl_fields *f, char *name, int6
 		}
 		*shards = SL_KIN_ON_DEMAND_SHARDS;
 	}
+	assert(*shards >= 1);
+	assert(*mode == SL_MODE_PROVISIONED || *mode == SL_MODE_ON_DEMAND);
 	return 0;
 }
 
@@ -262,6 +277,8 @@ void sl_kin_create_stream(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
+	/* Validated above: the uint32_t casts below rely on it. */
+	assert(shards <= SL_KIN_SHARDS_PER_STREAM_MAX);
 	s->mode = mode;
 	s->retention_hours = SL_KIN_RETENTION_MIN_H;
 	s->created_ms = now_ms();
@@ -279,6 +296,9 @@ void sl_kin_create_stream(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
+	/* A new stream's shards are all open and tile the hash space. */
+	assert(s->nopen == (uint32_t)shards);
+	assert(s->shards[s->open[s->nopen - 1]].hash_end == HASH_MAX);
 	if (tags > 0 && tags_merge(req, f.t, tags, s) < 0) {
 		sl_stream_remove(s);
 		return;
@@ -298,6 +318,7 @@ static void drop_call_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct drop_call *d = msg->arg;
 
+	assert(sl_shard_owner(d->uid, d->ordinal, sl_worker_count()) == sl_worker_index(w));
 	d->rc = sl_worker_drop_log(w, d->uid, d->ordinal);
 	if (d->rc == -EBUSY) {
 		/* A flush is in flight: try again next iteration. */
@@ -406,6 +427,7 @@ static const char *const metric_names[] = {
 	"IteratorAgeMilliseconds",
 };
 #define SL_METRICS_N 7
+_Static_assert(sizeof(metric_names) / sizeof(metric_names[0]) == SL_METRICS_N, "a name per bit");
 
 static void encode_metric_list(struct sl_enc *e, uint32_t bits)
 {
@@ -469,7 +491,8 @@ void sl_kin_describe_stream(struct sl_req *req)
 	sl_enc_key(e, "Shards");
 	sl_enc_arr_begin(e);
 	int64_t listed = 0;
-	uint32_t i = (uint32_t)(after + 1);
+	/* Past the last shard (shardId-004294967295 included): nothing. */
+	uint32_t i = after + 1 >= (int64_t)s->nshards ? s->nshards : (uint32_t)(after + 1);
 	for (; i < s->nshards && listed < limit; i++) {
 		if (sl_kin_shard_expired(s, &s->shards[i], now_ms()))
 			continue;
@@ -526,6 +549,8 @@ static bool list_one(const struct sl_stream_meta *s, void *arg)
 {
 	struct list_page *pg = arg;
 
+	/* The walk stops once the page is full (the false below). */
+	assert(pg->n < pg->want);
 	pg->s[pg->n++] = s;
 	return pg->n < pg->want;
 }
@@ -558,8 +583,10 @@ void sl_kin_list_streams(struct sl_req *req)
 		return;
 	}
 	sl_stream_walk(sl_catalog_master(), req->region, has_start ? start : NULL, list_one, &pg);
+	assert(pg.n <= pg.want);
 	bool more = pg.n > (uint32_t)limit;
 	uint32_t listed = more ? (uint32_t)limit : pg.n;
+	assert(!more || listed > 0); /* the token names the last stream listed */
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "StreamNames");
 	sl_enc_arr_begin(e);
@@ -600,6 +627,9 @@ static bool shard_passes(const struct sl_stream_meta *s, const struct sl_shard_m
 			 int64_t after, int64_t ts)
 {
 	int64_t horizon = now_ms() - (int64_t)s->retention_hours * 3600 * 1000;
+
+	assert(type >= SF_NONE);
+	assert(type <= SF_FROM_TIME);
 
 	/* AT_TRIM_HORIZON: the shards open at the trim horizon (or at the
 	 * stream's creation, when that is later); FROM_TRIM_HORIZON: every shard
@@ -657,6 +687,8 @@ static int shard_filter_args(struct sl_req *req, struct sl_fields *f, int *type,
 			     "Timestamp must be specified for %s ShardFilter type.", ty);
 		return -1;
 	}
+	assert(*type != SF_NONE);
+	assert(*type != SF_AFTER_ID || *after >= 0);
 	return 1;
 }
 
@@ -705,7 +737,8 @@ void sl_kin_list_shards(struct sl_req *req)
 			after = sl_kin_shard_parse(start);
 	}
 	int64_t listed = 0;
-	uint32_t i = (uint32_t)(after + 1 > 0 ? after + 1 : 0);
+	uint32_t i = after + 1 >= (int64_t)s->nshards ? s->nshards :
+		     (uint32_t)(after + 1 > 0 ? after + 1 : 0);
 	uint32_t last = 0;
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "Shards");
@@ -722,6 +755,8 @@ void sl_kin_list_shards(struct sl_req *req)
 	for (uint32_t k = i; k < s->nshards && !more; k++)
 		more = shard_passes(s, &s->shards[k], type, after, ts);
 	if (more) {
+		/* The page filled up: last names its final shard. */
+		assert(listed == limit);
 		snprintf(pos, sizeof(pos), "%u", last);
 		sl_enc_key(e, "NextToken");
 		token_write(e, s->hdr.uid, pos);
@@ -757,6 +792,8 @@ static void close_durable(struct sl_worker *w, struct sl_waiter *wt)
 static void close_call_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct close_call *cc = msg->arg;
+
+	assert(sl_shard_owner(cc->uid, cc->ordinal, sl_worker_count()) == sl_worker_index(w));
 	struct sl_wlog *wl = sl_worker_log(w, cc->uid, cc->ordinal, &cc->rc);
 
 	if (!wl) {
@@ -779,7 +816,10 @@ static int close_shards(struct sl_req *req, struct sl_stream_meta *s, const uint
 	uint16_t to[2];
 	int64_t now = now_ms();
 
+	assert(n >= 1); /* a split closes one parent, a merge two */
+	assert(n <= 2);
 	for (uint32_t i = 0; i < n; i++) {
+		assert(parents[i] < s->nshards);
 		memset(&cc[i], 0, sizeof(cc[i]));
 		cc[i].uid = s->hdr.uid;
 		cc[i].ordinal = parents[i];
@@ -827,6 +867,7 @@ static int64_t open_shard_arg(struct sl_req *req, struct sl_fields *f, struct sl
 			     s->name, sl_cfg->account_id);
 		return -1;
 	}
+	assert(o < s->nshards);
 	return o;
 }
 
@@ -872,6 +913,8 @@ void sl_kin_split_shard(struct sl_req *req)
 	}
 	if (!shard_budget(req, s, 1))
 		return;
+	/* Validated above: the first child, up to h - 1, is not empty. */
+	assert(h > sh.hash_start);
 	uint32_t parent = (uint32_t)o;
 	if (!(s = edit_stream(req, s)) || close_shards(req, s, &parent, 1) < 0)
 		return;
@@ -885,6 +928,7 @@ void sl_kin_split_shard(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
+	assert(s->nopen >= 2); /* both children are open and routable */
 	set_transition(s, SL_STREAM_UPDATING);
 	sl_catalog_commit();
 }
@@ -929,6 +973,7 @@ void sl_kin_merge_shards(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
+	assert(s->nopen >= 1); /* the child is open and routable */
 	set_transition(s, SL_STREAM_UPDATING);
 	sl_catalog_commit();
 }
@@ -972,6 +1017,8 @@ static int update_args(struct sl_req *req, struct sl_fields *f, struct sl_stream
 			     (long long)*target, s->nopen);
 		return -1;
 	}
+	assert(*target >= 1);
+	assert(*target <= SL_KIN_SHARDS_PER_STREAM_MAX);
 	return shard_budget(req, s, (uint32_t)*target) ? 0 : -1;
 }
 
@@ -984,6 +1031,8 @@ void sl_kin_update_shard_count(struct sl_req *req)
 	if (!s || update_args(req, &f, s, &target) < 0 || !(s = edit_stream(req, s)))
 		return;
 	uint32_t current = s->nopen;
+	/* update_args: a target of at least 1 within double the open count. */
+	assert(current > 0);
 	uint32_t *old = malloc(current * sizeof(*old));
 	if (!old) {
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
@@ -1014,6 +1063,7 @@ void sl_kin_update_shard_count(struct sl_req *req)
 		sl_req_error(req, 500, "InternalFailure", "out of memory");
 		return;
 	}
+	assert(s->nopen >= (uint32_t)target); /* every new shard is open and routable */
 	set_transition(s, SL_STREAM_UPDATING);
 	sl_catalog_commit();
 	struct sl_enc *e = &req->out;
@@ -1090,6 +1140,7 @@ void sl_kin_add_tags_to_stream(struct sl_req *req)
 		free(tmp.tags);
 		return;
 	}
+	assert(tmp.ntags >= s->ntags); /* a merge only adds or replaces */
 	free(s->tags);
 	s->tags = tmp.tags;
 	s->ntags = tmp.ntags;
@@ -1123,6 +1174,7 @@ void sl_kin_remove_tags_from_stream(struct sl_req *req)
 		if (at >= 0 && !(s = edit_stream(req, s)))
 			return;
 		if (at >= 0) {
+			assert((uint32_t)at < s->ntags); /* the edit copied the same tags */
 			memmove(&s->tags[at], &s->tags[at + 1], (s->ntags - (uint32_t)at - 1) * sizeof(*s->tags));
 			s->ntags--;
 		}
@@ -1204,6 +1256,8 @@ static void kin_encryption(struct sl_req *req, bool start)
 			     "Encryption type NONE is not a valid encryption type to start.");
 		return;
 	}
+	/* KeyId is required with a minimum length of 1. */
+	assert(key[0] != '\0');
 	if (!(s = edit_stream(req, s)))
 		return;
 	if (sl_stream_set_key_id(s, start ? key : NULL) < 0) {
@@ -1245,6 +1299,7 @@ static void kin_monitoring(struct sl_req *req, bool enable)
 		}
 		bits |= k == 99 ? (1u << SL_METRICS_N) - 1 : 1u << k;
 	}
+	assert(bits < (1u << SL_METRICS_N)); /* only names metric_names[] knows */
 	uint32_t before = s->shard_metrics;
 	if (!(s = edit_stream(req, s)))
 		return;
@@ -1308,6 +1363,7 @@ static bool transit_scan(void *obj, void *arg)
 	const struct sl_stream_meta *s = obj;
 
 	(void)arg;
+	assert(s->hdr.type == SL_COBJ_STREAM);
 	if (s->status != SL_STREAM_ACTIVE)
 		transit_add(s->hdr.uid);
 	return true;
@@ -1315,6 +1371,7 @@ static bool transit_scan(void *obj, void *arg)
 
 int sl_kinesis_ctl_install(void)
 {
+	assert(!ctl_toks); /* installed once */
 	sl_catalog_walk(sl_catalog_master(), SL_COBJ_STREAM, NULL, false, transit_scan, NULL);
 	ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
 	return ctl_toks ? 0 : -ENOMEM;
@@ -1346,6 +1403,7 @@ void sl_kinesis_control_tick(void)
 		}
 		m->status = SL_STREAM_ACTIVE;
 	}
+	assert(kept <= transit.n);
 	transit.n = kept;
 	sl_catalog_commit();
 }

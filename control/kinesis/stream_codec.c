@@ -50,6 +50,7 @@ void sl_u128_fmt(sl_u128 v, char out[40])
 		tmp[n++] = (char)('0' + (unsigned)(v % 10));
 		v /= 10;
 	} while (v && n < 39);
+	assert(v == 0); /* 2^128 - 1 has 39 digits: none was cut off */
 	for (int i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	out[n] = '\0';
@@ -58,6 +59,10 @@ void sl_u128_fmt(sl_u128 v, char out[40])
 int sl_stream_cmp(const struct sl_cobj *key, const struct sl_cobj *o)
 {
 	const struct sl_stream_meta *a = (const void *)key, *b = (const void *)o;
+
+	/* The catalog keeps one key tree per type. */
+	assert(key->type == SL_COBJ_STREAM);
+	assert(o->type == SL_COBJ_STREAM);
 	int c = strcmp(a->region, b->region);
 
 	return c ? c : strcmp(a->name, b->name);
@@ -66,6 +71,7 @@ int sl_stream_cmp(const struct sl_cobj *key, const struct sl_cobj *o)
 struct sl_shard_meta *sl_stream_add_shard(struct sl_stream_meta *s, sl_u128 start, sl_u128 end,
 					  int32_t parent, int32_t adjacent, int64_t now_ms)
 {
+	assert(s->nshards < UINT32_MAX); /* ordinals are uint32_t */
 	struct sl_shard_meta *p = realloc(s->shards, (s->nshards + 1) * sizeof(*p));
 
 	if (!p)
@@ -100,7 +106,10 @@ int sl_stream_reindex(struct sl_stream_meta *s)
 			j--;
 		}
 		open[j] = i;
+		/* Sorted by hash_start so far: sl_stream_route() bisects it. */
+		assert(j == 0 || s->shards[open[j - 1]].hash_start <= s->shards[i].hash_start);
 	}
+	assert(n <= s->nshards);
 	free(s->open);
 	s->open = open;
 	s->nopen = n;
@@ -113,6 +122,7 @@ void sl_stream_free(struct sl_cobj *o)
 
 	if (!s)
 		return;
+	assert(s->hdr.type == SL_COBJ_STREAM);
 	free(s->shards);
 	free(s->open);
 	free(s->tags);
@@ -124,6 +134,7 @@ static void *dup_mem(const void *p, size_t n)
 {
 	void *q = malloc(n ? n : 1);
 
+	assert(p || n == 0);
 	if (q && n)
 		memcpy(q, p, n);
 	return q;
@@ -134,6 +145,8 @@ struct sl_cobj *sl_stream_clone(const struct sl_cobj *o)
 	const struct sl_stream_meta *s = (const void *)o;
 	struct sl_stream_meta *c = malloc(sizeof(*c));
 
+	assert(o->type == SL_COBJ_STREAM);
+	assert(s->nopen <= s->nshards);
 	if (!c)
 		return NULL;
 	*c = *s;
@@ -165,6 +178,7 @@ void sl_stream_encode(const struct sl_cobj *o, struct sl_bw *w)
 {
 	const struct sl_stream_meta *s = (const void *)o;
 
+	assert(o->type == SL_COBJ_STREAM);
 	sl_bw_str(w, s->name);
 	sl_bw_str(w, s->region);
 	sl_bw_u8(w, s->status);
@@ -178,6 +192,7 @@ void sl_stream_encode(const struct sl_cobj *o, struct sl_bw *w)
 	sl_bw_u32(w, s->nshards);
 	for (uint32_t i = 0; i < s->nshards; i++) {
 		const struct sl_shard_meta *sh = &s->shards[i];
+		assert(sh->ordinal == i); /* decode_shards() numbers them by position */
 		sl_bw_u32(w, (uint32_t)(sh->parent + 1));
 		sl_bw_u32(w, (uint32_t)(sh->adjacent_parent + 1));
 		sl_bw_u8(w, sh->closed);
@@ -223,6 +238,7 @@ static bool decode_shards(struct sl_br *r, struct sl_stream_meta *s)
 			return false;
 		s->nshards = i + 1;
 	}
+	assert(s->nshards == n);
 	return !r->bad;
 }
 
@@ -242,6 +258,7 @@ static bool decode_tags(struct sl_br *r, struct sl_stream_meta *s)
 			return false; /* sorted, no duplicates */
 		s->ntags = i + 1;
 	}
+	assert(s->ntags == n);
 	return true;
 }
 
@@ -277,5 +294,8 @@ struct sl_cobj *sl_stream_decode(const uint8_t *p, size_t n)
 		sl_stream_free(&s->hdr);
 		return NULL;
 	}
+	/* What the fuzzer checks, stated here for every decode. */
+	assert(s->nopen <= s->nshards);
+	assert(s->name[0] != '\0');
 	return &s->hdr;
 }

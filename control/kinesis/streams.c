@@ -63,6 +63,7 @@ const struct sl_shard_meta *sl_stream_route(const struct sl_stream_meta *s, sl_u
 {
 	uint32_t lo = 0, hi = s->nopen;
 
+	assert(s->nopen <= s->nshards);
 	/* Last open shard starting at or below h; open ranges tile the space. */
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -73,6 +74,8 @@ const struct sl_shard_meta *sl_stream_route(const struct sl_stream_meta *s, sl_u
 	}
 	if (s->nopen == 0)
 		return NULL;
+	assert(lo < s->nopen);
+	assert(s->open[lo] < s->nshards);
 	const struct sl_shard_meta *sh = &s->shards[s->open[lo]];
 	return h >= sh->hash_start && h <= sh->hash_end ? sh : NULL;
 }
@@ -94,6 +97,7 @@ static bool walk_one(void *obj, void *arg)
 	struct walk_arg *wa = arg;
 	const struct sl_stream_meta *s = obj;
 
+	assert(s->hdr.type == SL_COBJ_STREAM); /* the walk is of the stream tree */
 	return strcmp(s->region, wa->region) == 0 && wa->visit(s, wa->arg);
 }
 
@@ -127,6 +131,7 @@ static struct region_count *region_get(const char *region, bool add)
 		if (strcmp(regions[i].region, region) == 0)
 			return &regions[i];
 	}
+	assert(nregions <= SL_REGIONS_MAX);
 	if (!add || nregions == SL_REGIONS_MAX)
 		return NULL;
 	struct region_count *p = realloc(regions, (nregions + 1) * sizeof(*p));
@@ -144,6 +149,8 @@ static void stream_account(const struct sl_cobj *o, int sign)
 	const struct sl_stream_meta *s = (const void *)o;
 	struct region_count *rc = region_get(s->region, true);
 
+	assert(sign == 1 || sign == -1);
+	assert(s->nopen <= s->nshards);
 	if (!rc)
 		return; /* out of memory: the counts are low until a recount */
 	rc->open_shards += (uint32_t)(sign * (int32_t)s->nopen);
@@ -193,11 +200,13 @@ struct sl_stream_meta *sl_stream_add(const char *region, const char *name)
 
 struct sl_stream_meta *sl_stream_edit(const struct sl_stream_meta *s)
 {
+	assert(s->hdr.type == SL_COBJ_STREAM);
 	return (struct sl_stream_meta *)sl_catalog_edit(&s->hdr);
 }
 
 void sl_stream_remove(const struct sl_stream_meta *s)
 {
+	assert(s->hdr.type == SL_COBJ_STREAM);
 	sl_catalog_remove(&s->hdr);
 }
 
@@ -260,6 +269,7 @@ static int load_shard(const struct sl_doc_tok *t, uint32_t o, struct sl_stream_m
 						       get_int(t, o, "created_ms", 0));
 	if (!sh)
 		return -ENOMEM;
+	assert(sh->ordinal + 1 == s->nshards);
 	if ((int64_t)sh->ordinal != get_int(t, o, "ordinal", -1))
 		return -EINVAL;
 	sh->closed = get_int(t, o, "closed", 0) != 0;
@@ -279,6 +289,7 @@ static int load_tags(const struct sl_doc_tok *t, int arr, struct sl_stream_meta 
 	for (uint32_t i = 0; i < t[arr].count; i++, c = sl_doc_next(t, c)) {
 		if (t[c].type != SL_DOC_ARR || t[c].count != 2)
 			return -EINVAL;
+		assert(s->ntags < t[arr].count); /* the array was sized for every tag */
 		struct sl_tag *tag = &s->tags[s->ntags++];
 		if (sl_doc_str(&t[c + 1], tag->key, sizeof(tag->key)) < 0 ||
 		    sl_doc_str(&t[c + 2], tag->value, sizeof(tag->value)) < 0)
@@ -371,6 +382,8 @@ int sl_stream_migrate(const char *data_dir, bool *found)
 		rc = -EINVAL;
 	uint64_t max_uid = 0;
 	uint32_t c = arr >= 0 ? sl_doc_first((uint32_t)arr) : 0;
+	/* rc == 0 only with a parsed document whose "streams" is an array. */
+	assert(rc != 0 || (t && arr > 0));
 	for (uint32_t i = 0; rc == 0 && i < t[arr].count; i++, c = sl_doc_next(t, c))
 		rc = load_stream(t, c, &max_uid);
 	if (rc == 0) {

@@ -1,6 +1,7 @@
 /* fields.c - validated member access for request handlers. */
 #include "dataplane/net/fields.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -42,6 +43,7 @@ void sl_err_serialization(struct sl_req *req, const char *fmt, ...)
 /* AWS names members lowerCamelCase in validation messages. */
 static void member_name(const char *key, char *out, size_t cap)
 {
+	assert(cap > 0);
 	snprintf(out, cap, "%s", key);
 	out[0] = (char)tolower((unsigned char)out[0]);
 }
@@ -67,6 +69,7 @@ static int query_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max
 	int np = sl_form_parse(p, n, pairs, SL_QUERY_PAIRS_MAX);
 	if (np < 0)
 		return np;
+	assert(np <= SL_QUERY_PAIRS_MAX);
 	/* Grown to the largest form seen, then kept: no allocation per request
 	 * once warm, and a small form never pins a big buffer it never needed. */
 	size_t need = SL_FORM_SCRATCH_BYTES((size_t)np, n);
@@ -80,6 +83,7 @@ static int query_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max
 		scratch = q;
 		scratch_cap = cap;
 	}
+	assert(scratch_cap >= need);
 	return sl_form_to_doc(pairs, (uint32_t)np, toks, max, scratch, scratch_cap);
 }
 
@@ -91,6 +95,7 @@ int sl_fields_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max,
 	size_t n = req->body_len;
 	int rc;
 
+	assert(max > 0);
 	/* The router parsed the body into these tokens already: reuse them. */
 	if (req->doc == toks && req->doc_n > 0) {
 		rc = req->doc_n;
@@ -119,9 +124,13 @@ int sl_fields_parse(struct sl_req *req, struct sl_doc_tok *toks, uint32_t max,
 		sl_err_serialization(req, "Request body must be a structure");
 		return SL_FIELD_ERR;
 	}
+	assert((uint32_t)rc <= max);
 	req->doc = toks;
 	req->doc_n = rc;
 parsed:
+	/* Either path: the root is an object, which every accessor reads from. */
+	assert(rc > 0);
+	assert(toks[0].type == SL_DOC_OBJ);
 	if (out) {
 		out->req = req;
 		out->t = toks;
@@ -135,6 +144,9 @@ static int find(struct sl_fields *f, const char *key, bool required)
 	int i = sl_doc_get(f->t, f->obj, key);
 	char m[64];
 
+	/* f->obj is the root or an object member (sl_field_obj, a Records
+	 * entry checked by its caller): never a scalar. */
+	assert(f->t[f->obj].type == SL_DOC_OBJ);
 	if (i >= 0 && f->t[i].type == SL_DOC_NULL)
 		i = -1;
 	if (i < 0 && required) {
@@ -158,6 +170,8 @@ int sl_field_str(struct sl_fields *f, const char *key, char *out, size_t cap, si
 	int i = find(f, key, required);
 	char m[64];
 
+	assert(cap > 0);
+	assert(min <= max);
 	*present = false;
 	out[0] = '\0';
 	if (i == SL_FIELD_ERR)
@@ -183,6 +197,7 @@ int sl_field_str(struct sl_fields *f, const char *key, char *out, size_t cap, si
 					  "equal to %zu", out, m, min);
 		return SL_FIELD_ERR;
 	}
+	assert((size_t)len < cap); /* sl_doc_str() left room for the NUL */
 	*present = true;
 	return len;
 }
@@ -209,6 +224,7 @@ int sl_field_int(struct sl_fields *f, const char *key, int64_t min, int64_t max,
 	int i = find(f, key, required);
 	char m[64];
 
+	assert(min <= max);
 	if (i == SL_FIELD_ERR)
 		return i;
 	if (i == -2)
@@ -240,6 +256,7 @@ int sl_field_bool(struct sl_fields *f, const char *key, bool *out)
 {
 	int i = find(f, key, false);
 
+	assert(i != SL_FIELD_ERR); /* an optional member is never an error */
 	if (i == -2)
 		return SL_FIELD_ABSENT;
 	if (f->t[i].type == SL_DOC_STR && f->req->proto == SL_PROTO_QUERY) {
@@ -281,12 +298,15 @@ static int field_of_type(struct sl_fields *f, const char *key, bool required, ui
 {
 	int i = find(f, key, required);
 
+	assert(type == SL_DOC_ARR || type == SL_DOC_OBJ);
 	if (i == SL_FIELD_ERR)
 		return i;
 	if (i == -2)
 		return SL_FIELD_ABSENT;
 	if (f->t[i].type != type)
 		return wrong_type(f, key, want);
+	/* A member never is the root: callers read 0 as SL_FIELD_ABSENT. */
+	assert(i > 0);
 	return i;
 }
 

@@ -122,6 +122,14 @@ class StreamLifecycleTest(Base):
             if not page["HasMoreShards"]:
                 break
         self.assertEqual(seen, ids)
+        # A start past the last shard, even one whose number + 1 wraps a
+        # 32-bit counter, lists nothing (it once listed from the start).
+        for start in ["shardId-000000000004", "shardId-004294967295"]:
+            page = self.c.describe_stream(StreamName=name,
+                                          ExclusiveStartShardId=start)["StreamDescription"]
+            self.assertEqual(page["Shards"], [], start)
+            self.assertEqual(self.c.list_shards(StreamName=name,
+                                                ExclusiveStartShardId=start)["Shards"], [], start)
 
         summ = self.c.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
         self.assertEqual(summ["StreamName"], name)

@@ -2,6 +2,7 @@
  * Kinesis handlers. */
 #include "dataplane/services/kinesis/kinesis.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,13 @@
  * the server's CPU in a profile. */
 static void dec_fixed(char *out, uint64_t v, int width)
 {
+	assert(width > 0);
+	assert(width <= 20); /* UINT64_MAX has 20 digits */
 	for (int i = width - 1; i >= 0; i--) {
 		out[i] = (char)('0' + v % 10);
 		v /= 10;
 	}
+	assert(v == 0); /* it fit: no leading digit was cut off */
 }
 
 void sl_kin_seq_fmt(uint32_t ordinal, uint64_t n, char out[SL_SEQ_LEN + 1])
@@ -72,6 +76,7 @@ int64_t sl_kin_shard_parse(const char *s)
 			return -1;
 		v = v * 10 + (*p - '0');
 	}
+	assert(v >= 0); /* 12 digits cannot overflow int64_t */
 	return v > UINT32_MAX ? -1 : v;
 }
 
@@ -129,13 +134,14 @@ static int parse_arn(const char *arn, char *region, char *account, char *name)
 
 int sl_kin_stream_ref(struct sl_fields *f, char *name, char *region)
 {
-	char arn[300], account[16];
+	char arn[SL_KIN_ARN_MAX + 1], account[16];
 	bool has_name, has_arn;
 
 	if (sl_field_str(f, "StreamName", name, SL_KIN_NAME_MAX + 1, 1, SL_KIN_NAME_MAX, false,
 			 &has_name) == SL_FIELD_ERR)
 		return SL_FIELD_ERR;
-	if (sl_field_str(f, "StreamARN", arn, sizeof(arn), 1, 2048, false, &has_arn) == SL_FIELD_ERR)
+	if (sl_field_str(f, "StreamARN", arn, sizeof(arn), 1, SL_KIN_ARN_MAX, false, &has_arn) ==
+	    SL_FIELD_ERR)
 		return SL_FIELD_ERR;
 	if (has_name && !name_ok(name)) {
 		sl_err_validation(f->req, "1 validation error detected: Value '%s' at 'streamName' "
@@ -163,6 +169,7 @@ int sl_kin_stream_ref(struct sl_fields *f, char *name, char *region)
 				     "Stream %s under account %s not found.", aname, account);
 			return SL_FIELD_ERR;
 		}
+		assert(strlen(aname) <= SL_KIN_NAME_MAX); /* parse_arn bounded it */
 		strcpy(name, aname);
 		return 0;
 	}
@@ -171,6 +178,8 @@ int sl_kin_stream_ref(struct sl_fields *f, char *name, char *region)
 			     "Either StreamName or StreamARN should be provided.");
 		return SL_FIELD_ERR;
 	}
+	assert(name[0] != '\0'); /* StreamName has a minimum length of 1 */
+	assert(strlen(name) <= SL_KIN_NAME_MAX);
 	return 0;
 }
 

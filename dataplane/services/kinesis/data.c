@@ -7,6 +7,7 @@
  */
 #include "dataplane/services/kinesis/kinesis.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -135,6 +136,8 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 	struct sl_fields f = { req, t, o };
 	char ehk[48];
 	bool has_ehk;
+	/* The root (PutRecord) or a Records entry kin_put checked. */
+	assert(t[o].type == SL_DOC_OBJ);
 	int d = sl_doc_get(t, o, "Data");
 	if (d < 0 || t[d].type == SL_DOC_NULL) {
 		sl_err_validation(req, "1 validation error detected: Value null at '%sdata' failed "
@@ -191,6 +194,7 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 		sl_req_error(req, 500, "InternalFailure", "no open shard covers the hash key");
 		return -1;
 	}
+	assert(sh->ordinal < s->nshards);
 	e->hash = h;
 	e->ordinal = sh->ordinal;
 	e->owner = sl_shard_owner(s->hdr.uid, sh->ordinal, sl_worker_count());
@@ -205,8 +209,14 @@ static void put_reply(struct sl_worker *w, struct kin_put *p)
 	char seq[SL_SEQ_LEN + 1], id[32];
 	uint32_t failed = 0;
 
-	for (uint32_t i = 0; i < p->count; i++)
+	assert(p->count >= 1);
+	assert(!p->single || p->count == 1);
+	for (uint32_t i = 0; i < p->count; i++) {
+		/* Every entry was settled: none still waits for an owner. */
+		assert(p->e[i].err != KIN_PENDING);
+		assert(p->e[i].err != KIN_REROUTE);
 		failed += p->e[i].err != KIN_OK;
+	}
 	if (p->single && failed) {
 		sl_kin_shard_id(p->e[0].ordinal, id);
 		if (p->e[0].err == KIN_THROTTLED)
@@ -273,6 +283,7 @@ static void put_retry_fn(struct sl_worker *w, struct sl_msg *msg)
  * marked KIN_PENDING), false when the reshard is not published yet. */
 static bool put_reroute(struct kin_put *p, const struct sl_stream_meta *s)
 {
+	assert(!s || s->hdr.uid == p->stream_uid);
 	for (uint32_t i = 0; i < p->count; i++) {
 		struct kin_entry *e = &p->e[i];
 		if (e->err != KIN_REROUTE)
@@ -300,6 +311,7 @@ static void put_settle(struct sl_worker *w, struct kin_put *p)
 {
 	uint32_t bounced = 0;
 
+	assert(p->parts_pending == 0); /* every part is back */
 	for (uint32_t i = 0; i < p->count; i++)
 		bounced += p->e[i].err == KIN_REROUTE;
 	if (bounced == 0) {
@@ -333,6 +345,7 @@ static void append_done(struct sl_worker *w, struct sl_msg *msg)
 	struct kin_part *part = msg->arg;
 	struct kin_put *p = part->put;
 
+	assert(p->parts_pending > 0);
 	if (--p->parts_pending == 0)
 		put_settle(w, p);
 }
@@ -348,6 +361,7 @@ static void part_durable(struct sl_worker *w, struct sl_waiter *wt)
 		if (e->ordinal == wt->user && e->err == KIN_OK)
 			e->err = KIN_INTERNAL;
 	}
+	assert(part->pending > 0);
 	if (--part->pending == 0)
 		sl_msg_reply(w, &part->msg);
 }
@@ -375,6 +389,7 @@ static bool in_throttled(struct sl_wlog *log, int64_t now_ms, uint32_t bytes)
 	int64_t sec = now_ms / 1000;
 	struct kin_windows *wl = windows(log);
 
+	assert(bytes <= SL_KIN_DATA_MAX); /* data plus key, put_entry bounded it */
 	if (!sl_cfg->shard_limits)
 		return false;
 	if (wl->win_in_s != sec) {
@@ -406,11 +421,16 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 	 * part: then nothing may be written (or its directory re-created). */
 	bool gone = !sl_stream_find_uid(sl_catalog_get(), p->stream_uid);
 
+	/* put_dispatch sends only parts with entries; wls[] holds one per entry. */
+	assert(part->count > 0);
+	assert(part->count <= SL_KIN_PUT_RECORDS_MAX);
 	for (uint32_t k = 0; k < part->count && gone; k++)
 		p->e[part->idx[k]].err = KIN_INTERNAL;
 	for (uint32_t k = 0; k < part->count && !gone; k++) {
 		struct kin_entry *e = &p->e[part->idx[k]];
 		int err = 0;
+		assert(e->err == KIN_PENDING);
+		assert(e->owner == sl_worker_index(w)); /* only the owner appends */
 		struct sl_wlog *wl = sl_worker_log(w, p->stream_uid, e->ordinal, &err);
 		if (!wl || wl->closed) {
 			e->err = wl ? KIN_REROUTE : KIN_INTERNAL;
@@ -428,8 +448,11 @@ static void append_call(struct sl_worker *w, struct sl_msg *msg)
 		e->err = KIN_OK;
 		in_records++;
 		in_bytes += e->data_len;
+		/* part_durable() matches waiters to entries by ordinal. */
+		assert(wl->ordinal == e->ordinal);
 		/* One waiter per distinct log, targeting its newest record. */
 		if (wl->batch_stamp != stamp) {
+			assert(nwt < part->count);
 			wl->batch_stamp = stamp;
 			wl->batch_slot = nwt;
 			wls[nwt] = wl;
@@ -459,8 +482,11 @@ static void put_dispatch(struct sl_worker *w, struct kin_put *p)
 	uint32_t counts[SL_WORKERS_MAX] = { 0 };
 	uint32_t off = 0;
 
-	for (uint32_t i = 0; i < p->count; i++)
+	assert(sl_worker_count() <= SL_WORKERS_MAX);
+	for (uint32_t i = 0; i < p->count; i++) {
+		assert(p->e[i].owner < sl_worker_count());
 		counts[p->e[i].owner] += p->e[i].err == KIN_PENDING;
+	}
 	for (uint16_t o = 0; o < sl_worker_count(); o++) {
 		p->parts[o].put = p;
 		p->parts[o].idx = p->idx_pool + off;
@@ -468,6 +494,7 @@ static void put_dispatch(struct sl_worker *w, struct kin_put *p)
 		p->parts[o].count = 0;
 		off += counts[o];
 	}
+	assert(off <= p->count); /* the index and waiter pools hold count each */
 	for (uint32_t i = 0; i < p->count; i++) {
 		if (p->e[i].err != KIN_PENDING)
 			continue;
@@ -502,6 +529,8 @@ static struct kin_put *put_alloc(struct sl_req *req, uint32_t count, uint32_t **
 		    req->body_len + count * 8 + 64 + _Alignof(struct kin_entry);
 	struct kin_put *p = sl_req_scratch(req, sz);
 
+	assert(count >= 1);
+	assert(count <= SL_KIN_PUT_RECORDS_MAX);
 	if (!p)
 		return NULL;
 	memset(p, 0, sizeof(*p));
@@ -512,6 +541,9 @@ static struct kin_put *put_alloc(struct sl_req *req, uint32_t count, uint32_t **
 	*wt = (struct sl_waiter *)(p->e + count);
 	*idx = (uint32_t *)(*wt + count);
 	*arena = (uint8_t *)(*idx + count);
+	/* The arena holds the decoded body (never larger than the body) and
+	 * one NUL per partition key. */
+	assert(*arena + req->body_len + count * 8 <= (uint8_t *)p + sz);
 	memset(p->e, 0, count * sizeof(*p->e));
 	p->req = req;
 	p->count = count;
@@ -623,6 +655,7 @@ static bool iter_first(void *arg, const struct sl_rec_view *rec)
 {
 	struct kin_iter *it = arg;
 
+	assert(!it->found); /* returning false ends the read at the first record */
 	it->n = rec->n;
 	it->found = true;
 	return false; /* the first record at or after the time is the answer */
@@ -630,6 +663,8 @@ static bool iter_first(void *arg, const struct sl_rec_view *rec)
 
 static void iter_finish(struct sl_worker *w, struct kin_iter *it, int rc)
 {
+	/* Only a read that iter_call started finishes here. */
+	assert(it->wl);
 	if (!it->found)
 		it->n = sl_shardlog_durable_n(it->wl->log);
 	if (rc < 0)
@@ -650,6 +685,7 @@ static int open_segment(struct sl_worker *w, struct sl_aio *aio, struct sl_shard
 			struct sl_read_cursor *cur, char **path,
 			void (*done)(struct sl_worker *, struct sl_aio *, int))
 {
+	assert(cur->holds); /* the cursor pins the segment being opened */
 	if (!*path && !(*path = malloc(PATH_MAX)))
 		return -ENOMEM;
 	sl_shardlog_cursor_path(log, cur, *path, PATH_MAX);
@@ -676,6 +712,7 @@ static void iter_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
 		iter_finish(w, it, res);
 		return;
 	}
+	assert((size_t)res <= it->buf_cap); /* a read never returns more than asked */
 	int rc = sl_shardlog_cursor_feed(it->wl->log, &it->cur, it->buf, (size_t)res, iter_first, it);
 	if (rc != 0 || it->found)
 		iter_finish(w, it, rc < 0 ? rc : 0);
@@ -690,6 +727,9 @@ static void iter_pump(struct sl_worker *w, struct kin_iter *it)
 		int fd;
 		uint64_t off;
 		size_t len;
+		/* An open cursor holds its log: it cannot be dropped under us. */
+		assert(it->cur.holds);
+		assert(sl_shardlog_readers(it->wl->log) > 0);
 		int rc = sl_shardlog_cursor_want(it->wl->log, &it->cur, &fd, &off, &len);
 		if (rc == 2 && !it->found) {
 			rc = open_segment(w, &it->aio, it->wl->log, &it->cur, &it->path,
@@ -732,6 +772,8 @@ static void iter_call(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct kin_iter *it = msg->arg;
 
+	assert(it->type <= IT_AT_TIME);
+	assert(sl_shard_owner(it->uid, it->ordinal, sl_worker_count()) == sl_worker_index(w));
 	it->wl = NULL;
 	if (!sl_stream_find_uid(sl_catalog_get(), it->uid))
 		it->err = -ENOENT; /* deleted meanwhile */
@@ -784,6 +826,7 @@ static int iter_type_parse(const char *s)
 	static const char *const names[] = { "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
 					     "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP" };
 
+	_Static_assert(sizeof(names) / sizeof(names[0]) == IT_AT_TIME + 1, "a name per type");
 	for (int i = 0; i < 5; i++) {
 		if (strcmp(s, names[i]) == 0)
 			return i;
@@ -818,6 +861,7 @@ static int iter_fields(struct sl_fields *f, const struct sl_stream_meta *s, stru
 			     sl_cfg->account_id);
 		return -1;
 	}
+	assert(ord < s->nshards); /* checked just above */
 	it->type = (uint8_t)ty;
 	it->ordinal = (uint32_t)ord;
 	if (ty == IT_AT_SEQ || ty == IT_AFTER_SEQ) {
@@ -921,6 +965,7 @@ static bool get_one(void *arg, const struct sl_rec_view *r)
 	struct sl_enc *e = &g->req->out;
 	char seq[SL_SEQ_LEN + 1];
 
+	assert(r->n >= g->n); /* the cursor reads forward from the iterator */
 	sl_kin_seq_fmt(g->ordinal, r->n + 1, seq);
 	sl_enc_obj_begin(e);
 	sl_enc_key(e, "SequenceNumber");
@@ -945,6 +990,8 @@ static void encode_children(struct sl_enc *e, const struct sl_stream_meta *s, ui
 {
 	char id[32];
 
+	/* get_call checked the ordinal, and a stream never loses shards. */
+	assert(ordinal < s->nshards);
 	sl_enc_key(e, "ChildShards");
 	sl_enc_arr_begin(e);
 	for (uint32_t i = 0; i < s->nshards; i++) {
@@ -997,6 +1044,7 @@ static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
 	int64_t now = sl_now_ms();
 	uint64_t next = g->cur.n;
 
+	assert(g->wl); /* set by get_call before the read started */
 	sl_shardlog_cursor_end(g->wl->log, &g->cur);
 	free(g->big);
 	g->big = NULL;
@@ -1009,6 +1057,7 @@ static void get_finish(struct sl_worker *w, struct kin_get *g, int rc)
 	}
 	if (next < g->n)
 		next = g->n;
+	assert(g->cur.count <= g->limit); /* the cursor stops at the limit */
 	windows(g->wl)->win_out_bytes += g->bytes;
 	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->records_out, g->cur.count);
 	sl_metric_add(&sl_metrics_of(sl_worker_index(w))->bytes_out, g->bytes);
@@ -1051,6 +1100,7 @@ static void get_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
 		get_finish(w, g, res);
 		return;
 	}
+	assert((size_t)res <= len); /* a read never returns more than asked */
 	int rc = sl_shardlog_cursor_feed(g->wl->log, &g->cur, get_buf(g, len), (size_t)res,
 					 get_one, g);
 	if (rc != 0)
@@ -1078,6 +1128,9 @@ static void get_pump(struct sl_worker *w, struct kin_get *g)
 		int fd;
 		uint64_t off;
 		size_t len;
+		/* An open cursor holds its log: it cannot be dropped under us. */
+		assert(g->cur.holds);
+		assert(sl_shardlog_readers(g->wl->log) > 0);
 		int rc = sl_shardlog_cursor_want(g->wl->log, &g->cur, &fd, &off, &len);
 		if (rc == 2) {
 			rc = open_segment(w, &g->aio, g->wl->log, &g->cur, &g->path, get_open_done);
@@ -1118,6 +1171,9 @@ static void get_call(struct sl_worker *w, struct sl_msg *msg)
 	struct sl_enc *e = &req->out;
 	const struct sl_stream_meta *s = sl_stream_find_uid(sl_catalog_get(), g->uid);
 
+	assert(sl_shard_owner(g->uid, g->ordinal, sl_worker_count()) == sl_worker_index(w));
+	assert(g->limit >= 1); /* validated by kin_get_records */
+	assert(g->limit <= SL_KIN_GET_LIMIT_MAX);
 	g->msg = msg;
 	if (!s || g->ordinal >= s->nshards) {
 		sl_req_error(req, 400, "ResourceNotFoundException",
