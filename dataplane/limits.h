@@ -254,6 +254,10 @@
 #define SL_SQS_DELETED_TRACK_MAX 4096
 /* A queue URL or ARN as a request may carry it. */
 #define SL_SQS_URL_MAX 1024
+#define SL_SQS_RECV_MAX 10                /* ReceiveMessage MaxNumberOfMessages */
+/* Ours: MessageAttributeNames one receive may list (a message has at most
+ * 10 attributes; prefixes cover the rest). */
+#define SL_SQS_RECV_NAMES_MAX 64
 
 /* ---- Timers ------------------------------------------------------------- */
 

@@ -23,6 +23,7 @@
 #include "dataplane/net/server.h"
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/worker.h"
+#include "dataplane/services/sqs/data.h"
 #include "dataplane/services/sqs/sqs.h"
 
 static struct sl_doc_tok *ctl_toks;
@@ -697,6 +698,14 @@ void sl_sqs_get_queue_url(struct sl_req *req)
 	reply_url(req, name);
 }
 
+static void drop_durable(void *arg)
+{
+	uint64_t *uid = arg;
+
+	sl_sqs_drop_partitions(*uid);
+	free(uid);
+}
+
 void sl_sqs_delete_queue(struct sl_req *req)
 {
 	struct sl_fields f;
@@ -704,6 +713,15 @@ void sl_sqs_delete_queue(struct sl_req *req)
 
 	if (!q)
 		return;
+	/* The partitions go once the removal is durable: a crash before keeps
+	 * both, one after leaves orphans that start-up removes. */
+	uint64_t *uid = malloc(sizeof(*uid));
+	if (!uid || sl_catalog_on_durable(drop_durable, uid) < 0) {
+		free(uid);
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return;
+	}
+	*uid = q->hdr.uid;
 	deleted_add(q->region, q->name);
 	sl_queue_remove(q);
 	sl_catalog_commit();
@@ -829,24 +847,26 @@ static void put_attrs(struct sl_req *req, const struct sl_queue *q, const bool *
 	char arn[SL_QUEUE_ARN_MAX];
 	bool all = want[A_ALL];
 	bool any = false;
+	uint64_t counts[3] = { 0, 0, 0 };
 
 	for (int i = 0; i < A_COUNT && !any; i++)
 		any = want[i];
 	if (!any)
 		return; /* no names: no Attributes at all, as AWS answers */
+	if (all || want[A_MESSAGES] || want[A_NOT_VISIBLE] || want[A_DELAYED])
+		sl_sqs_counts(q->hdr.uid, counts); /* from the partitions' owners */
 	sl_sqs_map_begin(req, "Attributes", "Attribute");
 #define W(id) (all || want[id])
 	if (W(A_ARN)) {
 		sl_queue_arn(q, arn);
 		sl_sqs_map_put(req, "Name", attr_names[A_ARN], arn);
 	}
-	/* No message lives in a queue yet in this server: the counts are 0. */
 	if (W(A_MESSAGES))
-		put_num(req, A_MESSAGES, 0);
+		put_num(req, A_MESSAGES, counts[0]);
 	if (W(A_NOT_VISIBLE))
-		put_num(req, A_NOT_VISIBLE, 0);
+		put_num(req, A_NOT_VISIBLE, counts[1]);
 	if (W(A_DELAYED))
-		put_num(req, A_DELAYED, 0);
+		put_num(req, A_DELAYED, counts[2]);
 	if (W(A_CREATED))
 		put_num(req, A_CREATED, (uint64_t)(q->created_ms / 1000));
 	if (W(A_MODIFIED))

@@ -557,6 +557,13 @@ struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid,
 	return wl;
 }
 
+struct sl_wlog *sl_worker_log_if_open(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal)
+{
+	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;
+
+	return slot ? *slot : NULL;
+}
+
 static struct sl_shardlog *adopt_recovered(uint64_t uid, uint32_t ordinal);
 
 /* The worker running on this thread (NULL on the control thread). */
@@ -856,6 +863,8 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 		    sl_shardlog_readers(wl->log) || wl->seg_jobs)
 			return -EBUSY; /* completions still point at it: retry later */
 		fire_waiters(w, wl, true);
+		if (wl->release)
+			wl->release(w, wl);
 		*slot = WLOG_TOMB;
 		sl_shardlog_close(wl->log);
 		free(wl);
@@ -1529,6 +1538,10 @@ static void worker_drain_and_stop(struct sl_worker *w)
 		struct sl_wlog *wl = w->logs[i];
 		if (wl && wl != WLOG_TOMB) {
 			fire_waiters(w, wl, true);
+			if (wl->release) {
+				wl->release(w, wl);
+				wl->release = NULL;
+			}
 			if (wl->seg_jobs) {
 				/* Past the drain deadline with a job out: its answer
 				 * would land on freed memory, so keep it. */

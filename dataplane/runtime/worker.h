@@ -162,6 +162,11 @@ struct sl_wlog {
 	/* The owning service's own state for this log (zeroed at open; Kinesis
 	 * keeps its --shard-limits windows here). The runtime never reads it. */
 	_Alignas(8) uint8_t svc[SL_WLOG_SVC_BYTES];
+	/* Set by the service when svc holds memory of its own: runs once, on
+	 * the owner (or the control thread before the worker started), when
+	 * the log goes (dropped, or closed at exit), after its durable waiters
+	 * fired. NULL: nothing to release. */
+	void (*release)(struct sl_worker *w, struct sl_wlog *wl);
 };
 
 /* Where the logs of catalog object `uid` live: <data>/logs/<uid as 16 hex
@@ -187,6 +192,8 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
 int sl_worker_foreach_log_dir(void (*fn)(uint64_t uid, uint32_t ordinal, void *arg), void *arg);
 struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 				       int *err);
+/* The log if this worker has it open now, else NULL: no file is touched. */
+struct sl_wlog *sl_worker_log_if_open(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal);
 /* Close the log and have its files deleted by the control thread (the
  * worker never waits on the filesystem). Waiters still queued are fired
  * with wt->reached false. 0, -EBUSY while I/O still holds it, or -ENOMEM. */

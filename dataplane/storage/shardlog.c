@@ -948,8 +948,11 @@ int sl_shardlog_append_typed(struct sl_shardlog *log, uint16_t type, const void 
 		.type = type, .n = log->next_n, .arrival_ms = arrival_ms, .data_len = data_len,
 	};
 	uint8_t *p = st->buf + st->len;
-	memcpy(p + SL_FRAME_HDR_BYTES, key, key_len);
-	memcpy(p + SL_FRAME_HDR_BYTES + key_len, data, data_len);
+	/* A frame may have no key, or no data (NULL with length 0). */
+	if (key_len)
+		memcpy(p + SL_FRAME_HDR_BYTES, key, key_len);
+	if (data_len)
+		memcpy(p + SL_FRAME_HDR_BYTES + key_len, data, data_len);
 	memset(p + SL_FRAME_HDR_BYTES + key_len + data_len, 0,
 	       fl - SL_FRAME_HDR_BYTES - key_len - data_len);
 	h.crc = sl_frame_crc(&h, p + SL_FRAME_HDR_BYTES);

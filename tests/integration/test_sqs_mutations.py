@@ -10,6 +10,8 @@ import os
 import random
 import urllib.parse
 
+from botocore.exceptions import ClientError
+
 import harness
 from harness import unique_name
 
@@ -22,7 +24,13 @@ OPS = {
     "TagQueue": {"QueueUrl": "URL", "Tags": {"k": "v"}},
     "UntagQueue": {"QueueUrl": "URL", "TagKeys": ["k"]},
     "ListQueueTags": {"QueueUrl": "URL"},
-    "DeleteQueue": {"QueueUrl": "URL"},
+    "DeleteQueue": {"QueueUrl": "DURL"},  # a queue of its own: the others keep theirs
+    "SendMessage": {"QueueUrl": "URL", "MessageBody": "b", "DelaySeconds": 0,
+                    "MessageAttributes": {"a": {"DataType": "String", "StringValue": "v"}}},
+    "ReceiveMessage": {"QueueUrl": "URL", "MaxNumberOfMessages": 3, "WaitTimeSeconds": 0,
+                       "MessageAttributeNames": ["All"], "AttributeNames": ["All"]},
+    "DeleteMessage": {"QueueUrl": "URL", "ReceiptHandle": "RH"},
+    "ChangeMessageVisibility": {"QueueUrl": "URL", "ReceiptHandle": "RH", "VisibilityTimeout": 0},
 }
 
 ODD_VALUES = [None, True, False, 0, -1, 2 ** 31, 2 ** 63 - 1, 1.5, "", "x" * 5000,
@@ -33,8 +41,10 @@ ATTR_NAMES = ["DelaySeconds", "Policy", "RedrivePolicy", "RedriveAllowPolicy", "
               "ContentBasedDeduplication", "QueueArn", "Bogus", "KmsMasterKeyId",
               "MaximumMessageSize", "DeduplicationScope", "FifoThroughputLimit"]
 # Query names of the JSON members (flattened maps and lists).
-QUERY_MAPS = {"Attributes": ("Attribute", "Name"), "tags": ("Tag", "Key"), "Tags": ("Tag", "Key")}
-QUERY_LISTS = {"AttributeNames": "AttributeName", "TagKeys": "TagKey"}
+QUERY_MAPS = {"Attributes": ("Attribute", "Name"), "tags": ("Tag", "Key"), "Tags": ("Tag", "Key"),
+              "MessageAttributes": ("MessageAttribute", "Name")}
+QUERY_LISTS = {"AttributeNames": "AttributeName", "TagKeys": "TagKey",
+               "MessageAttributeNames": "MessageAttributeName"}
 
 
 def mutate(rnd, body):
@@ -69,7 +79,11 @@ def to_form(rnd, op, body):
         if k in QUERY_MAPS and isinstance(v, dict):
             name, key = QUERY_MAPS[k]
             for i, (mk, mv) in enumerate(v.items(), 1):
-                pairs += [("%s.%d.%s" % (name, i, key), str(mk)), ("%s.%d.Value" % (name, i), str(mv))]
+                pairs.append(("%s.%d.%s" % (name, i, key), str(mk)))
+                if isinstance(mv, dict):  # a message attribute's value is a structure
+                    pairs += [("%s.%d.Value.%s" % (name, i, sk), str(sv)) for sk, sv in mv.items()]
+                else:
+                    pairs.append(("%s.%d.Value" % (name, i), str(mv)))
         elif k in QUERY_LISTS and isinstance(v, list):
             pairs += [("%s.%d" % (QUERY_LISTS[k], i), str(x)) for i, x in enumerate(v, 1)]
         else:
@@ -92,9 +106,22 @@ class SqsMutationTest(harness.KinesisTestCase):
         cls.c = cls.server.client("sqs")
         cls.name = unique_name("mut")
         cls.url = cls.c.create_queue(QueueName=cls.name)["QueueUrl"]
+        cls.handle = "not-a-handle"
 
     def fill(self, body):
-        text = json.dumps(body).replace('"URL"', json.dumps(self.url)).replace(
+        if "RH" in json.dumps(body):
+            # A live handle of the queue, now and then.
+            try:
+                self.c.send_message(QueueUrl=self.url, MessageBody="x")
+                got = self.c.receive_message(QueueUrl=self.url).get("Messages", [])
+                self.handle = got[0]["ReceiptHandle"] if got else self.handle
+            except ClientError:
+                pass  # a mutated DeleteQueue removed the queue: keep the old handle
+        if "DURL" in json.dumps(body):
+            durl = self.c.create_queue(QueueName=unique_name("del"))["QueueUrl"]
+            body = json.loads(json.dumps(body).replace('"DURL"', json.dumps(durl)))
+        text = json.dumps(body).replace('"RH"', json.dumps(self.handle)).replace(
+            '"URL"', json.dumps(self.url)).replace(
             '"Q"', json.dumps(self.name)).replace('"N"', json.dumps(unique_name("mut")))
         return json.loads(text)
 

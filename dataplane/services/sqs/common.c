@@ -42,6 +42,13 @@ static const struct sqs_err_row errs[SL_SQS_E_COUNT] = {
 	[SL_SQS_E_OVER_LIMIT] = ERR("OverLimit", "OverLimit", "Sender", 403),
 	[SL_SQS_E_UNSUPPORTED] = ERR("UnsupportedOperation",
 				     "AWS.SimpleQueueService.UnsupportedOperation", "Sender", 400),
+	[SL_SQS_E_RECEIPT_INVALID] = ERR("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid",
+					 "Sender", 400),
+	[SL_SQS_E_MESSAGE_NOT_INFLIGHT] = ERR("MessageNotInflight",
+					      "AWS.SimpleQueueService.MessageNotInflight", "Sender",
+					      400),
+	[SL_SQS_E_INVALID_MESSAGE_CONTENTS] = ERR("InvalidMessageContents",
+						  "InvalidMessageContents", "Sender", 400),
 	[SL_SQS_E_INTERNAL] = ERR("InternalError", "InternalError", "Receiver", 500),
 };
 

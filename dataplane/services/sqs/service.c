@@ -1,20 +1,26 @@
 /* service.c - Amazon SQS's row in the service table: JSON 1.0 by
  * X-Amz-Target (AmazonSQS.<Op>) and query (Version=2012-11-05). The queue
- * metadata operations run on the control thread (control/sqs/meta.c); the
- * message operations are not served yet, and the router answers them as
- * unknown operations. */
+ * metadata operations run on the control thread (control/sqs/meta.c), the
+ * message operations on the workers (data.c); the batch operations, purge,
+ * move tasks and permissions are not served yet, and the router answers
+ * them as unknown operations. */
 #include "control/sqs/meta.h"
 #include "dataplane/net/service.h"
+#include "dataplane/services/sqs/data.h"
 #include "dataplane/services/sqs/sqs.h"
 
 /* Sorted by name (checked at start-up). */
 static const struct sl_op sqs_ops[] = {
+	{ .name = "ChangeMessageVisibility", .handle = sl_sqs_change_message_visibility },
 	{ .name = "CreateQueue", .control = sl_sqs_create_queue },
+	{ .name = "DeleteMessage", .handle = sl_sqs_delete_message },
 	{ .name = "DeleteQueue", .control = sl_sqs_delete_queue },
 	{ .name = "GetQueueAttributes", .control = sl_sqs_get_queue_attributes },
 	{ .name = "GetQueueUrl", .control = sl_sqs_get_queue_url },
 	{ .name = "ListQueueTags", .control = sl_sqs_list_queue_tags },
 	{ .name = "ListQueues", .control = sl_sqs_list_queues },
+	{ .name = "ReceiveMessage", .handle = sl_sqs_receive_message },
+	{ .name = "SendMessage", .handle = sl_sqs_send_message },
 	{ .name = "SetQueueAttributes", .control = sl_sqs_set_queue_attributes },
 	{ .name = "TagQueue", .control = sl_sqs_tag_queue },
 	{ .name = "UntagQueue", .control = sl_sqs_untag_queue },
@@ -30,4 +36,6 @@ struct sl_service sl_sqs_service = {
 	.ops = sqs_ops,
 	.nops = sizeof(sqs_ops) / sizeof(sqs_ops[0]),
 	.install = sl_sqs_ctl_install,
+	.preload = sl_sqs_preload,
+	.stop = sl_sqs_stop,
 };

@@ -1,0 +1,1497 @@
+/* data.c - SQS messages on the workers: SendMessage, ReceiveMessage (long
+ * polls included), DeleteMessage, ChangeMessageVisibility.
+ *
+ * A queue's messages live in partitions; each partition is one segment log
+ * (logs/<queue uid>/<partition>) and one in-memory index (part.h) on the
+ * worker that owns it. The worker that received a request parses and
+ * checks it, then hands it to the owner as a call; the owner changes the
+ * index, appends what changed to the log, and answers once that is durable
+ * (group commit: one fdatasync per loop iteration for everything the
+ * worker wrote). The log holds typed frames:
+ *   SEND  key = message id, data = the stored message (msg.h);
+ *   RECV  {n, receives, visible_ms, first_receive_ms} of a receive;
+ *   VIS   {n, visible_ms} of a visibility change;
+ *   DEL   {n} of a delete or an expiry.
+ * Only SENDs of messages still in the queue are live; the others are
+ * killed as soon as they are written, which is safe because segments are
+ * only ever dropped from the front: a live SEND keeps every later segment.
+ * On start-up the control thread replays each partition's log into its
+ * index before the owner serves anything.
+ *
+ * A message becomes receivable once its SEND is durable; a receive marks
+ * what it takes in flight at once (nobody else gets it) and answers once
+ * its RECV records are durable, so receive counts survive a crash. Bodies
+ * are read back from the log, from the page cache when there, through
+ * io_uring when not.
+ *
+ * Not yet: FIFO queues (refused with UnsupportedOperation), the batch
+ * operations, purge, more than one partition per queue.
+ */
+#include "dataplane/services/sqs/data.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/sqs/queues.h"
+#include "dataplane/codec/enc.h"
+#include "dataplane/net/server.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/log.h"
+#include "dataplane/runtime/worker.h"
+#include "dataplane/services/sqs/msg.h"
+#include "dataplane/services/sqs/part.h"
+#include "dataplane/services/sqs/sqs.h"
+#include "dataplane/storage/shardlog.h"
+
+enum { F_SEND = 1, F_RECV = 2, F_VIS = 3, F_DEL = 4 };
+
+struct rec_recv {
+	uint64_t n;
+	uint32_t receives;
+	uint32_t pad;
+	int64_t visible_ms;
+	int64_t first_recv_ms;
+};
+struct rec_vis {
+	uint64_t n;
+	int64_t visible_ms;
+};
+
+struct sqs_op;
+
+/* A partition on its owner; wl->svc holds the pointer. */
+struct sqs_wpart {
+	struct sqs_idx idx;
+	struct sl_wlog *wl;
+	uint64_t uid;
+	uint32_t part;
+	struct sqs_op *polls;       /* long polls waiting, oldest first */
+	struct sqs_op **polls_tail;
+	struct sl_timer due;        /* the next deadline, while polls wait */
+};
+
+enum op_kind { OP_SEND, OP_RECV, OP_DEL, OP_VIS };
+
+struct sqs_taken {
+	uint64_t n;
+	uint32_t receives;
+	int64_t first_recv_ms;
+};
+
+/* One request's state, in its scratch memory. */
+struct sqs_op {
+	struct sl_aio aio; /* first: io_uring tags need 8-byte alignment */
+	struct sl_msg msg;
+	struct sl_req *req;
+	struct sqs_wpart *wp;
+	uint64_t uid;
+	uint32_t part;
+	uint8_t kind;
+	int err;             /* enum sl_sqs_err + 1, or 0 */
+	const char *err_msg;
+	uint32_t vis_s;
+	uint32_t retention_s;
+	struct sl_waiter wt;
+	/* SendMessage */
+	uint8_t id[16];
+	uint8_t *rec;
+	uint32_t rec_len;
+	uint32_t delay_s;
+	char md5_body[33], md5_attrs[33], md5_sys[33];
+	bool has_attrs, has_sys;
+	/* ReceiveMessage */
+	uint32_t max;
+	uint32_t wait_s;
+	uint32_t sys_want;   /* bit per system attribute */
+	uint32_t nnames;     /* message attribute names asked for */
+	bool all_names;
+	char (*names)[SL_SQS_ATTR_NAME_MAX + 1];
+	struct sqs_taken taken[SL_SQS_RECV_MAX];
+	uint32_t ntaken, nread;
+	bool began, polling;
+	struct sl_timer wait_timer;
+	struct sqs_op *poll_next;
+	struct sl_read_cursor cur;
+	uint8_t *buf;
+	size_t buf_cap;
+	char *path;
+	/* DeleteMessage, ChangeMessageVisibility */
+	struct sl_sqs_receipt rh;
+	int64_t new_vis_s;
+};
+
+static uint16_t part_owner(uint64_t uid, uint32_t part)
+{
+	uint64_t h = (uid ^ (uint64_t)part << 48) * 0x9e3779b97f4a7c15ull;
+
+	return (uint16_t)((h >> 32) % sl_worker_count());
+}
+
+static void op_fail(struct sqs_op *op, enum sl_sqs_err e, const char *msg)
+{
+	op->err = (int)e + 1;
+	op->err_msg = msg;
+}
+
+/* ---- Partitions --------------------------------------------------------------- */
+
+static struct sqs_wpart **wpart_slot(struct sl_wlog *wl)
+{
+	_Static_assert(sizeof(struct sqs_wpart *) <= SL_WLOG_SVC_BYTES, "fits sl_wlog's svc bytes");
+	return (struct sqs_wpart **)(void *)wl->svc;
+}
+
+static void poll_answer(struct sl_worker *w, struct sqs_op *op);
+
+static void wpart_release(struct sl_worker *w, struct sl_wlog *wl)
+{
+	struct sqs_wpart *wp = *wpart_slot(wl);
+
+	if (!wp)
+		return;
+	/* Long polls still waiting get an empty answer: their queue is gone
+	 * or the worker is stopping. */
+	while (wp->polls) {
+		struct sqs_op *op = wp->polls;
+		wp->polls = op->poll_next;
+		op->polling = false;
+		if (w)
+			sl_worker_timer_cancel(w, &op->wait_timer);
+		poll_answer(w, op);
+	}
+	if (w)
+		sl_worker_timer_cancel(w, &wp->due);
+	sqs_idx_fini(&wp->idx);
+	free(wp);
+	*wpart_slot(wl) = NULL;
+}
+
+static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t part)
+{
+	struct sqs_wpart *wp = calloc(1, sizeof(*wp));
+
+	if (!wp)
+		return NULL;
+	if (sqs_idx_init(&wp->idx) < 0) {
+		free(wp);
+		return NULL;
+	}
+	wp->wl = wl;
+	wp->uid = uid;
+	wp->part = part;
+	wp->polls_tail = &wp->polls;
+	*wpart_slot(wl) = wp;
+	wl->release = wpart_release;
+	return wp;
+}
+
+struct replay {
+	struct sqs_wpart *wp;
+	int64_t now;
+	int err;
+};
+
+/* One record of a partition log, in order: rebuild the index. */
+static bool replay_one(void *arg, const struct sl_rec_view *r)
+{
+	struct replay *rp = arg;
+	struct sqs_idx *x = &rp->wp->idx;
+	struct sl_shardlog *log = rp->wp->wl->log;
+	struct sl_sqs_stored m;
+
+	if (r->type == F_SEND) {
+		if (r->key_len != 16 || sl_sqs_stored_decode(r->data, r->data_len, &m) < 0) {
+			sl_shardlog_kill(log, r->n); /* not a send this server wrote */
+			return true;
+		}
+		int64_t vis = m.sent_ms + (int64_t)m.delay_s * 1000;
+		if (sqs_idx_add(x, r->n, m.sent_ms, vis, vis > rp->now ? SQS_DELAYED : SQS_READY) < 0)
+			rp->err = -ENOMEM;
+		return rp->err == 0;
+	}
+	sl_shardlog_kill(log, r->n); /* receives, changes and deletes are never live */
+	if (r->type == F_RECV && r->data_len == sizeof(struct rec_recv)) {
+		struct rec_recv v;
+		memcpy(&v, r->data, sizeof(v));
+		struct sqs_m *sm = sqs_idx_find(x, v.n);
+		if (sm) {
+			sm->receives = v.receives;
+			sm->first_recv_ms = v.first_recv_ms;
+			if (sqs_idx_set(x, sm, SQS_INFLIGHT, v.visible_ms) < 0)
+				rp->err = -ENOMEM;
+		}
+	} else if (r->type == F_VIS && r->data_len == sizeof(struct rec_vis)) {
+		struct rec_vis v;
+		memcpy(&v, r->data, sizeof(v));
+		struct sqs_m *sm = sqs_idx_find(x, v.n);
+		if (sm && sqs_idx_set(x, sm, SQS_INFLIGHT, v.visible_ms) < 0)
+			rp->err = -ENOMEM;
+	} else if (r->type == F_DEL && r->data_len == sizeof(uint64_t)) {
+		uint64_t n;
+		memcpy(&n, r->data, sizeof(n));
+		if (sqs_idx_find(x, n)) {
+			sqs_idx_remove(x, n);
+			sl_shardlog_kill(log, n);
+		}
+	}
+	return rp->err == 0;
+}
+
+/* Rebuild a partition from its log: at start-up on the control thread, or
+ * on the owner when start-up could not (then it reads with pread, once). */
+static int wpart_replay(struct sqs_wpart *wp)
+{
+	struct replay rp = { wp, sl_now_ms(), 0 };
+	int64_t rc = sl_shardlog_scan(wp->wl->log, replay_one, &rp);
+
+	sqs_idx_promote(&wp->idx, rp.now);
+	return rc < 0 ? (int)rc : rp.err;
+}
+
+/* The partition on its owner, opened (and rebuilt) on first use. */
+static struct sqs_wpart *wpart_get(struct sl_worker *w, uint64_t uid, uint32_t part, int *err)
+{
+	struct sl_wlog *wl = sl_worker_log(w, uid, part, err);
+
+	if (!wl)
+		return NULL;
+	struct sqs_wpart *wp = *wpart_slot(wl);
+	if (wp)
+		return wp;
+	wp = wpart_attach(wl, uid, part);
+	if (!wp) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (sl_shardlog_durable_n(wl->log) > sl_shardlog_first_n(wl->log)) {
+		*err = wpart_replay(wp);
+		if (*err < 0) {
+			wpart_release(w, wl);
+			return NULL;
+		}
+	}
+	return wp;
+}
+
+/* ---- Long polls ----------------------------------------------------------------- */
+
+static void recv_take(struct sl_worker *w, struct sqs_op *op);
+static void op_reply(struct sl_worker *w, struct sqs_op *op);
+
+static void due_fire(struct sl_timer *t, void *arg);
+
+/* While polls wait, wake at the next deadline (a delay or a visibility
+ * timeout ending makes a message receivable). */
+static void arm_due(struct sl_worker *w, struct sqs_wpart *wp)
+{
+	int64_t next = wp->polls ? sqs_idx_next_ms(&wp->idx) : -1;
+
+	if (next < 0) {
+		sl_worker_timer_cancel(w, &wp->due);
+		return;
+	}
+	int64_t now = sl_now_ms();
+	sl_worker_timer(w, &wp->due, next > now ? (uint64_t)(next - now) : 0, due_fire, wp);
+}
+
+/* Hand ready messages to the polls that wait, oldest poll first. */
+static void serve_polls(struct sl_worker *w, struct sqs_wpart *wp)
+{
+	sqs_idx_promote(&wp->idx, sl_now_ms());
+	/* Each round answers one poll or stops. */
+	while (wp->polls && wp->idx.n_state[SQS_READY] > 0) {
+		struct sqs_op *op = wp->polls;
+		wp->polls = op->poll_next;
+		if (!wp->polls)
+			wp->polls_tail = &wp->polls;
+		op->polling = false;
+		sl_worker_timer_cancel(w, &op->wait_timer);
+		recv_take(w, op);
+	}
+	arm_due(w, wp);
+}
+
+static void due_fire(struct sl_timer *t, void *arg)
+{
+	struct sqs_wpart *wp = arg;
+	struct sl_worker *w = wp->wl->owner;
+
+	(void)t;
+	serve_polls(w, wp);
+}
+
+static void poll_unlink(struct sqs_wpart *wp, struct sqs_op *op)
+{
+	struct sqs_op **pp = &wp->polls;
+
+	/* Bounded by the polls waiting on this partition. */
+	while (*pp && *pp != op)
+		pp = &(*pp)->poll_next;
+	if (*pp)
+		*pp = op->poll_next;
+	wp->polls_tail = &wp->polls;
+	while (*wp->polls_tail)
+		wp->polls_tail = &(*wp->polls_tail)->poll_next;
+	op->polling = false;
+}
+
+/* An empty answer to a receive (its wait ran out, or its partition went). */
+static void poll_answer(struct sl_worker *w, struct sqs_op *op)
+{
+	sl_reply_begin(op->req);
+	sl_reply_end(op->req);
+	(void)w;
+	sl_msg_reply(op->wp->wl->owner, &op->msg);
+}
+
+static void poll_timeout(struct sl_timer *t, void *arg)
+{
+	struct sqs_op *op = arg;
+	struct sl_worker *w = op->wp->wl->owner;
+
+	(void)t;
+	poll_unlink(op->wp, op);
+	arm_due(w, op->wp);
+	poll_answer(w, op);
+}
+
+/* ---- SendMessage on the owner -------------------------------------------------- */
+
+static bool queue_alive(uint64_t uid)
+{
+	return sl_queue_find_uid(sl_catalog_get(), uid) != NULL;
+}
+
+static void send_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct sqs_op *op = wt->arg;
+	struct sqs_wpart *wp = op->wp;
+	struct sqs_m *m = sqs_idx_find(&wp->idx, op->wt.target_n - 1);
+
+	assert(m && m->state == SQS_PENDING);
+	if (!wt->reached) {
+		/* Never durable: never received, never acknowledged. */
+		sqs_idx_remove(&wp->idx, op->wt.target_n - 1);
+		op_fail(op, SL_SQS_E_INTERNAL, "the message could not be stored");
+		sl_msg_reply(w, &op->msg);
+		return;
+	}
+	int64_t vis = m->sent_ms + (int64_t)op->delay_s * 1000;
+	int rc = sqs_idx_set(&wp->idx, m, op->delay_s ? SQS_DELAYED : SQS_READY, vis);
+	/* Out of memory: the message stays stored, and becomes receivable
+	 * when a restart rebuilds the index. The send itself succeeded. */
+	if (rc < 0)
+		sl_warn("sqs: message %llu of queue %016llx is stored but not receivable until restart",
+			(unsigned long long)(op->wt.target_n - 1), (unsigned long long)wp->uid);
+	sl_msg_reply(w, &op->msg);
+	if (op->delay_s)
+		arm_due(w, wp);
+	else
+		serve_polls(w, wp);
+}
+
+static void send_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_op *op = msg->arg;
+	int err = 0;
+	uint64_t n;
+
+	assert(op->kind == OP_SEND);
+	if (!queue_alive(op->uid)) {
+		op_fail(op, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	struct sqs_wpart *wp = wpart_get(w, op->uid, op->part, &err);
+	if (!wp) {
+		op_fail(op, SL_SQS_E_INTERNAL, "the queue's partition cannot be opened");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	op->wp = wp;
+	int64_t now = sl_now_ms();
+	int rc = sl_shardlog_append_typed(wp->wl->log, F_SEND, op->id, sizeof(op->id), op->rec,
+					  op->rec_len, now, &n);
+	if (rc == 0 && sqs_idx_add(&wp->idx, n, now, 0, SQS_PENDING) < 0) {
+		sl_shardlog_kill(wp->wl->log, n); /* staged, but never receivable */
+		rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		op_fail(op, SL_SQS_E_INTERNAL, rc == -ENOBUFS ? "the partition is busy, retry" :
+							       "the message could not be stored");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	op->wt = (struct sl_waiter){ .target_n = n + 1, .cb = send_durable, .arg = op };
+	sl_worker_commit(w, wp->wl, &op->wt);
+}
+
+/* ---- ReceiveMessage on the owner ------------------------------------------------- */
+
+enum {
+	SYS_SENDER = 1u << 0,
+	SYS_SENT = 1u << 1,
+	SYS_RECEIVES = 1u << 2,
+	SYS_FIRST_RECV = 1u << 3,
+	SYS_TRACE = 1u << 4,
+	SYS_ALL = 0x1f,
+};
+
+static void recv_read_next(struct sl_worker *w, struct sqs_op *op);
+
+static void recv_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct sqs_op *op = wt->arg;
+
+	if (!wt->reached) {
+		/* The receives were not recorded: the messages stay in flight
+		 * and come back when their visibility timeout ends. */
+		op_fail(op, SL_SQS_E_INTERNAL, "the receive could not be recorded");
+		sl_msg_reply(w, &op->msg);
+		return;
+	}
+	op->nread = 0;
+	recv_read_next(w, op);
+}
+
+/* Take up to op->max ready messages; answer, or wait when none is ready. */
+static void recv_take(struct sl_worker *w, struct sqs_op *op)
+{
+	struct sqs_wpart *wp = op->wp;
+	struct sl_shardlog *log = wp->wl->log;
+	int64_t now = sl_now_ms();
+	uint64_t last = 0;
+	bool wrote = false;
+
+	sqs_idx_promote(&wp->idx, now);
+	/* Each round takes or expires one message, at most max taken. */
+	while (op->ntaken < op->max) {
+		struct sqs_m *m = sqs_idx_pop_ready(&wp->idx);
+		if (!m)
+			break;
+		uint64_t n = m->n - 1, rn;
+		if (now - m->sent_ms >= (int64_t)op->retention_s * 1000) {
+			/* Past the queue's retention: deleted, and the delete is
+			 * written so that a longer retention later cannot bring
+			 * it back. */
+			if (sl_shardlog_append_typed(log, F_DEL, NULL, 0, &n, sizeof(n), now, &rn) == 0) {
+				sl_shardlog_kill(log, rn);
+				sl_shardlog_kill(log, n);
+				sqs_idx_remove(&wp->idx, n);
+				last = rn;
+				wrote = true;
+			} else {
+				sqs_idx_set(&wp->idx, m, SQS_READY, 0); /* next time */
+				break;
+			}
+			continue;
+		}
+		struct rec_recv r = { n, m->receives + 1, 0, now + (int64_t)op->vis_s * 1000,
+				      m->first_recv_ms ? m->first_recv_ms : now };
+		if (sl_shardlog_append_typed(log, F_RECV, NULL, 0, &r, sizeof(r), now, &rn) < 0) {
+			sqs_idx_set(&wp->idx, m, SQS_READY, 0);
+			break;
+		}
+		sl_shardlog_kill(log, rn);
+		if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, r.visible_ms) < 0) {
+			/* The heap could not grow: visible again at once. */
+			sqs_idx_set(&wp->idx, m, SQS_READY, 0);
+		}
+		m->receives = r.receives;
+		m->first_recv_ms = r.first_recv_ms;
+		op->taken[op->ntaken++] = (struct sqs_taken){ n, r.receives, r.first_recv_ms };
+		last = rn;
+		wrote = true;
+	}
+	if (op->ntaken > 0) {
+		op->wt = (struct sl_waiter){ .target_n = last + 1, .cb = recv_durable, .arg = op };
+		sl_worker_commit(w, wp->wl, &op->wt);
+		return;
+	}
+	if (wrote) {
+		/* Only expiries: make them durable, without waiting for them. */
+		sl_worker_commit(w, wp->wl, NULL);
+	}
+	if (op->wait_s == 0 || sl_worker_stopping(w)) {
+		poll_answer(w, op);
+		return;
+	}
+	/* Long poll: wait, costing nothing, until a send or a deadline. */
+	op->polling = true;
+	op->poll_next = NULL;
+	*wp->polls_tail = op;
+	wp->polls_tail = &op->poll_next;
+	sl_worker_timer(w, &op->wait_timer, (uint64_t)op->wait_s * 1000, poll_timeout, op);
+	op->wait_s = 0; /* a poll waits once */
+	arm_due(w, wp);
+}
+
+static void recv_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_op *op = msg->arg;
+	int err = 0;
+
+	assert(op->kind == OP_RECV);
+	if (!queue_alive(op->uid)) {
+		op_fail(op, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	op->wp = wpart_get(w, op->uid, op->part, &err);
+	if (!op->wp) {
+		op_fail(op, SL_SQS_E_INTERNAL, "the queue's partition cannot be opened");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	recv_take(w, op);
+}
+
+static void uuid_fmt(const uint8_t id[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = out;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[id[i] >> 4];
+		*p++ = hex[id[i] & 15];
+	}
+	*p = '\0';
+}
+
+static bool name_wanted(const struct sqs_op *op, const struct sl_sqs_attr *a)
+{
+	if (op->all_names)
+		return true;
+	for (uint32_t i = 0; i < op->nnames; i++) {
+		const char *want = op->names[i];
+		size_t wl = strlen(want);
+		/* "prefix.*" takes every name under the prefix. */
+		if (wl >= 2 && strcmp(want + wl - 2, ".*") == 0) {
+			if (a->name_len >= wl - 1 && memcmp(a->name, want, wl - 1) == 0)
+				return true;
+		} else if (wl == a->name_len && memcmp(a->name, want, wl) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void put_u64(struct sl_req *req, const char *name, uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+	sl_sqs_map_put(req, "Name", name, b);
+}
+
+/* Encode one received message (its SEND record) into the reply. */
+static bool recv_one(void *arg, const struct sl_rec_view *r)
+{
+	struct sqs_op *op = arg;
+	struct sl_req *req = op->req;
+	struct sl_enc *e = &req->out;
+	const struct sqs_taken *tk = &op->taken[op->nread];
+	struct sl_sqs_stored m;
+	char text[64], md5[33];
+
+	if (r->type != F_SEND || r->n != tk->n || r->key_len != 16 ||
+	    sl_sqs_stored_decode(r->data, r->data_len, &m) < 0)
+		return false; /* not this message: it is left out of the answer */
+	if (!op->began) {
+		sl_reply_begin(req);
+		sl_sqs_list_begin(req, "Messages", "Message");
+		op->began = true;
+	}
+	sl_enc_obj_begin(e);
+	uuid_fmt(r->key, text);
+	sl_enc_key(e, "MessageId");
+	sl_enc_cstr(e, text);
+	struct sl_sqs_receipt rh = { op->uid, tk->n, op->part, tk->receives };
+	char handle[SL_SQS_RECEIPT_LEN + 1];
+	sl_sqs_receipt_fmt(&rh, handle);
+	sl_enc_key(e, "ReceiptHandle");
+	sl_enc_cstr(e, handle);
+	sl_sqs_md5_hex(m.body, m.body_len, md5);
+	sl_enc_key(e, "MD5OfBody");
+	sl_enc_cstr(e, md5);
+	sl_enc_key(e, "Body");
+	sl_enc_str(e, (const char *)m.body, m.body_len);
+	uint32_t sys = op->sys_want & (m.trace_len ? SYS_ALL : SYS_ALL & ~SYS_TRACE);
+	if (sys) {
+		sl_sqs_map_begin(req, "Attributes", "Attribute");
+		if (sys & SYS_SENDER)
+			sl_sqs_map_put(req, "Name", "SenderId", sl_cfg->account_id);
+		if (sys & SYS_SENT)
+			put_u64(req, "SentTimestamp", (uint64_t)m.sent_ms);
+		if (sys & SYS_RECEIVES)
+			put_u64(req, "ApproximateReceiveCount", tk->receives);
+		if (sys & SYS_FIRST_RECV)
+			put_u64(req, "ApproximateFirstReceiveTimestamp", (uint64_t)tk->first_recv_ms);
+		if (sys & SYS_TRACE) {
+			char trace[SL_SQS_MAP_KEY_MAX + 1];
+			size_t tl = m.trace_len < sizeof(trace) - 1 ? m.trace_len : sizeof(trace) - 1;
+			memcpy(trace, m.trace, tl);
+			trace[tl] = '\0';
+			sl_sqs_map_put(req, "Name", "AWSTraceHeader", trace);
+		}
+		sl_sqs_map_end(req);
+	}
+	struct sl_sqs_attr out[SL_SQS_ATTRS_MAX];
+	unsigned nout = 0;
+	for (unsigned i = 0; i < m.nattrs; i++) {
+		if (name_wanted(op, &m.attrs[i]))
+			out[nout++] = m.attrs[i];
+	}
+	if (nout) {
+		sl_sqs_attrs_md5(out, nout, md5);
+		sl_enc_key(e, "MD5OfMessageAttributes");
+		sl_enc_cstr(e, md5);
+		bool xml = e->fmt == SL_ENC_XML;
+		if (xml) {
+			sl_enc_key(e, "MessageAttribute");
+			sl_enc_arr_begin_flat(e);
+		} else {
+			sl_enc_key(e, "MessageAttributes");
+			sl_enc_obj_begin(e);
+		}
+		for (unsigned i = 0; i < nout; i++) {
+			const struct sl_sqs_attr *a = &out[i];
+			char name[SL_SQS_ATTR_NAME_MAX + 1], type[SL_SQS_ATTR_TYPE_MAX + 1];
+			memcpy(name, a->name, a->name_len);
+			name[a->name_len] = '\0';
+			memcpy(type, a->type, a->type_len);
+			type[a->type_len] = '\0';
+			if (xml) {
+				sl_enc_obj_begin(e);
+				sl_enc_key(e, "Name");
+				sl_enc_cstr(e, name);
+				sl_enc_key(e, "Value");
+			} else {
+				sl_enc_key(e, name);
+			}
+			sl_enc_obj_begin(e);
+			if (a->binary) {
+				sl_enc_key(e, "BinaryValue");
+				sl_enc_blob(e, a->value, a->value_len);
+			} else {
+				sl_enc_key(e, "StringValue");
+				sl_enc_str(e, (const char *)a->value, a->value_len);
+			}
+			sl_enc_key(e, "DataType");
+			sl_enc_cstr(e, type);
+			sl_enc_obj_end(e);
+			if (xml)
+				sl_enc_obj_end(e);
+		}
+		if (xml)
+			sl_enc_arr_end(e);
+		else
+			sl_enc_obj_end(e);
+	}
+	sl_enc_obj_end(e);
+	return false; /* one record per cursor */
+}
+
+static void recv_pump(struct sl_worker *w, struct sqs_op *op);
+
+static void recv_cursor_done(struct sl_worker *w, struct sqs_op *op, int rc)
+{
+	sl_shardlog_cursor_end(op->wp->wl->log, &op->cur);
+	if (rc < 0)
+		sl_warn("sqs: reading message %llu: %s", (unsigned long long)op->taken[op->nread].n,
+			strerror(-rc));
+	op->nread++;
+	recv_read_next(w, op);
+}
+
+static void recv_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
+{
+	struct sqs_op *op = (struct sqs_op *)aio;
+
+	if (res < 0) {
+		recv_cursor_done(w, op, res);
+		return;
+	}
+	int rc = sl_shardlog_cursor_feed(op->wp->wl->log, &op->cur, op->buf, (size_t)res, recv_one,
+					 op);
+	if (rc != 0)
+		recv_cursor_done(w, op, rc < 0 ? rc : 0);
+	else
+		recv_pump(w, op);
+}
+
+static void recv_open_done(struct sl_worker *w, struct sl_aio *aio, int res)
+{
+	struct sqs_op *op = (struct sqs_op *)aio;
+	int rc = sl_shardlog_cursor_opened(op->wp->wl->log, &op->cur, res);
+
+	if (rc < 0)
+		recv_cursor_done(w, op, rc);
+	else
+		recv_pump(w, op);
+}
+
+/* Read the current message's record without blocking the worker. Bounded:
+ * every round feeds bytes or ends. */
+static void recv_pump(struct sl_worker *w, struct sqs_op *op)
+{
+	struct sl_shardlog *log = op->wp->wl->log;
+
+	for (;;) {
+		int fd;
+		uint64_t off;
+		size_t len;
+		int rc = sl_shardlog_cursor_want(log, &op->cur, &fd, &off, &len);
+		if (rc == 2) {
+			if (!op->path && !(op->path = malloc(PATH_MAX))) {
+				recv_cursor_done(w, op, -ENOMEM);
+				return;
+			}
+			sl_shardlog_cursor_path(log, &op->cur, op->path, PATH_MAX);
+			op->aio.done = recv_open_done;
+			rc = sl_worker_open_rdonly(w, &op->aio, op->path);
+			if (rc < 0)
+				recv_cursor_done(w, op, rc);
+			return;
+		}
+		if (rc != 0) {
+			recv_cursor_done(w, op, rc < 0 ? rc : 0);
+			return;
+		}
+		if (len > op->buf_cap) {
+			free(op->buf);
+			op->buf = malloc(len);
+			op->buf_cap = op->buf ? len : 0;
+			if (!op->buf) {
+				recv_cursor_done(w, op, -ENOMEM);
+				return;
+			}
+		}
+		op->aio.done = recv_read_done;
+		rc = sl_worker_read_nowait(w, &op->aio, fd, op->buf, len, off);
+		if (rc <= 0) {
+			if (rc < 0)
+				recv_cursor_done(w, op, rc);
+			return; /* recv_read_done goes on */
+		}
+		rc = sl_shardlog_cursor_feed(log, &op->cur, op->buf, len, recv_one, op);
+		if (rc != 0) {
+			recv_cursor_done(w, op, rc < 0 ? rc : 0);
+			return;
+		}
+	}
+}
+
+static void recv_read_next(struct sl_worker *w, struct sqs_op *op)
+{
+	struct sl_shardlog *log = op->wp->wl->log;
+
+	if (op->nread == op->ntaken) {
+		if (!op->began)
+			sl_reply_begin(op->req);
+		else
+			sl_sqs_list_end(op->req);
+		sl_reply_end(op->req);
+		free(op->buf);
+		free(op->path);
+		op->buf = NULL;
+		op->path = NULL;
+		sl_msg_reply(w, &op->msg);
+		return;
+	}
+	int rc = sl_shardlog_cursor_start(log, &op->cur, op->taken[op->nread].n, INT64_MIN, 1,
+					  UINT64_MAX);
+	if (rc != 0) {
+		recv_cursor_done(w, op, rc > 0 ? -EIO : rc);
+		return;
+	}
+	recv_pump(w, op);
+}
+
+/* ---- DeleteMessage and ChangeMessageVisibility on the owner ---------------------- */
+
+static void change_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct sqs_op *op = wt->arg;
+
+	if (!wt->reached)
+		op_fail(op, SL_SQS_E_INTERNAL, "the change could not be recorded");
+	sl_msg_reply(w, &op->msg);
+}
+
+static void change_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_op *op = msg->arg;
+	int err = 0;
+	uint64_t rn = 0;
+
+	if (!queue_alive(op->uid)) {
+		op_fail(op, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	struct sqs_wpart *wp = op->wp = wpart_get(w, op->uid, op->part, &err);
+	if (!wp) {
+		op_fail(op, SL_SQS_E_INTERNAL, "the queue's partition cannot be opened");
+		sl_msg_reply(w, msg);
+		return;
+	}
+	struct sl_shardlog *log = wp->wl->log;
+	struct sqs_m *m = sqs_idx_find(&wp->idx, op->rh.n);
+	int64_t now = sl_now_ms();
+	/* A handle of an earlier receive names a message that was received
+	 * again since: as AWS does, a delete with it succeeds and deletes
+	 * nothing, a visibility change with it fails. */
+	bool current = m && m->receives == op->rh.rseq;
+	if (op->kind == OP_DEL) {
+		if (!current) {
+			sl_msg_reply(w, msg);
+			return;
+		}
+		uint64_t n = op->rh.n;
+		if (sl_shardlog_append_typed(log, F_DEL, NULL, 0, &n, sizeof(n), now, &rn) < 0) {
+			op_fail(op, SL_SQS_E_INTERNAL, "the delete could not be recorded");
+			sl_msg_reply(w, msg);
+			return;
+		}
+		sl_shardlog_kill(log, rn);
+		sl_shardlog_kill(log, n);
+		sqs_idx_remove(&wp->idx, n);
+	} else {
+		if (!current || m->state != SQS_INFLIGHT) {
+			op_fail(op, SL_SQS_E_MESSAGE_NOT_INFLIGHT, "Message does not exist or is not "
+								   "available for visibility timeout "
+								   "change.");
+			sl_msg_reply(w, msg);
+			return;
+		}
+		struct rec_vis v = { op->rh.n, now + op->new_vis_s * 1000 };
+		if (sl_shardlog_append_typed(log, F_VIS, NULL, 0, &v, sizeof(v), now, &rn) < 0) {
+			op_fail(op, SL_SQS_E_INTERNAL, "the change could not be recorded");
+			sl_msg_reply(w, msg);
+			return;
+		}
+		sl_shardlog_kill(log, rn);
+		if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, v.visible_ms) < 0) {
+			op_fail(op, SL_SQS_E_INTERNAL, "out of memory");
+			sl_msg_reply(w, msg);
+			return;
+		}
+		if (op->new_vis_s == 0)
+			serve_polls(w, wp);
+		else
+			arm_due(w, wp);
+	}
+	op->wt = (struct sl_waiter){ .target_n = rn + 1, .cb = change_durable, .arg = op };
+	sl_worker_commit(w, wp->wl, &op->wt);
+}
+
+/* ---- On the receiving worker ------------------------------------------------------ */
+
+static void op_reply(struct sl_worker *w, struct sqs_op *op)
+{
+	struct sl_req *req = op->req;
+
+	if (op->err) {
+		sl_sqs_error(req, (enum sl_sqs_err)(op->err - 1), "%s", op->err_msg);
+		sl_req_finish(w, req);
+		return;
+	}
+	if (op->kind == OP_SEND) {
+		char id[37];
+		uuid_fmt(op->id, id);
+		sl_reply_begin(req);
+		sl_enc_key(&req->out, "MessageId");
+		sl_enc_cstr(&req->out, id);
+		sl_enc_key(&req->out, "MD5OfMessageBody");
+		sl_enc_cstr(&req->out, op->md5_body);
+		if (op->has_attrs) {
+			sl_enc_key(&req->out, "MD5OfMessageAttributes");
+			sl_enc_cstr(&req->out, op->md5_attrs);
+		}
+		if (op->has_sys) {
+			sl_enc_key(&req->out, "MD5OfMessageSystemAttributes");
+			sl_enc_cstr(&req->out, op->md5_sys);
+		}
+		sl_reply_end(req);
+	} else if (op->kind == OP_DEL || op->kind == OP_VIS) {
+		sl_reply_begin(req);
+		sl_reply_end(req);
+	}
+	/* OP_RECV: the owner wrote the reply. */
+	sl_req_finish(w, req);
+}
+
+static void op_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	op_reply(w, msg->arg);
+}
+
+static void op_dispatch(struct sl_worker *w, struct sqs_op *op, void (*fn)(struct sl_worker *,
+									   struct sl_msg *))
+{
+	op->msg.fn = fn;
+	op->msg.done = op_done;
+	op->msg.arg = op;
+	sl_msg_send(w, part_owner(op->uid, op->part), &op->msg);
+}
+
+/* The queue a request names, from this iteration's catalog; NULL with the
+ * error set. */
+static const struct sl_queue *op_queue(struct sl_worker *w, struct sl_req *req,
+				       struct sl_fields *f)
+{
+	char name[SL_SQS_NAME_MAX + 1];
+
+	if (sl_sqs_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, f) < 0 ||
+	    sl_sqs_queue_name(f, name) < 0)
+		return NULL;
+	const struct sl_queue *q = sl_queue_find(sl_catalog_get(), req->region, name);
+	if (!q) {
+		sl_sqs_error(req, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
+		return NULL;
+	}
+	if (q->fifo) {
+		sl_sqs_error(req, SL_SQS_E_UNSUPPORTED,
+			     "Messages of FIFO queues are not served by this sluice yet.");
+		return NULL;
+	}
+	return q;
+}
+
+static struct sqs_op *op_new(struct sl_req *req, const struct sl_queue *q, uint8_t kind,
+			     size_t extra)
+{
+	struct sqs_op *op = sl_req_scratch(req, sizeof(*op) + extra);
+
+	if (!op) {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	memset(op, 0, sizeof(*op));
+	op->req = req;
+	op->kind = kind;
+	op->uid = q->hdr.uid;
+	op->part = 0;
+	op->vis_s = q->visibility_s;
+	op->retention_s = q->retention_s;
+	return op;
+}
+
+/* A fast, per-thread generator for message ids (not secrets). */
+static uint64_t rand64(void)
+{
+	static __thread uint64_t s;
+
+	if (!s) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)(uintptr_t)&s;
+	}
+	uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* A string member's token, or -1 (absent). */
+static int member(struct sl_fields *f, int obj, const char *name)
+{
+	return sl_doc_get(f->t, (uint32_t)obj, name);
+}
+
+/* Decode string token i into the arena; its length, or -1 (bad). */
+static long arena_str(const struct sl_doc_tok *t, int i, uint8_t **arena, uint8_t *end)
+{
+	if (t[i].type != SL_DOC_STR)
+		return -1;
+	int len = sl_doc_str(&t[i], (char *)*arena, (size_t)(end - *arena));
+	if (len < 0)
+		return -1;
+	*arena += len + 1;
+	return len;
+}
+
+/* MessageAttributes (JSON: a map of name to {DataType, StringValue |
+ * BinaryValue}; query: MessageAttribute.N.Name and .Value.*). */
+static int read_attrs(struct sl_fields *f, struct sl_sqs_attr *attrs, unsigned *nattrs,
+		      uint8_t **arena, uint8_t *end, const char *json_name, const char *query_name)
+{
+	struct sl_req *req = f->req;
+	bool query = req->proto == SL_PROTO_QUERY;
+	int m = member(f, 0, query ? query_name : json_name);
+	const struct sl_doc_tok *t = f->t;
+
+	*nattrs = 0;
+	if (m < 0)
+		return 0;
+	if (t[m].type != (query ? SL_DOC_ARR : SL_DOC_OBJ)) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value for parameter %s is invalid. Reason: must be a map.", json_name);
+		return -1;
+	}
+	if (t[m].count > SL_SQS_ATTRS_MAX) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Number of message attributes [%u] exceeds the allowed maximum [%d].",
+			     t[m].count, SL_SQS_ATTRS_MAX);
+		return -1;
+	}
+	uint32_t c = sl_doc_first((uint32_t)m);
+	for (uint32_t k = 0; k < t[m].count; k++) {
+		int ni, vi;
+		if (query) {
+			ni = t[c].type == SL_DOC_OBJ ? member(f, (int)c, "Name") : -1;
+			vi = t[c].type == SL_DOC_OBJ ? member(f, (int)c, "Value") : -1;
+			c = sl_doc_next(t, c);
+		} else {
+			ni = (int)c;
+			vi = (int)c + 1;
+			c = sl_doc_next(t, (uint32_t)vi);
+		}
+		struct sl_sqs_attr *a = &attrs[k];
+		const char *name = (const char *)*arena;
+		long nl = ni < 0 ? -1 : arena_str(t, ni, arena, end);
+		if (nl <= 0 || vi < 0 || t[vi].type != SL_DOC_OBJ) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "Message attribute %u must have a name and a value.", k + 1);
+			return -1;
+		}
+		a->name = name;
+		a->name_len = (uint32_t)nl;
+		if (!sl_sqs_attr_name_ok(a->name, a->name_len)) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "Message attribute name '%s' is invalid.", name);
+			return -1;
+		}
+		for (unsigned j = 0; j < k; j++) {
+			if (attrs[j].name_len == a->name_len &&
+			    memcmp(attrs[j].name, a->name, a->name_len) == 0) {
+				sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+					     "Message attribute name '%s' already exists.", name);
+				return -1;
+			}
+		}
+		int ti = member(f, vi, "DataType");
+		int si = member(f, vi, "StringValue");
+		int bi = member(f, vi, "BinaryValue");
+		const char *type = (const char *)*arena;
+		long tl = ti < 0 ? -1 : arena_str(t, ti, arena, end);
+		bool bin = false, num = false;
+		if (tl <= 0 || !sl_sqs_attr_type_ok(type, (size_t)tl, &bin, &num)) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute '%s' has an invalid message attribute "
+				     "type, the set of supported type prefixes is Binary, Number, "
+				     "and String.", name);
+			return -1;
+		}
+		a->type = type;
+		a->type_len = (uint32_t)tl;
+		a->binary = bin;
+		if (bin ? (bi < 0 || si >= 0) : (si < 0 || bi >= 0)) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute '%s' with type '%s' must use field '%s'.",
+				     name, type, bin ? "Binary" : "String");
+			return -1;
+		}
+		uint8_t *val = *arena;
+		long vl = arena_str(t, bin ? bi : si, arena, end);
+		if (vl >= 0 && bin) {
+			long dl = sl_base64_dec(val, (const char *)val, (size_t)vl);
+			vl = dl;
+		}
+		int32_t bad;
+		if (vl <= 0 || (!bin && !sl_sqs_chars_ok(val, (size_t)vl, &bad)) ||
+		    (num && !sl_sqs_number_ok((const char *)val, (size_t)vl))) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute '%s' must contain a non-empty, valid "
+				     "message attribute value for message attribute type '%s'.",
+				     name, type);
+			return -1;
+		}
+		a->value = val;
+		a->value_len = (uint32_t)vl;
+		*nattrs = k + 1;
+	}
+	return 0;
+}
+
+void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = op_queue(w, req, &f);
+
+	if (!q) {
+		sl_req_finish(w, req);
+		return;
+	}
+	const struct sl_doc_tok *t = f.t;
+	int bi = member(&f, 0, "MessageBody");
+	if (bi < 0) {
+		sl_sqs_error(req, SL_SQS_E_MISSING_PARAMETER,
+			     "The request must contain the parameter MessageBody.");
+		sl_req_finish(w, req);
+		return;
+	}
+	if (member(&f, 0, "MessageGroupId") >= 0 || member(&f, 0, "MessageDeduplicationId") >= 0) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "The request include parameter that is not valid for this queue type");
+		sl_req_finish(w, req);
+		return;
+	}
+	/* The decoded body and attributes are never longer than the request. */
+	size_t arena_cap = req->body_len + req->query.n + 64;
+	struct sqs_op *op = op_new(req, q, OP_SEND, 2 * arena_cap + 64);
+	if (!op) {
+		sl_req_finish(w, req);
+		return;
+	}
+	uint8_t *arena = (uint8_t *)(op + 1), *end = arena + arena_cap;
+	struct sl_sqs_stored m = { .sent_ms = 0 };
+	int64_t delay = q->delay_s;
+	uint8_t *body = arena;
+	long blen = arena_str(t, bi, &arena, end);
+	int32_t bad = 0;
+	if (blen < 0 || blen == 0) {
+		sl_sqs_error(req, blen < 0 ? SL_SQS_E_INVALID_PARAMETER_VALUE :
+					     SL_SQS_E_MISSING_PARAMETER,
+			     blen < 0 ? "The message body is not a valid string." :
+					"The request must contain the parameter MessageBody.");
+		goto fail;
+	}
+	if (!sl_sqs_chars_ok(body, (size_t)blen, &bad)) {
+		if (bad < 0)
+			sl_sqs_error(req, SL_SQS_E_INVALID_MESSAGE_CONTENTS,
+				     "The message body is not valid UTF-8.");
+		else
+			sl_sqs_error(req, SL_SQS_E_INVALID_MESSAGE_CONTENTS,
+				     "Invalid binary character '#x%X' was found in the message body, "
+				     "the set of allowed characters is #x9 | #xA | #xD | #x20 to "
+				     "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF", bad);
+		goto fail;
+	}
+	if (sl_sqs_int(&f, "DelaySeconds", 0, SL_SQS_DELAY_MAX_S, false, &delay) < 0)
+		goto fail;
+	if (read_attrs(&f, m.attrs, &m.nattrs, &arena, end, "MessageAttributes",
+		       "MessageAttribute") < 0)
+		goto fail;
+	struct sl_sqs_attr sys[SL_SQS_ATTRS_MAX];
+	unsigned nsys = 0;
+	if (read_attrs(&f, sys, &nsys, &arena, end, "MessageSystemAttributes",
+		       "MessageSystemAttribute") < 0)
+		goto fail;
+	for (unsigned i = 0; i < nsys; i++) {
+		if (sys[i].name_len != 14 || memcmp(sys[i].name, "AWSTraceHeader", 14) != 0 ||
+		    sys[i].type_len != 6 || memcmp(sys[i].type, "String", 6) != 0) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "Message system attribute name '%.*s' is invalid.",
+				     (int)sys[i].name_len, sys[i].name);
+			goto fail;
+		}
+		m.trace = sys[i].value;
+		m.trace_len = sys[i].value_len;
+	}
+	size_t size = (size_t)blen + sl_sqs_attrs_size(m.attrs, m.nattrs);
+	if (size > q->max_size) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "One or more parameters are invalid. Reason: Message must be shorter "
+			     "than %u bytes.", q->max_size);
+		goto fail;
+	}
+	m.body = body;
+	m.body_len = (uint32_t)blen;
+	m.delay_s = (uint32_t)delay;
+	m.sent_ms = sl_now_ms();
+	op->delay_s = (uint32_t)delay;
+	sl_sqs_md5_hex(body, (size_t)blen, op->md5_body);
+	op->has_attrs = m.nattrs > 0;
+	if (op->has_attrs)
+		sl_sqs_attrs_md5(m.attrs, m.nattrs, op->md5_attrs);
+	op->has_sys = nsys > 0;
+	if (op->has_sys)
+		sl_sqs_attrs_md5(sys, nsys, op->md5_sys);
+	op->rec_len = (uint32_t)sl_sqs_stored_size(&m);
+	op->rec = (uint8_t *)(op + 1) + arena_cap;
+	assert(op->rec_len <= arena_cap + 64);
+	sl_sqs_stored_encode(&m, op->rec);
+	uint64_t a = rand64(), b = rand64();
+	memcpy(op->id, &a, 8);
+	memcpy(op->id + 8, &b, 8);
+	op->id[6] = (uint8_t)((op->id[6] & 0x0f) | 0x40); /* a version 4 UUID */
+	op->id[8] = (uint8_t)((op->id[8] & 0x3f) | 0x80);
+	op_dispatch(w, op, send_call);
+	return;
+fail:
+	sl_req_finish(w, req);
+}
+
+static const struct {
+	const char *name;
+	uint32_t bit;
+} sys_names[] = {
+	{ "All", SYS_ALL },
+	{ "SenderId", SYS_SENDER },
+	{ "SentTimestamp", SYS_SENT },
+	{ "ApproximateReceiveCount", SYS_RECEIVES },
+	{ "ApproximateFirstReceiveTimestamp", SYS_FIRST_RECV },
+	{ "AWSTraceHeader", SYS_TRACE },
+};
+
+struct name_list {
+	struct sqs_op *op;
+	struct sl_req *req;
+	bool attr_names; /* the message attribute names list */
+};
+
+static int want_sys(void *arg, const char *s, size_t len)
+{
+	struct name_list *nl = arg;
+
+	(void)len;
+	for (size_t i = 0; i < sizeof(sys_names) / sizeof(sys_names[0]); i++) {
+		if (strcmp(sys_names[i].name, s) == 0) {
+			nl->op->sys_want |= sys_names[i].bit;
+			return 0;
+		}
+	}
+	/* FIFO attributes and the rest of the model's names mean nothing on
+	 * a standard queue; AWS ignores them there. */
+	return 0;
+}
+
+static int want_name(void *arg, const char *s, size_t len)
+{
+	struct name_list *nl = arg;
+	struct sqs_op *op = nl->op;
+
+	if (strcmp(s, "All") == 0 || strcmp(s, ".*") == 0) {
+		op->all_names = true;
+		return 0;
+	}
+	if (len == 0 || len > SL_SQS_ATTR_NAME_MAX || op->nnames == SL_SQS_RECV_NAMES_MAX) {
+		sl_sqs_error(nl->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "MessageAttributeNames holds at most %d names of 1 to %d characters.",
+			     SL_SQS_RECV_NAMES_MAX, SL_SQS_ATTR_NAME_MAX);
+		return SL_FIELD_ERR;
+	}
+	memcpy(op->names[op->nnames++], s, len + 1);
+	return 0;
+}
+
+void sl_sqs_receive_message(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = op_queue(w, req, &f);
+	int64_t max = 1, vis, wait;
+
+	if (!q) {
+		sl_req_finish(w, req);
+		return;
+	}
+	vis = q->visibility_s;
+	wait = q->wait_s;
+	struct sqs_op *op = op_new(req, q, OP_RECV,
+				   SL_SQS_RECV_NAMES_MAX * (SL_SQS_ATTR_NAME_MAX + 1));
+	if (!op)
+		goto fail;
+	op->names = (void *)(op + 1);
+	if (sl_sqs_int(&f, "MaxNumberOfMessages", 1, SL_SQS_RECV_MAX, false, &max) < 0 ||
+	    sl_sqs_int(&f, "VisibilityTimeout", 0, SL_SQS_VISIBILITY_MAX_S, false, &vis) < 0 ||
+	    sl_sqs_int(&f, "WaitTimeSeconds", 0, SL_SQS_WAIT_MAX_S, false, &wait) < 0)
+		goto fail;
+	struct name_list nl = { op, req, false };
+	if (sl_sqs_list(&f, "AttributeNames", "AttributeName", SL_SQS_MAP_KEY_MAX + 1, want_sys,
+			&nl) < 0 ||
+	    sl_sqs_list(&f, "MessageSystemAttributeNames", "MessageSystemAttributeName",
+			SL_SQS_MAP_KEY_MAX + 1, want_sys, &nl) < 0 ||
+	    sl_sqs_list(&f, "MessageAttributeNames", "MessageAttributeName",
+			SL_SQS_ATTR_NAME_MAX + 1, want_name, &nl) < 0)
+		goto fail;
+	op->max = (uint32_t)max;
+	op->vis_s = (uint32_t)vis;
+	op->wait_s = (uint32_t)wait;
+	op_dispatch(w, op, recv_call);
+	return;
+fail:
+	sl_req_finish(w, req);
+}
+
+/* DeleteMessage and ChangeMessageVisibility: the handle names the message. */
+static void change_message(struct sl_worker *w, struct sl_req *req, uint8_t kind)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = op_queue(w, req, &f);
+	char handle[SL_SQS_URL_MAX + 1];
+	int64_t vis = 0;
+
+	if (!q)
+		goto fail;
+	if (sl_sqs_str(&f, "ReceiptHandle", handle, sizeof(handle), 0, SL_SQS_URL_MAX, true) < 0)
+		goto fail;
+	if (kind == OP_VIS &&
+	    sl_sqs_int(&f, "VisibilityTimeout", 0, SL_SQS_VISIBILITY_MAX_S, true, &vis) < 0)
+		goto fail;
+	struct sqs_op *op = op_new(req, q, kind, 0);
+	if (!op)
+		goto fail;
+	if (sl_sqs_receipt_parse(handle, strlen(handle), &op->rh) < 0 ||
+	    op->rh.queue_uid != q->hdr.uid || op->rh.partition != 0) {
+		sl_sqs_error(req, SL_SQS_E_RECEIPT_INVALID,
+			     "The input receipt handle \"%s\" is not a valid receipt handle.", handle);
+		goto fail;
+	}
+	op->part = op->rh.partition;
+	op->new_vis_s = vis;
+	op_dispatch(w, op, change_call);
+	return;
+fail:
+	sl_req_finish(w, req);
+}
+
+void sl_sqs_delete_message(struct sl_worker *w, struct sl_req *req)
+{
+	change_message(w, req, OP_DEL);
+}
+
+void sl_sqs_change_message_visibility(struct sl_worker *w, struct sl_req *req)
+{
+	change_message(w, req, OP_VIS);
+}
+
+/* ---- Hooks and the control thread's calls ----------------------------------------- */
+
+struct preload {
+	struct sl_worker *w;
+	const struct sl_catalog *c;
+};
+
+static void preload_one(uint64_t uid, uint32_t part, void *arg)
+{
+	struct preload *pl = arg;
+	int err = 0;
+
+	if (!sl_queue_find_uid(pl->c, uid) || part_owner(uid, part) != sl_worker_index(pl->w))
+		return;
+	struct sl_wlog *wl = sl_worker_log_existing(pl->w, uid, part, &err);
+	if (!wl) {
+		if (err != -ENOENT)
+			sl_error("sqs: queue %016llx partition %u: %s (opened on first use instead)",
+				 (unsigned long long)uid, part, strerror(-err));
+		return;
+	}
+	struct sqs_wpart *wp = wpart_attach(wl, uid, part);
+	int rc = wp ? wpart_replay(wp) : -ENOMEM;
+	if (rc < 0) {
+		sl_error("sqs: queue %016llx partition %u: replay: %s", (unsigned long long)uid, part,
+			 strerror(-rc));
+		wpart_release(NULL, wl);
+	}
+}
+
+void sl_sqs_preload(struct sl_worker *w)
+{
+	struct preload pl = { w, sl_catalog_get() };
+	int rc = sl_worker_foreach_log_dir(preload_one, &pl);
+
+	if (rc < 0)
+		sl_error("sqs: cannot list the partition logs: %s (they are opened on first use)",
+			 strerror(-rc));
+}
+
+static void stop_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	struct sqs_wpart *wp = wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+
+	(void)arg;
+	/* Long polls end at shutdown: empty answers, sent before the drain. */
+	while (wp && wp->polls) {
+		struct sqs_op *op = wp->polls;
+		poll_unlink(wp, op);
+		sl_worker_timer_cancel(w, &op->wait_timer);
+		poll_answer(w, op);
+	}
+}
+
+void sl_sqs_stop(struct sl_worker *w)
+{
+	sl_worker_foreach_log(w, stop_one, NULL);
+}
+
+struct count_call {
+	struct sl_msg msg;
+	uint64_t uid;
+	uint32_t part;
+	uint64_t counts[3];
+};
+
+static void count_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct count_call *cc = msg->arg;
+	struct sl_wlog *wl = sl_worker_log_if_open(w, cc->uid, cc->part);
+	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+
+	if (wp) {
+		sqs_idx_promote(&wp->idx, sl_now_ms());
+		cc->counts[0] = wp->idx.n_state[SQS_READY];
+		cc->counts[1] = wp->idx.n_state[SQS_INFLIGHT];
+		cc->counts[2] = wp->idx.n_state[SQS_DELAYED];
+	}
+	sl_msg_reply(w, msg);
+}
+
+void sl_sqs_counts(uint64_t uid, uint64_t out[3])
+{
+	struct count_call cc = { .uid = uid, .part = 0 };
+	struct sl_msg *msgs[1] = { &cc.msg };
+	uint16_t to[1] = { part_owner(uid, 0) };
+
+	cc.msg.fn = count_fn;
+	cc.msg.arg = &cc;
+	sl_control_call_wait(msgs, to, 1);
+	memcpy(out, cc.counts, sizeof(cc.counts));
+}
+
+struct drop_call {
+	struct sl_msg msg;
+	uint64_t uid;
+	uint32_t part;
+};
+
+static void drop_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct drop_call *d = msg->arg;
+	int rc = sl_worker_drop_log(w, d->uid, d->part);
+
+	if (rc == -EBUSY) {
+		/* I/O still holds it: again next iteration. */
+		msg->type = SL_MSG_CALL;
+		sl_worker_defer(w, msg);
+		return;
+	}
+	if (rc < 0)
+		sl_warn("sqs: dropping queue %016llx partition %u: %s", (unsigned long long)d->uid,
+			d->part, strerror(-rc));
+	sl_msg_reply(w, msg);
+}
+
+void sl_sqs_drop_partitions(uint64_t uid)
+{
+	struct drop_call d = { .uid = uid, .part = 0 };
+	struct sl_msg *msgs[1] = { &d.msg };
+	uint16_t to[1] = { part_owner(uid, 0) };
+	char dir[PATH_MAX];
+
+	d.msg.fn = drop_fn;
+	d.msg.arg = &d;
+	sl_control_call_wait(msgs, to, 1);
+	/* The owner handed the partition's directory back for deletion; run
+	 * that before the queue's own directory goes. */
+	sl_control_poll();
+	sl_log_dir(uid, dir, sizeof(dir));
+	sl_shardlog_remove(dir);
+}

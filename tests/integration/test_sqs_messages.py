@@ -1,0 +1,338 @@
+"""SQS messages against a live sluice: send, receive, delete, visibility,
+long polls, delays, retention, attributes and their MD5 digests (checked
+against this file's own implementation of AWS's encoding), bad input,
+kill -9 and restart. JSON with the image's boto3, query with Debian's."""
+
+import base64
+import hashlib
+import os
+import struct
+import subprocess
+import textwrap
+import threading
+import time
+import unittest
+
+import harness
+from harness import unique_name
+
+
+def md5_attrs(attrs):
+    """MD5OfMessageAttributes as AWS documents it."""
+    out = b""
+    for name in sorted(attrs, key=lambda s: s.encode()):
+        a = attrs[name]
+        t = a["DataType"].encode()
+        out += struct.pack(">I", len(name.encode())) + name.encode()
+        out += struct.pack(">I", len(t)) + t
+        if "BinaryValue" in a:
+            v = a["BinaryValue"]
+            out += b"\x02" + struct.pack(">I", len(v)) + v
+        else:
+            v = a["StringValue"].encode()
+            out += b"\x01" + struct.pack(">I", len(v)) + v
+    return hashlib.md5(out).hexdigest()
+
+
+class SqsMessageTest(harness.KinesisTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.server_for_class(cls, needs_local=True)
+        cls.c = cls.server.client("sqs")
+
+    def queue(self, **attrs):
+        return self.c.create_queue(QueueName=unique_name("m"),
+                                   Attributes={k: str(v) for k, v in attrs.items()})["QueueUrl"]
+
+    def counts(self, url):
+        a = self.c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return (int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"]),
+                int(a["ApproximateNumberOfMessagesDelayed"]))
+
+    def test_send_receive_delete_with_attributes_and_digests(self):
+        url = self.queue()
+        attrs = {"s": {"DataType": "String", "StringValue": "h\u00e9llo \U0001F600"},
+                 "n": {"DataType": "Number.int", "StringValue": "-12.5e3"},
+                 "b": {"DataType": "Binary.raw", "BinaryValue": bytes(range(256))}}
+        body = "body with \t tabs and \u20ac and <xml> & 'quotes'"
+        out = self.c.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attrs,
+                                  MessageSystemAttributes={"AWSTraceHeader": {
+                                      "DataType": "String", "StringValue": "Root=1-abc-def"}})
+        self.assertEqual(out["MD5OfMessageBody"], hashlib.md5(body.encode()).hexdigest())
+        self.assertEqual(out["MD5OfMessageAttributes"], md5_attrs(attrs))
+        self.assertIn("MD5OfMessageSystemAttributes", out)
+        self.assertEqual(self.counts(url), (1, 0, 0))
+        got = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                     MessageAttributeNames=["All"])["Messages"]
+        self.assertEqual(len(got), 1)
+        m = got[0]
+        self.assertEqual((m["MessageId"], m["Body"], m["MD5OfBody"]),
+                         (out["MessageId"], body, out["MD5OfMessageBody"]))
+        self.assertEqual(m["MessageAttributes"], attrs)
+        self.assertEqual(m["MD5OfMessageAttributes"], md5_attrs(attrs))
+        self.assertEqual(m["Attributes"]["ApproximateReceiveCount"], "1")
+        self.assertEqual(m["Attributes"]["AWSTraceHeader"], "Root=1-abc-def")
+        sent = int(m["Attributes"]["SentTimestamp"])
+        self.assertLessEqual(sent, int(m["Attributes"]["ApproximateFirstReceiveTimestamp"]))
+        self.assertEqual(self.counts(url), (0, 1, 0))
+        # Names select attributes; the digest covers what is returned.
+        self.c.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                         VisibilityTimeout=0)
+        m2 = self.c.receive_message(QueueUrl=url, MessageAttributeNames=["s", "n.*"])["Messages"][0]
+        self.assertEqual(set(m2["MessageAttributes"]), {"s"})
+        self.assertEqual(m2["MD5OfMessageAttributes"], md5_attrs({"s": attrs["s"]}))
+        self.assertNotIn("Attributes", m2)
+        self.assertNotEqual(m2["ReceiptHandle"], m["ReceiptHandle"])
+        # The older handle is stale: delete with it deletes nothing.
+        self.c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        self.assertEqual(self.counts(url), (0, 1, 0))
+        self.assertAwsError("AWS.SimpleQueueService.MessageNotInflight",
+                            self.c.change_message_visibility, QueueUrl=url,
+                            ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=5)
+        self.c.delete_message(QueueUrl=url, ReceiptHandle=m2["ReceiptHandle"])
+        self.assertEqual(self.counts(url), (0, 0, 0))
+        self.c.delete_message(QueueUrl=url, ReceiptHandle=m2["ReceiptHandle"])  # again: fine
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url))
+
+    def test_visibility_timeout_brings_a_message_back_with_its_count(self):
+        url = self.queue(VisibilityTimeout=30)
+        self.c.send_message(QueueUrl=url, MessageBody="again")
+        for want in range(1, 4):
+            m = self.c.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])
+            self.assertEqual(m["Messages"][0]["Attributes"]["ApproximateReceiveCount"], str(want))
+            self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url), "still in flight")
+            self.server.advance_clock(31000)
+        # A receive's own VisibilityTimeout wins over the queue's.
+        m = self.c.receive_message(QueueUrl=url, VisibilityTimeout=120)["Messages"][0]
+        self.server.advance_clock(31000)
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url))
+        self.server.advance_clock(90000)
+        self.assertEqual(self.c.receive_message(QueueUrl=url)["Messages"][0]["Body"], "again")
+        self.assertEqual(m["Body"], "again")
+
+    def test_delay_then_visible(self):
+        url = self.queue(DelaySeconds=10)
+        self.c.send_message(QueueUrl=url, MessageBody="queue delay")
+        self.c.send_message(QueueUrl=url, MessageBody="own delay", DelaySeconds=100)
+        self.assertEqual(self.counts(url), (0, 0, 2))
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url))
+        self.server.advance_clock(11000)
+        got = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual([m["Body"] for m in got], ["queue delay"])
+        self.c.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+        self.server.advance_clock(90000)
+        got = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual([m["Body"] for m in got], ["own delay"])
+
+    def test_retention_removes_old_messages(self):
+        url = self.queue(MessageRetentionPeriod=60)
+        self.c.send_message(QueueUrl=url, MessageBody="old")
+        self.server.advance_clock(61000)
+        self.c.send_message(QueueUrl=url, MessageBody="new")
+        got = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual([m["Body"] for m in got], ["new"])
+
+    def test_long_poll_wakes_when_a_message_arrives(self):
+        url = self.queue()
+        result = {}
+
+        def poll():
+            t0 = time.monotonic()
+            result["out"] = self.server.client("sqs").receive_message(QueueUrl=url,
+                                                                      WaitTimeSeconds=15)
+            result["took"] = time.monotonic() - t0
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.3)
+        self.c.send_message(QueueUrl=url, MessageBody="wake up")
+        t.join(20)
+        self.assertEqual(result["out"]["Messages"][0]["Body"], "wake up")
+        self.assertLess(result["took"], 10, "the poll waited for its timeout instead of the send")
+        # An empty poll ends with its wait, with no messages.
+        t0 = time.monotonic()
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url, WaitTimeSeconds=1))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+
+    def test_many_messages_each_received_once(self):
+        url = self.queue()
+        bodies = {"msg-%04d" % i for i in range(250)}
+        for b in sorted(bodies):
+            self.c.send_message(QueueUrl=url, MessageBody=b)
+        seen = []
+        for _ in range(100):
+            got = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                break
+            self.assertLessEqual(len(got), 10)
+            seen += [m["Body"] for m in got]
+            for m in got:
+                self.c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        self.assertEqual(sorted(seen), sorted(bodies))
+        self.assertEqual(seen[:10], sorted(bodies)[:10], "oldest first")
+        self.assertEqual(self.counts(url), (0, 0, 0))
+
+    def test_bad_input_is_refused_and_nothing_is_stored(self):
+        url = self.queue(MaximumMessageSize=1024)
+        err = self.assertAwsError
+        err("MissingParameter", self.c.send_message, QueueUrl=url, MessageBody="")
+        err("InvalidMessageContents", self.c.send_message, QueueUrl=url, MessageBody="a\x00b")
+        err("InvalidMessageContents", self.c.send_message, QueueUrl=url, MessageBody="\ufffe")
+        err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x" * 1025)
+        err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x" * 1000,
+            MessageAttributes={"big": {"DataType": "String", "StringValue": "y" * 100}})
+        err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x",
+            DelaySeconds=901)
+        too_many = {"a%d" % i: {"DataType": "String", "StringValue": "v"} for i in range(11)}
+        err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x",
+            MessageAttributes=too_many)
+        for name, a in [("AWS.x", {"DataType": "String", "StringValue": "v"}),
+                        ("a..b", {"DataType": "String", "StringValue": "v"}),
+                        ("t", {"DataType": "Text", "StringValue": "v"}),
+                        ("n", {"DataType": "Number", "StringValue": "12abc"}),
+                        ("e", {"DataType": "String", "StringValue": ""}),
+                        ("w", {"DataType": "Binary", "StringValue": "v"})]:
+            err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x",
+                MessageAttributes={name: a})
+        err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x",
+            MessageGroupId="g")
+        err("ReceiptHandleIsInvalid", self.c.delete_message, QueueUrl=url, ReceiptHandle="junk")
+        err("InvalidParameterValue", self.c.receive_message, QueueUrl=url, MaxNumberOfMessages=11)
+        err("InvalidParameterValue", self.c.receive_message, QueueUrl=url, WaitTimeSeconds=21)
+        err("AWS.SimpleQueueService.NonExistentQueue", self.c.send_message,
+            QueueUrl=url + "-none", MessageBody="x")
+        self.assertEqual(self.counts(url), (0, 0, 0))
+        # A handle of another queue is not a handle of this one.
+        other = self.queue()
+        self.c.send_message(QueueUrl=other, MessageBody="o")
+        h = self.c.receive_message(QueueUrl=other)["Messages"][0]["ReceiptHandle"]
+        err("ReceiptHandleIsInvalid", self.c.delete_message, QueueUrl=url, ReceiptHandle=h)
+
+    def test_delete_queue_drops_its_messages(self):
+        name = unique_name("dq")
+        url = self.c.create_queue(QueueName=name)["QueueUrl"]
+        for i in range(5):
+            self.c.send_message(QueueUrl=url, MessageBody="m%d" % i)
+        self.c.delete_queue(QueueUrl=url)
+        self.server.advance_clock(61000)
+        url = self.c.create_queue(QueueName=name)["QueueUrl"]
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10))
+
+
+class SqsCrashTest(harness.KinesisTestCase):
+    def test_kill9_keeps_every_acknowledged_send_and_delete_and_count(self):
+        with harness.Server(needs_local=True, name="SqsCrashTest") as srv:
+            c = srv.client("sqs")
+            url = c.create_queue(QueueName="crash")["QueueUrl"]
+            sent, lock, stop = {}, threading.Lock(), threading.Event()
+
+            def producer(k):
+                cl = srv.client("sqs")
+                i = 0
+                while not stop.is_set():
+                    body = "p%d-%d-%s" % (k, i, base64.b64encode(os.urandom(30)).decode())
+                    try:
+                        out = cl.send_message(QueueUrl=url, MessageBody=body)
+                    except Exception:
+                        break  # the server died under it: not acknowledged
+                    with lock:
+                        sent[out["MessageId"]] = body
+                    i += 1
+
+            threads = [threading.Thread(target=producer, args=(k,)) for k in range(4)]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            # Meanwhile: receive some (in flight, counts) and delete some.
+            deleted, inflight = set(), {}
+            for _ in range(5):
+                for m in c.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           VisibilityTimeout=3600).get("Messages", []):
+                    if len(deleted) <= len(inflight):
+                        c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                        deleted.add(m["MessageId"])
+                    else:
+                        inflight[m["MessageId"]] = m["Body"]
+            time.sleep(0.3)
+            srv.kill9()
+            stop.set()
+            for t in threads:
+                t.join(10)
+            srv.start()
+            c = srv.client("sqs")
+            a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            self.assertEqual(int(a["ApproximateNumberOfMessagesNotVisible"]), len(inflight))
+            got = {}
+            for _ in range(10000):
+                ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not ms:
+                    break
+                for m in ms:
+                    self.assertNotIn(m["MessageId"], got, "received twice")
+                    got[m["MessageId"]] = m["Body"]
+                    c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            self.assertGreater(len(sent), 50)
+            want = {k: v for k, v in sent.items() if k not in deleted and k not in inflight}
+            missing = set(want) - set(got)
+            self.assertFalse(missing, "%d acknowledged sends lost" % len(missing))
+            for k in want:
+                self.assertEqual(got[k], want[k])
+            self.assertFalse(set(got) & deleted, "a deleted message came back")
+            # In-flight ones come back with their receive counts after the timeout.
+            srv.advance_clock(3601 * 1000)
+            back = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                     AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            if inflight:
+                self.assertTrue(back)
+                for m in back:
+                    self.assertIn(m["MessageId"], inflight)
+                    self.assertEqual(m["Attributes"]["ApproximateReceiveCount"], "2")
+
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+QUERY_SCRIPT = textwrap.dedent(r'''
+    import sys, hashlib, boto3, botocore
+    from botocore.config import Config
+    c = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1",
+                     aws_access_key_id="AKID", aws_secret_access_key="secret",
+                     config=Config(retries={"total_max_attempts": 1}))
+    assert c.meta.service_model.protocol == "query"
+    url = c.create_queue(QueueName=sys.argv[2])["QueueUrl"]
+    body = "query body <&> \u00e9"
+    attrs = {"k": {"DataType": "String", "StringValue": "v"},
+             "bin": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xfe"}}
+    out = c.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attrs, DelaySeconds=0)
+    assert out["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest(), out
+    ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=5, MessageAttributeNames=["All"],
+                           AttributeNames=["All"])["Messages"]
+    assert len(ms) == 1 and ms[0]["Body"] == body, ms
+    assert ms[0]["MessageAttributes"] == attrs, ms[0]["MessageAttributes"]
+    assert ms[0]["MD5OfMessageAttributes"] == out["MD5OfMessageAttributes"]
+    assert ms[0]["Attributes"]["ApproximateReceiveCount"] == "1", ms[0]["Attributes"]
+    c.change_message_visibility(QueueUrl=url, ReceiptHandle=ms[0]["ReceiptHandle"],
+                                VisibilityTimeout=0)
+    ms = c.receive_message(QueueUrl=url)["Messages"]
+    c.delete_message(QueueUrl=url, ReceiptHandle=ms[0]["ReceiptHandle"])
+    assert "Messages" not in c.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+    print("sqs-query-messages-ok")
+''')
+
+
+@unittest.skipUnless(os.path.exists(DEBIAN_PYTHON), "Debian's python3 is not installed")
+class SqsQueryMessagesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.server_for_class(cls)
+
+    def test_messages_over_query_with_botocore_1_29(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
+        r = subprocess.run([DEBIAN_PYTHON, "-c", QUERY_SCRIPT, self.server.endpoint,
+                            unique_name("qm")], capture_output=True, text=True, timeout=120,
+                           env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("sqs-query-messages-ok", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
