@@ -375,9 +375,83 @@ static void recount(void)
 	}
 }
 
+/* The savepoint of the handler running now (control thread only). */
+static struct {
+	bool active;
+	struct sl_catalog master;
+	size_t fresh_n, retired_n, dirty_n, durable_n;
+} sp;
+
+void sl_catalog_savepoint(void)
+{
+	assert(!sp.active);
+	/* Fold what came before, so every object before the savepoint is
+	 * counted in its type's counters. */
+	sl_catalog_commit();
+	if (batch.err)
+		return; /* the batch fails as a whole at the flush */
+	sp.master = master;
+	sp.fresh_n = batch.fresh.n;
+	sp.retired_n = batch.retired.n;
+	sp.dirty_n = dirty.n;
+	sp.durable_n = durable_wait.n;
+	sp.active = true;
+	/* A new generation: nodes and objects made so far are no longer
+	 * changed in place, so the saved trees stay as they are. */
+	batch.gen++;
+	master.gen = batch.gen;
+}
+
+void sl_catalog_release(void)
+{
+	sp.active = false;
+}
+
+void sl_catalog_rollback(void)
+{
+	if (!sp.active)
+		return; /* the batch had failed already: the flush undoes it all */
+	/* Counters first: what the handler counted in (objects it made and
+	 * committed, still in the master) goes out; what it took out (objects
+	 * from before the savepoint that it replaced or removed) comes back. */
+	for (size_t i = sp.fresh_n; i < batch.fresh.n; i++) {
+		uintptr_t t = batch.fresh.v[i];
+		if ((t & TAG_MASK) != TAG_OBJ)
+			continue;
+		struct sl_cobj *o = (struct sl_cobj *)(t & ~(uintptr_t)TAG_MASK);
+		if (!o->editing && sl_catalog_lookup_uid(&master, o->uid) == o)
+			account(o, -1);
+	}
+	for (size_t i = sp.retired_n; i < batch.retired.n; i++) {
+		uintptr_t t = batch.retired.v[i];
+		if ((t & TAG_MASK) != TAG_OBJ)
+			continue;
+		struct sl_cobj *o = (struct sl_cobj *)(t & ~(uintptr_t)TAG_MASK);
+		if (o->gen != batch.gen)
+			account(o, 1); /* from before the savepoint */
+	}
+	for (size_t i = sp.fresh_n; i < batch.fresh.n; i++)
+		free_tagged(batch.fresh.v[i]);
+	uint64_t next_uid = master.next_uid;
+	master = sp.master;
+	master.gen = batch.gen;
+	/* Uids handed out meanwhile were never durable, but are not reused. */
+	master.next_uid = next_uid;
+	batch.fresh.n = sp.fresh_n;
+	batch.retired.n = sp.retired_n;
+	batch.err = 0;
+	dirty.n = sp.dirty_n;
+	editing.n = 0;
+	/* Callbacks the handler registered would act on changes it no longer
+	 * makes (a drop of logs of a stream that stays): they go. */
+	durable_wait.n = sp.durable_n;
+	sp.active = false;
+}
+
 /* Undo the open batch: back to the published version. */
 static void undo(void)
 {
+	sp.active = false;
 	const struct sl_catalog *pub = sl_catalog_get();
 
 	for (size_t i = 0; i < batch.fresh.n; i++)

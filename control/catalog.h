@@ -117,6 +117,16 @@ int sl_catalog_raise_next_uid(uint64_t n);
 /* A handler is done changing objects: fold them into the types' counters.
  * Cheap; the flush does it too. */
 void sl_catalog_commit(void);
+/* A savepoint in the open batch: what one handler changes after it can be
+ * undone alone (sl_catalog_rollback), leaving the earlier handlers' changes
+ * of the same batch in place, so that a request answered with an error
+ * changes nothing even when it failed halfway. Objects of the batch made
+ * before the savepoint are copied on their next change instead of changed
+ * in place. One savepoint at a time; release ends it (the changes stay). */
+void sl_catalog_savepoint(void);
+void sl_catalog_rollback(void);
+void sl_catalog_release(void);
+
 /* Make the batch durable and publish it. 0, or -errno with the batch
  * undone. With no change pending: 0 at once. */
 int sl_catalog_flush(void);

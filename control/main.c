@@ -192,6 +192,16 @@ static int eal_init(const struct sl_config *cfg, const char *argv0)
 	return 0;
 }
 
+/* After each control request: keep its catalog changes, or undo them when
+ * it answered with an error. */
+static void catalog_guard_end(bool failed)
+{
+	if (failed)
+		sl_catalog_rollback();
+	else
+		sl_catalog_release();
+}
+
 static void control_loop(int sigfd)
 {
 	int64_t next_tick = sl_now_ms();
@@ -253,6 +263,7 @@ int main(int argc, char **argv)
 	}
 	remove_orphan_logs(config.data_dir);
 	sl_control_set_commit(sl_catalog_flush);
+	sl_control_set_guard(sl_catalog_savepoint, catalog_guard_end);
 	rc = sl_router_init(sl_services, sl_nservices);
 	if (rc == 0)
 		rc = sl_metrics_init();

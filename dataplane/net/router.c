@@ -248,7 +248,11 @@ static void control_call(struct sl_worker *self, struct sl_msg *msg)
 	struct sl_req *req = msg->arg;
 
 	assert(self == NULL); /* the control thread */
+	/* A request answered with an error changes nothing, even one that
+	 * failed halfway through its changes. */
+	sl_control_guard_begin();
 	req->sop->control(req);
+	sl_control_guard_end(req->status >= 400);
 	/* Acknowledged only once what it changed is durable. */
 	sl_control_reply_committed(msg, control_failed);
 }

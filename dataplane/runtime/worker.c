@@ -285,6 +285,27 @@ static struct {
 static int (*control_commit_fn)(void);
 static bool control_committing;
 
+static void (*guard_begin)(void);
+static void (*guard_end)(bool failed);
+
+void sl_control_set_guard(void (*begin)(void), void (*end)(bool failed))
+{
+	guard_begin = begin;
+	guard_end = end;
+}
+
+void sl_control_guard_begin(void)
+{
+	if (guard_begin)
+		guard_begin();
+}
+
+void sl_control_guard_end(bool failed)
+{
+	if (guard_end)
+		guard_end(failed);
+}
+
 void sl_control_set_commit(int (*fn)(void))
 {
 	control_commit_fn = fn;

@@ -299,6 +299,12 @@ unsigned sl_control_poll(void);
 /* The control thread's commit point: fn makes the effects of the calls run
  * so far durable (the catalog's group commit). 0 or -errno. */
 void sl_control_set_commit(int (*fn)(void));
+/* Around each request a control call runs: begin() before it, end(failed)
+ * after it, failed when it answered with an error, so that what it
+ * changed can be undone (the catalog's savepoints). Either may be NULL. */
+void sl_control_set_guard(void (*begin)(void), void (*end)(bool failed));
+void sl_control_guard_begin(void);
+void sl_control_guard_end(bool failed);
 /* Control thread, from a call: send msg's reply after the next commit. If
  * that commit fails, failed(msg, rc) runs first (to turn the reply into an
  * error). */

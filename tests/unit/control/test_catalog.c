@@ -555,3 +555,83 @@ Test(catalog, regions_holding_streams_are_capped)
 	cr_assert_not(sl_streams_region_room("one-too-many"));
 	cr_assert(sl_streams_region_room("r-07"), "a region that has streams has room");
 }
+
+static struct sl_blob *blob_edit(const char *name, char first_byte)
+{
+	struct sl_blob *b = (struct sl_blob *)sl_catalog_edit(
+		&sl_blob_find(sl_catalog_master(), "r1", name)->hdr);
+
+	cr_assert_not_null(b);
+	b->data[0] = (uint8_t)first_byte;
+	return b;
+}
+
+Test(catalog, a_rollback_undoes_one_handler_and_keeps_the_rest_of_its_batch)
+{
+	cr_assert_eq(sl_catalog_init(dir), 0);
+	build();
+	add_blobs("kept", 0, 3);
+	cr_assert_eq(sl_catalog_flush(), 0);
+	/* An earlier handler of the same batch: its changes stay. */
+	add_blobs("early", 0, 2);
+	blob_edit("kept-000000", 'E');
+	sl_catalog_commit();
+	uint64_t shards = sl_streams_open_shards("eu-west-1");
+
+	/* A handler that changes every kind of thing, then fails. */
+	sl_catalog_savepoint();
+	add_blobs("late", 0, 5);
+	blob_edit("kept-000000", 'L');  /* edited by the earlier handler too */
+	blob_edit("early-000000", 'L'); /* made by the earlier handler */
+	blob_edit("kept-000001", 'L');
+	sl_catalog_remove(&sl_blob_find(sl_catalog_master(), "r1", "kept-000002")->hdr);
+	struct sl_stream_meta *s = sl_stream_add("eu-west-1", "more");
+	cr_assert_not_null(sl_stream_add_shard(s, 0, ~(sl_u128)0, -1, -1, 0));
+	cr_assert_eq(sl_stream_reindex(s), 0);
+	sl_catalog_commit();
+	s = sl_stream_edit(sl_stream_find(sl_catalog_master(), "eu-west-1", "orders"));
+	sl_stream_remove(s);
+	cr_assert_neq(sl_streams_open_shards("eu-west-1"), shards);
+	sl_catalog_rollback();
+
+	const struct sl_catalog *m = sl_catalog_master();
+	cr_assert_null(sl_blob_find(m, "r1", "late-000000"));
+	cr_assert_eq(sl_blob_find(m, "r1", "kept-000000")->data[0], 'E', "the earlier edit stays");
+	cr_assert_eq(sl_blob_find(m, "r1", "early-000000")->data[0], 'e');
+	cr_assert_eq(sl_blob_find(m, "r1", "kept-000001")->data[0], 'k');
+	cr_assert_not_null(sl_blob_find(m, "r1", "kept-000002"), "the removal is undone");
+	cr_assert_null(sl_stream_find(m, "eu-west-1", "more"));
+	cr_assert_not_null(sl_stream_find(m, "eu-west-1", "orders"));
+	cr_assert_eq(sl_streams_open_shards("eu-west-1"), shards, "counters are as before");
+
+	/* A handler that succeeds after it: kept. Then the batch is durable
+	 * with exactly the surviving changes. */
+	sl_catalog_savepoint();
+	add_blobs("after", 0, 1);
+	sl_catalog_commit();
+	sl_catalog_release();
+	cr_assert_eq(sl_catalog_flush(), 0);
+	sl_catalog_fini();
+	cr_assert_eq(sl_catalog_init(dir), 0);
+	m = sl_catalog_get();
+	cr_assert_null(sl_blob_find(m, "r1", "late-000001"));
+	cr_assert_not_null(sl_blob_find(m, "r1", "after-000000"));
+	cr_assert_not_null(sl_blob_find(m, "r1", "early-000001"));
+	cr_assert_eq(sl_blob_find(m, "r1", "kept-000000")->data[0], 'E');
+	cr_assert_eq(sl_blob_find(m, "r1", "kept-000001")->data[0], 'k');
+	cr_assert_not_null(sl_blob_find(m, "r1", "kept-000002"));
+	cr_assert_eq(sl_streams_open_shards("eu-west-1"), shards);
+	cr_assert_eq(sl_catalog_master()->count[SL_COBJ_BLOB], 6);
+}
+
+Test(catalog, a_rollback_with_nothing_after_its_savepoint_changes_nothing)
+{
+	cr_assert_eq(sl_catalog_init(dir), 0);
+	add_blobs("a", 0, 2);
+	sl_catalog_savepoint();
+	sl_catalog_rollback();
+	cr_assert_eq(sl_catalog_flush(), 0);
+	sl_catalog_fini();
+	cr_assert_eq(sl_catalog_init(dir), 0);
+	cr_assert_eq(sl_catalog_get()->count[SL_COBJ_BLOB], 2);
+}
