@@ -255,6 +255,8 @@
 /* A queue URL or ARN as a request may carry it. */
 #define SL_SQS_URL_MAX 1024
 #define SL_SQS_RECV_MAX 10                /* ReceiveMessage MaxNumberOfMessages */
+#define SL_SQS_BATCH_MAX 10               /* entries per batch request */
+#define SL_SQS_BATCH_ID_MAX 80            /* a batch entry's Id */
 /* Ours: MessageAttributeNames one receive may list (a message has at most
  * 10 attributes; prefixes cover the rest). */
 #define SL_SQS_RECV_NAMES_MAX 64

@@ -208,6 +208,53 @@ class SqsMessageTest(harness.KinesisTestCase):
         h = self.c.receive_message(QueueUrl=other)["Messages"][0]["ReceiptHandle"]
         err("ReceiptHandleIsInvalid", self.c.delete_message, QueueUrl=url, ReceiptHandle=h)
 
+    def test_batches_report_each_entry_and_refuse_bad_batches_whole(self):
+        url = self.queue()
+        attrs = {"k": {"DataType": "String", "StringValue": "v"}}
+        out = self.c.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "a", "MessageBody": "one"},
+            {"Id": "b", "MessageBody": "two", "MessageAttributes": attrs, "DelaySeconds": 5},
+            {"Id": "c", "MessageBody": "bad\x00"},
+            {"Id": "d", "MessageBody": "x", "DelaySeconds": 901}])
+        ok = {e["Id"]: e for e in out["Successful"]}
+        self.assertEqual(set(ok), {"a", "b"})
+        self.assertEqual(ok["a"]["MD5OfMessageBody"], hashlib.md5(b"one").hexdigest())
+        self.assertEqual(ok["b"]["MD5OfMessageAttributes"], md5_attrs(attrs))
+        failed = {e["Id"]: e for e in out["Failed"]}
+        self.assertEqual((failed["c"]["Code"], failed["c"]["SenderFault"]),
+                         ("InvalidMessageContents", True))
+        self.assertEqual(failed["d"]["Code"], "InvalidParameterValue")
+        self.assertEqual(self.counts(url), (1, 0, 1))
+        self.server.advance_clock(6000)
+        got = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual(sorted(m["Body"] for m in got), ["one", "two"])
+        vis = self.c.change_message_visibility_batch(QueueUrl=url, Entries=[
+            {"Id": "v0", "ReceiptHandle": got[0]["ReceiptHandle"], "VisibilityTimeout": 0},
+            {"Id": "v1", "ReceiptHandle": "junk", "VisibilityTimeout": 0}])
+        self.assertEqual([e["Id"] for e in vis["Successful"]], ["v0"])
+        self.assertEqual(vis["Failed"][0]["Code"], "ReceiptHandleIsInvalid")
+        again = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual([m["Body"] for m in again], [got[0]["Body"]])
+        dele = self.c.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": "d0", "ReceiptHandle": again[0]["ReceiptHandle"]},
+            {"Id": "d1", "ReceiptHandle": got[1]["ReceiptHandle"]}])
+        self.assertEqual(sorted(e["Id"] for e in dele["Successful"]), ["d0", "d1"])
+        self.assertEqual(dele["Failed"], [])
+        self.assertEqual(self.counts(url), (0, 0, 0))
+        err = self.assertAwsError
+        err("AWS.SimpleQueueService.EmptyBatchRequest", self.c.send_message_batch, QueueUrl=url,
+            Entries=[])
+        err("AWS.SimpleQueueService.TooManyEntriesInBatchRequest", self.c.send_message_batch,
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "x"} for i in range(11)])
+        err("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", self.c.send_message_batch,
+            QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "x"}] * 2)
+        err("AWS.SimpleQueueService.InvalidBatchEntryId", self.c.delete_message_batch,
+            QueueUrl=url, Entries=[{"Id": "a b", "ReceiptHandle": "x"}])
+        err("AWS.SimpleQueueService.BatchRequestTooLong", self.c.send_message_batch,
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "y" * 300000}
+                                   for i in range(4)])
+        self.assertEqual(self.counts(url), (0, 0, 0), "a refused batch sends nothing")
+
     def test_delete_queue_drops_its_messages(self):
         name = unique_name("dq")
         url = self.c.create_queue(QueueName=name)["QueueUrl"]
@@ -314,6 +361,15 @@ QUERY_SCRIPT = textwrap.dedent(r'''
                                 VisibilityTimeout=0)
     ms = c.receive_message(QueueUrl=url)["Messages"]
     c.delete_message(QueueUrl=url, ReceiptHandle=ms[0]["ReceiptHandle"])
+    out = c.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "a", "MessageBody": "b1"}, {"Id": "b", "MessageBody": "b2", "DelaySeconds": 901}])
+    assert [e["Id"] for e in out["Successful"]] == ["a"], out
+    assert out["Failed"][0]["Id"] == "b" and out["Failed"][0]["Code"] == "InvalidParameterValue"
+    ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    out = c.delete_message_batch(QueueUrl=url, Entries=[
+        {"Id": "d", "ReceiptHandle": ms[0]["ReceiptHandle"]}, {"Id": "e", "ReceiptHandle": "junk"}])
+    assert [e["Id"] for e in out["Successful"]] == ["d"], out
+    assert out["Failed"][0]["Code"] == "ReceiptHandleIsInvalid", out
     assert "Messages" not in c.receive_message(QueueUrl=url, WaitTimeSeconds=1)
     print("sqs-query-messages-ok")
 ''')

@@ -31,6 +31,13 @@ OPS = {
                        "MessageAttributeNames": ["All"], "AttributeNames": ["All"]},
     "DeleteMessage": {"QueueUrl": "URL", "ReceiptHandle": "RH"},
     "ChangeMessageVisibility": {"QueueUrl": "URL", "ReceiptHandle": "RH", "VisibilityTimeout": 0},
+    "SendMessageBatch": {"QueueUrl": "URL", "Entries": [
+        {"Id": "a", "MessageBody": "b"},
+        {"Id": "b", "MessageBody": "c", "MessageAttributes": {"x": {"DataType": "Number",
+                                                                     "StringValue": "1"}}}]},
+    "DeleteMessageBatch": {"QueueUrl": "URL", "Entries": [{"Id": "a", "ReceiptHandle": "RH"}]},
+    "ChangeMessageVisibilityBatch": {"QueueUrl": "URL", "Entries": [
+        {"Id": "a", "ReceiptHandle": "RH", "VisibilityTimeout": 1}]},
 }
 
 ODD_VALUES = [None, True, False, 0, -1, 2 ** 31, 2 ** 63 - 1, 1.5, "", "x" * 5000,
@@ -84,6 +91,23 @@ def to_form(rnd, op, body):
                     pairs += [("%s.%d.Value.%s" % (name, i, sk), str(sv)) for sk, sv in mv.items()]
                 else:
                     pairs.append(("%s.%d.Value" % (name, i), str(mv)))
+        elif k == "Entries" and isinstance(v, list):
+            prefix = {"SendMessageBatch": "SendMessageBatchRequestEntry",
+                      "DeleteMessageBatch": "DeleteMessageBatchRequestEntry",
+                      "ChangeMessageVisibilityBatch": "ChangeMessageVisibilityBatchRequestEntry"}[op]
+            for i, ent in enumerate(v, 1):
+                if not isinstance(ent, dict):
+                    pairs.append(("%s.%d" % (prefix, i), str(ent)))
+                    continue
+                for ek, ev in ent.items():
+                    if ek == "MessageAttributes" and isinstance(ev, dict):
+                        for j, (an, av) in enumerate(ev.items(), 1):
+                            pairs.append(("%s.%d.MessageAttribute.%d.Name" % (prefix, i, j), an))
+                            for sk, sv in (av.items() if isinstance(av, dict) else []):
+                                pairs.append(("%s.%d.MessageAttribute.%d.Value.%s"
+                                              % (prefix, i, j, sk), str(sv)))
+                    else:
+                        pairs.append(("%s.%d.%s" % (prefix, i, ek), str(ev)))
         elif k in QUERY_LISTS and isinstance(v, list):
             pairs += [("%s.%d" % (QUERY_LISTS[k], i), str(x)) for i, x in enumerate(v, 1)]
         else:

@@ -49,8 +49,41 @@ static const struct sqs_err_row errs[SL_SQS_E_COUNT] = {
 					      400),
 	[SL_SQS_E_INVALID_MESSAGE_CONTENTS] = ERR("InvalidMessageContents",
 						  "InvalidMessageContents", "Sender", 400),
+	[SL_SQS_E_EMPTY_BATCH] = ERR("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest",
+				     "Sender", 400),
+	[SL_SQS_E_TOO_MANY_ENTRIES] = ERR("TooManyEntriesInBatchRequest",
+					  "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+					  "Sender", 400),
+	[SL_SQS_E_BATCH_IDS_NOT_DISTINCT] = ERR("BatchEntryIdsNotDistinct",
+						"AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+						"Sender", 400),
+	[SL_SQS_E_INVALID_BATCH_ID] = ERR("InvalidBatchEntryId",
+					  "AWS.SimpleQueueService.InvalidBatchEntryId", "Sender", 400),
+	[SL_SQS_E_BATCH_TOO_LONG] = ERR("BatchRequestTooLong",
+					"AWS.SimpleQueueService.BatchRequestTooLong", "Sender", 400),
 	[SL_SQS_E_INTERNAL] = ERR("InternalError", "InternalError", "Receiver", 500),
 };
+
+static __thread struct sl_sqs_errcap *capture;
+
+void sl_sqs_capture(struct sl_sqs_errcap *cap)
+{
+	capture = cap;
+	if (cap)
+		cap->set = false;
+}
+
+const char *sl_sqs_err_code(enum sl_sqs_err err)
+{
+	assert(err < SL_SQS_E_COUNT);
+	return errs[err].code;
+}
+
+bool sl_sqs_err_sender(enum sl_sqs_err err)
+{
+	assert(err < SL_SQS_E_COUNT);
+	return errs[err].status < 500;
+}
 
 void sl_sqs_error(struct sl_req *req, enum sl_sqs_err err, const char *fmt, ...)
 {
@@ -61,6 +94,17 @@ void sl_sqs_error(struct sl_req *req, enum sl_sqs_err err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (capture) {
+		/* The first error of an entry is its failure. */
+		if (!capture->set) {
+			capture->set = true;
+			capture->err = err;
+			size_t n = strnlen(msg, sizeof(capture->msg) - 1); /* cut, on purpose */
+			memcpy(capture->msg, msg, n);
+			capture->msg[n] = '\0';
+		}
+		return;
+	}
 	if (req->proto == SL_PROTO_QUERY) {
 		sl_req_error(req, errs[err].status, errs[err].code, "%s", msg);
 		return;

@@ -87,6 +87,7 @@ struct sqs_op {
 	struct sl_aio aio; /* first: io_uring tags need 8-byte alignment */
 	struct sl_msg msg;
 	struct sl_req *req;
+	void *parent;        /* a batch entry: its struct sqs_batch */
 	struct sqs_wpart *wp;
 	uint64_t uid;
 	uint32_t part;
@@ -1025,7 +1026,7 @@ static int read_attrs(struct sl_fields *f, struct sl_sqs_attr *attrs, unsigned *
 {
 	struct sl_req *req = f->req;
 	bool query = req->proto == SL_PROTO_QUERY;
-	int m = member(f, 0, query ? query_name : json_name);
+	int m = member(f, (int)f->obj, query ? query_name : json_name);
 	const struct sl_doc_tok *t = f->t;
 
 	*nattrs = 0;
@@ -1121,48 +1122,37 @@ static int read_attrs(struct sl_fields *f, struct sl_sqs_attr *attrs, unsigned *
 	return 0;
 }
 
-void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req)
+/* Check and encode one message to send (the request's root, or a batch
+ * entry: f->obj) into op, with its strings and stored record in
+ * [*arena, end). 0, or -1 with the error set (or captured). */
+static int send_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_fields *f,
+			struct sqs_op *op, uint8_t **arena, uint8_t *end)
 {
-	struct sl_fields f;
-	const struct sl_queue *q = op_queue(w, req, &f);
+	const struct sl_doc_tok *t = f->t;
+	int obj = (int)f->obj;
+	int bi = member(f, obj, "MessageBody");
 
-	if (!q) {
-		sl_req_finish(w, req);
-		return;
-	}
-	const struct sl_doc_tok *t = f.t;
-	int bi = member(&f, 0, "MessageBody");
 	if (bi < 0) {
 		sl_sqs_error(req, SL_SQS_E_MISSING_PARAMETER,
 			     "The request must contain the parameter MessageBody.");
-		sl_req_finish(w, req);
-		return;
+		return -1;
 	}
-	if (member(&f, 0, "MessageGroupId") >= 0 || member(&f, 0, "MessageDeduplicationId") >= 0) {
+	if (member(f, obj, "MessageGroupId") >= 0 || member(f, obj, "MessageDeduplicationId") >= 0) {
 		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
 			     "The request include parameter that is not valid for this queue type");
-		sl_req_finish(w, req);
-		return;
+		return -1;
 	}
-	/* The decoded body and attributes are never longer than the request. */
-	size_t arena_cap = req->body_len + req->query.n + 64;
-	struct sqs_op *op = op_new(req, q, OP_SEND, 2 * arena_cap + 64);
-	if (!op) {
-		sl_req_finish(w, req);
-		return;
-	}
-	uint8_t *arena = (uint8_t *)(op + 1), *end = arena + arena_cap;
 	struct sl_sqs_stored m = { .sent_ms = 0 };
 	int64_t delay = q->delay_s;
-	uint8_t *body = arena;
-	long blen = arena_str(t, bi, &arena, end);
+	uint8_t *body = *arena;
+	long blen = arena_str(t, bi, arena, end);
 	int32_t bad = 0;
 	if (blen < 0 || blen == 0) {
 		sl_sqs_error(req, blen < 0 ? SL_SQS_E_INVALID_PARAMETER_VALUE :
 					     SL_SQS_E_MISSING_PARAMETER,
 			     blen < 0 ? "The message body is not a valid string." :
 					"The request must contain the parameter MessageBody.");
-		goto fail;
+		return -1;
 	}
 	if (!sl_sqs_chars_ok(body, (size_t)blen, &bad)) {
 		if (bad < 0)
@@ -1173,25 +1163,25 @@ void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req)
 				     "Invalid binary character '#x%X' was found in the message body, "
 				     "the set of allowed characters is #x9 | #xA | #xD | #x20 to "
 				     "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF", bad);
-		goto fail;
+		return -1;
 	}
-	if (sl_sqs_int(&f, "DelaySeconds", 0, SL_SQS_DELAY_MAX_S, false, &delay) < 0)
-		goto fail;
-	if (read_attrs(&f, m.attrs, &m.nattrs, &arena, end, "MessageAttributes",
+	if (sl_sqs_int(f, "DelaySeconds", 0, SL_SQS_DELAY_MAX_S, false, &delay) < 0)
+		return -1;
+	if (read_attrs(f, m.attrs, &m.nattrs, arena, end, "MessageAttributes",
 		       "MessageAttribute") < 0)
-		goto fail;
+		return -1;
 	struct sl_sqs_attr sys[SL_SQS_ATTRS_MAX];
 	unsigned nsys = 0;
-	if (read_attrs(&f, sys, &nsys, &arena, end, "MessageSystemAttributes",
+	if (read_attrs(f, sys, &nsys, arena, end, "MessageSystemAttributes",
 		       "MessageSystemAttribute") < 0)
-		goto fail;
+		return -1;
 	for (unsigned i = 0; i < nsys; i++) {
 		if (sys[i].name_len != 14 || memcmp(sys[i].name, "AWSTraceHeader", 14) != 0 ||
 		    sys[i].type_len != 6 || memcmp(sys[i].type, "String", 6) != 0) {
 			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
 				     "Message system attribute name '%.*s' is invalid.",
 				     (int)sys[i].name_len, sys[i].name);
-			goto fail;
+			return -1;
 		}
 		m.trace = sys[i].value;
 		m.trace_len = sys[i].value_len;
@@ -1201,7 +1191,7 @@ void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req)
 		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
 			     "One or more parameters are invalid. Reason: Message must be shorter "
 			     "than %u bytes.", q->max_size);
-		goto fail;
+		return -1;
 	}
 	m.body = body;
 	m.body_len = (uint32_t)blen;
@@ -1216,18 +1206,296 @@ void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req)
 	if (op->has_sys)
 		sl_sqs_attrs_md5(sys, nsys, op->md5_sys);
 	op->rec_len = (uint32_t)sl_sqs_stored_size(&m);
-	op->rec = (uint8_t *)(op + 1) + arena_cap;
-	assert(op->rec_len <= arena_cap + 64);
+	if ((size_t)(end - *arena) < op->rec_len) {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "no room for the message");
+		return -1;
+	}
+	op->rec = *arena;
+	*arena += op->rec_len;
 	sl_sqs_stored_encode(&m, op->rec);
 	uint64_t a = rand64(), b = rand64();
 	memcpy(op->id, &a, 8);
 	memcpy(op->id + 8, &b, 8);
 	op->id[6] = (uint8_t)((op->id[6] & 0x0f) | 0x40); /* a version 4 UUID */
 	op->id[8] = (uint8_t)((op->id[8] & 0x3f) | 0x80);
+	return 0;
+}
+
+/* Bytes of scratch a request's decoded strings and stored records need:
+ * decoded text is never longer than the request, and a record adds a
+ * bounded header per message and attribute. */
+static size_t arena_need(const struct sl_req *req, unsigned messages)
+{
+	return 2 * (req->body_len + req->query.n) + messages * 256 + 64;
+}
+
+void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = op_queue(w, req, &f);
+
+	if (!q) {
+		sl_req_finish(w, req);
+		return;
+	}
+	size_t cap = arena_need(req, 1);
+	struct sqs_op *op = op_new(req, q, OP_SEND, cap);
+	if (!op) {
+		sl_req_finish(w, req);
+		return;
+	}
+	uint8_t *arena = (uint8_t *)(op + 1);
+	if (send_prepare(req, q, &f, op, &arena, arena + cap) < 0) {
+		sl_req_finish(w, req);
+		return;
+	}
 	op_dispatch(w, op, send_call);
+}
+
+/* ---- Batches ------------------------------------------------------------------------ */
+
+struct sqs_batch_entry {
+	char id[SL_SQS_BATCH_ID_MAX + 1];
+	bool failed;
+	enum sl_sqs_err err;
+	char msg[256];
+};
+
+/* A batch: one op per entry, each sent to the owner like a single request;
+ * the reply lists each entry's success or failure once all are back. */
+struct sqs_batch {
+	struct sl_req *req;
+	struct sl_worker *home;
+	uint8_t kind;
+	uint32_t n;
+	uint32_t pending;
+	struct sqs_batch_entry e[SL_SQS_BATCH_MAX];
+	struct sqs_op ops[SL_SQS_BATCH_MAX];
+};
+
+static const char *const batch_names[][4] = {
+	/* JSON list, query list of requests, query and JSON result entry */
+	[OP_SEND] = { "Entries", "SendMessageBatchRequestEntry", "SendMessageBatchResultEntry" },
+	[OP_DEL] = { "Entries", "DeleteMessageBatchRequestEntry", "DeleteMessageBatchResultEntry" },
+	[OP_VIS] = { "Entries", "ChangeMessageVisibilityBatchRequestEntry",
+		     "ChangeMessageVisibilityBatchResultEntry" },
+};
+
+static void batch_reply(struct sl_worker *w, struct sqs_batch *b)
+{
+	struct sl_req *req = b->req;
+	struct sl_enc *e = &req->out;
+	char id[37];
+
+	sl_reply_begin(req);
+	sl_sqs_list_begin(req, "Successful", batch_names[b->kind][2]);
+	for (uint32_t i = 0; i < b->n; i++) {
+		struct sqs_op *op = &b->ops[i];
+		if (b->e[i].failed)
+			continue;
+		sl_enc_obj_begin(e);
+		sl_enc_key(e, "Id");
+		sl_enc_cstr(e, b->e[i].id);
+		if (b->kind == OP_SEND) {
+			uuid_fmt(op->id, id);
+			sl_enc_key(e, "MessageId");
+			sl_enc_cstr(e, id);
+			sl_enc_key(e, "MD5OfMessageBody");
+			sl_enc_cstr(e, op->md5_body);
+			if (op->has_attrs) {
+				sl_enc_key(e, "MD5OfMessageAttributes");
+				sl_enc_cstr(e, op->md5_attrs);
+			}
+			if (op->has_sys) {
+				sl_enc_key(e, "MD5OfMessageSystemAttributes");
+				sl_enc_cstr(e, op->md5_sys);
+			}
+		}
+		sl_enc_obj_end(e);
+	}
+	sl_sqs_list_end(req);
+	sl_sqs_list_begin(req, "Failed", "BatchResultErrorEntry");
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (!b->e[i].failed)
+			continue;
+		sl_enc_obj_begin(e);
+		sl_enc_key(e, "Id");
+		sl_enc_cstr(e, b->e[i].id);
+		sl_enc_key(e, "SenderFault");
+		sl_enc_bool(e, sl_sqs_err_sender(b->e[i].err));
+		sl_enc_key(e, "Code");
+		sl_enc_cstr(e, sl_sqs_err_code(b->e[i].err));
+		sl_enc_key(e, "Message");
+		sl_enc_cstr(e, b->e[i].msg);
+		sl_enc_obj_end(e);
+	}
+	sl_sqs_list_end(req);
+	sl_reply_end(req);
+	sl_req_finish(w, req);
+}
+
+static void batch_op_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_op *op = msg->arg;
+	struct sqs_batch *b = (struct sqs_batch *)op->parent;
+	uint32_t i = (uint32_t)(op - b->ops);
+
+	assert(i < b->n && b->pending > 0);
+	if (op->err) {
+		b->e[i].failed = true;
+		b->e[i].err = (enum sl_sqs_err)(op->err - 1);
+		snprintf(b->e[i].msg, sizeof(b->e[i].msg), "%s", op->err_msg);
+	}
+	if (--b->pending == 0)
+		batch_reply(w, b);
+}
+
+static bool batch_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SL_SQS_BATCH_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static int change_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_fields *f,
+			  struct sqs_op *op);
+
+static void batch(struct sl_worker *w, struct sl_req *req, uint8_t kind)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = op_queue(w, req, &f);
+	bool query = req->proto == SL_PROTO_QUERY;
+
+	if (!q)
+		goto fail;
+	int list = member(&f, 0, query ? batch_names[kind][1] : batch_names[kind][0]);
+	uint32_t n = list >= 0 && f.t[list].type == SL_DOC_ARR ? f.t[list].count : 0;
+	if (list >= 0 && f.t[list].type != SL_DOC_ARR) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value for parameter Entries is invalid. Reason: must be a list.");
+		goto fail;
+	}
+	if (n == 0) {
+		sl_sqs_error(req, SL_SQS_E_EMPTY_BATCH,
+			     "There should be at least one %s in the request.", batch_names[kind][1]);
+		goto fail;
+	}
+	if (n > SL_SQS_BATCH_MAX) {
+		sl_sqs_error(req, SL_SQS_E_TOO_MANY_ENTRIES,
+			     "Maximum number of entries per request are %d. You have sent %u.",
+			     SL_SQS_BATCH_MAX, n);
+		goto fail;
+	}
+	size_t cap = kind == OP_SEND ? arena_need(req, n) : 0;
+	struct sqs_batch *b = sl_req_scratch(req, sizeof(*b) + cap);
+	if (!b) {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	memset(b, 0, sizeof(*b));
+	b->req = req;
+	b->home = w;
+	b->kind = kind;
+	b->n = n;
+	uint8_t *arena = (uint8_t *)(b + 1), *end = arena + cap;
+	uint32_t c = sl_doc_first((uint32_t)list);
+	uint64_t total = 0;
+	/* Request-wide checks first: ids, then the batch's size. */
+	for (uint32_t i = 0; i < n; i++, c = sl_doc_next(f.t, c)) {
+		struct sl_fields ef = f;
+		if (f.t[c].type != SL_DOC_OBJ) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "Entry %u is not a structure.", i + 1);
+			goto fail;
+		}
+		ef.obj = c;
+		if (sl_sqs_str(&ef, "Id", b->e[i].id, sizeof(b->e[i].id), 0, SL_SQS_BATCH_ID_MAX * 4,
+			       true) < 0)
+			goto fail;
+		if (!batch_id_ok(b->e[i].id)) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_BATCH_ID,
+				     "A batch entry id can only contain alphanumeric characters, "
+				     "hyphens and underscores. It can be at most %d letters long.",
+				     SL_SQS_BATCH_ID_MAX);
+			goto fail;
+		}
+		for (uint32_t k = 0; k < i; k++) {
+			if (strcmp(b->e[k].id, b->e[i].id) == 0) {
+				sl_sqs_error(req, SL_SQS_E_BATCH_IDS_NOT_DISTINCT, "Id %s repeated.",
+					     b->e[i].id);
+				goto fail;
+			}
+		}
+		int bi = kind == OP_SEND ? member(&ef, (int)c, "MessageBody") : -1;
+		total += bi >= 0 ? f.t[bi].len : 0;
+	}
+	if (total > SL_SQS_MSG_SIZE_MAX) {
+		sl_sqs_error(req, SL_SQS_E_BATCH_TOO_LONG,
+			     "Batch requests cannot be longer than %d bytes. You have sent %llu bytes.",
+			     SL_SQS_MSG_SIZE_MAX, (unsigned long long)total);
+		goto fail;
+	}
+	/* Each entry on its own: a bad one fails alone. */
+	c = sl_doc_first((uint32_t)list);
+	b->pending = 1; /* held until every entry is dispatched */
+	for (uint32_t i = 0; i < n; i++, c = sl_doc_next(f.t, c)) {
+		struct sl_fields ef = f;
+		struct sqs_op *op = &b->ops[i];
+		struct sl_sqs_errcap cap_err;
+		ef.obj = c;
+		op->req = req;
+		op->kind = kind;
+		op->uid = q->hdr.uid;
+		op->vis_s = q->visibility_s;
+		op->retention_s = q->retention_s;
+		op->parent = b;
+		sl_sqs_capture(&cap_err);
+		int rc = kind == OP_SEND ? send_prepare(req, q, &ef, op, &arena, end) :
+					   change_prepare(req, q, &ef, op);
+		sl_sqs_capture(NULL);
+		if (rc < 0) {
+			b->e[i].failed = true;
+			b->e[i].err = cap_err.set ? cap_err.err : SL_SQS_E_INTERNAL;
+			const char *why = cap_err.set ? cap_err.msg : "the entry is invalid";
+			size_t wl = strnlen(why, sizeof(b->e[i].msg) - 1);
+			memcpy(b->e[i].msg, why, wl);
+			b->e[i].msg[wl] = '\0';
+			continue;
+		}
+		b->pending++;
+		op->msg.fn = kind == OP_SEND ? send_call : change_call;
+		op->msg.done = batch_op_done;
+		op->msg.arg = op;
+		sl_msg_send(w, part_owner(op->uid, op->part), &op->msg);
+	}
+	if (--b->pending == 0)
+		batch_reply(w, b);
 	return;
 fail:
 	sl_req_finish(w, req);
+}
+
+void sl_sqs_send_message_batch(struct sl_worker *w, struct sl_req *req)
+{
+	batch(w, req, OP_SEND);
+}
+
+void sl_sqs_delete_message_batch(struct sl_worker *w, struct sl_req *req)
+{
+	batch(w, req, OP_DEL);
+}
+
+void sl_sqs_change_message_visibility_batch(struct sl_worker *w, struct sl_req *req)
+{
+	batch(w, req, OP_VIS);
 }
 
 static const struct {
@@ -1321,32 +1589,42 @@ fail:
 	sl_req_finish(w, req);
 }
 
+/* A receipt handle (and for a visibility change, the new timeout) of the
+ * request or of a batch entry (f->obj) into op. 0, or -1 with the error
+ * set (or captured). */
+static int change_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_fields *f,
+			  struct sqs_op *op)
+{
+	char handle[SL_SQS_URL_MAX + 1];
+	int64_t vis = 0;
+
+	if (sl_sqs_str(f, "ReceiptHandle", handle, sizeof(handle), 0, SL_SQS_URL_MAX, true) < 0)
+		return -1;
+	if (op->kind == OP_VIS &&
+	    sl_sqs_int(f, "VisibilityTimeout", 0, SL_SQS_VISIBILITY_MAX_S, true, &vis) < 0)
+		return -1;
+	if (sl_sqs_receipt_parse(handle, strlen(handle), &op->rh) < 0 ||
+	    op->rh.queue_uid != q->hdr.uid || op->rh.partition != 0) {
+		sl_sqs_error(req, SL_SQS_E_RECEIPT_INVALID,
+			     "The input receipt handle \"%s\" is not a valid receipt handle.", handle);
+		return -1;
+	}
+	op->part = op->rh.partition;
+	op->new_vis_s = vis;
+	return 0;
+}
+
 /* DeleteMessage and ChangeMessageVisibility: the handle names the message. */
 static void change_message(struct sl_worker *w, struct sl_req *req, uint8_t kind)
 {
 	struct sl_fields f;
 	const struct sl_queue *q = op_queue(w, req, &f);
-	char handle[SL_SQS_URL_MAX + 1];
-	int64_t vis = 0;
 
 	if (!q)
 		goto fail;
-	if (sl_sqs_str(&f, "ReceiptHandle", handle, sizeof(handle), 0, SL_SQS_URL_MAX, true) < 0)
-		goto fail;
-	if (kind == OP_VIS &&
-	    sl_sqs_int(&f, "VisibilityTimeout", 0, SL_SQS_VISIBILITY_MAX_S, true, &vis) < 0)
-		goto fail;
 	struct sqs_op *op = op_new(req, q, kind, 0);
-	if (!op)
+	if (!op || change_prepare(req, q, &f, op) < 0)
 		goto fail;
-	if (sl_sqs_receipt_parse(handle, strlen(handle), &op->rh) < 0 ||
-	    op->rh.queue_uid != q->hdr.uid || op->rh.partition != 0) {
-		sl_sqs_error(req, SL_SQS_E_RECEIPT_INVALID,
-			     "The input receipt handle \"%s\" is not a valid receipt handle.", handle);
-		goto fail;
-	}
-	op->part = op->rh.partition;
-	op->new_vis_s = vis;
 	op_dispatch(w, op, change_call);
 	return;
 fail:

@@ -12,6 +12,9 @@ void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req);
 void sl_sqs_receive_message(struct sl_worker *w, struct sl_req *req);
 void sl_sqs_delete_message(struct sl_worker *w, struct sl_req *req);
 void sl_sqs_change_message_visibility(struct sl_worker *w, struct sl_req *req);
+void sl_sqs_send_message_batch(struct sl_worker *w, struct sl_req *req);
+void sl_sqs_delete_message_batch(struct sl_worker *w, struct sl_req *req);
+void sl_sqs_change_message_visibility_batch(struct sl_worker *w, struct sl_req *req);
 
 /* Hooks: start-up replay of the partitions worker w owns (control thread),
  * and shutdown (long polls answer empty). */

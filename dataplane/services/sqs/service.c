@@ -1,9 +1,9 @@
 /* service.c - Amazon SQS's row in the service table: JSON 1.0 by
  * X-Amz-Target (AmazonSQS.<Op>) and query (Version=2012-11-05). The queue
  * metadata operations run on the control thread (control/sqs/meta.c), the
- * message operations on the workers (data.c); the batch operations, purge,
- * move tasks and permissions are not served yet, and the router answers
- * them as unknown operations. */
+ * message operations on the workers (data.c); purge, move tasks and
+ * permissions are not served yet, and the router answers them as unknown
+ * operations. */
 #include "control/sqs/meta.h"
 #include "dataplane/net/service.h"
 #include "dataplane/services/sqs/data.h"
@@ -12,8 +12,11 @@
 /* Sorted by name (checked at start-up). */
 static const struct sl_op sqs_ops[] = {
 	{ .name = "ChangeMessageVisibility", .handle = sl_sqs_change_message_visibility },
+	{ .name = "ChangeMessageVisibilityBatch",
+	  .handle = sl_sqs_change_message_visibility_batch },
 	{ .name = "CreateQueue", .control = sl_sqs_create_queue },
 	{ .name = "DeleteMessage", .handle = sl_sqs_delete_message },
+	{ .name = "DeleteMessageBatch", .handle = sl_sqs_delete_message_batch },
 	{ .name = "DeleteQueue", .control = sl_sqs_delete_queue },
 	{ .name = "GetQueueAttributes", .control = sl_sqs_get_queue_attributes },
 	{ .name = "GetQueueUrl", .control = sl_sqs_get_queue_url },
@@ -21,6 +24,7 @@ static const struct sl_op sqs_ops[] = {
 	{ .name = "ListQueues", .control = sl_sqs_list_queues },
 	{ .name = "ReceiveMessage", .handle = sl_sqs_receive_message },
 	{ .name = "SendMessage", .handle = sl_sqs_send_message },
+	{ .name = "SendMessageBatch", .handle = sl_sqs_send_message_batch },
 	{ .name = "SetQueueAttributes", .control = sl_sqs_set_queue_attributes },
 	{ .name = "TagQueue", .control = sl_sqs_tag_queue },
 	{ .name = "UntagQueue", .control = sl_sqs_untag_queue },

@@ -46,12 +46,29 @@ enum sl_sqs_err {
 	SL_SQS_E_RECEIPT_INVALID,
 	SL_SQS_E_MESSAGE_NOT_INFLIGHT,
 	SL_SQS_E_INVALID_MESSAGE_CONTENTS,
+	SL_SQS_E_EMPTY_BATCH,
+	SL_SQS_E_TOO_MANY_ENTRIES,
+	SL_SQS_E_BATCH_IDS_NOT_DISTINCT,
+	SL_SQS_E_INVALID_BATCH_ID,
+	SL_SQS_E_BATCH_TOO_LONG,
 	SL_SQS_E_INTERNAL,
 	SL_SQS_E_COUNT,
 };
-/* Set err as req's reply, in the request's protocol. */
+/* Set err as req's reply, in the request's protocol; or, while this
+ * thread captures errors, record it there instead (a batch entry's
+ * failure). */
 void sl_sqs_error(struct sl_req *req, enum sl_sqs_err err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+struct sl_sqs_errcap {
+	bool set;
+	enum sl_sqs_err err;
+	char msg[512];
+};
+/* Capture this thread's SQS errors into cap (NULL: stop capturing). */
+void sl_sqs_capture(struct sl_sqs_errcap *cap);
+/* The query code and sender fault of err (a batch entry's Code). */
+const char *sl_sqs_err_code(enum sl_sqs_err err);
+bool sl_sqs_err_sender(enum sl_sqs_err err);
 
 /* ---- Reading requests under either protocol ------------------------------ */
 
