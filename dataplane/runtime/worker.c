@@ -872,6 +872,13 @@ int sl_worker_trim_log(struct sl_worker *w, struct sl_wlog *wl, int64_t cutoff_m
 	return sl_shardlog_trim_with(wl->log, cutoff_ms, unlink_later, w);
 }
 
+int sl_worker_drop_dead(struct sl_worker *w, struct sl_wlog *wl)
+{
+	if (wl->seg_jobs || sl_shardlog_busy(wl->log))
+		return 0; /* a job or a flush may hold a segment: next tick */
+	return sl_shardlog_drop_dead(wl->log, unlink_later, w);
+}
+
 int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal)
 {
 	struct sl_wlog **slot = w->logs_cap ? wlog_slot(w, stream_uid, ordinal, false) : NULL;

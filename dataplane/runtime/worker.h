@@ -201,6 +201,10 @@ int sl_worker_drop_log(struct sl_worker *w, uint64_t stream_uid, uint32_t ordina
 /* Retention: forget the log's segments older than cutoff_ms and have the
  * control thread delete them. Returns segments dropped, or -errno. */
 int sl_worker_trim_log(struct sl_worker *w, struct sl_wlog *wl, int64_t cutoff_ms);
+/* Forget the leading segments whose every record is dead (killed by the
+ * engine) and have the control thread delete them. Segments dropped, or
+ * -errno. */
+int sl_worker_drop_dead(struct sl_worker *w, struct sl_wlog *wl);
 
 /* After appends to wl: flush it this iteration and fire wt (may be NULL)
  * when durable_n >= wt->target_n. */

@@ -336,6 +336,48 @@ class SqsCrashTest(harness.KinesisTestCase):
                     self.assertEqual(m["Attributes"]["ApproximateReceiveCount"], "2")
 
 
+class SqsSegmentTest(harness.KinesisTestCase):
+    def test_segments_of_deleted_messages_are_deleted(self):
+        """Disk is given back once every message of a segment is gone."""
+        with harness.Server(extra_args=["--segment-bytes", str(4 << 20)],
+                            name="SqsSegmentTest") as srv:
+            c = srv.client("sqs")
+            url = c.create_queue(QueueName="seg")["QueueUrl"]
+            body = "x" * 200000
+            for i in range(0, 60, 10):
+                out = c.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(k), "MessageBody": body[:-4] + "%04d" % (i + k)}
+                    for k in range(5)])
+                self.assertEqual(out["Failed"], [])
+            pattern = os.path.join(srv.data_dir, "logs", "*", "*", "*.seg")
+            import glob
+            before = len(glob.glob(pattern))
+            self.assertGreaterEqual(before, 2)
+            seen = 0
+            for _ in range(100):
+                ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not ms:
+                    break
+                seen += len(ms)
+                c.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(ms)])
+            self.assertEqual(seen, 30)
+            deadline = time.monotonic() + 10
+            while len(glob.glob(pattern)) >= before and time.monotonic() < deadline:
+                c.send_message(QueueUrl=url, MessageBody="tick")  # new records roll on
+                time.sleep(0.2)
+            self.assertLess(len(glob.glob(pattern)), before, "no segment was deleted")
+            srv.restart()
+            c = srv.client("sqs")
+            bodies = []
+            for _ in range(100):
+                ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not ms:
+                    break
+                bodies += [m["Body"] for m in ms]
+            self.assertTrue(bodies and all(b == "tick" for b in bodies), bodies[:3])
+
+
 DEBIAN_PYTHON = "/usr/bin/python3"
 
 QUERY_SCRIPT = textwrap.dedent(r'''

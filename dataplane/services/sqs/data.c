@@ -1695,6 +1695,25 @@ static void stop_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 	}
 }
 
+/* Once a second: segments whose every message was deleted or expired are
+ * deleted (from the front of the log: a message still queued keeps its
+ * segment and every later one). */
+static void tick_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
+{
+	(void)arg;
+	if (wl->release != wpart_release)
+		return; /* not an SQS partition */
+	int rc = sl_worker_drop_dead(w, wl);
+	if (rc < 0)
+		sl_warn("sqs: queue %016llx partition %u: dropping dead segments: %s",
+			(unsigned long long)wl->stream_uid, wl->ordinal, strerror(-rc));
+}
+
+void sl_sqs_tick(struct sl_worker *w)
+{
+	sl_worker_foreach_log(w, tick_one, NULL);
+}
+
 void sl_sqs_stop(struct sl_worker *w)
 {
 	sl_worker_foreach_log(w, stop_one, NULL);

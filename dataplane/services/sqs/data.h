@@ -20,6 +20,8 @@ void sl_sqs_change_message_visibility_batch(struct sl_worker *w, struct sl_req *
  * and shutdown (long polls answer empty). */
 void sl_sqs_preload(struct sl_worker *w);
 void sl_sqs_stop(struct sl_worker *w);
+/* Once a second on every worker: delete segments with no live message. */
+void sl_sqs_tick(struct sl_worker *w);
 
 /* Control thread: a queue's messages that are visible, in flight and
  * delayed, from the workers that own its partitions. */

@@ -42,4 +42,5 @@ struct sl_service sl_sqs_service = {
 	.install = sl_sqs_ctl_install,
 	.preload = sl_sqs_preload,
 	.stop = sl_sqs_stop,
+	.tick = sl_sqs_tick,
 };
