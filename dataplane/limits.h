@@ -256,6 +256,11 @@
 #define SL_SQS_URL_MAX 1024
 #define SL_SQS_RECV_MAX 10                /* ReceiveMessage MaxNumberOfMessages */
 #define SL_SQS_BATCH_MAX 10               /* entries per batch request */
+/* Ours: dead-letter moves a worker has in flight (each holds a message's
+ * copy); a message due to move is hidden this long, then moves on the next
+ * receive if its move did not land. */
+#define SL_SQS_MOVES_MAX 1024
+#define SL_SQS_MOVE_RETRY_MS 30000
 #define SL_SQS_BATCH_ID_MAX 80            /* a batch entry's Id */
 /* Ours: MessageAttributeNames one receive may list (a message has at most
  * 10 attributes; prefixes cover the rest). */

@@ -5,6 +5,7 @@ kill -9 and restart. JSON with the image's boto3, query with Debian's."""
 
 import base64
 import hashlib
+import json
 import os
 import struct
 import subprocess
@@ -254,6 +255,34 @@ class SqsMessageTest(harness.KinesisTestCase):
             QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "y" * 300000}
                                    for i in range(4)])
         self.assertEqual(self.counts(url), (0, 0, 0), "a refused batch sends nothing")
+
+    def test_dead_letter_queue_after_max_receive_count(self):
+        dlq = self.queue()
+        arn = self.c.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        src = self.queue(VisibilityTimeout=10, RedrivePolicy=json.dumps(
+            {"deadLetterTargetArn": arn, "maxReceiveCount": 2}))
+        attrs = {"k": {"DataType": "String", "StringValue": "v"}}
+        sent = self.c.send_message(QueueUrl=src, MessageBody="poison", MessageAttributes=attrs)
+        for want in ("1", "2"):
+            m = self.c.receive_message(QueueUrl=src, AttributeNames=["ApproximateReceiveCount"])
+            self.assertEqual(m["Messages"][0]["Attributes"]["ApproximateReceiveCount"], want)
+            self.server.advance_clock(11000)
+        # The third receive moves it instead of delivering it.
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=src, MaxNumberOfMessages=10))
+        got = None
+        for _ in range(50):
+            got = self.c.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"],
+                                         AttributeNames=["SentTimestamp"]).get("Messages")
+            if got:
+                break
+            time.sleep(0.05)
+        self.assertTrue(got, "the message never reached the dead-letter queue")
+        self.assertEqual((got[0]["MessageId"], got[0]["Body"], got[0]["MessageAttributes"]),
+                         (sent["MessageId"], "poison", attrs))
+        self.assertEqual(self.counts(src), (0, 0, 0), "the original is gone")
+        self.server.advance_clock(31000)
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=src, MaxNumberOfMessages=10))
 
     def test_delete_queue_drops_its_messages(self):
         name = unique_name("dq")

@@ -74,7 +74,7 @@ struct sqs_wpart {
 	struct sl_timer due;        /* the next deadline, while polls wait */
 };
 
-enum op_kind { OP_SEND, OP_RECV, OP_DEL, OP_VIS };
+enum op_kind { OP_SEND, OP_RECV, OP_DEL, OP_VIS, OP_MOVE };
 
 struct sqs_taken {
 	uint64_t n;
@@ -123,7 +123,17 @@ struct sqs_op {
 	/* DeleteMessage, ChangeMessageVisibility */
 	struct sl_sqs_receipt rh;
 	int64_t new_vis_s;
+	/* Dead-letter queue (ReceiveMessage: from the RedrivePolicy; a move:
+	 * where the message goes), and the receives after which it goes. */
+	uint64_t dlq_uid;
+	uint32_t max_receives;
 };
+
+/* Dead-letter moves in flight on this worker (each holds a copy of one
+ * message): past the cap a message due to move waits for a later receive. */
+static __thread uint32_t moves_in_flight;
+
+static void move_start(struct sl_worker *w, struct sqs_wpart *wp, uint64_t n, uint64_t dlq_uid);
 
 static uint16_t part_owner(uint64_t uid, uint32_t part)
 {
@@ -491,6 +501,17 @@ static void recv_take(struct sl_worker *w, struct sqs_op *op)
 			}
 			continue;
 		}
+		if (op->max_receives && m->receives >= op->max_receives) {
+			/* Received maxReceiveCount times already: this receive
+			 * moves it to the dead-letter queue instead. It is hidden
+			 * meanwhile; no record is written, so a crash before the
+			 * move lands only means it moves on a later receive. */
+			if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, now + SL_SQS_MOVE_RETRY_MS) < 0)
+				sqs_idx_set(&wp->idx, m, SQS_READY, 0);
+			else if (moves_in_flight < SL_SQS_MOVES_MAX)
+				move_start(w, wp, n, op->dlq_uid);
+			continue;
+		}
 		struct rec_recv r = { n, m->receives + 1, 0, now + (int64_t)op->vis_s * 1000,
 				      m->first_recv_ms ? m->first_recv_ms : now };
 		if (sl_shardlog_append_typed(log, F_RECV, NULL, 0, &r, sizeof(r), now, &rn) < 0) {
@@ -701,6 +722,29 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 
 static void recv_pump(struct sl_worker *w, struct sqs_op *op);
 
+/* A move: keep a copy of the message's record. */
+static bool move_one(void *arg, const struct sl_rec_view *r)
+{
+	struct sqs_op *op = arg;
+
+	if (r->type != F_SEND || r->n != op->taken[0].n || r->key_len != 16)
+		return false;
+	op->rec = malloc(r->data_len ? r->data_len : 1);
+	if (op->rec) {
+		memcpy(op->rec, r->data, r->data_len);
+		op->rec_len = r->data_len;
+		memcpy(op->id, r->key, 16);
+		/* No second delay in the dead-letter queue. */
+		if (sl_sqs_stored_clear_delay(op->rec, op->rec_len) < 0) {
+			free(op->rec);
+			op->rec = NULL;
+		}
+	}
+	return false;
+}
+
+static void move_forward(struct sl_worker *w, struct sqs_op *op);
+
 static void recv_cursor_done(struct sl_worker *w, struct sqs_op *op, int rc)
 {
 	sl_shardlog_cursor_end(op->wp->wl->log, &op->cur);
@@ -719,8 +763,8 @@ static void recv_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
 		recv_cursor_done(w, op, res);
 		return;
 	}
-	int rc = sl_shardlog_cursor_feed(op->wp->wl->log, &op->cur, op->buf, (size_t)res, recv_one,
-					 op);
+	int rc = sl_shardlog_cursor_feed(op->wp->wl->log, &op->cur, op->buf, (size_t)res,
+					 op->kind == OP_MOVE ? move_one : recv_one, op);
 	if (rc != 0)
 		recv_cursor_done(w, op, rc < 0 ? rc : 0);
 	else
@@ -781,7 +825,8 @@ static void recv_pump(struct sl_worker *w, struct sqs_op *op)
 				recv_cursor_done(w, op, rc);
 			return; /* recv_read_done goes on */
 		}
-		rc = sl_shardlog_cursor_feed(log, &op->cur, op->buf, len, recv_one, op);
+		rc = sl_shardlog_cursor_feed(log, &op->cur, op->buf, len,
+					     op->kind == OP_MOVE ? move_one : recv_one, op);
 		if (rc != 0) {
 			recv_cursor_done(w, op, rc < 0 ? rc : 0);
 			return;
@@ -793,6 +838,10 @@ static void recv_read_next(struct sl_worker *w, struct sqs_op *op)
 {
 	struct sl_shardlog *log = op->wp->wl->log;
 
+	if (op->nread == op->ntaken && op->kind == OP_MOVE) {
+		move_forward(w, op);
+		return;
+	}
 	if (op->nread == op->ntaken) {
 		if (!op->began)
 			sl_reply_begin(op->req);
@@ -813,6 +862,116 @@ static void recv_read_next(struct sl_worker *w, struct sqs_op *op)
 		return;
 	}
 	recv_pump(w, op);
+}
+
+/* ---- Dead-letter moves ------------------------------------------------------------ */
+
+static void move_free(struct sqs_op *op)
+{
+	assert(moves_in_flight > 0);
+	moves_in_flight--;
+	free(op->buf);
+	free(op->path);
+	free(op->rec);
+	free(op);
+}
+
+/* Read message n of wp, then send it to the dead-letter queue's owner. */
+static void move_start(struct sl_worker *w, struct sqs_wpart *wp, uint64_t n, uint64_t dlq_uid)
+{
+	struct sqs_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return; /* it stays hidden and moves on a later receive */
+	moves_in_flight++;
+	op->kind = OP_MOVE;
+	op->wp = wp;
+	op->uid = wp->uid;
+	op->part = wp->part;
+	op->dlq_uid = dlq_uid;
+	op->taken[0].n = n;
+	op->ntaken = 1;
+	recv_read_next(w, op);
+}
+
+static void move_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct sqs_op *op = wt->arg;
+	struct sqs_wpart *dq = op->wp;
+	struct sqs_m *m = sqs_idx_find(&dq->idx, op->wt.target_n - 1);
+
+	assert(m && m->state == SQS_PENDING);
+	if (!wt->reached) {
+		sqs_idx_remove(&dq->idx, op->wt.target_n - 1);
+		op->err = SL_SQS_E_INTERNAL + 1;
+	} else if (sqs_idx_set(&dq->idx, m, SQS_READY, 0) == 0) {
+		serve_polls(w, dq);
+	}
+	sl_msg_reply(w, &op->msg);
+}
+
+/* On the dead-letter queue's owner: store the message there. */
+static void move_call(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_op *op = msg->arg;
+	int err = 0;
+	uint64_t n;
+
+	op->err = SL_SQS_E_INTERNAL + 1;
+	struct sqs_wpart *dq = queue_alive(op->dlq_uid) ? wpart_get(w, op->dlq_uid, 0, &err) : NULL;
+	if (!dq) {
+		sl_msg_reply(w, msg);
+		return;
+	}
+	int64_t now = sl_now_ms();
+	if (sl_shardlog_append_typed(dq->wl->log, F_SEND, op->id, sizeof(op->id), op->rec,
+				     op->rec_len, now, &n) < 0) {
+		sl_msg_reply(w, msg);
+		return;
+	}
+	if (sqs_idx_add(&dq->idx, n, now, 0, SQS_PENDING) < 0) {
+		sl_shardlog_kill(dq->wl->log, n);
+		sl_msg_reply(w, msg);
+		return;
+	}
+	op->err = 0;
+	op->wp = dq; /* on this thread from here until the reply */
+	op->wt = (struct sl_waiter){ .target_n = n + 1, .cb = move_durable, .arg = op };
+	sl_worker_commit(w, dq->wl, &op->wt);
+}
+
+/* Back on the source: the copy is durable in the dead-letter queue, so the
+ * original goes. A crash in between leaves it in both (at least once). */
+static void move_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_op *op = msg->arg;
+	struct sl_wlog *wl = sl_worker_log_if_open(w, op->uid, op->part);
+	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+	uint64_t n = op->taken[0].n, rn;
+
+	if (!op->err && wp) {
+		struct sqs_m *m = sqs_idx_find(&wp->idx, n);
+		if (m && sl_shardlog_append_typed(wl->log, F_DEL, NULL, 0, &n, sizeof(n), sl_now_ms(),
+						  &rn) == 0) {
+			sl_shardlog_kill(wl->log, rn);
+			sl_shardlog_kill(wl->log, n);
+			sqs_idx_remove(&wp->idx, n);
+			sl_worker_commit(w, wl, NULL);
+		}
+	}
+	move_free(op);
+}
+
+static void move_forward(struct sl_worker *w, struct sqs_op *op)
+{
+	if (!op->rec) {
+		move_free(op); /* unreadable: it stays hidden, a later receive retries */
+		return;
+	}
+	op->msg.fn = move_call;
+	op->msg.done = move_done;
+	op->msg.arg = op;
+	sl_msg_send(w, part_owner(op->dlq_uid, 0), &op->msg);
 }
 
 /* ---- DeleteMessage and ChangeMessageVisibility on the owner ---------------------- */
@@ -1551,6 +1710,34 @@ static int want_name(void *arg, const char *s, size_t len)
 	return 0;
 }
 
+/* A queue's RedrivePolicy: the dead-letter queue's uid and maxReceiveCount
+ * (both 0 without a policy, or when the target queue is gone: messages
+ * then stay where they are). The policy was checked when it was set. */
+static void redrive_of(const struct sl_queue *q, uint64_t *dlq_uid, uint32_t *max_receives)
+{
+	struct sl_doc_tok t[16];
+	char arn[SL_QUEUE_ARN_MAX + 1], prefix[SL_QUEUE_ARN_MAX], cnt[16];
+
+	*dlq_uid = 0;
+	*max_receives = 0;
+	if (!q->redrive || sl_json_parse((const uint8_t *)q->redrive, strlen(q->redrive), t, 16) <= 0 ||
+	    t[0].type != SL_DOC_OBJ)
+		return;
+	int ai = sl_doc_get(t, 0, "deadLetterTargetArn"), mi = sl_doc_get(t, 0, "maxReceiveCount");
+	if (ai < 0 || mi < 0 || sl_doc_str(&t[ai], arn, sizeof(arn)) <= 0)
+		return;
+	int64_t max = t[mi].type == SL_DOC_INT ? t[mi].i :
+		      t[mi].type == SL_DOC_STR && sl_doc_str(&t[mi], cnt, sizeof(cnt)) > 0 ?
+						 strtoll(cnt, NULL, 10) : 0;
+	int pl = snprintf(prefix, sizeof(prefix), "arn:aws:sqs:%s:%s:", q->region, sl_cfg->account_id);
+	const struct sl_queue *dlq = strncmp(arn, prefix, (size_t)pl) == 0 ?
+		sl_queue_find(sl_catalog_get(), q->region, arn + pl) : NULL;
+	if (!dlq || dlq == q || max < 1 || max > SL_SQS_MAX_RECEIVE_MAX)
+		return;
+	*dlq_uid = dlq->hdr.uid;
+	*max_receives = (uint32_t)max;
+}
+
 void sl_sqs_receive_message(struct sl_worker *w, struct sl_req *req)
 {
 	struct sl_fields f;
@@ -1583,6 +1770,7 @@ void sl_sqs_receive_message(struct sl_worker *w, struct sl_req *req)
 	op->max = (uint32_t)max;
 	op->vis_s = (uint32_t)vis;
 	op->wait_s = (uint32_t)wait;
+	redrive_of(q, &op->dlq_uid, &op->max_receives);
 	op_dispatch(w, op, recv_call);
 	return;
 fail:

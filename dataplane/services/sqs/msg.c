@@ -362,6 +362,14 @@ int sl_sqs_stored_decode(const uint8_t *p, size_t n, struct sl_sqs_stored *m)
 	return r.p == r.end ? 0 : -EINVAL;
 }
 
+int sl_sqs_stored_clear_delay(uint8_t *p, size_t n)
+{
+	if (n < STORED_HDR || p[0] != STORED_VERSION)
+		return -EINVAL;
+	put32(p + 12, 0); /* after version, flags, nattrs and sent_ms */
+	return 0;
+}
+
 /* ---- Receipt handles ------------------------------------------------------------ */
 
 #define RECEIPT_BYTES 30 /* version, reserved, uid, n, partition, rseq, crc */

@@ -80,6 +80,9 @@ struct sl_sqs_stored {
 size_t sl_sqs_stored_size(const struct sl_sqs_stored *m);
 /* Write m into out (sl_sqs_stored_size(m) bytes). */
 void sl_sqs_stored_encode(const struct sl_sqs_stored *m, uint8_t *out);
+/* Set a stored record's delay to 0 in place (a message moved to its
+ * dead-letter queue is not delayed again). 0, or -EINVAL. */
+int sl_sqs_stored_clear_delay(uint8_t *p, size_t n);
 /* Parse p[0..n) into m, with views into p. 0, or -EINVAL when it is not a
  * record this encoder writes (lengths, counts, names or types out of the
  * checks above). */
