@@ -580,18 +580,7 @@ static struct sl_queue *edit(struct sl_req *req, const struct sl_queue *q)
 
 static bool name_valid(const char *name, bool *fifo)
 {
-	size_t n = strlen(name);
-
-	*fifo = n > 5 && strcmp(name + n - 5, ".fifo") == 0;
-	if (n == 0 || n > SL_SQS_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < (*fifo ? n - 5 : n); i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
+	return sl_queue_name_ok(name, strlen(name), fifo);
 }
 
 void sl_sqs_create_queue(struct sl_req *req)

@@ -128,11 +128,12 @@ static bool take_str(struct sl_br *r, size_t min, size_t max, bool empty_null, c
 	return true;
 }
 
-static bool name_ok(const char *name, bool fifo)
+bool sl_queue_name_ok(const char *name, size_t n, bool *fifo)
 {
-	size_t n = strlen(name), base = fifo ? n - 5 : n;
+	*fifo = n > 5 && memcmp(name + n - 5, ".fifo", 5) == 0;
+	size_t base = *fifo ? n - 5 : n;
 
-	if (n == 0 || (fifo && (n <= 5 || strcmp(name + base, ".fifo") != 0)))
+	if (n == 0 || n > SL_SQS_NAME_MAX || base == 0)
 		return false;
 	for (size_t i = 0; i < base; i++) {
 		char c = name[i];
@@ -141,6 +142,14 @@ static bool name_ok(const char *name, bool fifo)
 			return false;
 	}
 	return true;
+}
+
+/* A stored name: valid, and a FIFO name exactly on a FIFO queue. */
+static bool name_ok(const char *name, bool fifo)
+{
+	bool is_fifo;
+
+	return sl_queue_name_ok(name, strlen(name), &is_fifo) && is_fifo == fifo;
 }
 
 static bool ranges_ok(const struct sl_queue *q)

@@ -83,6 +83,10 @@ void sl_queue_untag(struct sl_queue *q, const char *key);
 
 /* ---- Codec (queue_codec.c; stands alone for fuzzing) ---------------------- */
 
+/* A queue name: 1 to 80 of [A-Za-z0-9_-], the last five ".fifo" for a FIFO
+ * queue (*fifo tells). */
+bool sl_queue_name_ok(const char *name, size_t n, bool *fifo);
+
 int sl_queue_cmp(const struct sl_cobj *key, const struct sl_cobj *o);
 struct sl_cobj *sl_queue_clone(const struct sl_cobj *o);
 void sl_queue_free(struct sl_cobj *o);

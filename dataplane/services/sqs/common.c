@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/sqs/queues.h"
 #include "dataplane/codec/enc.h"
 #include "dataplane/net/server.h"
 #include "dataplane/net/service.h"
@@ -288,20 +289,6 @@ int sl_sqs_list(struct sl_fields *f, const char *json_name, const char *query_na
 	return rc < 0 ? rc : seen;
 }
 
-/* A queue name's characters, with .fifo allowed at the end. */
-static bool name_chars_ok(const char *s, size_t n)
-{
-	size_t base = n > 5 && memcmp(s + n - 5, ".fifo", 5) == 0 ? n - 5 : n;
-
-	for (size_t i = 0; i < base; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return base > 0;
-}
-
 int sl_sqs_queue_name(struct sl_fields *f, char out[SL_SQS_NAME_MAX + 1])
 {
 	char url[SL_SQS_URL_MAX + 1];
@@ -335,7 +322,8 @@ int sl_sqs_queue_name(struct sl_fields *f, char out[SL_SQS_NAME_MAX + 1])
 		char *acct = strrchr(url, '/');
 		ours = acct && strcmp(acct + 1, sl_cfg->account_id) == 0;
 	}
-	if (!ours || nl == 0 || nl > SL_SQS_NAME_MAX || !name_chars_ok(name, nl)) {
+	bool fifo;
+	if (!ours || !sl_queue_name_ok(name, nl, &fifo)) {
 		sl_sqs_error(req, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
 		return SL_FIELD_ERR;
 	}
