@@ -260,6 +260,9 @@
  * copy); a message due to move is hidden this long, then moves on the next
  * receive if its move did not land. */
 #define SL_SQS_MOVES_MAX 1024
+/* Index slots a PurgeQueue sweeps per loop iteration on the owner. */
+#define SL_SQS_PURGE_CHUNK 4096
+#define SL_SQS_PURGE_INTERVAL_MS 60000    /* one PurgeQueue per queue per minute */
 #define SL_SQS_MOVE_RETRY_MS 30000
 #define SL_SQS_BATCH_ID_MAX 80            /* a batch entry's Id */
 /* Ours: MessageAttributeNames one receive may list (a message has at most

@@ -946,6 +946,49 @@ void sl_sqs_set_queue_attributes(struct sl_req *req)
 	sl_reply_end(req);
 }
 
+/* When each queue was last purged (uid, ms), for PurgeQueueInProgress; in
+ * memory, as AWS's 60-second window is a rate limit, not state. */
+static struct purged_at {
+	uint64_t uid;
+	int64_t at_ms;
+} purges[SL_SQS_DELETED_TRACK_MAX];
+static uint32_t npurges;
+
+void sl_sqs_purge_queue(struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_queue *q = named_queue(req, &f);
+	int64_t now = sl_now_ms();
+	uint32_t slot = npurges;
+
+	if (!q)
+		return;
+	/* Bounded by the table; expired entries are reused. */
+	for (uint32_t i = 0; i < npurges; i++) {
+		if (purges[i].uid == q->hdr.uid && now - purges[i].at_ms < SL_SQS_PURGE_INTERVAL_MS) {
+			sl_sqs_error(req, SL_SQS_E_PURGE_IN_PROGRESS,
+				     "Only one PurgeQueue operation on %s is allowed every 60 seconds.",
+				     q->name);
+			return;
+		}
+		if (purges[i].uid == q->hdr.uid || now - purges[i].at_ms >= SL_SQS_PURGE_INTERVAL_MS)
+			slot = i;
+	}
+	if (slot == SL_SQS_DELETED_TRACK_MAX)
+		slot = 0; /* full of recent purges: forget the oldest slot's */
+	int rc = sl_sqs_purge(q->hdr.uid);
+	if (rc < 0) {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "the purge could not be recorded: %s",
+			     strerror(-rc));
+		return;
+	}
+	purges[slot] = (struct purged_at){ q->hdr.uid, now };
+	if (slot == npurges)
+		npurges++;
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
 void sl_sqs_tag_queue(struct sl_req *req)
 {
 	struct sl_fields f;

@@ -13,6 +13,7 @@ void sl_sqs_list_queues(struct sl_req *req);
 void sl_sqs_get_queue_attributes(struct sl_req *req);
 void sl_sqs_set_queue_attributes(struct sl_req *req);
 void sl_sqs_tag_queue(struct sl_req *req);
+void sl_sqs_purge_queue(struct sl_req *req);
 void sl_sqs_untag_queue(struct sl_req *req);
 void sl_sqs_list_queue_tags(struct sl_req *req);
 

@@ -284,6 +284,31 @@ class SqsMessageTest(harness.KinesisTestCase):
         self.server.advance_clock(31000)
         self.assertNotIn("Messages", self.c.receive_message(QueueUrl=src, MaxNumberOfMessages=10))
 
+    def test_purge_deletes_what_was_sent_before_it(self):
+        url = self.queue()
+        for i in range(0, 50, 10):
+            self.c.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(k), "MessageBody": "old-%d" % (i + k)} for k in range(10)])
+        inflight = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=5)["Messages"]
+        self.c.purge_queue(QueueUrl=url)
+        for _ in range(100):
+            if self.counts(url) == (0, 0, 0):
+                break
+            time.sleep(0.02)
+        self.assertEqual(self.counts(url), (0, 0, 0))
+        self.c.send_message(QueueUrl=url, MessageBody="new")
+        got = self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual([m["Body"] for m in got], ["new"])
+        self.assertAwsError("AWS.SimpleQueueService.MessageNotInflight",
+                            self.c.change_message_visibility, QueueUrl=url,
+                            ReceiptHandle=inflight[0]["ReceiptHandle"], VisibilityTimeout=0)
+        self.assertAwsError("AWS.SimpleQueueService.PurgeQueueInProgress", self.c.purge_queue,
+                            QueueUrl=url, status=403)
+        self.server.advance_clock(61000)
+        self.c.purge_queue(QueueUrl=url)
+        self.server.advance_clock(31000)
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10))
+
     def test_delete_queue_drops_its_messages(self):
         name = unique_name("dq")
         url = self.c.create_queue(QueueName=name)["QueueUrl"]
@@ -396,6 +421,10 @@ class SqsSegmentTest(harness.KinesisTestCase):
                 c.send_message(QueueUrl=url, MessageBody="tick")  # new records roll on
                 time.sleep(0.2)
             self.assertLess(len(glob.glob(pattern)), before, "no segment was deleted")
+            # A purge, then a restart: nothing purged comes back.
+            c.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(k), "MessageBody": "purged-%d" % k} for k in range(10)])
+            c.purge_queue(QueueUrl=url)
             srv.restart()
             c = srv.client("sqs")
             bodies = []
@@ -404,7 +433,7 @@ class SqsSegmentTest(harness.KinesisTestCase):
                 if not ms:
                     break
                 bodies += [m["Body"] for m in ms]
-            self.assertTrue(bodies and all(b == "tick" for b in bodies), bodies[:3])
+            self.assertFalse(bodies, "purged or deleted messages came back: %r" % bodies[:3])
 
 
 DEBIAN_PYTHON = "/usr/bin/python3"

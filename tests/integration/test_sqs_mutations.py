@@ -24,7 +24,8 @@ OPS = {
     "TagQueue": {"QueueUrl": "URL", "Tags": {"k": "v"}},
     "UntagQueue": {"QueueUrl": "URL", "TagKeys": ["k"]},
     "ListQueueTags": {"QueueUrl": "URL"},
-    "DeleteQueue": {"QueueUrl": "DURL"},  # a queue of its own: the others keep theirs
+    "DeleteQueue": {"QueueUrl": "DURL"},
+    "PurgeQueue": {"QueueUrl": "URL"},  # a queue of its own: the others keep theirs
     "SendMessage": {"QueueUrl": "URL", "MessageBody": "b", "DelaySeconds": 0,
                     "MessageAttributes": {"a": {"DataType": "String", "StringValue": "v"}}},
     "ReceiveMessage": {"QueueUrl": "URL", "MaxNumberOfMessages": 3, "WaitTimeSeconds": 0,

@@ -50,6 +50,8 @@ static const struct sqs_err_row errs[SL_SQS_E_COUNT] = {
 					      400),
 	[SL_SQS_E_INVALID_MESSAGE_CONTENTS] = ERR("InvalidMessageContents",
 						  "InvalidMessageContents", "Sender", 400),
+	[SL_SQS_E_PURGE_IN_PROGRESS] = ERR("PurgeQueueInProgress",
+					   "AWS.SimpleQueueService.PurgeQueueInProgress", "Sender", 403),
 	[SL_SQS_E_EMPTY_BATCH] = ERR("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest",
 				     "Sender", 400),
 	[SL_SQS_E_TOO_MANY_ENTRIES] = ERR("TooManyEntriesInBatchRequest",

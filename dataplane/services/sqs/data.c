@@ -47,7 +47,7 @@
 #include "dataplane/services/sqs/sqs.h"
 #include "dataplane/storage/shardlog.h"
 
-enum { F_SEND = 1, F_RECV = 2, F_VIS = 3, F_DEL = 4 };
+enum { F_SEND = 1, F_RECV = 2, F_VIS = 3, F_DEL = 4, F_PURGE = 5 };
 
 struct rec_recv {
 	uint64_t n;
@@ -72,6 +72,16 @@ struct sqs_wpart {
 	struct sqs_op *polls;       /* long polls waiting, oldest first */
 	struct sqs_op **polls_tail;
 	struct sl_timer due;        /* the next deadline, while polls wait */
+	/* PurgeQueue: every message sent before this record number is gone;
+	 * a sweep removes them from the index a chunk per loop iteration, and
+	 * until it has, they are skipped wherever they come up. */
+	uint64_t purge_below;
+	uint64_t sweep_slot;        /* the sweep's next table slot */
+	uint64_t sweep_cap;         /* the table's size when it started */
+	bool sweeping;
+	bool purge_live;            /* purge_rn is a live record (until its sweep ends) */
+	uint64_t purge_rn;
+	struct sl_msg sweep;
 };
 
 enum op_kind { OP_SEND, OP_RECV, OP_DEL, OP_VIS, OP_MOVE };
@@ -224,7 +234,9 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 			rp->err = -ENOMEM;
 		return rp->err == 0;
 	}
-	sl_shardlog_kill(log, r->n); /* receives, changes and deletes are never live */
+	/* Receives, changes and deletes are never live; a purge, applied here
+	 * in full, is not needed any more either. */
+	sl_shardlog_kill(log, r->n);
 	if (r->type == F_RECV && r->data_len == sizeof(struct rec_recv)) {
 		struct rec_recv v;
 		memcpy(&v, r->data, sizeof(v));
@@ -248,8 +260,64 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 			sqs_idx_remove(x, n);
 			sl_shardlog_kill(log, n);
 		}
+	} else if (r->type == F_PURGE && r->data_len == sizeof(uint64_t)) {
+		uint64_t below;
+		memcpy(&below, r->data, sizeof(below));
+		/* Start-up, on the control thread: the whole table at once. */
+		for (uint64_t i = 0; i < x->cap; i++) {
+			/* A removal shifts a later entry into slot i: look again. */
+			while (x->tab[i].n != 0 && x->tab[i].n - 1 < below) {
+				uint64_t n = x->tab[i].n - 1;
+				sqs_idx_remove(x, n);
+				sl_shardlog_kill(log, n);
+			}
+		}
 	}
 	return rp->err == 0;
+}
+
+/* Whether message m was purged (its sweep has not reached it yet). */
+static bool purged(const struct sqs_wpart *wp, const struct sqs_m *m)
+{
+	return m->n - 1 < wp->purge_below;
+}
+
+/* Remove up to SL_SQS_PURGE_CHUNK slots' worth of purged messages; again
+ * next iteration until the table is swept. */
+static void sweep_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_wpart *wp = msg->arg;
+	struct sqs_idx *x = &wp->idx;
+
+	if (x->cap != wp->sweep_cap) {
+		/* The table grew (rehashed): sweep it from the start. */
+		wp->sweep_slot = 0;
+		wp->sweep_cap = x->cap;
+	}
+	uint64_t stop = wp->sweep_slot + SL_SQS_PURGE_CHUNK;
+	for (; wp->sweep_slot < x->cap && wp->sweep_slot < stop; wp->sweep_slot++) {
+		uint64_t i = wp->sweep_slot;
+		/* Bounded by the chunk: each round removes one entry. */
+		for (uint32_t k = 0; k < SL_SQS_PURGE_CHUNK && x->tab[i].n != 0 &&
+				     x->tab[i].n - 1 < wp->purge_below; k++) {
+			uint64_t n = x->tab[i].n - 1;
+			sqs_idx_remove(x, n);
+			sl_shardlog_kill(wp->wl->log, n);
+		}
+	}
+	if (wp->sweep_slot < x->cap) {
+		msg->type = SL_MSG_CALL;
+		sl_worker_defer(w, msg);
+		return;
+	}
+	wp->sweeping = false;
+	/* Every purged send is dead now: so is the purge record (a segment is
+	 * only dropped after every earlier one, so it never outlives what it
+	 * purged on disk). */
+	if (wp->purge_live) {
+		sl_shardlog_kill(wp->wl->log, wp->purge_rn);
+		wp->purge_live = false;
+	}
 }
 
 /* Rebuild a partition from its log: at start-up on the control thread, or
@@ -485,6 +553,12 @@ static void recv_take(struct sl_worker *w, struct sqs_op *op)
 		if (!m)
 			break;
 		uint64_t n = m->n - 1, rn;
+		if (purged(wp, m)) {
+			/* The purge record covers it: no delete of its own. */
+			sqs_idx_remove(&wp->idx, n);
+			sl_shardlog_kill(log, n);
+			continue;
+		}
 		if (now - m->sent_ms >= (int64_t)op->retention_s * 1000) {
 			/* Past the queue's retention: deleted, and the delete is
 			 * written so that a longer retention later cannot bring
@@ -1004,6 +1078,8 @@ static void change_call(struct sl_worker *w, struct sl_msg *msg)
 	}
 	struct sl_shardlog *log = wp->wl->log;
 	struct sqs_m *m = sqs_idx_find(&wp->idx, op->rh.n);
+	if (m && purged(wp, m))
+		m = NULL; /* purged: as if deleted */
 	int64_t now = sl_now_ms();
 	/* A handle of an earlier receive names a message that was received
 	 * again since: as AWS does, a delete with it succeeds and deletes
@@ -1907,6 +1983,64 @@ void sl_sqs_stop(struct sl_worker *w)
 	sl_worker_foreach_log(w, stop_one, NULL);
 }
 
+struct purge_call {
+	struct sl_msg msg;
+	uint64_t uid;
+	int rc;
+};
+
+/* On the owner: one PURGE record, then the sweep. */
+static void purge_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct purge_call *pc = msg->arg;
+	struct sl_wlog *wl = sl_worker_log_if_open(w, pc->uid, 0);
+	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+	uint64_t below, rn;
+
+	pc->rc = 0;
+	if (!wp) {
+		sl_msg_reply(w, msg); /* never opened since start-up: nothing to purge */
+		return;
+	}
+	below = sl_shardlog_next_n(wl->log);
+	if (sl_shardlog_append_typed(wl->log, F_PURGE, NULL, 0, &below, sizeof(below), sl_now_ms(),
+				     &rn) < 0) {
+		pc->rc = -EIO;
+		sl_msg_reply(w, msg);
+		return;
+	}
+	/* The purge record stays live until its sweep has killed every send it
+	 * purged; one it supersedes is dead at once. */
+	if (wp->purge_live)
+		sl_shardlog_kill(wl->log, wp->purge_rn);
+	wp->purge_rn = rn;
+	wp->purge_live = true;
+	wp->purge_below = below;
+	sl_worker_commit(w, wl, NULL);
+	if (!wp->sweeping) {
+		wp->sweeping = true;
+		wp->sweep_slot = 0;
+		wp->sweep_cap = wp->idx.cap;
+		wp->sweep = (struct sl_msg){ .type = SL_MSG_CALL, .fn = sweep_fn, .arg = wp };
+		sl_worker_defer(w, &wp->sweep);
+	} else {
+		wp->sweep_slot = 0; /* a second purge during a sweep: again from the start */
+	}
+	sl_msg_reply(w, msg);
+}
+
+int sl_sqs_purge(uint64_t uid)
+{
+	struct purge_call pc = { .uid = uid };
+	struct sl_msg *msgs[1] = { &pc.msg };
+	uint16_t to[1] = { part_owner(uid, 0) };
+
+	pc.msg.fn = purge_fn;
+	pc.msg.arg = &pc;
+	sl_control_call_wait(msgs, to, 1);
+	return pc.rc;
+}
+
 struct count_call {
 	struct sl_msg msg;
 	uint64_t uid;
@@ -1950,7 +2084,10 @@ struct drop_call {
 static void drop_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct drop_call *d = msg->arg;
-	int rc = sl_worker_drop_log(w, d->uid, d->part);
+	struct sl_wlog *wl = sl_worker_log_if_open(w, d->uid, d->part);
+	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+	/* A purge's sweep still holds the partition: first let it end. */
+	int rc = wp && wp->sweeping ? -EBUSY : sl_worker_drop_log(w, d->uid, d->part);
 
 	if (rc == -EBUSY) {
 		/* I/O still holds it: again next iteration. */

@@ -29,5 +29,8 @@ void sl_sqs_counts(uint64_t uid, uint64_t out[3]);
 /* Control thread, once a queue's removal is durable: delete its
  * partitions (their owners close them first). */
 void sl_sqs_drop_partitions(uint64_t uid);
+/* Control thread: delete every message of a queue sent before now. 0 or
+ * -errno. */
+int sl_sqs_purge(uint64_t uid);
 
 #endif

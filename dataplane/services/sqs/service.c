@@ -22,6 +22,7 @@ static const struct sl_op sqs_ops[] = {
 	{ .name = "GetQueueUrl", .control = sl_sqs_get_queue_url },
 	{ .name = "ListQueueTags", .control = sl_sqs_list_queue_tags },
 	{ .name = "ListQueues", .control = sl_sqs_list_queues },
+	{ .name = "PurgeQueue", .control = sl_sqs_purge_queue },
 	{ .name = "ReceiveMessage", .handle = sl_sqs_receive_message },
 	{ .name = "SendMessage", .handle = sl_sqs_send_message },
 	{ .name = "SendMessageBatch", .handle = sl_sqs_send_message_batch },
