@@ -356,6 +356,15 @@ static struct sqs_wpart *wpart_get(struct sl_worker *w, uint64_t uid, uint32_t p
 	return wp;
 }
 
+/* The partition if this worker has it open now (never opens a file), or
+ * NULL. */
+static struct sqs_wpart *wpart_if_open(struct sl_worker *w, uint64_t uid, uint32_t part)
+{
+	struct sl_wlog *wl = sl_worker_log_if_open(w, uid, part);
+
+	return wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+}
+
 /* ---- Long polls ----------------------------------------------------------------- */
 
 static void recv_take(struct sl_worker *w, struct sqs_op *op);
@@ -1019,11 +1028,11 @@ static void move_call(struct sl_worker *w, struct sl_msg *msg)
 static void move_done(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct sqs_op *op = msg->arg;
-	struct sl_wlog *wl = sl_worker_log_if_open(w, op->uid, op->part);
-	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+	struct sqs_wpart *wp = wpart_if_open(w, op->uid, op->part);
 	uint64_t n = op->taken[0].n, rn;
 
 	if (!op->err && wp) {
+		struct sl_wlog *wl = wp->wl;
 		struct sqs_m *m = sqs_idx_find(&wp->idx, n);
 		if (m && sl_shardlog_append_typed(wl->log, F_DEL, NULL, 0, &n, sizeof(n), sl_now_ms(),
 						  &rn) == 0) {
@@ -1993,8 +2002,7 @@ struct purge_call {
 static void purge_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct purge_call *pc = msg->arg;
-	struct sl_wlog *wl = sl_worker_log_if_open(w, pc->uid, 0);
-	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+	struct sqs_wpart *wp = wpart_if_open(w, pc->uid, 0);
 	uint64_t below, rn;
 
 	pc->rc = 0;
@@ -2002,6 +2010,7 @@ static void purge_fn(struct sl_worker *w, struct sl_msg *msg)
 		sl_msg_reply(w, msg); /* never opened since start-up: nothing to purge */
 		return;
 	}
+	struct sl_wlog *wl = wp->wl;
 	below = sl_shardlog_next_n(wl->log);
 	if (sl_shardlog_append_typed(wl->log, F_PURGE, NULL, 0, &below, sizeof(below), sl_now_ms(),
 				     &rn) < 0) {
@@ -2051,8 +2060,7 @@ struct count_call {
 static void count_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct count_call *cc = msg->arg;
-	struct sl_wlog *wl = sl_worker_log_if_open(w, cc->uid, cc->part);
-	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+	struct sqs_wpart *wp = wpart_if_open(w, cc->uid, cc->part);
 
 	if (wp) {
 		sqs_idx_promote(&wp->idx, sl_now_ms());
@@ -2084,8 +2092,7 @@ struct drop_call {
 static void drop_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct drop_call *d = msg->arg;
-	struct sl_wlog *wl = sl_worker_log_if_open(w, d->uid, d->part);
-	struct sqs_wpart *wp = wl && wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+	struct sqs_wpart *wp = wpart_if_open(w, d->uid, d->part);
 	/* A purge's sweep still holds the partition: first let it end. */
 	int rc = wp && wp->sweeping ? -EBUSY : sl_worker_drop_log(w, d->uid, d->part);
 
