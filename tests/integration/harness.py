@@ -426,3 +426,25 @@ class KinesisTestCase(unittest.TestCase):
 
 def b64(data):
     return base64.b64encode(data).decode()
+
+
+# ---- the older client generation (Debian's python3-boto3) ---------------------
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def debian_boto3():
+    """Whether Debian's python3 with its boto3 (botocore 1.29, query
+    protocol for SQS) is on this machine."""
+    if not os.path.exists(DEBIAN_PYTHON):
+        return False
+    return subprocess.run([DEBIAN_PYTHON, "-c", "import boto3"], capture_output=True).returncode == 0
+
+
+def run_debian_python(script, *args, timeout=120):
+    """Run script with Debian's python3, outside this interpreter's
+    environment; returns the CompletedProcess (text)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
+    return subprocess.run([DEBIAN_PYTHON, "-c", script] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+

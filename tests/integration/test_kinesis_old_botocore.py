@@ -4,13 +4,10 @@ model predates StreamARN parameters and CreateStream tags, so this drives
 the lifecycle with what that generation sends."""
 
 import os
-import subprocess
 import textwrap
 import unittest
 
 import harness
-
-DEBIAN_PYTHON = "/usr/bin/python3"
 
 CLIENT_SCRIPT = textwrap.dedent(r'''
     import sys, boto3, botocore
@@ -59,24 +56,15 @@ CLIENT_SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-def debian_boto3():
-    if not os.path.exists(DEBIAN_PYTHON):
-        return False
-    r = subprocess.run([DEBIAN_PYTHON, "-c", "import boto3"], capture_output=True)
-    return r.returncode == 0
 
-
-@unittest.skipUnless(debian_boto3(), "Debian's python3-boto3 is not installed")
+@unittest.skipUnless(harness.debian_boto3(), "Debian's python3-boto3 is not installed")
 class OldBotocoreTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = harness.server_for_class(cls)
 
     def test_lifecycle_with_botocore_1_29(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
-        r = subprocess.run([DEBIAN_PYTHON, "-c", CLIENT_SCRIPT, self.server.endpoint,
-                            harness.unique_name("old")], capture_output=True, text=True,
-                           timeout=120, env=env)
+        r = harness.run_debian_python(CLIENT_SCRIPT, self.server.endpoint, harness.unique_name("old"))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("old-botocore-ok", r.stdout)
 

@@ -7,7 +7,6 @@ tags, delete and the 60-second wait, and restart."""
 
 import json
 import os
-import subprocess
 import textwrap
 import unittest
 
@@ -243,8 +242,6 @@ class SqsRestartTest(harness.KinesisTestCase):
             self.assertEqual(c.list_queue_tags(QueueUrl=url)["Tags"], {"i": "5"})
 
 
-DEBIAN_PYTHON = "/usr/bin/python3"
-
 QUERY_SCRIPT = textwrap.dedent(r'''
     import sys, json, boto3, botocore
     from botocore.config import Config
@@ -308,24 +305,15 @@ QUERY_SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-def debian_boto3():
-    if not os.path.exists(DEBIAN_PYTHON):
-        return False
-    r = subprocess.run([DEBIAN_PYTHON, "-c", "import boto3"], capture_output=True)
-    return r.returncode == 0
 
-
-@unittest.skipUnless(debian_boto3(), "Debian's python3-boto3 is not installed")
+@unittest.skipUnless(harness.debian_boto3(), "Debian's python3-boto3 is not installed")
 class SqsQueryProtocolTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = harness.server_for_class(cls)
 
     def test_queue_lifecycle_over_query_with_botocore_1_29(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
-        r = subprocess.run([DEBIAN_PYTHON, "-c", QUERY_SCRIPT, self.server.endpoint,
-                            unique_name("qp")], capture_output=True, text=True,
-                           timeout=120, env=env)
+        r = harness.run_debian_python(QUERY_SCRIPT, self.server.endpoint, unique_name("qp"))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("sqs-query-ok", r.stdout)
 

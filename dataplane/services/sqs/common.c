@@ -359,7 +359,8 @@ void sl_sqs_map_begin(struct sl_req *req, const char *json_name, const char *que
 	}
 }
 
-void sl_sqs_map_put(struct sl_req *req, const char *key_name, const char *k, const char *v)
+void sl_sqs_map_put_n(struct sl_req *req, const char *key_name, const char *k, const char *v,
+		      size_t vlen)
 {
 	struct sl_enc *e = &req->out;
 
@@ -368,12 +369,17 @@ void sl_sqs_map_put(struct sl_req *req, const char *key_name, const char *k, con
 		sl_enc_key(e, key_name);
 		sl_enc_cstr(e, k);
 		sl_enc_key(e, "Value");
-		sl_enc_cstr(e, v);
+		sl_enc_str(e, v, vlen);
 		sl_enc_obj_end(e);
 	} else {
 		sl_enc_key(e, k);
-		sl_enc_cstr(e, v);
+		sl_enc_str(e, v, vlen);
 	}
+}
+
+void sl_sqs_map_put(struct sl_req *req, const char *key_name, const char *k, const char *v)
+{
+	sl_sqs_map_put_n(req, key_name, k, v, strlen(v));
 }
 
 void sl_sqs_map_end(struct sl_req *req)

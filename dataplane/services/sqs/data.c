@@ -739,11 +739,9 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 		if (sys & SYS_FIRST_RECV)
 			put_u64(req, "ApproximateFirstReceiveTimestamp", (uint64_t)tk->first_recv_ms);
 		if (sys & SYS_TRACE) {
-			char trace[SL_SQS_MAP_KEY_MAX + 1];
-			size_t tl = m.trace_len < sizeof(trace) - 1 ? m.trace_len : sizeof(trace) - 1;
-			memcpy(trace, m.trace, tl);
-			trace[tl] = '\0';
-			sl_sqs_map_put(req, "Name", "AWSTraceHeader", trace);
+			/* Whole, however long: never cut to a buffer. */
+			sl_sqs_map_put_n(req, "Name", "AWSTraceHeader", (const char *)m.trace,
+					 m.trace_len);
 		}
 		sl_sqs_map_end(req);
 	}

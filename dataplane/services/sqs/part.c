@@ -130,6 +130,46 @@ static void heap_pop(struct sqs_idx *x)
 		x->heap[i] = last;
 }
 
+/* Stale heap entries (a deadline moved again, a message deleted in flight)
+ * are dropped only when they reach the top, which may be hours away: a
+ * client that changes one message's visibility over and over would grow
+ * the heap without bound. Once stale entries outnumber the live ones, the
+ * heap is rebuilt from the live deadlines alone: O(n), at most once per n
+ * pushes, so amortised O(1). */
+static void heap_compact(struct sqs_idx *x)
+{
+	uint64_t live = x->n_state[SQS_DELAYED] + x->n_state[SQS_INFLIGHT];
+	uint64_t k = 0;
+
+	if (x->heap_len < 2 * live + IDX_INIT)
+		return;
+	for (uint64_t i = 0; i < x->heap_len; i++) {
+		struct sqs_due d = x->heap[i];
+		struct sqs_m *m = sqs_idx_find(x, d.n);
+		if (m && (m->state == SQS_DELAYED || m->state == SQS_INFLIGHT) &&
+		    m->visible_ms == d.ms)
+			x->heap[k++] = d;
+	}
+	x->heap_len = k;
+	/* Floyd's heap construction over what is left. */
+	for (uint64_t i = k / 2; i-- > 0;) {
+		struct sqs_due v = x->heap[i];
+		uint64_t j = i;
+		for (;;) {
+			uint64_t c = 2 * j + 1;
+			if (c >= k)
+				break;
+			if (c + 1 < k && x->heap[c + 1].ms < x->heap[c].ms)
+				c++;
+			if (x->heap[c].ms >= v.ms)
+				break;
+			x->heap[j] = x->heap[c];
+			j = c;
+		}
+		x->heap[j] = v;
+	}
+}
+
 int sqs_idx_add(struct sqs_idx *x, uint64_t n, int64_t sent_ms, int64_t visible_ms,
 		enum sqs_state state)
 {
@@ -169,6 +209,8 @@ int sqs_idx_set(struct sqs_idx *x, struct sqs_m *m, enum sqs_state state, int64_
 	x->n_state[state]++;
 	m->state = (uint8_t)state;
 	m->visible_ms = state == SQS_READY ? 0 : visible_ms;
+	if (state == SQS_DELAYED || state == SQS_INFLIGHT)
+		heap_compact(x); /* m's own entry is live by now */
 	return 0;
 }
 

@@ -112,6 +112,8 @@ void sl_sqs_url(const struct sl_req *req, const char *name, char out[SL_SQS_URL_
  * <query_name><key_name>k</key_name><Value>v</Value></query_name>... */
 void sl_sqs_map_begin(struct sl_req *req, const char *json_name, const char *query_name);
 void sl_sqs_map_put(struct sl_req *req, const char *key_name, const char *k, const char *v);
+void sl_sqs_map_put_n(struct sl_req *req, const char *key_name, const char *k, const char *v,
+		      size_t vlen);
 void sl_sqs_map_end(struct sl_req *req);
 /* A list of strings: JSON "json_name": [..], query flattened <query_name>s. */
 void sl_sqs_list_begin(struct sl_req *req, const char *json_name, const char *query_name);

@@ -179,3 +179,25 @@ Test(sqs_part, random_operations_agree_with_a_plain_model)
 	sqs_idx_fini(&x);
 	free(md);
 }
+
+Test(sqs_part, repeated_deadline_changes_do_not_grow_the_heap)
+{
+	struct sqs_idx x;
+
+	cr_assert_eq(sqs_idx_init(&x), 0);
+	for (uint64_t n = 0; n < 3; n++) {
+		cr_assert_eq(sqs_idx_add(&x, n, 0, 0, SQS_READY), 0);
+		cr_assert_eq(sqs_idx_set(&x, sqs_idx_pop_ready(&x), SQS_INFLIGHT, 1000), 0);
+	}
+	/* One client moving one message's visibility a million times. */
+	for (int64_t i = 0; i < 1000000; i++)
+		cr_assert_eq(sqs_idx_set(&x, sqs_idx_find(&x, 1), SQS_INFLIGHT, 2000 + i), 0);
+	cr_assert_lt(x.heap_len, 2 * 3 + 64 + 1, "%lu heap entries for 3 messages",
+		     (unsigned long)x.heap_len);
+	/* Order survives the rebuilds. */
+	cr_assert_eq(sqs_idx_next_ms(&x), 1000);
+	sqs_idx_promote(&x, 1000);
+	cr_assert_eq(x.n_state[SQS_READY], 2);
+	cr_assert_eq(sqs_idx_next_ms(&x), 2000 + 999999);
+	sqs_idx_fini(&x);
+}
