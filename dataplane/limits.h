@@ -268,6 +268,23 @@
 /* Ours: MessageAttributeNames one receive may list (a message has at most
  * 10 attributes; prefixes cover the rest). */
 #define SL_SQS_RECV_NAMES_MAX 64
+/* Messages in flight per queue, standard and FIFO (AWS: about 120,000);
+ * a receive past it gets OverLimit. */
+#define SL_SQS_INFLIGHT_MAX 120000
+/* FIFO: the deduplication interval (AWS: 5 minutes), and ours: the sends a
+ * partition remembers for it (about 72 bytes each). Past the cap a send
+ * gets RequestThrottled until the oldest ones leave the window. */
+#define SL_SQS_DEDUP_WINDOW_MS 300000
+#define SL_SQS_DEDUP_MAX (1u << 21)
+/* Ours: dedup entries past their window dropped per send, and per second
+ * by the tick, so that expiry keeps up with any send rate. */
+#define SL_SQS_DEDUP_EXPIRE_PER_SEND 4
+#define SL_SQS_DEDUP_EXPIRE_CHUNK 65536
+/* FIFO ReceiveRequestAttemptId: how long a retry returns the same
+ * messages (AWS: 5 minutes), and the attempts a partition remembers
+ * (ours; the oldest is forgotten first). */
+#define SL_SQS_ATTEMPT_WINDOW_MS 300000
+#define SL_SQS_ATTEMPTS_MAX 4096
 
 /* ---- Timers ------------------------------------------------------------- */
 

@@ -34,6 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 		sl_sqs_attrs_md5(m.attrs, m.nattrs, md5);
+		if ((m.group && !sl_sqs_fifo_id_ok(m.group, m.group_len)) ||
+		    (m.dedup && !sl_sqs_fifo_id_ok(m.dedup, m.dedup_len)))
+			abort();
 	}
 	struct sl_sqs_receipt r;
 	if (sl_sqs_receipt_parse((const char *)data, size, &r) == 0) {
@@ -46,5 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sl_sqs_number_ok((const char *)data, size);
 	sl_sqs_attr_name_ok((const char *)data, size);
 	sl_sqs_attr_type_ok((const char *)data, size, &bin, &num);
+	sl_sqs_fifo_id_ok((const char *)data, size);
 	return 0;
 }

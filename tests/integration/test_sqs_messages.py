@@ -198,8 +198,10 @@ class SqsMessageTest(harness.KinesisTestCase):
                         ("w", {"DataType": "Binary", "StringValue": "v"})]:
             err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x",
                 MessageAttributes={name: a})
+        # A group id is fine on a standard queue (fair queues); a
+        # deduplication id is FIFO's only.
         err("InvalidParameterValue", self.c.send_message, QueueUrl=url, MessageBody="x",
-            MessageGroupId="g")
+            MessageDeduplicationId="d")
         err("ReceiptHandleIsInvalid", self.c.delete_message, QueueUrl=url, ReceiptHandle="junk")
         err("InvalidParameterValue", self.c.receive_message, QueueUrl=url, MaxNumberOfMessages=11)
         err("InvalidParameterValue", self.c.receive_message, QueueUrl=url, WaitTimeSeconds=21)

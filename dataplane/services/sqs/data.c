@@ -24,12 +24,17 @@
  * are read back from the log, from the page cache when there, through
  * io_uring when not.
  *
- * Not yet: FIFO queues (refused with UnsupportedOperation), the batch
- * operations, purge, more than one partition per queue.
+ * A FIFO partition schedules by message group (part.h) and keeps a
+ * deduplication window (dedup.h). A FIFO send's record stays live while
+ * its window lasts, even once its message is deleted, so that the window
+ * is rebuilt by replay after a restart.
+ *
+ * Not yet: more than one partition per queue.
  */
 #include "dataplane/services/sqs/data.h"
 
 #include <assert.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,7 @@
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
+#include "dataplane/services/sqs/dedup.h"
 #include "dataplane/services/sqs/msg.h"
 #include "dataplane/services/sqs/part.h"
 #include "dataplane/services/sqs/sqs.h"
@@ -82,6 +88,21 @@ struct sqs_wpart {
 	bool purge_live;            /* purge_rn is a live record (until its sweep ends) */
 	uint64_t purge_rn;
 	struct sl_msg sweep;
+	/* FIFO: the deduplication window, and the receive attempts a retry
+	 * with the same ReceiveRequestAttemptId gets again (a ring, oldest
+	 * overwritten first). */
+	bool fifo;
+	struct sqs_dedup dd;
+	struct sqs_attempt *attempts;
+	uint32_t attempts_next;
+};
+
+/* A FIFO receive, kept for its ReceiveRequestAttemptId. */
+struct sqs_attempt {
+	uint8_t key[16];
+	int64_t until_ms; /* 0: a free slot */
+	uint32_t count;
+	struct { uint64_t n; uint32_t receives; } m[SL_SQS_RECV_MAX];
 };
 
 enum op_kind { OP_SEND, OP_RECV, OP_DEL, OP_VIS, OP_MOVE };
@@ -114,9 +135,15 @@ struct sqs_op {
 	uint32_t delay_s;
 	char md5_body[33], md5_attrs[33], md5_sys[33];
 	bool has_attrs, has_sys;
+	bool fifo;
+	bool has_group;
+	uint8_t gkey[16];    /* FIFO: digest of the MessageGroupId */
+	uint8_t dkey[16];    /* FIFO: the deduplication key */
+	uint64_t seq_n;      /* FIFO: the record whose SequenceNumber it answers */
 	/* ReceiveMessage */
 	uint32_t max;
 	uint32_t wait_s;
+	int64_t poll_until_ms; /* a long poll's end, once it began */
 	uint32_t sys_want;   /* bit per system attribute */
 	uint32_t nnames;     /* message attribute names asked for */
 	bool all_names;
@@ -124,6 +151,8 @@ struct sqs_op {
 	struct sqs_taken taken[SL_SQS_RECV_MAX];
 	uint32_t ntaken, nread;
 	bool began, polling;
+	bool has_attempt;    /* FIFO: ReceiveRequestAttemptId */
+	uint8_t attempt[16];
 	struct sl_timer wait_timer;
 	struct sqs_op *poll_next;
 	struct sl_read_cursor cur;
@@ -187,11 +216,13 @@ static void wpart_release(struct sl_worker *w, struct sl_wlog *wl)
 	if (w)
 		sl_worker_timer_cancel(w, &wp->due);
 	sqs_idx_fini(&wp->idx);
+	sqs_dedup_fini(&wp->dd);
+	free(wp->attempts);
 	free(wp);
 	*wpart_slot(wl) = NULL;
 }
 
-static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t part)
+static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t part, bool fifo)
 {
 	struct sqs_wpart *wp = calloc(1, sizeof(*wp));
 
@@ -201,6 +232,8 @@ static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t
 		free(wp);
 		return NULL;
 	}
+	sqs_dedup_init(&wp->dd);
+	wp->fifo = fifo;
 	wp->wl = wl;
 	wp->uid = uid;
 	wp->part = part;
@@ -210,8 +243,62 @@ static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t
 	return wp;
 }
 
+/* A message leaves the partition (deleted, expired, purged or moved): out
+ * of the index, and its record dead, unless its deduplication window
+ * still needs it (then it dies when the window ends). */
+static void msg_drop(struct sqs_wpart *wp, uint64_t n)
+{
+	struct sqs_dedup_e *e = wp->fifo ? sqs_dedup_by_n(&wp->dd, n) : NULL;
+
+	sqs_idx_remove(&wp->idx, n);
+	if (e)
+		e->gone = true;
+	else
+		sl_shardlog_kill(wp->wl->log, n);
+}
+
+static void dedup_gone(void *arg, uint64_t n)
+{
+	struct sqs_wpart *wp = arg;
+
+	sl_shardlog_kill(wp->wl->log, n);
+}
+
+/* A FIFO message's keys: its group's digest, and its deduplication key
+ * (the id, with the group under DeduplicationScope messageGroup). */
+static void group_key(const char *group, size_t len, uint8_t out[16])
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+
+	EVP_Digest(group, len, d, &dl, EVP_md5(), NULL);
+	memcpy(out, d, 16);
+}
+
+static void dedup_key(bool by_group, const char *group, size_t glen, const char *id, size_t idlen,
+		      uint8_t out[16])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	uint8_t d[EVP_MAX_MD_SIZE], sep = 0;
+	unsigned dl = 0;
+
+	memset(out, 0, 16);
+	if (!c)
+		return;
+	EVP_DigestInit_ex(c, EVP_md5(), NULL);
+	if (by_group) {
+		EVP_DigestUpdate(c, group, glen);
+		EVP_DigestUpdate(c, &sep, 1); /* ids never hold a NUL */
+	}
+	EVP_DigestUpdate(c, id, idlen);
+	EVP_DigestFinal_ex(c, d, &dl);
+	EVP_MD_CTX_free(c);
+	memcpy(out, d, 16);
+}
+
 struct replay {
 	struct sqs_wpart *wp;
+	const struct sl_queue *q;
 	int64_t now;
 	int err;
 };
@@ -230,8 +317,24 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 			return true;
 		}
 		int64_t vis = m.sent_ms + (int64_t)m.delay_s * 1000;
-		if (sqs_idx_add(x, r->n, m.sent_ms, vis, vis > rp->now ? SQS_DELAYED : SQS_READY) < 0)
+		uint8_t gk[16];
+		bool grouped = rp->wp->fifo && m.group;
+		if (grouped)
+			group_key(m.group, m.group_len, gk);
+		if (sqs_idx_add(x, r->n, m.sent_ms, vis, vis > rp->now ? SQS_DELAYED : SQS_READY,
+				grouped ? gk : NULL) < 0)
 			rp->err = -ENOMEM;
+		/* A FIFO send still inside its window: remember it again, so a
+		 * duplicate after the restart is still caught. */
+		if (rp->wp->fifo && m.dedup && m.sent_ms + SL_SQS_DEDUP_WINDOW_MS > rp->now) {
+			uint8_t dk[16];
+			dedup_key(rp->q && rp->q->dedup_scope == SL_SQS_DEDUP_GROUP, m.group,
+				  m.group_len, m.dedup, m.dedup_len, dk);
+			int rc = sqs_dedup_add(&rp->wp->dd, dk, r->key, r->n,
+					       m.sent_ms + SL_SQS_DEDUP_WINDOW_MS);
+			if (rc == -ENOMEM)
+				rp->err = rc;
+		}
 		return rp->err == 0;
 	}
 	/* Receives, changes and deletes are never live; a purge, applied here
@@ -243,7 +346,8 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 		struct sqs_m *sm = sqs_idx_find(x, v.n);
 		if (sm) {
 			sm->receives = v.receives;
-			sm->first_recv_ms = v.first_recv_ms;
+			if (v.first_recv_ms && !sm->first_recv_d)
+				sqs_m_set_first_recv(sm, v.first_recv_ms);
 			if (sqs_idx_set(x, sm, SQS_INFLIGHT, v.visible_ms) < 0)
 				rp->err = -ENOMEM;
 		}
@@ -256,21 +360,16 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 	} else if (r->type == F_DEL && r->data_len == sizeof(uint64_t)) {
 		uint64_t n;
 		memcpy(&n, r->data, sizeof(n));
-		if (sqs_idx_find(x, n)) {
-			sqs_idx_remove(x, n);
-			sl_shardlog_kill(log, n);
-		}
+		if (sqs_idx_find(x, n))
+			msg_drop(rp->wp, n);
 	} else if (r->type == F_PURGE && r->data_len == sizeof(uint64_t)) {
 		uint64_t below;
 		memcpy(&below, r->data, sizeof(below));
 		/* Start-up, on the control thread: the whole table at once. */
 		for (uint64_t i = 0; i < x->cap; i++) {
 			/* A removal shifts a later entry into slot i: look again. */
-			while (x->tab[i].n != 0 && x->tab[i].n - 1 < below) {
-				uint64_t n = x->tab[i].n - 1;
-				sqs_idx_remove(x, n);
-				sl_shardlog_kill(log, n);
-			}
+			while (x->tab[i].n != 0 && x->tab[i].n - 1 < below)
+				msg_drop(rp->wp, x->tab[i].n - 1);
 		}
 	}
 	return rp->err == 0;
@@ -299,11 +398,8 @@ static void sweep_fn(struct sl_worker *w, struct sl_msg *msg)
 		uint64_t i = wp->sweep_slot;
 		/* Bounded by the chunk: each round removes one entry. */
 		for (uint32_t k = 0; k < SL_SQS_PURGE_CHUNK && x->tab[i].n != 0 &&
-				     x->tab[i].n - 1 < wp->purge_below; k++) {
-			uint64_t n = x->tab[i].n - 1;
-			sqs_idx_remove(x, n);
-			sl_shardlog_kill(wp->wl->log, n);
-		}
+				     x->tab[i].n - 1 < wp->purge_below; k++)
+			msg_drop(wp, x->tab[i].n - 1);
 	}
 	if (wp->sweep_slot < x->cap) {
 		msg->type = SL_MSG_CALL;
@@ -322,9 +418,9 @@ static void sweep_fn(struct sl_worker *w, struct sl_msg *msg)
 
 /* Rebuild a partition from its log: at start-up on the control thread, or
  * on the owner when start-up could not (then it reads with pread, once). */
-static int wpart_replay(struct sqs_wpart *wp)
+static int wpart_replay(struct sqs_wpart *wp, const struct sl_queue *q)
 {
-	struct replay rp = { wp, sl_now_ms(), 0 };
+	struct replay rp = { wp, q, sl_now_ms(), 0 };
 	int64_t rc = sl_shardlog_scan(wp->wl->log, replay_one, &rp);
 
 	sqs_idx_promote(&wp->idx, rp.now);
@@ -341,13 +437,14 @@ static struct sqs_wpart *wpart_get(struct sl_worker *w, uint64_t uid, uint32_t p
 	struct sqs_wpart *wp = *wpart_slot(wl);
 	if (wp)
 		return wp;
-	wp = wpart_attach(wl, uid, part);
+	const struct sl_queue *q = sl_queue_find_uid(sl_catalog_get(), uid);
+	wp = wpart_attach(wl, uid, part, q && q->fifo);
 	if (!wp) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	if (sl_shardlog_durable_n(wl->log) > sl_shardlog_first_n(wl->log)) {
-		*err = wpart_replay(wp);
+		*err = wpart_replay(wp, q);
 		if (*err < 0) {
 			wpart_release(w, wl);
 			return NULL;
@@ -391,7 +488,7 @@ static void serve_polls(struct sl_worker *w, struct sqs_wpart *wp)
 {
 	sqs_idx_promote(&wp->idx, sl_now_ms());
 	/* Each round answers one poll or stops. */
-	while (wp->polls && wp->idx.n_state[SQS_READY] > 0) {
+	while (wp->polls && sqs_idx_any_ready(&wp->idx)) {
 		struct sqs_op *op = wp->polls;
 		wp->polls = op->poll_next;
 		if (!wp->polls)
@@ -462,7 +559,11 @@ static void send_durable(struct sl_worker *w, struct sl_waiter *wt)
 
 	assert(m && m->state == SQS_PENDING);
 	if (!wt->reached) {
-		/* Never durable: never received, never acknowledged. */
+		/* Never durable: never received, never acknowledged, and no
+		 * duplicate of it either (its window entry is void). */
+		struct sqs_dedup_e *e = wp->fifo ? sqs_dedup_by_n(&wp->dd, op->wt.target_n - 1) : NULL;
+		if (e)
+			e->until_ms = INT64_MIN;
 		sqs_idx_remove(&wp->idx, op->wt.target_n - 1);
 		op_fail(op, SL_SQS_E_INTERNAL, "the message could not be stored");
 		sl_msg_reply(w, &op->msg);
@@ -480,6 +581,33 @@ static void send_durable(struct sl_worker *w, struct sl_waiter *wt)
 		arm_due(w, wp);
 	else
 		serve_polls(w, wp);
+}
+
+/* A duplicate FIFO send: answered once the send it repeats is durable. */
+static void dup_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct sqs_op *op = wt->arg;
+
+	if (!wt->reached)
+		op_fail(op, SL_SQS_E_INTERNAL, "the message could not be stored");
+	sl_msg_reply(w, &op->msg);
+}
+
+/* FIFO: a send within the window of an earlier one with the same key is
+ * accepted and stores nothing; it answers with the earlier message's id
+ * and sequence number. Returns true when op was such a duplicate. */
+static bool send_dedup(struct sl_worker *w, struct sqs_wpart *wp, struct sqs_op *op,
+		       int64_t now)
+{
+	sqs_dedup_expire(&wp->dd, now, SL_SQS_DEDUP_EXPIRE_PER_SEND, dedup_gone, wp);
+	struct sqs_dedup_e *e = sqs_dedup_find(&wp->dd, op->dkey, now);
+	if (!e)
+		return false;
+	memcpy(op->id, e->msg_id, sizeof(op->id));
+	op->seq_n = e->n;
+	op->wt = (struct sl_waiter){ .target_n = e->n + 1, .cb = dup_durable, .arg = op };
+	sl_worker_commit(w, wp->wl, &op->wt);
+	return true;
 }
 
 static void send_call(struct sl_worker *w, struct sl_msg *msg)
@@ -502,12 +630,28 @@ static void send_call(struct sl_worker *w, struct sl_msg *msg)
 	}
 	op->wp = wp;
 	int64_t now = sl_now_ms();
+	if (wp->fifo && send_dedup(w, wp, op, now))
+		return;
+	if (wp->fifo && sqs_dedup_count(&wp->dd) >= SL_SQS_DEDUP_MAX) {
+		op_fail(op, SL_SQS_E_THROTTLED, "The deduplication window of this queue is full; "
+						"retry later.");
+		sl_msg_reply(w, msg);
+		return;
+	}
 	int rc = sl_shardlog_append_typed(wp->wl->log, F_SEND, op->id, sizeof(op->id), op->rec,
 					  op->rec_len, now, &n);
-	if (rc == 0 && sqs_idx_add(&wp->idx, n, now, 0, SQS_PENDING) < 0) {
+	if (rc == 0 && sqs_idx_add(&wp->idx, n, now, 0, SQS_PENDING,
+				   wp->fifo && op->has_group ? op->gkey : NULL) < 0) {
 		sl_shardlog_kill(wp->wl->log, n); /* staged, but never receivable */
 		rc = -ENOMEM;
 	}
+	if (rc == 0 && wp->fifo &&
+	    sqs_dedup_add(&wp->dd, op->dkey, op->id, n, now + SL_SQS_DEDUP_WINDOW_MS) < 0) {
+		sqs_idx_remove(&wp->idx, n);
+		sl_shardlog_kill(wp->wl->log, n);
+		rc = -ENOMEM;
+	}
+	op->seq_n = n;
 	if (rc < 0) {
 		op_fail(op, SL_SQS_E_INTERNAL, rc == -ENOBUFS ? "the partition is busy, retry" :
 							       "the message could not be stored");
@@ -526,7 +670,10 @@ enum {
 	SYS_RECEIVES = 1u << 2,
 	SYS_FIRST_RECV = 1u << 3,
 	SYS_TRACE = 1u << 4,
-	SYS_ALL = 0x1f,
+	SYS_GROUP = 1u << 5,
+	SYS_DEDUP = 1u << 6,
+	SYS_SEQ = 1u << 7,
+	SYS_ALL = 0xff,
 };
 
 static void recv_read_next(struct sl_worker *w, struct sqs_op *op);
@@ -546,74 +693,195 @@ static void recv_durable(struct sl_worker *w, struct sl_waiter *wt)
 	recv_read_next(w, op);
 }
 
+enum take_res { TAKE_OK, TAKE_GONE, TAKE_MOVING, TAKE_STOP };
+
+/* One READY message m (record n) for receive op: taken (in flight, its
+ * RECV staged), gone (purged, or expired and its delete staged), moving
+ * to the dead-letter queue (hidden), or stop (the log is full: it stays
+ * READY). *last becomes 1 + the newest record staged. */
+static enum take_res take_one(struct sl_worker *w, struct sqs_op *op, struct sqs_m *m,
+			      int64_t now, uint64_t *last)
+{
+	struct sqs_wpart *wp = op->wp;
+	struct sl_shardlog *log = wp->wl->log;
+	uint64_t n = m->n - 1, rn;
+
+	if (purged(wp, m)) {
+		/* The purge record covers it: no delete of its own. */
+		msg_drop(wp, n);
+		return TAKE_GONE;
+	}
+	if (now - m->sent_ms >= (int64_t)op->retention_s * 1000) {
+		/* Past the queue's retention: deleted, and the delete is written
+		 * so that a longer retention later cannot bring it back. */
+		if (sl_shardlog_append_typed(log, F_DEL, NULL, 0, &n, sizeof(n), now, &rn) < 0) {
+			sqs_idx_set(&wp->idx, m, SQS_READY, 0); /* next time */
+			return TAKE_STOP;
+		}
+		sl_shardlog_kill(log, rn);
+		msg_drop(wp, n);
+		*last = rn + 1;
+		return TAKE_GONE;
+	}
+	if (op->max_receives && m->receives >= op->max_receives) {
+		/* Received maxReceiveCount times already: this receive moves it
+		 * to the dead-letter queue instead. It is hidden meanwhile; no
+		 * record is written, so a crash before the move lands only
+		 * means it moves on a later receive. */
+		if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, now + SL_SQS_MOVE_RETRY_MS) < 0)
+			sqs_idx_set(&wp->idx, m, SQS_READY, 0);
+		else if (moves_in_flight < SL_SQS_MOVES_MAX)
+			move_start(w, wp, n, op->dlq_uid);
+		return TAKE_MOVING;
+	}
+	int64_t first = sqs_m_first_recv(m);
+	struct rec_recv r = { n, m->receives + 1, 0, now + (int64_t)op->vis_s * 1000,
+			      first ? first : now };
+	if (sl_shardlog_append_typed(log, F_RECV, NULL, 0, &r, sizeof(r), now, &rn) < 0) {
+		sqs_idx_set(&wp->idx, m, SQS_READY, 0);
+		return TAKE_STOP;
+	}
+	sl_shardlog_kill(log, rn);
+	m->receives = r.receives;
+	if (!first)
+		sqs_m_set_first_recv(m, now);
+	if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, r.visible_ms) < 0) {
+		/* The heap could not grow: visible again at once. */
+		sqs_idx_set(&wp->idx, m, SQS_READY, 0);
+	}
+	op->taken[op->ntaken++] = (struct sqs_taken){ n, r.receives, r.first_recv_ms };
+	*last = rn + 1;
+	return TAKE_OK;
+}
+
+/* FIFO: take whole groups, each from its oldest message on, in the order
+ * the groups became receivable. A group left with messages it could not
+ * take goes back in line. */
+static bool take_groups(struct sl_worker *w, struct sqs_op *op, int64_t now, uint64_t *last)
+{
+	struct sqs_idx *x = &op->wp->idx;
+	bool stop = false;
+
+	/* Each round empties one receivable group's turn or stops. */
+	while (op->ntaken < op->max && !stop) {
+		uint32_t g = sqs_idx_pop_group(x);
+		if (!g)
+			break;
+		uint64_t ns[SL_SQS_RECV_MAX];
+		uint32_t k = sqs_idx_group_ready(x, g, ns, op->max - op->ntaken);
+		for (uint32_t i = 0; i < k; i++) {
+			struct sqs_m *m = sqs_idx_find(x, ns[i]);
+			enum take_res tr = m ? take_one(w, op, m, now, last) : TAKE_GONE;
+			if (tr == TAKE_STOP)
+				stop = true;
+			if (tr == TAKE_STOP || tr == TAKE_MOVING)
+				break; /* a hidden message blocks the rest of its group */
+		}
+		/* Every message of it gone (expired): its next ones may be due. */
+		if (x->groups_cap > g && x->groups[g].live)
+			sqs_idx_group_check(x, g);
+	}
+	return *last != 0;
+}
+
+static bool take_ready(struct sl_worker *w, struct sqs_op *op, int64_t now, uint64_t *last)
+{
+	/* Each round takes or drops one message, at most max taken. */
+	while (op->ntaken < op->max) {
+		struct sqs_m *m = sqs_idx_pop_ready(&op->wp->idx);
+		if (!m || take_one(w, op, m, now, last) == TAKE_STOP)
+			break;
+	}
+	return *last != 0;
+}
+
+static struct sqs_attempt *attempt_find(struct sqs_wpart *wp, const uint8_t *key, int64_t now)
+{
+	/* Bounded by the ring: a scan of at most SL_SQS_ATTEMPTS_MAX keys. */
+	for (uint32_t i = 0; wp->attempts && i < SL_SQS_ATTEMPTS_MAX; i++) {
+		struct sqs_attempt *a = &wp->attempts[i];
+		if (a->until_ms > now && memcmp(a->key, key, 16) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+/* A retried FIFO receive (same ReceiveRequestAttemptId within 5 minutes):
+ * when every message it returned is still in flight from that receive,
+ * the same messages and handles again, with their visibility timeout
+ * started anew. Returns true when op took them. */
+static bool attempt_retry(struct sqs_op *op, int64_t now, uint64_t *last)
+{
+	struct sqs_wpart *wp = op->wp;
+	struct sqs_attempt *a = attempt_find(wp, op->attempt, now);
+	uint64_t rn;
+
+	if (!a || a->count == 0)
+		return false;
+	for (uint32_t i = 0; i < a->count; i++) {
+		struct sqs_m *m = sqs_idx_find(&wp->idx, a->m[i].n);
+		if (!m || m->state != SQS_INFLIGHT || m->receives != a->m[i].receives ||
+		    purged(wp, m))
+			return false; /* changed since: a new receive */
+	}
+	for (uint32_t i = 0; i < a->count && i < op->max; i++) {
+		struct sqs_m *m = sqs_idx_find(&wp->idx, a->m[i].n);
+		struct rec_vis v = { a->m[i].n, now + (int64_t)op->vis_s * 1000 };
+		if (sl_shardlog_append_typed(wp->wl->log, F_VIS, NULL, 0, &v, sizeof(v), now, &rn) < 0)
+			break;
+		sl_shardlog_kill(wp->wl->log, rn);
+		int64_t first = sqs_m_first_recv(m);
+		sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, v.visible_ms);
+		op->taken[op->ntaken++] = (struct sqs_taken){ a->m[i].n, a->m[i].receives, first };
+		*last = rn + 1;
+	}
+	return op->ntaken > 0;
+}
+
+static void attempt_keep(struct sqs_op *op, int64_t now)
+{
+	struct sqs_wpart *wp = op->wp;
+
+	if (!wp->attempts && !(wp->attempts = calloc(SL_SQS_ATTEMPTS_MAX, sizeof(*wp->attempts))))
+		return; /* a retry then receives anew, as after the window */
+	struct sqs_attempt *a = attempt_find(wp, op->attempt, now);
+	if (!a) {
+		a = &wp->attempts[wp->attempts_next];
+		wp->attempts_next = (wp->attempts_next + 1) % SL_SQS_ATTEMPTS_MAX;
+	}
+	memcpy(a->key, op->attempt, 16);
+	a->until_ms = now + SL_SQS_ATTEMPT_WINDOW_MS;
+	a->count = op->ntaken;
+	for (uint32_t i = 0; i < op->ntaken; i++) {
+		a->m[i].n = op->taken[i].n;
+		a->m[i].receives = op->taken[i].receives;
+	}
+}
+
 /* Take up to op->max ready messages; answer, or wait when none is ready. */
 static void recv_take(struct sl_worker *w, struct sqs_op *op)
 {
 	struct sqs_wpart *wp = op->wp;
-	struct sl_shardlog *log = wp->wl->log;
 	int64_t now = sl_now_ms();
 	uint64_t last = 0;
-	bool wrote = false;
+	bool wrote;
 
 	sqs_idx_promote(&wp->idx, now);
-	/* Each round takes or expires one message, at most max taken. */
-	while (op->ntaken < op->max) {
-		struct sqs_m *m = sqs_idx_pop_ready(&wp->idx);
-		if (!m)
-			break;
-		uint64_t n = m->n - 1, rn;
-		if (purged(wp, m)) {
-			/* The purge record covers it: no delete of its own. */
-			sqs_idx_remove(&wp->idx, n);
-			sl_shardlog_kill(log, n);
-			continue;
-		}
-		if (now - m->sent_ms >= (int64_t)op->retention_s * 1000) {
-			/* Past the queue's retention: deleted, and the delete is
-			 * written so that a longer retention later cannot bring
-			 * it back. */
-			if (sl_shardlog_append_typed(log, F_DEL, NULL, 0, &n, sizeof(n), now, &rn) == 0) {
-				sl_shardlog_kill(log, rn);
-				sl_shardlog_kill(log, n);
-				sqs_idx_remove(&wp->idx, n);
-				last = rn;
-				wrote = true;
-			} else {
-				sqs_idx_set(&wp->idx, m, SQS_READY, 0); /* next time */
-				break;
-			}
-			continue;
-		}
-		if (op->max_receives && m->receives >= op->max_receives) {
-			/* Received maxReceiveCount times already: this receive
-			 * moves it to the dead-letter queue instead. It is hidden
-			 * meanwhile; no record is written, so a crash before the
-			 * move lands only means it moves on a later receive. */
-			if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, now + SL_SQS_MOVE_RETRY_MS) < 0)
-				sqs_idx_set(&wp->idx, m, SQS_READY, 0);
-			else if (moves_in_flight < SL_SQS_MOVES_MAX)
-				move_start(w, wp, n, op->dlq_uid);
-			continue;
-		}
-		struct rec_recv r = { n, m->receives + 1, 0, now + (int64_t)op->vis_s * 1000,
-				      m->first_recv_ms ? m->first_recv_ms : now };
-		if (sl_shardlog_append_typed(log, F_RECV, NULL, 0, &r, sizeof(r), now, &rn) < 0) {
-			sqs_idx_set(&wp->idx, m, SQS_READY, 0);
-			break;
-		}
-		sl_shardlog_kill(log, rn);
-		if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, r.visible_ms) < 0) {
-			/* The heap could not grow: visible again at once. */
-			sqs_idx_set(&wp->idx, m, SQS_READY, 0);
-		}
-		m->receives = r.receives;
-		m->first_recv_ms = r.first_recv_ms;
-		op->taken[op->ntaken++] = (struct sqs_taken){ n, r.receives, r.first_recv_ms };
-		last = rn;
-		wrote = true;
+	if (wp->idx.n_state[SQS_INFLIGHT] >= SL_SQS_INFLIGHT_MAX) {
+		/* AWS's in-flight limit: 120,000 per queue. */
+		op_fail(op, SL_SQS_E_OVER_LIMIT, "The maximum number of in flight messages is "
+						 "reached.");
+		sl_msg_reply(w, &op->msg);
+		return;
 	}
+	if (wp->fifo && op->has_attempt && attempt_retry(op, now, &last))
+		wrote = true;
+	else
+		wrote = wp->fifo ? take_groups(w, op, now, &last) : take_ready(w, op, now, &last);
 	if (op->ntaken > 0) {
-		op->wt = (struct sl_waiter){ .target_n = last + 1, .cb = recv_durable, .arg = op };
+		if (wp->fifo && op->has_attempt)
+			attempt_keep(op, now);
+		op->wt = (struct sl_waiter){ .target_n = last, .cb = recv_durable, .arg = op };
 		sl_worker_commit(w, wp->wl, &op->wt);
 		return;
 	}
@@ -621,17 +889,20 @@ static void recv_take(struct sl_worker *w, struct sqs_op *op)
 		/* Only expiries: make them durable, without waiting for them. */
 		sl_worker_commit(w, wp->wl, NULL);
 	}
-	if (op->wait_s == 0 || sl_worker_stopping(w)) {
+	if (op->wait_s && !op->poll_until_ms)
+		op->poll_until_ms = now + (int64_t)op->wait_s * 1000;
+	if (op->poll_until_ms <= now || sl_worker_stopping(w)) {
 		poll_answer(w, op);
 		return;
 	}
-	/* Long poll: wait, costing nothing, until a send or a deadline. */
+	/* Long poll: wait, costing nothing, until a send or a deadline. A
+	 * wake-up that found nothing after all (the message expired, or went
+	 * to its dead-letter queue) waits on for the rest of the time. */
 	op->polling = true;
 	op->poll_next = NULL;
 	*wp->polls_tail = op;
 	wp->polls_tail = &op->poll_next;
-	sl_worker_timer(w, &op->wait_timer, (uint64_t)op->wait_s * 1000, poll_timeout, op);
-	op->wait_s = 0; /* a poll waits once */
+	sl_worker_timer(w, &op->wait_timer, (uint64_t)(op->poll_until_ms - now), poll_timeout, op);
 	arm_due(w, wp);
 }
 
@@ -653,6 +924,22 @@ static void recv_call(struct sl_worker *w, struct sl_msg *msg)
 		return;
 	}
 	recv_take(w, op);
+}
+
+/* A FIFO message's SequenceNumber: from its record number, so it grows
+ * along the partition (and so along each group), 20 digits as AWS's. */
+static void seq_fmt(uint64_t n, char out[24])
+{
+	snprintf(out, 24, "1%019llu", (unsigned long long)(n % 10000000000000000000ull));
+}
+
+static void put_seq(struct sl_enc *e, uint64_t n)
+{
+	char b[24];
+
+	seq_fmt(n, b);
+	sl_enc_key(e, "SequenceNumber");
+	sl_enc_cstr(e, b);
 }
 
 static void uuid_fmt(const uint8_t id[16], char out[37])
@@ -727,7 +1014,17 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 	sl_enc_cstr(e, md5);
 	sl_enc_key(e, "Body");
 	sl_enc_str(e, (const char *)m.body, m.body_len);
-	uint32_t sys = op->sys_want & (m.trace_len ? SYS_ALL : SYS_ALL & ~SYS_TRACE);
+	/* Only what this message has: a trace header, a group (FIFO, or a
+	 * fair queue's), a deduplication id and sequence number (FIFO). */
+	uint32_t sys = op->sys_want;
+	if (!m.trace_len)
+		sys &= ~SYS_TRACE;
+	if (!m.group)
+		sys &= ~SYS_GROUP;
+	if (!m.dedup || !op->wp->fifo)
+		sys &= ~SYS_DEDUP;
+	if (!op->wp->fifo)
+		sys &= ~SYS_SEQ;
 	if (sys) {
 		sl_sqs_map_begin(req, "Attributes", "Attribute");
 		if (sys & SYS_SENDER)
@@ -742,6 +1039,15 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 			/* Whole, however long: never cut to a buffer. */
 			sl_sqs_map_put_n(req, "Name", "AWSTraceHeader", (const char *)m.trace,
 					 m.trace_len);
+		}
+		if (sys & SYS_GROUP)
+			sl_sqs_map_put_n(req, "Name", "MessageGroupId", m.group, m.group_len);
+		if (sys & SYS_DEDUP)
+			sl_sqs_map_put_n(req, "Name", "MessageDeduplicationId", m.dedup, m.dedup_len);
+		if (sys & SYS_SEQ) {
+			char seq[24];
+			seq_fmt(tk->n, seq);
+			sl_sqs_map_put(req, "Name", "SequenceNumber", seq);
 		}
 		sl_sqs_map_end(req);
 	}
@@ -1010,7 +1316,13 @@ static void move_call(struct sl_worker *w, struct sl_msg *msg)
 		sl_msg_reply(w, msg);
 		return;
 	}
-	if (sqs_idx_add(&dq->idx, n, now, 0, SQS_PENDING) < 0) {
+	/* Into a FIFO dead-letter queue it keeps its group, at the end. */
+	struct sl_sqs_stored m;
+	uint8_t gk[16];
+	bool grouped = dq->fifo && sl_sqs_stored_decode(op->rec, op->rec_len, &m) == 0 && m.group;
+	if (grouped)
+		group_key(m.group, m.group_len, gk);
+	if (sqs_idx_add(&dq->idx, n, now, 0, SQS_PENDING, grouped ? gk : NULL) < 0) {
 		sl_shardlog_kill(dq->wl->log, n);
 		sl_msg_reply(w, msg);
 		return;
@@ -1035,8 +1347,7 @@ static void move_done(struct sl_worker *w, struct sl_msg *msg)
 		if (m && sl_shardlog_append_typed(wl->log, F_DEL, NULL, 0, &n, sizeof(n), sl_now_ms(),
 						  &rn) == 0) {
 			sl_shardlog_kill(wl->log, rn);
-			sl_shardlog_kill(wl->log, n);
-			sqs_idx_remove(&wp->idx, n);
+			msg_drop(wp, n);
 			sl_worker_commit(w, wl, NULL);
 		}
 	}
@@ -1104,8 +1415,7 @@ static void change_call(struct sl_worker *w, struct sl_msg *msg)
 			return;
 		}
 		sl_shardlog_kill(log, rn);
-		sl_shardlog_kill(log, n);
-		sqs_idx_remove(&wp->idx, n);
+		msg_drop(wp, n);
 	} else {
 		if (!current || m->state != SQS_INFLIGHT) {
 			op_fail(op, SL_SQS_E_MESSAGE_NOT_INFLIGHT, "Message does not exist or is not "
@@ -1162,6 +1472,8 @@ static void op_reply(struct sl_worker *w, struct sqs_op *op)
 			sl_enc_key(&req->out, "MD5OfMessageSystemAttributes");
 			sl_enc_cstr(&req->out, op->md5_sys);
 		}
+		if (op->fifo)
+			put_seq(&req->out, op->seq_n);
 		sl_reply_end(req);
 	} else if (op->kind == OP_DEL || op->kind == OP_VIS) {
 		sl_reply_begin(req);
@@ -1198,11 +1510,6 @@ static const struct sl_queue *op_queue(struct sl_worker *w, struct sl_req *req,
 	const struct sl_queue *q = sl_queue_find(sl_catalog_get(), req->region, name);
 	if (!q) {
 		sl_sqs_error(req, SL_SQS_E_NONEXISTENT_QUEUE, "The specified queue does not exist.");
-		return NULL;
-	}
-	if (q->fifo) {
-		sl_sqs_error(req, SL_SQS_E_UNSUPPORTED,
-			     "Messages of FIFO queues are not served by this sluice yet.");
 		return NULL;
 	}
 	return q;
@@ -1364,6 +1671,58 @@ static int read_attrs(struct sl_fields *f, struct sl_sqs_attr *attrs, unsigned *
 	return 0;
 }
 
+/* MessageGroupId (FIFO: required; standard: kept, for fair queues) and
+ * MessageDeduplicationId (FIFO only; required without
+ * ContentBasedDeduplication) into m, decoded into the arena. 0, or -1
+ * with the error set. */
+static int fifo_ids(struct sl_req *req, const struct sl_queue *q, struct sl_fields *f,
+		    struct sl_sqs_stored *m, uint8_t **arena, uint8_t *end)
+{
+	static const char *const names[2] = { "MessageGroupId", "MessageDeduplicationId" };
+
+	for (int k = 0; k < 2; k++) {
+		int i = member(f, (int)f->obj, names[k]);
+		if (i < 0) {
+			if (k == 0 && q->fifo) {
+				sl_sqs_error(req, SL_SQS_E_MISSING_PARAMETER,
+					     "The request must contain the parameter MessageGroupId.");
+				return -1;
+			}
+			if (k == 1 && q->fifo && !q->content_dedup) {
+				sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+					     "The queue should either have ContentBasedDeduplication "
+					     "enabled or MessageDeduplicationId provided explicitly");
+				return -1;
+			}
+			continue;
+		}
+		if (k == 1 && !q->fifo) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "The request include parameter that is not valid for this queue "
+				     "type");
+			return -1;
+		}
+		const char *v = (const char *)*arena;
+		long len = arena_str(f->t, i, arena, end);
+		if (len < 0 || !sl_sqs_fifo_id_ok(v, (size_t)len)) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "Value %.*s for parameter %s is invalid. Reason: It must be 1 to "
+				     "%d characters long and contain only alphanumeric characters "
+				     "and punctuation.", len > 0 ? (int)(len > 200 ? 200 : len) : 0,
+				     len > 0 ? v : "", names[k], SL_SQS_FIFO_ID_MAX);
+			return -1;
+		}
+		if (k == 0) {
+			m->group = v;
+			m->group_len = (uint32_t)len;
+		} else {
+			m->dedup = v;
+			m->dedup_len = (uint32_t)len;
+		}
+	}
+	return 0;
+}
+
 /* Check and encode one message to send (the request's root, or a batch
  * entry: f->obj) into op, with its strings and stored record in
  * [*arena, end). 0, or -1 with the error set (or captured). */
@@ -1379,13 +1738,10 @@ static int send_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_
 			     "The request must contain the parameter MessageBody.");
 		return -1;
 	}
-	if (member(f, obj, "MessageGroupId") >= 0 || member(f, obj, "MessageDeduplicationId") >= 0) {
-		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
-			     "The request include parameter that is not valid for this queue type");
-		return -1;
-	}
 	struct sl_sqs_stored m = { .sent_ms = 0 };
 	int64_t delay = q->delay_s;
+	if (fifo_ids(req, q, f, &m, arena, end) < 0)
+		return -1;
 	uint8_t *body = *arena;
 	long blen = arena_str(t, bi, arena, end);
 	int32_t bad = 0;
@@ -1405,6 +1761,13 @@ static int send_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_
 				     "Invalid binary character '#x%X' was found in the message body, "
 				     "the set of allowed characters is #x9 | #xA | #xD | #x20 to "
 				     "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF", bad);
+		return -1;
+	}
+	if (q->fifo && member(f, obj, "DelaySeconds") >= 0) {
+		/* FIFO queues delay by queue only. */
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value for parameter DelaySeconds is invalid. Reason: The request "
+			     "include parameter that is not valid for this queue type.");
 		return -1;
 	}
 	if (sl_sqs_int(f, "DelaySeconds", 0, SL_SQS_DELAY_MAX_S, false, &delay) < 0)
@@ -1440,6 +1803,31 @@ static int send_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_
 	m.delay_s = (uint32_t)delay;
 	m.sent_ms = sl_now_ms();
 	op->delay_s = (uint32_t)delay;
+	op->fifo = q->fifo;
+	op->has_group = q->fifo;
+	if (q->fifo) {
+		char hex[65];
+		if (!m.dedup) {
+			/* ContentBasedDeduplication: the SHA-256 of the body, in
+			 * hex, and kept as the message's deduplication id. */
+			uint8_t d[EVP_MAX_MD_SIZE];
+			unsigned dl = 0;
+			EVP_Digest(body, (size_t)blen, d, &dl, EVP_sha256(), NULL);
+			for (unsigned i = 0; i < 32; i++)
+				snprintf(hex + 2 * i, 3, "%02x", d[i]);
+			if ((size_t)(end - *arena) < 64) {
+				sl_sqs_error(req, SL_SQS_E_INTERNAL, "no room for the message");
+				return -1;
+			}
+			memcpy(*arena, hex, 64);
+			m.dedup = (const char *)*arena;
+			m.dedup_len = 64;
+			*arena += 64;
+		}
+		group_key(m.group, m.group_len, op->gkey);
+		dedup_key(q->dedup_scope == SL_SQS_DEDUP_GROUP, m.group, m.group_len, m.dedup,
+			  m.dedup_len, op->dkey);
+	}
 	sl_sqs_md5_hex(body, (size_t)blen, op->md5_body);
 	op->has_attrs = m.nattrs > 0;
 	if (op->has_attrs)
@@ -1552,6 +1940,8 @@ static void batch_reply(struct sl_worker *w, struct sqs_batch *b)
 				sl_enc_key(e, "MD5OfMessageSystemAttributes");
 				sl_enc_cstr(e, op->md5_sys);
 			}
+			if (op->fifo)
+				put_seq(e, op->seq_n);
 		}
 		sl_enc_obj_end(e);
 	}
@@ -1750,6 +2140,9 @@ static const struct {
 	{ "ApproximateReceiveCount", SYS_RECEIVES },
 	{ "ApproximateFirstReceiveTimestamp", SYS_FIRST_RECV },
 	{ "AWSTraceHeader", SYS_TRACE },
+	{ "MessageGroupId", SYS_GROUP },
+	{ "MessageDeduplicationId", SYS_DEDUP },
+	{ "SequenceNumber", SYS_SEQ },
 };
 
 struct name_list {
@@ -1769,8 +2162,8 @@ static int want_sys(void *arg, const char *s, size_t len)
 			return 0;
 		}
 	}
-	/* FIFO attributes and the rest of the model's names mean nothing on
-	 * a standard queue; AWS ignores them there. */
+	/* The rest of the model's names (DeadLetterQueueSourceArn...) name
+	 * nothing this server keeps; AWS ignores names that do not apply. */
 	return 0;
 }
 
@@ -1850,6 +2243,23 @@ void sl_sqs_receive_message(struct sl_worker *w, struct sl_req *req)
 	    sl_sqs_list(&f, "MessageAttributeNames", "MessageAttributeName",
 			SL_SQS_ATTR_NAME_MAX + 1, want_name, &nl) < 0)
 		goto fail;
+	char attempt[SL_SQS_FIFO_ID_MAX + 1];
+	int ai = sl_sqs_str(&f, "ReceiveRequestAttemptId", attempt, sizeof(attempt), 0,
+			    SL_SQS_FIFO_ID_MAX, false);
+	if (ai == SL_FIELD_ERR)
+		goto fail;
+	if (ai == 1 && q->fifo) {
+		/* Standard queues ignore it, as AWS does. */
+		if (!sl_sqs_fifo_id_ok(attempt, strlen(attempt))) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "Value %s for parameter ReceiveRequestAttemptId is invalid. "
+				     "Reason: It must contain only alphanumeric characters and "
+				     "punctuation.", attempt);
+			goto fail;
+		}
+		op->has_attempt = true;
+		group_key(attempt, strlen(attempt), op->attempt);
+	}
 	op->max = (uint32_t)max;
 	op->vis_s = (uint32_t)vis;
 	op->wait_s = (uint32_t)wait;
@@ -1933,8 +2343,9 @@ static void preload_one(uint64_t uid, uint32_t part, void *arg)
 				 (unsigned long long)uid, part, strerror(-err));
 		return;
 	}
-	struct sqs_wpart *wp = wpart_attach(wl, uid, part);
-	int rc = wp ? wpart_replay(wp) : -ENOMEM;
+	const struct sl_queue *q = sl_queue_find_uid(pl->c, uid);
+	struct sqs_wpart *wp = wpart_attach(wl, uid, part, q->fifo);
+	int rc = wp ? wpart_replay(wp, q) : -ENOMEM;
 	if (rc < 0) {
 		sl_error("sqs: queue %016llx partition %u: replay: %s", (unsigned long long)uid, part,
 			 strerror(-rc));
@@ -1971,9 +2382,15 @@ static void stop_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
  * segment and every later one). */
 static void tick_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 {
+	struct sqs_wpart *wp = wl->release == wpart_release ? *wpart_slot(wl) : NULL;
+
 	(void)arg;
-	if (wl->release != wpart_release)
+	if (!wp)
 		return; /* not an SQS partition */
+	/* Sends whose deduplication window ended: the records of those
+	 * already deleted die now. */
+	if (wp->fifo)
+		sqs_dedup_expire(&wp->dd, sl_now_ms(), SL_SQS_DEDUP_EXPIRE_CHUNK, dedup_gone, wp);
 	int rc = sl_worker_drop_dead(w, wl);
 	if (rc < 0)
 		sl_warn("sqs: queue %016llx partition %u: dropping dead segments: %s",

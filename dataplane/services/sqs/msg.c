@@ -232,6 +232,21 @@ size_t sl_sqs_attrs_size(const struct sl_sqs_attr *a, unsigned n)
 
 #define STORED_VERSION 1
 #define STORED_HDR 20 /* version, flags, nattrs, sent_ms, delay_s, and the body's length */
+#define STORED_GROUP 1u
+#define STORED_DEDUP 2u
+
+bool sl_sqs_fifo_id_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > SL_SQS_FIFO_ID_MAX)
+		return false;
+	/* Letters, digits and punctuation are exactly ASCII's printable
+	 * characters but the space. */
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
 
 static uint8_t *put16(uint8_t *p, uint32_t v)
 {
@@ -268,6 +283,10 @@ size_t sl_sqs_stored_size(const struct sl_sqs_stored *m)
 	for (unsigned i = 0; i < m->nattrs; i++)
 		s += 2 + m->attrs[i].name_len + 2 + m->attrs[i].type_len + 1 + 4 +
 		     m->attrs[i].value_len;
+	if (m->group)
+		s += 2 + m->group_len;
+	if (m->dedup)
+		s += 2 + m->dedup_len;
 	return s;
 }
 
@@ -276,8 +295,10 @@ void sl_sqs_stored_encode(const struct sl_sqs_stored *m, uint8_t *out)
 	uint8_t *p = out;
 
 	assert(m->nattrs <= SL_SQS_ATTRS_MAX);
+	assert(!m->group || sl_sqs_fifo_id_ok(m->group, m->group_len));
+	assert(!m->dedup || sl_sqs_fifo_id_ok(m->dedup, m->dedup_len));
 	*p++ = STORED_VERSION;
-	*p++ = 0;
+	*p++ = (uint8_t)((m->group ? STORED_GROUP : 0) | (m->dedup ? STORED_DEDUP : 0));
 	p = put16(p, m->nattrs);
 	p = put64(p, (uint64_t)m->sent_ms);
 	p = put32(p, m->delay_s);
@@ -294,6 +315,14 @@ void sl_sqs_stored_encode(const struct sl_sqs_stored *m, uint8_t *out)
 		*p++ = a->binary;
 		p = put32(p, a->value_len);
 		p = put_bytes(p, a->value, a->value_len);
+	}
+	if (m->group) {
+		p = put16(p, m->group_len);
+		p = put_bytes(p, m->group, m->group_len);
+	}
+	if (m->dedup) {
+		p = put16(p, m->dedup_len);
+		p = put_bytes(p, m->dedup, m->dedup_len);
 	}
 	assert((size_t)(p - out) == sl_sqs_stored_size(m));
 }
@@ -334,7 +363,8 @@ int sl_sqs_stored_decode(const uint8_t *p, size_t n, struct sl_sqs_stored *m)
 	m->sent_ms = (int64_t)get_le(&r, 8);
 	m->delay_s = (uint32_t)get_le(&r, 4);
 	m->body_len = (uint32_t)get_le(&r, 4);
-	if (r.bad || version != STORED_VERSION || flags != 0 || m->nattrs > SL_SQS_ATTRS_MAX ||
+	if (r.bad || version != STORED_VERSION || (flags & ~(STORED_GROUP | STORED_DEDUP)) ||
+	    m->nattrs > SL_SQS_ATTRS_MAX ||
 	    m->delay_s > SL_SQS_DELAY_MAX_S || m->body_len > SL_SQS_MSG_SIZE_MAX)
 		return -EINVAL;
 	m->body = take(&r, m->body_len);
@@ -358,6 +388,18 @@ int sl_sqs_stored_decode(const uint8_t *p, size_t n, struct sl_sqs_stored *m)
 		    type_bin != (bin == 1))
 			return -EINVAL;
 		a->binary = bin == 1;
+	}
+	if (flags & STORED_GROUP) {
+		m->group_len = (uint32_t)get_le(&r, 2);
+		m->group = (const char *)take(&r, m->group_len);
+		if (r.bad || !sl_sqs_fifo_id_ok(m->group, m->group_len))
+			return -EINVAL;
+	}
+	if (flags & STORED_DEDUP) {
+		m->dedup_len = (uint32_t)get_le(&r, 2);
+		m->dedup = (const char *)take(&r, m->dedup_len);
+		if (r.bad || !sl_sqs_fifo_id_ok(m->dedup, m->dedup_len))
+			return -EINVAL;
 	}
 	return r.p == r.end ? 0 : -EINVAL;
 }

@@ -64,9 +64,11 @@ size_t sl_sqs_attrs_size(const struct sl_sqs_attr *a, unsigned n);
 /* A message as a partition log stores it (the record's data; its key is
  * the 16-byte message id). Encoding: u8 version, u8 flags, u16 nattrs,
  * u64 sent_ms, u32 delay_s, then the body (u32 length + bytes), the trace
- * header (AWSTraceHeader, u32 + bytes, empty when none), and each
- * attribute as u16 name length + name, u16 type length + type, u8 binary,
- * u32 value length + value; little-endian. */
+ * header (AWSTraceHeader, u32 + bytes, empty when none), each attribute
+ * as u16 name length + name, u16 type length + type, u8 binary, u32 value
+ * length + value, and last the MessageGroupId (flag 1) and the
+ * MessageDeduplicationId (flag 2), each as u16 length + bytes;
+ * little-endian. */
 struct sl_sqs_stored {
 	int64_t sent_ms;
 	uint32_t delay_s;
@@ -74,9 +76,18 @@ struct sl_sqs_stored {
 	uint32_t body_len;
 	const uint8_t *trace;
 	uint32_t trace_len;
+	const char *group;   /* NULL: none */
+	uint32_t group_len;
+	const char *dedup;   /* NULL: none */
+	uint32_t dedup_len;
 	unsigned nattrs;
 	struct sl_sqs_attr attrs[SL_SQS_ATTRS_MAX];
 };
+
+/* A MessageGroupId, MessageDeduplicationId or ReceiveRequestAttemptId:
+ * 1..128 characters, each a letter, a digit or ASCII punctuation. */
+#define SL_SQS_FIFO_ID_MAX 128
+bool sl_sqs_fifo_id_ok(const char *s, size_t n);
 size_t sl_sqs_stored_size(const struct sl_sqs_stored *m);
 /* Write m into out (sl_sqs_stored_size(m) bytes). */
 void sl_sqs_stored_encode(const struct sl_sqs_stored *m, uint8_t *out);

@@ -11,6 +11,14 @@
  * Ring and heap entries are hints: a message whose state moved on since is
  * skipped when its entry comes up, so a state change never searches them.
  *
+ * A FIFO partition orders by message group instead of the ready ring:
+ * each group keeps its messages' record numbers in send order, and counts
+ * its messages in flight. A group is receivable when none is in flight and
+ * its oldest message is READY; such groups wait in a ring of their own, in
+ * the order they became receivable, and a receive takes a group's messages
+ * from its oldest on. Groups are found by a 16-byte key (a digest of the
+ * MessageGroupId) and freed with their last message.
+ *
  * One thread (the owner worker; the control thread during start-up replay).
  * A pointer from sqs_idx_find() is valid until the next add or remove.
  * Record numbers are never reused (they come from a log), which is what
@@ -34,9 +42,24 @@ struct sqs_m {
 	uint64_t n;            /* the send's record number; 0 in a free slot is n + 1 */
 	int64_t sent_ms;
 	int64_t visible_ms;    /* DELAYED, INFLIGHT: when it becomes READY */
-	int64_t first_recv_ms; /* 0 until received */
+	uint32_t first_recv_d; /* 1 + ms from sent_ms to its first receive; 0: never */
 	uint32_t receives;     /* also the receive sequence of its newest handle */
+	uint32_t group;        /* FIFO: its group's index; 0: none */
 	uint8_t state;
+};
+
+/* When m was first received, or 0; and set it (once). */
+int64_t sqs_m_first_recv(const struct sqs_m *m);
+void sqs_m_set_first_recv(struct sqs_m *m, int64_t ms);
+
+struct sqs_group {
+	uint8_t key[16];
+	uint64_t *ring;        /* its messages' record numbers, oldest at head (hints) */
+	uint32_t ring_cap, ring_head, ring_len;
+	uint32_t live;         /* its messages in the index; 0: a free slot */
+	uint32_t inflight;     /* of those, in flight */
+	uint32_t next_free;
+	bool listed;           /* in the ready-group ring */
 };
 
 struct sqs_idx {
@@ -48,6 +71,14 @@ struct sqs_idx {
 	struct sqs_due { int64_t ms; uint64_t n; } *heap;
 	uint64_t heap_len, heap_cap;
 	uint64_t n_state[SQS_INFLIGHT + 1]; /* messages per state */
+	/* FIFO groups: slots 1.., a free list, a key table (open addressing,
+	 * entries are slot numbers, 0: empty) and the receivable ring. */
+	struct sqs_group *groups;
+	uint32_t groups_cap, groups_free, ngroups;
+	uint32_t *gtab;
+	uint32_t gtab_cap;
+	uint32_t *gring;
+	uint32_t gring_cap, gring_head, gring_len;
 };
 
 int sqs_idx_init(struct sqs_idx *x);
@@ -55,9 +86,11 @@ void sqs_idx_fini(struct sqs_idx *x);
 /* The message sent as record n, or NULL. */
 struct sqs_m *sqs_idx_find(const struct sqs_idx *x, uint64_t n);
 /* A new message (record n) in state PENDING (a live send) or, for replay,
- * READY or DELAYED until visible_ms. 0, -EEXIST, -ENOMEM. */
+ * READY or DELAYED until visible_ms; in the FIFO group of key gkey, or in
+ * none (NULL). Record numbers of one group must come in increasing order.
+ * 0, -EEXIST, -ENOMEM. */
 int sqs_idx_add(struct sqs_idx *x, uint64_t n, int64_t sent_ms, int64_t visible_ms,
-		enum sqs_state state);
+		enum sqs_state state, const uint8_t *gkey);
 /* Set m's state and deadline (READY ignores visible_ms), moving it between
  * the ring and the heap as needed. -ENOMEM when a ring or heap cannot grow
  * (the message keeps its old state). */
@@ -72,5 +105,21 @@ void sqs_idx_promote(struct sqs_idx *x, int64_t now_ms);
 struct sqs_m *sqs_idx_pop_ready(struct sqs_idx *x);
 /* The earliest deadline of a DELAYED or INFLIGHT message, or -1. */
 int64_t sqs_idx_next_ms(struct sqs_idx *x);
+
+/* Whether a receive would find a message now: one READY (no groups), or a
+ * receivable group. */
+bool sqs_idx_any_ready(struct sqs_idx *x);
+/* The group that became receivable first, unlinked from the ring, or 0.
+ * The caller takes its messages (sqs_idx_group_ready) and sets them in
+ * flight; a group it leaves receivable must be offered again with
+ * sqs_idx_group_check. */
+uint32_t sqs_idx_pop_group(struct sqs_idx *x);
+/* Up to max record numbers of group g's oldest messages, in order, while
+ * they are READY; how many. */
+uint32_t sqs_idx_group_ready(struct sqs_idx *x, uint32_t g, uint64_t *out, uint32_t max);
+/* Put g in the receivable ring if it is receivable and not there. */
+void sqs_idx_group_check(struct sqs_idx *x, uint32_t g);
+/* The group of key gkey, or 0. */
+uint32_t sqs_idx_group_find(const struct sqs_idx *x, const uint8_t *gkey);
 
 #endif

@@ -138,6 +138,47 @@ Test(sqs_msg, a_stored_send_reads_back_and_no_prefix_or_variant_passes)
 	free(buf);
 }
 
+Test(sqs_msg, a_fifo_send_keeps_its_group_and_deduplication_ids)
+{
+	struct sl_sqs_stored m = { .sent_ms = 5, .body = (const uint8_t *)"b", .body_len = 1,
+				   .group = "orders-7", .group_len = 8,
+				   .dedup = "id!#$%&'()*+,-./:;<=>?@[]^_`{|}~", .dedup_len = 32 };
+	size_t n = sl_sqs_stored_size(&m);
+	uint8_t *buf = malloc(n);
+	struct sl_sqs_stored r;
+
+	sl_sqs_stored_encode(&m, buf);
+	cr_assert_eq(sl_sqs_stored_decode(buf, n, &r), 0);
+	cr_assert_eq(r.group_len, 8);
+	cr_assert_eq(memcmp(r.group, "orders-7", 8), 0);
+	cr_assert_eq(r.dedup_len, 32);
+	cr_assert_eq(memcmp(r.dedup, m.dedup, 32), 0);
+	/* Without the group: the dedup id alone; a record of neither is the
+	 * format of earlier versions and still reads. */
+	m.group = NULL;
+	m.group_len = 0;
+	cr_assert_eq(sl_sqs_stored_size(&m), n - 2 - 8);
+	sl_sqs_stored_encode(&m, buf);
+	cr_assert_eq(sl_sqs_stored_decode(buf, n - 10, &r), 0);
+	cr_assert_null(r.group);
+	cr_assert_eq(r.dedup_len, 32);
+	/* An id with a space is not one this encoder writes. */
+	buf[n - 10 - 1] = ' ';
+	cr_assert_neq(sl_sqs_stored_decode(buf, n - 10, &r), 0);
+	/* An unknown flag is refused. */
+	sl_sqs_stored_encode(&m, buf);
+	buf[1] |= 4;
+	cr_assert_neq(sl_sqs_stored_decode(buf, n - 10, &r), 0);
+	free(buf);
+	cr_assert(sl_sqs_fifo_id_ok("a", 1));
+	cr_assert_not(sl_sqs_fifo_id_ok("", 0));
+	cr_assert_not(sl_sqs_fifo_id_ok("caf\xc3\xa9", 5));
+	char long_id[130];
+	memset(long_id, 'x', sizeof(long_id));
+	cr_assert(sl_sqs_fifo_id_ok(long_id, 128));
+	cr_assert_not(sl_sqs_fifo_id_ok(long_id, 129));
+}
+
 Test(sqs_msg, receipt_handles_round_trip_and_refuse_anything_else)
 {
 	struct sl_sqs_receipt a = { 0x0102030405060708ull, 987654321ull, 3, 7 }, b;

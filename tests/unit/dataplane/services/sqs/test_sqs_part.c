@@ -16,9 +16,9 @@ Test(sqs_part, ready_messages_come_out_oldest_first_and_deadlines_promote)
 
 	cr_assert_eq(sqs_idx_init(&x), 0);
 	for (uint64_t n = 0; n < 5; n++)
-		cr_assert_eq(sqs_idx_add(&x, n * 3, 1000, 0, SQS_PENDING), 0);
+		cr_assert_eq(sqs_idx_add(&x, n * 3, 1000, 0, SQS_PENDING, NULL), 0);
 	cr_assert_null(sqs_idx_pop_ready(&x), "pending messages are not receivable");
-	cr_assert_eq(sqs_idx_add(&x, 3, 1000, 0, SQS_PENDING), -EEXIST);
+	cr_assert_eq(sqs_idx_add(&x, 3, 1000, 0, SQS_PENDING, NULL), -EEXIST);
 	/* Durable out of order: they become ready in that order. */
 	uint64_t order[] = { 6, 0, 12, 3 };
 	for (int i = 0; i < 4; i++)
@@ -89,7 +89,7 @@ Test(sqs_part, random_operations_agree_with_a_plain_model)
 		uint64_t n = (uint64_t)(rand() % N);
 		int op = rand() % 6;
 		if (op == 0 && !md[n].used) {
-			cr_assert_eq(sqs_idx_add(&x, n, now, 0, SQS_PENDING), 0);
+			cr_assert_eq(sqs_idx_add(&x, n, now, 0, SQS_PENDING, NULL), 0);
 			md[n] = (struct model){ true, true, SQS_PENDING, 0, 0, 0 };
 		} else if (op == 1 && md[n].live && md[n].state == SQS_PENDING) {
 			bool delay = rand() % 3 == 0;
@@ -186,7 +186,7 @@ Test(sqs_part, repeated_deadline_changes_do_not_grow_the_heap)
 
 	cr_assert_eq(sqs_idx_init(&x), 0);
 	for (uint64_t n = 0; n < 3; n++) {
-		cr_assert_eq(sqs_idx_add(&x, n, 0, 0, SQS_READY), 0);
+		cr_assert_eq(sqs_idx_add(&x, n, 0, 0, SQS_READY, NULL), 0);
 		cr_assert_eq(sqs_idx_set(&x, sqs_idx_pop_ready(&x), SQS_INFLIGHT, 1000), 0);
 	}
 	/* One client moving one message's visibility a million times. */
