@@ -90,6 +90,7 @@ struct attrs {
 	bool fifo_queue;          /* the queue they are for is (or will be) FIFO */
 	bool creating;            /* CreateQueue: FifoQueue may be given */
 	const char *region;
+	const char *qname;        /* the queue they are for */
 	struct sl_req *req;
 };
 
@@ -185,6 +186,15 @@ static int check_redrive(struct attrs *a, const char *v, size_t len)
 		sl_sqs_error(a->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
 			     "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
 			     "queue must be same type of queue as the source.", v);
+		return SL_FIELD_ERR;
+	}
+	char src[SL_QUEUE_ARN_MAX + 1];
+	snprintf(src, sizeof(src), "%s%s", prefix, a->qname);
+	if (!sl_queue_redrive_allows(dlq, src)) {
+		sl_sqs_error(a->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter RedrivePolicy is invalid. Reason: The "
+			     "RedriveAllowPolicy of %s does not allow %s to use it as its "
+			     "dead-letter queue.", v, arn, src);
 		return SL_FIELD_ERR;
 	}
 	return 0;
@@ -292,9 +302,11 @@ static int attr_one(void *arg, const char *name, const char *v, size_t len)
 }
 
 /* Read and check the request's attributes for a queue of the given type. */
-static int attrs_read(struct sl_fields *f, struct attrs *a, bool fifo_queue, bool creating)
+static int attrs_read(struct sl_fields *f, struct attrs *a, bool fifo_queue, bool creating,
+		      const char *qname)
 {
 	memset(a, 0, sizeof(*a));
+	a->qname = qname;
 	a->req = f->req;
 	a->creating = creating;
 	a->region = f->req->region;
@@ -599,7 +611,7 @@ void sl_sqs_create_queue(struct sl_req *req)
 			     "to 80 in length");
 		return;
 	}
-	if (attrs_read(&f, &a, fifo, true) < 0) {
+	if (attrs_read(&f, &a, fifo, true, name) < 0) {
 		attrs_free(&a);
 		return;
 	}
@@ -924,7 +936,7 @@ void sl_sqs_set_queue_attributes(struct sl_req *req)
 
 	if (!q)
 		return;
-	int n = attrs_read(&f, &a, q->fifo, false);
+	int n = attrs_read(&f, &a, q->fifo, false, q->name);
 	if (n == 0)
 		sl_sqs_error(req, SL_SQS_E_MISSING_PARAMETER,
 			     "The request must contain the parameter Attribute.Name.");
@@ -1090,4 +1102,376 @@ int sl_sqs_ctl_install(void)
 	ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
 	policy_toks = malloc(sizeof(*policy_toks) * POLICY_TOKS_MAX);
 	return ctl_toks && policy_toks ? 0 : -ENOMEM;
+}
+
+/* ---- ListDeadLetterSourceQueues ------------------------------------------------ */
+
+/* Whether q's RedrivePolicy names the queue of ARN arn. */
+static bool redrive_targets(const struct sl_queue *q, const char *arn)
+{
+	struct sl_doc_tok t[16];
+	char target[SL_QUEUE_ARN_MAX + 1];
+
+	if (!q->redrive || sl_json_parse((const uint8_t *)q->redrive, strlen(q->redrive), t, 16) <= 0 ||
+	    t[0].type != SL_DOC_OBJ)
+		return false;
+	int ai = sl_doc_get(t, 0, "deadLetterTargetArn");
+	return ai >= 0 && sl_doc_str(&t[ai], target, sizeof(target)) > 0 && strcmp(target, arn) == 0;
+}
+
+struct dlq_walk {
+	struct sl_req *req;
+	char arn[SL_QUEUE_ARN_MAX];
+	uint32_t max, n;
+	bool more;
+	char last[SL_SQS_NAME_MAX + 1];
+};
+
+static bool dlq_source_one(const struct sl_queue *q, void *arg)
+{
+	struct dlq_walk *dw = arg;
+	char url[SL_SQS_URL_LEN];
+
+	if (!redrive_targets(q, dw->arn))
+		return true;
+	if (dw->n == dw->max) {
+		dw->more = true;
+		return false;
+	}
+	sl_sqs_url(dw->req, q->name, url);
+	sl_enc_cstr(&dw->req->out, url);
+	snprintf(dw->last, sizeof(dw->last), "%s", q->name);
+	dw->n++;
+	return true;
+}
+
+void sl_sqs_list_dead_letter_source_queues(struct sl_req *req)
+{
+	struct sl_fields f;
+	char token[2 * SL_SQS_NAME_MAX + 8], after[SL_SQS_NAME_MAX + 1] = "";
+	int64_t max = SL_SQS_LIST_MAX;
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q)
+		return;
+	int has_max = sl_sqs_int(&f, "MaxResults", 1, SL_SQS_LIST_MAX, false, &max);
+	int has_token = has_max < 0 ? has_max :
+		sl_sqs_str(&f, "NextToken", token, sizeof(token), 0, sizeof(token) - 1, false);
+	if (has_max < 0 || has_token < 0)
+		return;
+	if (has_token > 0 && token[0]) {
+		long n = sl_base64_dec((uint8_t *)after, token, strlen(token));
+		bool fifo;
+		if (n <= 0 || (size_t)n > SL_SQS_NAME_MAX || memchr(after, 0, (size_t)n) ||
+		    (after[n] = '\0', !name_valid(after, &fifo))) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
+			return;
+		}
+	}
+	struct dlq_walk dw = { .req = req, .max = (uint32_t)max };
+	sl_queue_arn(q, dw.arn);
+	sl_reply_begin(req);
+	/* Required in the reply, even empty. */
+	sl_sqs_list_begin(req, "queueUrls", "QueueUrl");
+	sl_queue_walk(sl_catalog_master(), req->region, after[0] ? after : NULL, dlq_source_one, &dw);
+	sl_sqs_list_end(req);
+	if (dw.more && has_max > 0) {
+		char tok[2 * SL_SQS_NAME_MAX + 8];
+		size_t tl = sl_base64_enc(tok, (const uint8_t *)dw.last, strlen(dw.last));
+		tok[tl] = '\0';
+		sl_enc_key(&req->out, "NextToken");
+		sl_enc_cstr(&req->out, tok);
+	}
+	sl_reply_end(req);
+}
+
+/* ---- AddPermission and RemovePermission --------------------------------------- */
+
+/* The end of the JSON value starting at p (a policy checked when set):
+ * past its closing brace or bracket, strings and escapes skipped. */
+static const char *json_end(const char *p, const char *end)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (; p < end; p++) {
+		if (in_str) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				in_str = false;
+			continue;
+		}
+		if (*p == '"')
+			in_str = true;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+	}
+	return end;
+}
+
+struct perm_list {
+	struct sl_req *req;
+	char (*items)[SL_QUEUE_ARN_MAX];
+	uint32_t n, max;
+	bool accounts;
+};
+
+static const char *const sqs_actions[] = {
+	"*", "AddPermission", "CancelMessageMoveTask", "ChangeMessageVisibility",
+	"ChangeMessageVisibilityBatch", "CreateQueue", "DeleteMessage", "DeleteMessageBatch",
+	"DeleteQueue", "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues",
+	"ListMessageMoveTasks", "ListQueueTags", "ListQueues", "PurgeQueue", "ReceiveMessage",
+	"RemovePermission", "SendMessage", "SendMessageBatch", "SetQueueAttributes",
+	"StartMessageMoveTask", "TagQueue", "UntagQueue",
+};
+
+static int perm_item(void *arg, const char *s, size_t len)
+{
+	struct perm_list *pl = arg;
+	bool ok = false;
+
+	if (pl->accounts) {
+		ok = len == 12 && strspn(s, "0123456789") == 12;
+	} else {
+		for (size_t i = 0; i < sizeof(sqs_actions) / sizeof(sqs_actions[0]) && !ok; i++)
+			ok = strcmp(s, sqs_actions[i]) == 0;
+	}
+	if (!ok || pl->n == pl->max) {
+		sl_sqs_error(pl->req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter %s is invalid. Reason: %s.", s,
+			     pl->accounts ? "AWSAccountId" : "ActionName",
+			     pl->n == pl->max ? "too many values" :
+			     pl->accounts ? "it must be a 12-digit account id" :
+					    "it must be an Amazon SQS action or *");
+		return SL_FIELD_ERR;
+	}
+	snprintf(pl->items[pl->n++], SL_QUEUE_ARN_MAX, "%s", s);
+	return 0;
+}
+
+static bool label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= SL_SQS_NAME_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}
+
+/* Append JSON string s (escaped) to the buffer at *p, within end. */
+static void put_json_str(char **p, char *end, const char *s)
+{
+	if (*p < end)
+		*(*p)++ = '"';
+	for (; *s && *p + 6 < end; s++) {
+		if (*s == '"' || *s == '\\')
+			*(*p)++ = '\\';
+		*(*p)++ = *s;
+	}
+	if (*p < end)
+		*(*p)++ = '"';
+}
+
+static void put_raw(char **p, char *end, const char *s, size_t n)
+{
+	size_t room = (size_t)(end - *p);
+
+	if (n > room)
+		n = room;
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+static void put_cstr(char **p, char *end, const char *s)
+{
+	put_raw(p, end, s, strlen(s));
+}
+
+/* The queue's policy rebuilt: its statements but the one with Sid drop
+ * (when given), plus add (when given), under its Version and Id (or the
+ * defaults). *found tells whether drop was there. The result, malloc'd,
+ * "" when no statement is left, or NULL when it would exceed the policy
+ * size (or out of memory). */
+static char *policy_rebuild(const struct sl_queue *q, const char *drop, const char *add,
+			    bool *found)
+{
+	char arn[SL_QUEUE_ARN_MAX], sid[SL_SQS_NAME_MAX + 2];
+	const char *old = q->policy && q->policy[0] ? q->policy : NULL;
+	size_t cap = SL_SQS_POLICY_MAX + 1, nst = 0;
+	char *out = malloc(cap + 1), *p = out, *end = out + cap;
+	int n = old ? json_value(old, strlen(old)) : -1;
+
+	*found = false;
+	if (!out)
+		return NULL;
+	sl_queue_arn(q, arn);
+	put_cstr(&p, end, "{\"Version\":");
+	int vi = n > 0 ? sl_doc_get(policy_toks, 0, "Version") : -1;
+	int ii = n > 0 ? sl_doc_get(policy_toks, 0, "Id") : -1;
+	char v[64], id[SL_QUEUE_ARN_MAX + 32];
+	if (vi < 0 || sl_doc_str(&policy_toks[vi], v, sizeof(v)) <= 0)
+		snprintf(v, sizeof(v), "2012-10-17");
+	if (ii < 0 || sl_doc_str(&policy_toks[ii], id, sizeof(id)) <= 0)
+		snprintf(id, sizeof(id), "%s/SQSDefaultPolicy", arn);
+	put_json_str(&p, end, v);
+	put_cstr(&p, end, ",\"Id\":");
+	put_json_str(&p, end, id);
+	put_cstr(&p, end, ",\"Statement\":[");
+	int si = n > 0 ? sl_doc_get(policy_toks, 0, "Statement") : -1;
+	if (si >= 0) {
+		/* One statement, or a list of them. */
+		bool list = policy_toks[si].type == SL_DOC_ARR;
+		uint32_t cnt = list ? policy_toks[si].count : 1;
+		uint32_t c = list ? sl_doc_first((uint32_t)si) : (uint32_t)si;
+		const char *oend = old + strlen(old);
+		for (uint32_t k = 0; k < cnt; k++, c = sl_doc_next(policy_toks, c)) {
+			if (policy_toks[c].type != SL_DOC_OBJ)
+				continue;
+			int sidi = sl_doc_get(policy_toks, c, "Sid");
+			if (drop && sidi >= 0 && sl_doc_str(&policy_toks[sidi], sid, sizeof(sid)) > 0 &&
+			    strcmp(sid, drop) == 0) {
+				*found = true;
+				continue;
+			}
+			const char *s0 = (const char *)policy_toks[c].ptr;
+			if (nst++)
+				put_cstr(&p, end, ",");
+			put_raw(&p, end, s0, (size_t)(json_end(s0, oend) - s0));
+		}
+	}
+	if (add) {
+		if (nst++)
+			put_cstr(&p, end, ",");
+		put_raw(&p, end, add, strlen(add));
+	}
+	put_cstr(&p, end, "]}");
+	if (p == end) {
+		free(out);
+		return NULL; /* would not fit */
+	}
+	*p = '\0';
+	if (nst == 0)
+		out[0] = '\0';
+	return out;
+}
+
+void sl_sqs_add_permission(struct sl_req *req)
+{
+	struct sl_fields f;
+	char label[SL_SQS_NAME_MAX * 4 + 1], arn[SL_QUEUE_ARN_MAX];
+	char accounts[SL_SQS_LIST_MAX / 10][SL_QUEUE_ARN_MAX];
+	char actions[sizeof(sqs_actions) / sizeof(sqs_actions[0])][SL_QUEUE_ARN_MAX];
+	struct perm_list pa = { req, accounts, 0, sizeof(accounts) / sizeof(accounts[0]), true };
+	struct perm_list pc = { req, actions, 0, sizeof(actions) / sizeof(actions[0]), false };
+	const struct sl_queue *q = named_queue(req, &f);
+
+	if (!q || sl_sqs_str(&f, "Label", label, sizeof(label), 0, sizeof(label) - 1, true) < 0 ||
+	    sl_sqs_list(&f, "AWSAccountIds", "AWSAccountId", 64, perm_item, &pa) < 0 ||
+	    sl_sqs_list(&f, "Actions", "ActionName", 64, perm_item, &pc) < 0)
+		return;
+	if (!label_ok(label)) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter Label is invalid. Reason: it must be 1 to 80 "
+			     "alphanumeric characters, hyphens or underscores.", label);
+		return;
+	}
+	if (pa.n == 0 || pc.n == 0) {
+		sl_sqs_error(req, SL_SQS_E_MISSING_PARAMETER, "The request must contain the parameter "
+			     "%s.", pa.n == 0 ? "AWSAccountIds" : "Actions");
+		return;
+	}
+	/* The statement AWS writes: principals as account roots, actions
+	 * with the SQS: prefix, a single one as a string. */
+	size_t cap = 512 + (size_t)(pa.n + pc.n) * (SL_QUEUE_ARN_MAX + 16);
+	char *st = malloc(cap), *p = st, *end = st + cap - 1;
+	if (!st) {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return;
+	}
+	sl_queue_arn(q, arn);
+	put_cstr(&p, end, "{\"Sid\":");
+	put_json_str(&p, end, label);
+	put_cstr(&p, end, ",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":");
+	for (int k = 0; k < 2; k++) {
+		struct perm_list *pl = k == 0 ? &pa : &pc;
+		if (pl->n > 1)
+			put_cstr(&p, end, "[");
+		for (uint32_t i = 0; i < pl->n; i++) {
+			char v[SL_QUEUE_ARN_MAX + 32];
+			if (k == 0)
+				snprintf(v, sizeof(v), "arn:aws:iam::%s:root", pl->items[i]);
+			else
+				snprintf(v, sizeof(v), "SQS:%s", pl->items[i]);
+			if (i)
+				put_cstr(&p, end, ",");
+			put_json_str(&p, end, v);
+		}
+		if (pl->n > 1)
+			put_cstr(&p, end, "]");
+		put_cstr(&p, end, k == 0 ? "},\"Action\":" : ",\"Resource\":");
+	}
+	put_json_str(&p, end, arn);
+	put_cstr(&p, end, "}");
+	*p = '\0';
+	bool found;
+	char *pol = policy_rebuild(q, label, NULL, &found);
+	free(pol);
+	if (found) {
+		free(st);
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter Label is invalid. Reason: Already exists.", label);
+		return;
+	}
+	pol = policy_rebuild(q, NULL, st, &found);
+	free(st);
+	if (!pol) {
+		sl_sqs_error(req, SL_SQS_E_OVER_LIMIT, "The queue's policy would exceed %d bytes.",
+			     SL_SQS_POLICY_MAX);
+		return;
+	}
+	struct sl_queue *m = edit(req, q);
+	int rc = m ? sl_queue_set_str(&m->policy, pol) : -ENOMEM;
+	free(pol);
+	if (rc < 0) {
+		if (m)
+			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return;
+	}
+	m->modified_ms = sl_now_ms();
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
+void sl_sqs_remove_permission(struct sl_req *req)
+{
+	struct sl_fields f;
+	char label[SL_SQS_NAME_MAX * 4 + 1];
+	const struct sl_queue *q = named_queue(req, &f);
+	bool found;
+
+	if (!q || sl_sqs_str(&f, "Label", label, sizeof(label), 0, sizeof(label) - 1, true) < 0)
+		return;
+	char *pol = policy_rebuild(q, label, NULL, &found);
+	if (!found) {
+		free(pol);
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Value %s for parameter Label is invalid. Reason: can't find label on "
+			     "existing policy.", label);
+		return;
+	}
+	struct sl_queue *m = pol ? edit(req, q) : NULL;
+	int rc = m ? sl_queue_set_str(&m->policy, pol[0] ? pol : NULL) : -ENOMEM;
+	free(pol);
+	if (rc < 0) {
+		if (m || !pol)
+			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return;
+	}
+	m->modified_ms = sl_now_ms();
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
 }

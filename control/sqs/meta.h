@@ -15,6 +15,9 @@ void sl_sqs_set_queue_attributes(struct sl_req *req);
 void sl_sqs_tag_queue(struct sl_req *req);
 void sl_sqs_purge_queue(struct sl_req *req);
 void sl_sqs_untag_queue(struct sl_req *req);
+void sl_sqs_list_dead_letter_source_queues(struct sl_req *req);
+void sl_sqs_add_permission(struct sl_req *req);
+void sl_sqs_remove_permission(struct sl_req *req);
 void sl_sqs_list_queue_tags(struct sl_req *req);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "control/sqs/queues.h"
+#include "dataplane/codec/doc.h"
 #include "dataplane/runtime/config.h"
 
 const struct sl_cobj_type sl_queue_type = {
@@ -167,4 +168,28 @@ void sl_queue_untag(struct sl_queue *q, const char *key)
 			return;
 		}
 	}
+}
+
+bool sl_queue_redrive_allows(const struct sl_queue *dlq, const char *src_arn)
+{
+	struct sl_doc_tok t[SL_SQS_REDRIVE_SOURCES_MAX + 8];
+	char perm[16], arn[SL_QUEUE_ARN_MAX + 1];
+
+	if (!dlq->redrive_allow || !dlq->redrive_allow[0])
+		return true;
+	/* Checked when it was set: a map with a known permission. */
+	if (sl_json_parse((const uint8_t *)dlq->redrive_allow, strlen(dlq->redrive_allow), t,
+			  sizeof(t) / sizeof(t[0])) <= 0 || t[0].type != SL_DOC_OBJ)
+		return true;
+	int pi = sl_doc_get(t, 0, "redrivePermission"), si = sl_doc_get(t, 0, "sourceQueueArns");
+	if (pi < 0 || sl_doc_str(&t[pi], perm, sizeof(perm)) <= 0 || strcmp(perm, "allowAll") == 0)
+		return true;
+	if (strcmp(perm, "denyAll") == 0 || si < 0 || t[si].type != SL_DOC_ARR)
+		return false;
+	uint32_t c = sl_doc_first((uint32_t)si);
+	for (uint32_t k = 0; k < t[si].count; k++, c = sl_doc_next(t, c)) {
+		if (sl_doc_str(&t[c], arn, sizeof(arn)) > 0 && strcmp(arn, src_arn) == 0)
+			return true;
+	}
+	return false;
 }

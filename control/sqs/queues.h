@@ -66,6 +66,10 @@ void sl_queue_walk(const struct sl_catalog *c, const char *region, const char *a
 void sl_queue_arn(const struct sl_queue *q, char out[SL_QUEUE_ARN_MAX]);
 /* Queues in the catalog, every region. */
 uint64_t sl_queues_count(void);
+/* Whether dlq's RedriveAllowPolicy lets the queue of ARN src_arn use it as
+ * its dead-letter queue (no policy, or allowAll: every queue; denyAll:
+ * none; byQueue: those listed). */
+bool sl_queue_redrive_allows(const struct sl_queue *dlq, const char *src_arn);
 
 /* ---- Writer (control thread) ----------------------------------------------- */
 

@@ -341,5 +341,123 @@ class SqsQueryProtocolTest(unittest.TestCase):
         self.assertIn(b"<Code>AWS.SimpleQueueService.NonExistentQueue</Code>", out)
 
 
+PERMISSION_SCRIPT = textwrap.dedent("""
+    import json, sys, boto3
+    c = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1",
+                     aws_access_key_id="k", aws_secret_access_key="s")
+    u = c.create_queue(QueueName=sys.argv[2])["QueueUrl"]
+    c.add_permission(QueueUrl=u, Label="two", AWSAccountIds=["111122223333", "444455556666"],
+                     Actions=["ReceiveMessage", "DeleteMessage"])
+    p = json.loads(c.get_queue_attributes(QueueUrl=u, AttributeNames=["Policy"])[
+        "Attributes"]["Policy"])
+    st = p["Statement"][0]
+    assert st["Principal"]["AWS"] == ["arn:aws:iam::111122223333:root",
+                                      "arn:aws:iam::444455556666:root"], st
+    assert st["Action"] == ["SQS:ReceiveMessage", "SQS:DeleteMessage"], st
+    c.remove_permission(QueueUrl=u, Label="two")
+    assert "Policy" not in c.get_queue_attributes(QueueUrl=u, AttributeNames=["All"])["Attributes"]
+    d = c.create_queue(QueueName=sys.argv[2] + "-dlq")["QueueUrl"]
+    arn = c.get_queue_attributes(QueueUrl=d, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    c.create_queue(QueueName=sys.argv[2] + "-src", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": arn, "maxReceiveCount": 2})})
+    got = c.list_dead_letter_source_queues(QueueUrl=d)["queueUrls"]
+    assert got == [u + "-src"], got
+    print("sqs-query-permissions-ok")
+""")
+
+
+class SqsPermissionTest(harness.KinesisTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.server_for_class(cls)
+        cls.c = cls.server.client("sqs")
+
+    def policy(self, url):
+        a = self.c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return json.loads(a["Policy"]) if "Policy" in a else None
+
+    def test_add_and_remove_permission_edit_the_policy(self):
+        url = self.c.create_queue(QueueName=unique_name("perm"))["QueueUrl"]
+        arn = self.c.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.c.add_permission(QueueUrl=url, Label="send", AWSAccountIds=["111122223333"],
+                              Actions=["SendMessage"])
+        self.c.add_permission(QueueUrl=url, Label="all", AWSAccountIds=["444455556666"],
+                              Actions=["*"])
+        p = self.policy(url)
+        self.assertEqual(p["Id"], arn + "/SQSDefaultPolicy")
+        self.assertEqual(p["Statement"], [
+            {"Sid": "send", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+             "Action": "SQS:SendMessage", "Resource": arn},
+            {"Sid": "all", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+             "Action": "SQS:*", "Resource": arn}])
+        c = self.c
+        self.assertAwsError("InvalidParameterValue", c.add_permission, QueueUrl=url, Label="send",
+                            AWSAccountIds=["111122223333"], Actions=["SendMessage"])
+        for bad in ({"Label": "has space"}, {"AWSAccountIds": ["12"]}, {"Actions": ["Fly"]}):
+            kw = {"QueueUrl": url, "Label": "x", "AWSAccountIds": ["111122223333"],
+                  "Actions": ["SendMessage"]}
+            kw.update(bad)
+            self.assertAwsError("InvalidParameterValue", c.add_permission, **kw)
+        c.remove_permission(QueueUrl=url, Label="send")
+        self.assertEqual([s["Sid"] for s in self.policy(url)["Statement"]], ["all"])
+        self.assertAwsError("InvalidParameterValue", c.remove_permission, QueueUrl=url,
+                            Label="send")
+        c.remove_permission(QueueUrl=url, Label="all")
+        self.assertIsNone(self.policy(url), "no statement left: no policy")
+        # A policy set by hand keeps its statements around the new one.
+        mine = {"Version": "2012-10-17", "Id": "mine", "Statement": [
+            {"Sid": "own", "Effect": "Deny", "Principal": "*", "Action": "SQS:PurgeQueue",
+             "Resource": arn}]}
+        c.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(mine)})
+        c.add_permission(QueueUrl=url, Label="more", AWSAccountIds=["111122223333"],
+                         Actions=["GetQueueUrl"])
+        p = self.policy(url)
+        self.assertEqual((p["Id"], [s["Sid"] for s in p["Statement"]]), ("mine", ["own", "more"]))
+        self.assertEqual(p["Statement"][0], mine["Statement"][0])
+
+    def test_dead_letter_sources_and_redrive_allow_policy(self):
+        c = self.c
+        base = unique_name("dl")
+        dlq = c.create_queue(QueueName=base)["QueueUrl"]
+        arn = c.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rp = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3})
+        srcs = [c.create_queue(QueueName="%s-s%d" % (base, i), Attributes={"RedrivePolicy": rp})[
+            "QueueUrl"] for i in range(3)]
+        c.create_queue(QueueName=base + "-other")
+        self.assertEqual(c.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"], srcs)
+        page = c.list_dead_letter_source_queues(QueueUrl=dlq, MaxResults=2)
+        self.assertEqual(page["queueUrls"], srcs[:2])
+        rest = c.list_dead_letter_source_queues(QueueUrl=dlq, MaxResults=2,
+                                                NextToken=page["NextToken"])
+        self.assertEqual(rest["queueUrls"], srcs[2:])
+        self.assertNotIn("NextToken", rest)
+        self.assertEqual(c.list_dead_letter_source_queues(QueueUrl=srcs[0])["queueUrls"], [])
+        # byQueue admits the listed sources only; denyAll none.
+        src0_arn = arn + "-s0"
+        c.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": json.dumps(
+            {"redrivePermission": "byQueue", "sourceQueueArns": [src0_arn]})})
+        c.set_queue_attributes(QueueUrl=srcs[0], Attributes={"RedrivePolicy": rp})
+        self.assertAwsError("InvalidParameterValue", c.set_queue_attributes, QueueUrl=srcs[1],
+                            Attributes={"RedrivePolicy": rp})
+        c.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": json.dumps(
+            {"redrivePermission": "denyAll"})})
+        self.assertAwsError("InvalidParameterValue", c.create_queue, QueueName=base + "-s9",
+                            Attributes={"RedrivePolicy": rp})
+        # A source the policy refuses now keeps its messages instead of
+        # moving them.
+        c.send_message(QueueUrl=srcs[1], MessageBody="stays")
+        for _ in range(5):
+            m = c.receive_message(QueueUrl=srcs[1], VisibilityTimeout=0).get("Messages")
+            self.assertTrue(m, "the message moved to a dead-letter queue that refuses it")
+        self.assertNotIn("Messages", c.receive_message(QueueUrl=dlq))
+
+    @unittest.skipUnless(harness.debian_boto3(), "Debian's python3-boto3 is not installed")
+    def test_permissions_over_query_with_botocore_1_29(self):
+        r = harness.run_debian_python(PERMISSION_SCRIPT, self.server.endpoint, unique_name("qp"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("sqs-query-permissions-ok", r.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -2210,6 +2210,12 @@ static void redrive_of(const struct sl_queue *q, uint64_t *dlq_uid, uint32_t *ma
 		sl_queue_find(sl_catalog_get(), q->region, arn + pl) : NULL;
 	if (!dlq || dlq == q || max < 1 || max > SL_SQS_MAX_RECEIVE_MAX)
 		return;
+	/* A RedriveAllowPolicy changed since to refuse this queue: its
+	 * messages stay where they are, as with no dead-letter queue. */
+	char src[SL_QUEUE_ARN_MAX];
+	sl_queue_arn(q, src);
+	if (!sl_queue_redrive_allows(dlq, src))
+		return;
 	*dlq_uid = dlq->hdr.uid;
 	*max_receives = (uint32_t)max;
 }
