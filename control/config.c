@@ -18,10 +18,11 @@
 static const char usage[] =
 	"usage: sluice [options]\n"
 	"\n"
-	"Serves AWS Kinesis Data Streams (JSON 1.1 and CBOR, HTTP/1.1 and HTTP/2) on one port.\n"
+	"Serves AWS Kinesis Data Streams (JSON 1.1 and CBOR) and SQS (JSON 1.0 and query),\n"
+	"over HTTP/1.1 and HTTP/2, on one port.\n"
 	"\n"
 	"  --listen HOST:PORT        address to serve on (default 127.0.0.1:4566)\n"
-	"  --data-dir DIR            where streams and the catalog live (default ./data)\n"
+	"  --data-dir DIR            where streams, queues and the catalog live (default ./data)\n"
 	"  --workers N               worker threads, one per core (default: every core)\n"
 	"  --durability MODE         sync: reply after fdatasync (default)\n"
 	"                            batch: reply after write, fdatasync every --batch-ms\n"

@@ -280,6 +280,16 @@
  * by the tick, so that expiry keeps up with any send rate. */
 #define SL_SQS_DEDUP_EXPIRE_PER_SEND 4
 #define SL_SQS_DEDUP_EXPIRE_CHUNK 65536
+/* Message move tasks: the rate a task may ask for (AWS: 1..500 per
+ * second), and ours: how often a task's owner moves the next messages,
+ * the moves one task keeps in flight, how many messages a task without a
+ * rate starts per round, and the tasks the server remembers (running or
+ * not; ListMessageMoveTasks shows the newest of a queue). */
+#define SL_SQS_TASK_RATE_MAX 500
+#define SL_SQS_TASK_TICK_MS 20
+#define SL_SQS_TASK_INFLIGHT 64
+#define SL_SQS_TASK_CHUNK 64
+#define SL_SQS_TASKS_MAX 256
 /* FIFO ReceiveRequestAttemptId: how long a retry returns the same
  * messages (AWS: 5 minutes), and the attempts a partition remembers
  * (ours; the oldest is forgotten first). */

@@ -1475,3 +1475,291 @@ void sl_sqs_remove_permission(struct sl_req *req)
 	sl_reply_begin(req);
 	sl_reply_end(req);
 }
+
+/* ---- Message move tasks --------------------------------------------------------- */
+
+/* Every task the server remembers, running or ended; a slot is reused, the
+ * oldest ended first, only once its task has ended (the owner worker
+ * holds a running one). In memory: a restart forgets them, and a task
+ * running then stops. */
+static struct move_task {
+	struct sl_sqs_task t;
+	bool used;
+	bool has_dest;
+	uint32_t gen;            /* makes each handle of a slot distinct */
+	int64_t started_ms;
+	uint64_t seq;            /* start order */
+	uint64_t to_move;
+	char src_arn[SL_QUEUE_ARN_MAX + 1];
+	char dest_arn[SL_QUEUE_ARN_MAX + 1];
+} tasks[SL_SQS_TASKS_MAX];
+static uint64_t task_seq;
+
+static bool task_over(const struct move_task *mt)
+{
+	uint32_t st = atomic_load(&mt->t.status);
+
+	return st != SL_SQS_TASK_RUNNING && st != SL_SQS_TASK_CANCELLING;
+}
+
+/* The queue of an ARN `arn:aws:sqs:<region>:<account>:<name>`, or NULL. */
+static const struct sl_queue *queue_by_arn(const char *arn)
+{
+	char region[SL_REGION_MAX + 1];
+	const char *p = arn, *name;
+	size_t rl;
+
+	if (strncmp(p, "arn:aws:sqs:", 12) != 0)
+		return NULL;
+	p += 12;
+	name = strchr(p, ':');
+	rl = name ? (size_t)(name - p) : 0;
+	if (!name || rl == 0 || rl > SL_REGION_MAX)
+		return NULL;
+	memcpy(region, p, rl);
+	region[rl] = '\0';
+	name++;
+	size_t al = strlen(sl_cfg->account_id);
+	if (strncmp(name, sl_cfg->account_id, al) != 0 || name[al] != ':')
+		return NULL;
+	return sl_queue_find(sl_catalog_master(), region, name + al + 1);
+}
+
+struct source_seek {
+	const char *arn;
+	bool found;
+};
+
+static bool source_seek_one(const struct sl_queue *q, void *arg)
+{
+	struct source_seek *ss = arg;
+
+	ss->found = redrive_targets(q, ss->arn);
+	return !ss->found;
+}
+
+static void task_handle(const struct move_task *mt, char out[64])
+{
+	uint8_t raw[8];
+	uint32_t slot = (uint32_t)(mt - tasks);
+
+	memcpy(raw, &slot, 4);
+	memcpy(raw + 4, &mt->gen, 4);
+	size_t n = sl_base64_enc(out, raw, sizeof(raw));
+	out[n] = '\0';
+}
+
+static struct move_task *task_by_handle(const char *h)
+{
+	uint8_t raw[16];
+	uint32_t slot, gen;
+	long n = strlen(h) <= 16 ? sl_base64_dec(raw, h, strlen(h)) : -1;
+
+	if (n != 8)
+		return NULL;
+	memcpy(&slot, raw, 4);
+	memcpy(&gen, raw + 4, 4);
+	return slot < SL_SQS_TASKS_MAX && tasks[slot].used && tasks[slot].gen == gen ? &tasks[slot] :
+										     NULL;
+}
+
+void sl_sqs_start_message_move_task(struct sl_req *req)
+{
+	struct sl_fields f;
+	char src[SL_QUEUE_ARN_MAX + 1], dest[SL_QUEUE_ARN_MAX + 1] = "", handle[64];
+	int64_t rate = 0;
+
+	if (parse(req, &f) < 0 ||
+	    sl_sqs_str(&f, "SourceArn", src, sizeof(src), 0, SL_QUEUE_ARN_MAX, true) < 0)
+		return;
+	int has_dest = sl_sqs_str(&f, "DestinationArn", dest, sizeof(dest), 0, SL_QUEUE_ARN_MAX, false);
+	int has_rate = has_dest < 0 ? -1 :
+		sl_sqs_int(&f, "MaxNumberOfMessagesPerSecond", 1, SL_SQS_TASK_RATE_MAX, false, &rate);
+	if (has_dest < 0 || has_rate < 0)
+		return;
+	const struct sl_queue *sq = queue_by_arn(src);
+	if (!sq) {
+		sl_sqs_error(req, SL_SQS_E_RESOURCE_NOT_FOUND,
+			     "The resource that you specified for the SourceArn parameter doesn't "
+			     "exist.");
+		return;
+	}
+	struct source_seek ss = { src, false };
+	sl_queue_walk(sl_catalog_master(), sq->region, NULL, source_seek_one, &ss);
+	if (!ss.found) {
+		sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+			     "Source queue must be configured as a Dead Letter Queue.");
+		return;
+	}
+	const struct sl_queue *dq = NULL;
+	if (has_dest > 0 && dest[0]) {
+		dq = queue_by_arn(dest);
+		if (!dq) {
+			sl_sqs_error(req, SL_SQS_E_RESOURCE_NOT_FOUND,
+				     "The resource that you specified for the DestinationArn "
+				     "parameter doesn't exist.");
+			return;
+		}
+		if (dq == sq || dq->fifo != sq->fifo) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "The destination must be another queue of the source's type.");
+			return;
+		}
+	}
+	/* A free slot, or the oldest one whose task ended. */
+	struct move_task *mt = NULL;
+	for (uint32_t i = 0; i < SL_SQS_TASKS_MAX; i++) {
+		struct move_task *c = &tasks[i];
+		if (c->used && !task_over(c) && c->t.src_uid == sq->hdr.uid) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				     "There is already a task running. Only one active task is "
+				     "allowed for a source queue arn at a given time.");
+			return;
+		}
+		if (!c->used)
+			mt = mt && !mt->used ? mt : c;
+		else if (task_over(c) && (!mt || (mt->used && c->seq < mt->seq)))
+			mt = c;
+	}
+	if (!mt) {
+		sl_sqs_error(req, SL_SQS_E_OVER_LIMIT, "%d message move tasks are running, the most "
+			     "this server runs at once.", SL_SQS_TASKS_MAX);
+		return;
+	}
+	uint32_t gen = mt->gen + 1;
+	memset(mt, 0, sizeof(*mt));
+	mt->gen = gen;
+	mt->t.src_uid = sq->hdr.uid;
+	mt->t.dest_uid = dq ? dq->hdr.uid : 0;
+	mt->t.rate = (uint32_t)rate;
+	mt->has_dest = dq != NULL;
+	snprintf(mt->src_arn, sizeof(mt->src_arn), "%s", src);
+	snprintf(mt->dest_arn, sizeof(mt->dest_arn), "%s", dest);
+	int rc = sl_sqs_task_start(&mt->t, &mt->to_move);
+	if (rc < 0) {
+		sl_sqs_error(req, rc == -EBUSY ? SL_SQS_E_INVALID_PARAMETER_VALUE : SL_SQS_E_INTERNAL,
+			     rc == -EBUSY ? "There is already a task running." :
+					    "the task could not be started");
+		return;
+	}
+	mt->used = true;
+	mt->seq = ++task_seq;
+	mt->started_ms = sl_now_ms();
+	task_handle(mt, handle);
+	sl_reply_begin(req);
+	sl_enc_key(&req->out, "TaskHandle");
+	sl_enc_cstr(&req->out, handle);
+	sl_reply_end(req);
+}
+
+static const char *const task_status_names[] = {
+	[SL_SQS_TASK_RUNNING] = "RUNNING",
+	[SL_SQS_TASK_COMPLETED] = "COMPLETED",
+	[SL_SQS_TASK_CANCELLING] = "CANCELLING",
+	[SL_SQS_TASK_CANCELLED] = "CANCELLED",
+	[SL_SQS_TASK_FAILED] = "FAILED",
+};
+
+static const char *const task_failures[] = {
+	[SL_SQS_TASK_NO_SOURCE] = "A message has no source queue to go back to: give "
+				  "DestinationArn.",
+	[SL_SQS_TASK_DEST_GONE] = "The destination queue does not exist.",
+	[SL_SQS_TASK_QUEUE_GONE] = "The source queue was deleted.",
+};
+
+void sl_sqs_list_message_move_tasks(struct sl_req *req)
+{
+	struct sl_fields f;
+	char src[SL_QUEUE_ARN_MAX + 1], handle[64], num[24];
+	int64_t max = 1;
+
+	if (parse(req, &f) < 0 ||
+	    sl_sqs_str(&f, "SourceArn", src, sizeof(src), 0, SL_QUEUE_ARN_MAX, true) < 0 ||
+	    sl_sqs_int(&f, "MaxResults", 1, 10, false, &max) < 0)
+		return;
+	const struct sl_queue *sq = queue_by_arn(src);
+	if (!sq) {
+		sl_sqs_error(req, SL_SQS_E_RESOURCE_NOT_FOUND,
+			     "The resource that you specified for the SourceArn parameter doesn't "
+			     "exist.");
+		return;
+	}
+	sl_reply_begin(req);
+	sl_sqs_list_begin(req, "Results", "ListMessageMoveTasksResultEntry");
+	uint64_t below = UINT64_MAX;
+	/* Newest first: each round finds the next older task of the queue. */
+	for (int64_t k = 0; k < max; k++) {
+		struct move_task *mt = NULL;
+		for (uint32_t i = 0; i < SL_SQS_TASKS_MAX; i++) {
+			struct move_task *c = &tasks[i];
+			if (c->used && c->t.src_uid == sq->hdr.uid && c->seq < below &&
+			    (!mt || c->seq > mt->seq))
+				mt = c;
+		}
+		if (!mt)
+			break;
+		below = mt->seq;
+		struct sl_enc *e = &req->out;
+		uint32_t st = atomic_load(&mt->t.status);
+		sl_enc_obj_begin(e);
+		if (st == SL_SQS_TASK_RUNNING) {
+			task_handle(mt, handle);
+			sl_enc_key(e, "TaskHandle");
+			sl_enc_cstr(e, handle);
+		}
+		sl_enc_key(e, "Status");
+		sl_enc_cstr(e, st <= SL_SQS_TASK_FAILED && task_status_names[st] ?
+				       task_status_names[st] : "RUNNING");
+		sl_enc_key(e, "SourceArn");
+		sl_enc_cstr(e, mt->src_arn);
+		if (mt->has_dest) {
+			sl_enc_key(e, "DestinationArn");
+			sl_enc_cstr(e, mt->dest_arn);
+		}
+		if (mt->t.rate) {
+			sl_enc_key(e, "MaxNumberOfMessagesPerSecond");
+			sl_enc_int(e, mt->t.rate);
+		}
+		sl_enc_key(e, "ApproximateNumberOfMessagesMoved");
+		sl_enc_int(e, (int64_t)atomic_load(&mt->t.moved));
+		sl_enc_key(e, "ApproximateNumberOfMessagesToMove");
+		sl_enc_int(e, (int64_t)mt->to_move);
+		uint32_t fail = atomic_load(&mt->t.failure);
+		if (st == SL_SQS_TASK_FAILED && fail < sizeof(task_failures) / sizeof(task_failures[0]) &&
+		    task_failures[fail]) {
+			sl_enc_key(e, "FailureReason");
+			sl_enc_cstr(e, task_failures[fail]);
+		}
+		sl_enc_key(e, "StartedTimestamp");
+		sl_enc_int(e, mt->started_ms);
+		sl_enc_obj_end(e);
+		(void)num;
+	}
+	sl_sqs_list_end(req);
+	sl_reply_end(req);
+}
+
+void sl_sqs_cancel_message_move_task(struct sl_req *req)
+{
+	struct sl_fields f;
+	char handle[128];
+
+	if (parse(req, &f) < 0 ||
+	    sl_sqs_str(&f, "TaskHandle", handle, sizeof(handle), 0, sizeof(handle) - 1, true) < 0)
+		return;
+	struct move_task *mt = task_by_handle(handle);
+	if (!mt || atomic_load(&mt->t.status) != SL_SQS_TASK_RUNNING) {
+		sl_sqs_error(req, SL_SQS_E_RESOURCE_NOT_FOUND,
+			     "Task does not exist, or is not running.");
+		return;
+	}
+	/* The owner sees the flag on its next round, and ends the task once
+	 * the moves in flight are back. */
+	uint32_t running = SL_SQS_TASK_RUNNING;
+	atomic_store(&mt->t.cancel, true);
+	atomic_compare_exchange_strong(&mt->t.status, &running, SL_SQS_TASK_CANCELLING);
+	sl_reply_begin(req);
+	sl_enc_key(&req->out, "ApproximateNumberOfMessagesMoved");
+	sl_enc_int(&req->out, (int64_t)atomic_load(&mt->t.moved));
+	sl_reply_end(req);
+}

@@ -18,6 +18,9 @@ void sl_sqs_untag_queue(struct sl_req *req);
 void sl_sqs_list_dead_letter_source_queues(struct sl_req *req);
 void sl_sqs_add_permission(struct sl_req *req);
 void sl_sqs_remove_permission(struct sl_req *req);
+void sl_sqs_start_message_move_task(struct sl_req *req);
+void sl_sqs_list_message_move_tasks(struct sl_req *req);
+void sl_sqs_cancel_message_move_task(struct sl_req *req);
 void sl_sqs_list_queue_tags(struct sl_req *req);
 
 #endif

@@ -314,6 +314,99 @@ class SqsMessageTest(harness.KinesisTestCase):
         self.server.advance_clock(31000)
         self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10))
 
+    def wait_task(self, arn, status, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.c.list_message_move_tasks(SourceArn=arn)["Results"][0]
+            if r["Status"] == status:
+                return r
+            time.sleep(0.05)
+        self.fail("the move task never reached %s: %r" % (status, r))
+
+    def test_message_move_tasks_redrive_the_dead_letter_queue(self):
+        dlq = self.queue()
+        arn = self.c.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        src = self.queue(VisibilityTimeout=0, RedrivePolicy=json.dumps(
+            {"deadLetterTargetArn": arn, "maxReceiveCount": 1}))
+        src_arn = self.c.get_queue_attributes(QueueUrl=src, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        bodies = {"body-%d" % i for i in range(20)}
+        for b in sorted(bodies):
+            self.c.send_message(QueueUrl=src, MessageBody=b)
+        # Each message's second receive moves it to the dead-letter queue.
+        for _ in range(200):
+            self.c.receive_message(QueueUrl=src, MaxNumberOfMessages=10)
+            if self.counts(dlq)[0] == 20:
+                break
+            time.sleep(0.01)
+        self.assertEqual(self.counts(dlq), (20, 0, 0))
+        self.assertEqual(self.counts(src), (0, 0, 0))
+        m = self.c.receive_message(QueueUrl=dlq, AttributeNames=["All"],
+                                   VisibilityTimeout=0)["Messages"][0]
+        self.assertEqual(m["Attributes"]["DeadLetterQueueSourceArn"], src_arn)
+        # Rate-limited, then cancelled part way: nothing lost or doubled.
+        h = self.c.start_message_move_task(SourceArn=arn, MaxNumberOfMessagesPerSecond=10)[
+            "TaskHandle"]
+        self.assertAwsError("InvalidParameterValue", self.c.start_message_move_task,
+                            SourceArn=arn)
+        r = self.c.list_message_move_tasks(SourceArn=arn)["Results"]
+        self.assertEqual(len(r), 1)
+        self.assertEqual((r[0]["Status"], r[0]["TaskHandle"], r[0]["SourceArn"],
+                          r[0]["MaxNumberOfMessagesPerSecond"],
+                          r[0]["ApproximateNumberOfMessagesToMove"]), ("RUNNING", h, arn, 10, 20))
+        self.assertLess(r[0]["ApproximateNumberOfMessagesMoved"], 20, "10 per second")
+        time.sleep(0.5)
+        moved = self.c.cancel_message_move_task(TaskHandle=h)["ApproximateNumberOfMessagesMoved"]
+        done = self.wait_task(arn, "CANCELLED")
+        self.assertNotIn("TaskHandle", done)
+        self.assertGreaterEqual(done["ApproximateNumberOfMessagesMoved"], moved)
+        self.assertEqual(self.counts(src)[0] + self.counts(dlq)[0], 20)
+        self.assertAwsError("ResourceNotFoundException", self.c.cancel_message_move_task,
+                            TaskHandle=h)
+        # Unlimited: the rest goes back to its source.
+        self.c.start_message_move_task(SourceArn=arn)
+        self.wait_task(arn, "COMPLETED")
+        self.assertEqual(self.counts(dlq), (0, 0, 0))
+        hist = self.c.list_message_move_tasks(SourceArn=arn, MaxResults=10)["Results"]
+        self.assertEqual([t["Status"] for t in hist], ["COMPLETED", "CANCELLED"], "newest first")
+        got = []
+        for _ in range(10):
+            ms = self.c.receive_message(QueueUrl=src, MaxNumberOfMessages=10,
+                                        VisibilityTimeout=60).get("Messages", [])
+            got += [x["Body"] for x in ms]
+        self.assertEqual(sorted(got), sorted(bodies), "each message back exactly once")
+
+    def test_message_move_task_to_a_destination_and_bad_tasks(self):
+        dlq = self.queue()
+        arn = self.c.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.queue(RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5}))
+        other = self.queue()
+        other_arn = self.c.get_queue_attributes(QueueUrl=other, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        # Sent straight to the dead-letter queue: no source to go back to.
+        self.c.send_message(QueueUrl=dlq, MessageBody="direct")
+        self.c.start_message_move_task(SourceArn=arn)
+        failed = self.wait_task(arn, "FAILED")
+        self.assertIn("DestinationArn", failed["FailureReason"])
+        self.server.advance_clock(31000)  # the message is visible again
+        self.c.start_message_move_task(SourceArn=arn, DestinationArn=other_arn)
+        done = self.wait_task(arn, "COMPLETED")
+        self.assertEqual(done["DestinationArn"], other_arn)
+        self.assertEqual(self.c.receive_message(QueueUrl=other)["Messages"][0]["Body"], "direct")
+        c = self.c
+        self.assertAwsError("ResourceNotFoundException", c.start_message_move_task,
+                            SourceArn=arn + "-nope")
+        self.assertAwsError("InvalidParameterValue", c.start_message_move_task,
+                            SourceArn=other_arn)
+        self.assertAwsError("ResourceNotFoundException", c.start_message_move_task,
+                            SourceArn=arn, DestinationArn=other_arn + "-nope")
+        self.assertAwsError("InvalidParameterValue", c.start_message_move_task, SourceArn=arn,
+                            MaxNumberOfMessagesPerSecond=501)
+        self.assertAwsError("ResourceNotFoundException", c.cancel_message_move_task,
+                            TaskHandle="bm90IGEgdGFzaw==")
+
     def test_delete_queue_drops_its_messages(self):
         name = unique_name("dq")
         url = self.c.create_queue(QueueName=name)["QueueUrl"]

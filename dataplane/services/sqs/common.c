@@ -65,6 +65,8 @@ static const struct sqs_err_row errs[SL_SQS_E_COUNT] = {
 	[SL_SQS_E_BATCH_TOO_LONG] = ERR("BatchRequestTooLong",
 					"AWS.SimpleQueueService.BatchRequestTooLong", "Sender", 400),
 	[SL_SQS_E_THROTTLED] = ERR("RequestThrottled", "RequestThrottled", "Sender", 400),
+	[SL_SQS_E_RESOURCE_NOT_FOUND] = ERR("ResourceNotFoundException", "ResourceNotFoundException",
+					    "Sender", 400),
 	[SL_SQS_E_INTERNAL] = ERR("InternalError", "InternalError", "Receiver", 500),
 };
 

@@ -92,6 +92,7 @@ struct sqs_wpart {
 	 * with the same ReceiveRequestAttemptId gets again (a ring, oldest
 	 * overwritten first). */
 	bool fifo;
+	struct sl_sqs_task *task;   /* a message move task from this partition */
 	struct sqs_dedup dd;
 	struct sqs_attempt *attempts;
 	uint32_t attempts_next;
@@ -166,13 +167,15 @@ struct sqs_op {
 	 * where the message goes), and the receives after which it goes. */
 	uint64_t dlq_uid;
 	uint32_t max_receives;
+	struct sl_sqs_task *task; /* a move of a move task */
 };
 
 /* Dead-letter moves in flight on this worker (each holds a copy of one
  * message): past the cap a message due to move waits for a later receive. */
 static __thread uint32_t moves_in_flight;
 
-static void move_start(struct sl_worker *w, struct sqs_wpart *wp, uint64_t n, uint64_t dlq_uid);
+static void move_start(struct sl_worker *w, struct sqs_wpart *wp, uint64_t n, uint64_t dlq_uid,
+		       struct sl_sqs_task *task);
 
 static uint16_t part_owner(uint64_t uid, uint32_t part)
 {
@@ -215,6 +218,16 @@ static void wpart_release(struct sl_worker *w, struct sl_wlog *wl)
 	}
 	if (w)
 		sl_worker_timer_cancel(w, &wp->due);
+	if (wp->task) {
+		/* Its queue is gone: the task fails once its moves are back. */
+		struct sl_sqs_task *t = wp->task;
+		if (w)
+			sl_worker_timer_cancel(w, &t->timer);
+		t->wp = NULL;
+		atomic_store(&t->failure, SL_SQS_TASK_QUEUE_GONE);
+		if (t->inflight == 0)
+			atomic_store(&t->status, SL_SQS_TASK_FAILED);
+	}
 	sqs_idx_fini(&wp->idx);
 	sqs_dedup_fini(&wp->dd);
 	free(wp->attempts);
@@ -673,7 +686,8 @@ enum {
 	SYS_GROUP = 1u << 5,
 	SYS_DEDUP = 1u << 6,
 	SYS_SEQ = 1u << 7,
-	SYS_ALL = 0xff,
+	SYS_DLQ_SOURCE = 1u << 8,
+	SYS_ALL = 0x1ff,
 };
 
 static void recv_read_next(struct sl_worker *w, struct sqs_op *op);
@@ -731,7 +745,7 @@ static enum take_res take_one(struct sl_worker *w, struct sqs_op *op, struct sqs
 		if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, now + SL_SQS_MOVE_RETRY_MS) < 0)
 			sqs_idx_set(&wp->idx, m, SQS_READY, 0);
 		else if (moves_in_flight < SL_SQS_MOVES_MAX)
-			move_start(w, wp, n, op->dlq_uid);
+			move_start(w, wp, n, op->dlq_uid, NULL);
 		return TAKE_MOVING;
 	}
 	int64_t first = sqs_m_first_recv(m);
@@ -1025,6 +1039,10 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 		sys &= ~SYS_DEDUP;
 	if (!op->wp->fifo)
 		sys &= ~SYS_SEQ;
+	const struct sl_queue *src = m.source_uid ? sl_queue_find_uid(sl_catalog_get(), m.source_uid) :
+						    NULL;
+	if (!src)
+		sys &= ~SYS_DLQ_SOURCE;
 	if (sys) {
 		sl_sqs_map_begin(req, "Attributes", "Attribute");
 		if (sys & SYS_SENDER)
@@ -1048,6 +1066,11 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 			char seq[24];
 			seq_fmt(tk->n, seq);
 			sl_sqs_map_put(req, "Name", "SequenceNumber", seq);
+		}
+		if (sys & SYS_DLQ_SOURCE) {
+			char arn[SL_QUEUE_ARN_MAX];
+			sl_queue_arn(src, arn);
+			sl_sqs_map_put(req, "Name", "DeadLetterQueueSourceArn", arn);
 		}
 		sl_sqs_map_end(req);
 	}
@@ -1116,13 +1139,21 @@ static bool move_one(void *arg, const struct sl_rec_view *r)
 
 	if (r->type != F_SEND || r->n != op->taken[0].n || r->key_len != 16)
 		return false;
-	op->rec = malloc(r->data_len ? r->data_len : 1);
-	if (op->rec) {
-		memcpy(op->rec, r->data, r->data_len);
-		op->rec_len = r->data_len;
-		memcpy(op->id, r->key, 16);
-		/* No second delay in the dead-letter queue. */
-		if (sl_sqs_stored_clear_delay(op->rec, op->rec_len) < 0) {
+	/* No second delay where it goes. Into a dead-letter queue it takes
+	 * its source along; a move task takes it back out without one. */
+	long len = sl_sqs_stored_moved(r->data, r->data_len, op->task ? 0 : op->uid, &op->rec);
+	if (len < 0) {
+		op->rec = NULL;
+		return false;
+	}
+	op->rec_len = (uint32_t)len;
+	memcpy(op->id, r->key, 16);
+	if (op->task && op->task->dest_uid == 0) {
+		struct sl_sqs_stored m;
+		if (sl_sqs_stored_decode(r->data, r->data_len, &m) == 0 && m.source_uid)
+			op->dlq_uid = m.source_uid;
+		if (!op->dlq_uid) {
+			atomic_store(&op->task->failure, SL_SQS_TASK_NO_SOURCE);
 			free(op->rec);
 			op->rec = NULL;
 		}
@@ -1253,10 +1284,14 @@ static void recv_read_next(struct sl_worker *w, struct sqs_op *op)
 
 /* ---- Dead-letter moves ------------------------------------------------------------ */
 
+static void task_move_back(struct sl_sqs_task *t, bool moved);
+
 static void move_free(struct sqs_op *op)
 {
 	assert(moves_in_flight > 0);
 	moves_in_flight--;
+	if (op->task)
+		task_move_back(op->task, false);
 	free(op->buf);
 	free(op->path);
 	free(op->rec);
@@ -1264,13 +1299,17 @@ static void move_free(struct sqs_op *op)
 }
 
 /* Read message n of wp, then send it to the dead-letter queue's owner. */
-static void move_start(struct sl_worker *w, struct sqs_wpart *wp, uint64_t n, uint64_t dlq_uid)
+static void move_start(struct sl_worker *w, struct sqs_wpart *wp, uint64_t n, uint64_t dlq_uid,
+		       struct sl_sqs_task *task)
 {
 	struct sqs_op *op = calloc(1, sizeof(*op));
 
 	if (!op)
 		return; /* it stays hidden and moves on a later receive */
 	moves_in_flight++;
+	op->task = task;
+	if (task)
+		task->inflight++;
 	op->kind = OP_MOVE;
 	op->wp = wp;
 	op->uid = wp->uid;
@@ -1341,6 +1380,13 @@ static void move_done(struct sl_worker *w, struct sl_msg *msg)
 	struct sqs_wpart *wp = wpart_if_open(w, op->uid, op->part);
 	uint64_t n = op->taken[0].n, rn;
 
+	if (op->task) {
+		struct sl_sqs_task *t = op->task;
+		if (op->err)
+			atomic_store(&t->failure, SL_SQS_TASK_DEST_GONE);
+		else
+			atomic_store(&t->moved, atomic_load(&t->moved) + 1);
+	}
 	if (!op->err && wp) {
 		struct sl_wlog *wl = wp->wl;
 		struct sqs_m *m = sqs_idx_find(&wp->idx, n);
@@ -1364,6 +1410,140 @@ static void move_forward(struct sl_worker *w, struct sqs_op *op)
 	op->msg.done = move_done;
 	op->msg.arg = op;
 	sl_msg_send(w, part_owner(op->dlq_uid, 0), &op->msg);
+}
+
+/* ---- Message move tasks ------------------------------------------------------------ */
+
+static void task_end(struct sl_sqs_task *t, enum sl_sqs_task_status st)
+{
+	struct sqs_wpart *wp = t->wp;
+
+	if (wp && wp->task == t)
+		wp->task = NULL;
+	t->wp = NULL;
+	atomic_store(&t->status, st);
+}
+
+/* A move of task t came back (moved or not). */
+static void task_move_back(struct sl_sqs_task *t, bool moved)
+{
+	(void)moved;
+	assert(t->inflight > 0);
+	t->inflight--;
+	/* Its queue went meanwhile: the task ends with the last move. */
+	if (!t->wp && t->inflight == 0 && atomic_load(&t->status) == SL_SQS_TASK_RUNNING)
+		atomic_store(&t->status, SL_SQS_TASK_FAILED);
+}
+
+/* The next message a task moves: the oldest ready one (FIFO: a group's
+ * oldest, which blocks the group until its move is done), or NULL. */
+static struct sqs_m *task_next(struct sqs_wpart *wp)
+{
+	if (!wp->fifo)
+		return sqs_idx_pop_ready(&wp->idx);
+	uint32_t g = sqs_idx_pop_group(&wp->idx);
+	uint64_t n;
+	return g && sqs_idx_group_ready(&wp->idx, g, &n, 1) == 1 ? sqs_idx_find(&wp->idx, n) : NULL;
+}
+
+static void task_tick(struct sl_timer *tm, void *arg)
+{
+	struct sl_sqs_task *t = arg;
+	struct sqs_wpart *wp = t->wp;
+	struct sl_worker *w = wp->wl->owner;
+	int64_t now = sl_now_ms();
+	uint32_t failure = atomic_load(&t->failure);
+
+	(void)tm;
+	if (atomic_load(&t->cancel) || failure != SL_SQS_TASK_OK) {
+		/* No new moves; the task ends once those in flight are back. */
+		if (t->inflight == 0) {
+			task_end(t, failure != SL_SQS_TASK_OK ? SL_SQS_TASK_FAILED :
+								SL_SQS_TASK_CANCELLED);
+			return;
+		}
+		sl_worker_timer(w, &t->timer, SL_SQS_TASK_TICK_MS, task_tick, t);
+		return;
+	}
+	if (t->rate) {
+		/* A token bucket of one second's worth. */
+		t->tokens += (double)t->rate * (double)(now - t->last_ms) / 1000.0;
+		if (t->tokens > t->rate)
+			t->tokens = t->rate;
+	} else {
+		t->tokens = SL_SQS_TASK_CHUNK;
+	}
+	t->last_ms = now;
+	sqs_idx_promote(&wp->idx, now);
+	/* Each round starts one move or stops. */
+	while (t->tokens >= 1.0 && t->inflight < SL_SQS_TASK_INFLIGHT &&
+	       moves_in_flight < SL_SQS_MOVES_MAX) {
+		struct sqs_m *m = task_next(wp);
+		if (!m)
+			break;
+		uint64_t n = m->n - 1;
+		if (purged(wp, m)) {
+			msg_drop(wp, n);
+			continue;
+		}
+		if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, now + SL_SQS_MOVE_RETRY_MS) < 0)
+			break;
+		t->tokens -= 1.0;
+		move_start(w, wp, n, t->dest_uid, t);
+	}
+	if (t->inflight == 0 && atomic_load(&t->failure) != SL_SQS_TASK_OK) {
+		task_end(t, SL_SQS_TASK_FAILED); /* a move that failed came back at once */
+		return;
+	}
+	if (t->inflight == 0 && !sqs_idx_any_ready(&wp->idx)) {
+		task_end(t, SL_SQS_TASK_COMPLETED);
+		return;
+	}
+	sl_worker_timer(w, &t->timer, SL_SQS_TASK_TICK_MS, task_tick, t);
+}
+
+struct task_call {
+	struct sl_msg msg;
+	struct sl_sqs_task *t;
+	uint64_t to_move;
+	int rc;
+};
+
+static void task_start_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct task_call *tc = msg->arg;
+	struct sl_sqs_task *t = tc->t;
+	int err = 0;
+	struct sqs_wpart *wp = queue_alive(t->src_uid) ? wpart_get(w, t->src_uid, 0, &err) : NULL;
+
+	tc->rc = wp ? 0 : err ? err : -ENOENT;
+	if (wp && wp->task)
+		tc->rc = -EBUSY;
+	if (tc->rc == 0) {
+		sqs_idx_promote(&wp->idx, sl_now_ms());
+		tc->to_move = wp->idx.n_state[SQS_READY] + wp->idx.n_state[SQS_INFLIGHT] +
+			      wp->idx.n_state[SQS_DELAYED];
+		wp->task = t;
+		t->wp = wp;
+		t->last_ms = sl_now_ms();
+		t->tokens = t->rate ? 1.0 : 0.0;
+		atomic_store(&t->status, SL_SQS_TASK_RUNNING);
+		sl_worker_timer(w, &t->timer, 0, task_tick, t);
+	}
+	sl_msg_reply(w, msg);
+}
+
+int sl_sqs_task_start(struct sl_sqs_task *t, uint64_t *to_move)
+{
+	struct task_call tc = { .t = t };
+	struct sl_msg *msgs[1] = { &tc.msg };
+	uint16_t to[1] = { part_owner(t->src_uid, 0) };
+
+	tc.msg.fn = task_start_fn;
+	tc.msg.arg = &tc;
+	sl_control_call_wait(msgs, to, 1);
+	*to_move = tc.to_move;
+	return tc.rc;
 }
 
 /* ---- DeleteMessage and ChangeMessageVisibility on the owner ---------------------- */
@@ -2143,6 +2323,7 @@ static const struct {
 	{ "MessageGroupId", SYS_GROUP },
 	{ "MessageDeduplicationId", SYS_DEDUP },
 	{ "SequenceNumber", SYS_SEQ },
+	{ "DeadLetterQueueSourceArn", SYS_DLQ_SOURCE },
 };
 
 struct name_list {

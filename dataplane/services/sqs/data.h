@@ -2,7 +2,11 @@
 #ifndef SL_SQS_DATA_H
 #define SL_SQS_DATA_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "dataplane/runtime/timer.h"
 
 struct sl_req;
 struct sl_worker;
@@ -32,5 +36,44 @@ void sl_sqs_drop_partitions(uint64_t uid);
 /* Control thread: delete every message of a queue sent before now. 0 or
  * -errno. */
 int sl_sqs_purge(uint64_t uid);
+
+/* A message move task (StartMessageMoveTask): the owner of the source
+ * queue's partition moves its ready messages, rate-limited, to one
+ * destination or to each message's source queue. The control thread
+ * allocates it and never frees it while it runs. */
+enum sl_sqs_task_status {
+	SL_SQS_TASK_RUNNING = 1,
+	SL_SQS_TASK_COMPLETED,
+	SL_SQS_TASK_CANCELLING,
+	SL_SQS_TASK_CANCELLED,
+	SL_SQS_TASK_FAILED,
+};
+enum sl_sqs_task_failure {
+	SL_SQS_TASK_OK = 0,
+	SL_SQS_TASK_NO_SOURCE,   /* a message has no source queue to go back to */
+	SL_SQS_TASK_DEST_GONE,   /* its destination does not take messages */
+	SL_SQS_TASK_QUEUE_GONE,  /* the source queue was deleted */
+};
+struct sl_sqs_task {
+	/* Set by the control thread before the start. */
+	uint64_t src_uid;
+	uint64_t dest_uid;       /* 0: each message's source queue */
+	uint32_t rate;           /* messages per second; 0: as fast as moves go */
+	/* Written by the owner, read by the control thread. */
+	_Atomic uint64_t moved;
+	_Atomic uint32_t status;
+	_Atomic uint32_t failure;
+	/* Written by the control thread. */
+	_Atomic bool cancel;
+	/* The owner's. */
+	struct sl_timer timer;
+	void *wp;
+	int64_t last_ms;
+	double tokens;
+	uint32_t inflight;
+};
+/* Control thread: start t on the owner. 0, -EBUSY (a task runs on that
+ * queue), or -errno; *to_move: the messages in the queue now. */
+int sl_sqs_task_start(struct sl_sqs_task *t, uint64_t *to_move);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -234,6 +235,7 @@ size_t sl_sqs_attrs_size(const struct sl_sqs_attr *a, unsigned n)
 #define STORED_HDR 20 /* version, flags, nattrs, sent_ms, delay_s, and the body's length */
 #define STORED_GROUP 1u
 #define STORED_DEDUP 2u
+#define STORED_SOURCE 4u
 
 bool sl_sqs_fifo_id_ok(const char *s, size_t n)
 {
@@ -287,6 +289,8 @@ size_t sl_sqs_stored_size(const struct sl_sqs_stored *m)
 		s += 2 + m->group_len;
 	if (m->dedup)
 		s += 2 + m->dedup_len;
+	if (m->source_uid)
+		s += 8;
 	return s;
 }
 
@@ -298,7 +302,8 @@ void sl_sqs_stored_encode(const struct sl_sqs_stored *m, uint8_t *out)
 	assert(!m->group || sl_sqs_fifo_id_ok(m->group, m->group_len));
 	assert(!m->dedup || sl_sqs_fifo_id_ok(m->dedup, m->dedup_len));
 	*p++ = STORED_VERSION;
-	*p++ = (uint8_t)((m->group ? STORED_GROUP : 0) | (m->dedup ? STORED_DEDUP : 0));
+	*p++ = (uint8_t)((m->group ? STORED_GROUP : 0) | (m->dedup ? STORED_DEDUP : 0) |
+			 (m->source_uid ? STORED_SOURCE : 0));
 	p = put16(p, m->nattrs);
 	p = put64(p, (uint64_t)m->sent_ms);
 	p = put32(p, m->delay_s);
@@ -324,6 +329,8 @@ void sl_sqs_stored_encode(const struct sl_sqs_stored *m, uint8_t *out)
 		p = put16(p, m->dedup_len);
 		p = put_bytes(p, m->dedup, m->dedup_len);
 	}
+	if (m->source_uid)
+		p = put64(p, m->source_uid);
 	assert((size_t)(p - out) == sl_sqs_stored_size(m));
 }
 
@@ -363,7 +370,7 @@ int sl_sqs_stored_decode(const uint8_t *p, size_t n, struct sl_sqs_stored *m)
 	m->sent_ms = (int64_t)get_le(&r, 8);
 	m->delay_s = (uint32_t)get_le(&r, 4);
 	m->body_len = (uint32_t)get_le(&r, 4);
-	if (r.bad || version != STORED_VERSION || (flags & ~(STORED_GROUP | STORED_DEDUP)) ||
+	if (r.bad || version != STORED_VERSION || (flags & ~(STORED_GROUP | STORED_DEDUP | STORED_SOURCE)) ||
 	    m->nattrs > SL_SQS_ATTRS_MAX ||
 	    m->delay_s > SL_SQS_DELAY_MAX_S || m->body_len > SL_SQS_MSG_SIZE_MAX)
 		return -EINVAL;
@@ -401,15 +408,28 @@ int sl_sqs_stored_decode(const uint8_t *p, size_t n, struct sl_sqs_stored *m)
 		if (r.bad || !sl_sqs_fifo_id_ok(m->dedup, m->dedup_len))
 			return -EINVAL;
 	}
+	if (flags & STORED_SOURCE) {
+		m->source_uid = get_le(&r, 8);
+		if (r.bad || m->source_uid == 0)
+			return -EINVAL;
+	}
 	return r.p == r.end ? 0 : -EINVAL;
 }
 
-int sl_sqs_stored_clear_delay(uint8_t *p, size_t n)
+long sl_sqs_stored_moved(const uint8_t *p, size_t n, uint64_t source_uid, uint8_t **out)
 {
-	if (n < STORED_HDR || p[0] != STORED_VERSION)
+	struct sl_sqs_stored m;
+
+	if (sl_sqs_stored_decode(p, n, &m) < 0)
 		return -EINVAL;
-	put32(p + 12, 0); /* after version, flags, nattrs and sent_ms */
-	return 0;
+	m.delay_s = 0;
+	m.source_uid = source_uid;
+	size_t len = sl_sqs_stored_size(&m);
+	*out = malloc(len);
+	if (!*out)
+		return -ENOMEM;
+	sl_sqs_stored_encode(&m, *out);
+	return (long)len;
 }
 
 /* ---- Receipt handles ------------------------------------------------------------ */

@@ -67,7 +67,8 @@ size_t sl_sqs_attrs_size(const struct sl_sqs_attr *a, unsigned n);
  * header (AWSTraceHeader, u32 + bytes, empty when none), each attribute
  * as u16 name length + name, u16 type length + type, u8 binary, u32 value
  * length + value, and last the MessageGroupId (flag 1) and the
- * MessageDeduplicationId (flag 2), each as u16 length + bytes;
+ * MessageDeduplicationId (flag 2), each as u16 length + bytes, and the uid
+ * of the queue a dead-letter move took it from (flag 4, u64);
  * little-endian. */
 struct sl_sqs_stored {
 	int64_t sent_ms;
@@ -80,6 +81,7 @@ struct sl_sqs_stored {
 	uint32_t group_len;
 	const char *dedup;   /* NULL: none */
 	uint32_t dedup_len;
+	uint64_t source_uid; /* in a dead-letter queue: where it came from; 0: none */
 	unsigned nattrs;
 	struct sl_sqs_attr attrs[SL_SQS_ATTRS_MAX];
 };
@@ -91,9 +93,10 @@ bool sl_sqs_fifo_id_ok(const char *s, size_t n);
 size_t sl_sqs_stored_size(const struct sl_sqs_stored *m);
 /* Write m into out (sl_sqs_stored_size(m) bytes). */
 void sl_sqs_stored_encode(const struct sl_sqs_stored *m, uint8_t *out);
-/* Set a stored record's delay to 0 in place (a message moved to its
- * dead-letter queue is not delayed again). 0, or -EINVAL. */
-int sl_sqs_stored_clear_delay(uint8_t *p, size_t n);
+/* A moved message's record: p[0..n) with no delay (a moved message is not
+ * delayed again) and source_uid as its source (0: none), malloc'd into
+ * *out. Its length, or -EINVAL (not a record), -ENOMEM. */
+long sl_sqs_stored_moved(const uint8_t *p, size_t n, uint64_t source_uid, uint8_t **out);
 /* Parse p[0..n) into m, with views into p. 0, or -EINVAL when it is not a
  * record this encoder writes (lengths, counts, names or types out of the
  * checks above). */

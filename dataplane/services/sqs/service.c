@@ -1,8 +1,7 @@
 /* service.c - Amazon SQS's row in the service table: JSON 1.0 by
  * X-Amz-Target (AmazonSQS.<Op>) and query (Version=2012-11-05). The queue
  * metadata operations run on the control thread (control/sqs/meta.c), the
- * message operations on the workers (data.c); move tasks are not served
- * yet, and the router answers them as unknown operations. */
+ * message operations and move tasks' moves on the workers (data.c). */
 #include "control/sqs/meta.h"
 #include "dataplane/net/service.h"
 #include "dataplane/services/sqs/data.h"
@@ -11,6 +10,7 @@
 /* Sorted by name (checked at start-up). */
 static const struct sl_op sqs_ops[] = {
 	{ .name = "AddPermission", .control = sl_sqs_add_permission },
+	{ .name = "CancelMessageMoveTask", .control = sl_sqs_cancel_message_move_task },
 	{ .name = "ChangeMessageVisibility", .handle = sl_sqs_change_message_visibility },
 	{ .name = "ChangeMessageVisibilityBatch",
 	  .handle = sl_sqs_change_message_visibility_batch },
@@ -21,6 +21,7 @@ static const struct sl_op sqs_ops[] = {
 	{ .name = "GetQueueAttributes", .control = sl_sqs_get_queue_attributes },
 	{ .name = "GetQueueUrl", .control = sl_sqs_get_queue_url },
 	{ .name = "ListDeadLetterSourceQueues", .control = sl_sqs_list_dead_letter_source_queues },
+	{ .name = "ListMessageMoveTasks", .control = sl_sqs_list_message_move_tasks },
 	{ .name = "ListQueueTags", .control = sl_sqs_list_queue_tags },
 	{ .name = "ListQueues", .control = sl_sqs_list_queues },
 	{ .name = "PurgeQueue", .control = sl_sqs_purge_queue },
@@ -29,6 +30,7 @@ static const struct sl_op sqs_ops[] = {
 	{ .name = "SendMessage", .handle = sl_sqs_send_message },
 	{ .name = "SendMessageBatch", .handle = sl_sqs_send_message_batch },
 	{ .name = "SetQueueAttributes", .control = sl_sqs_set_queue_attributes },
+	{ .name = "StartMessageMoveTask", .control = sl_sqs_start_message_move_task },
 	{ .name = "TagQueue", .control = sl_sqs_tag_queue },
 	{ .name = "UntagQueue", .control = sl_sqs_untag_queue },
 };
