@@ -1,10 +1,14 @@
-/* sluice_load.c - load generator for sluice and its peers (Kinesis, Redis).
+/* sluice_load.c - load generator for sluice and its peers (Kinesis, SQS,
+ * Redis).
  *
  * One process, one epoll loop, N non-blocking TCP connections. The kinesis
  * mode drives PutRecords over the AWS JSON 1.1 protocol on HTTP/1.1, with
  * optional GetRecords consumers; the redis mode drives pipelined XADD, one
  * command per record and one batch per round trip, so both peers see the same
- * records per round trip.
+ * records per round trip. The sqs mode drives SendMessage(Batch) producers
+ * and ReceiveMessage + DeleteMessageBatch consumers over AWS JSON 1.0; every
+ * body starts with its send time, so the consumers measure how long a
+ * message took from send to receive (see "SQS" below).
  *
  * Without --rate the load is closed-loop: every connection keeps --pipeline
  * requests in flight. With --rate it is open-loop: sends follow a fixed
@@ -75,12 +79,34 @@
 #define CTL_POLL_NS (100 * NS_PER_MS)
 #define CTL_POLLS_MAX 600
 
+/* SQS. The limits are AWS's: 10 entries per batch request, 10 messages per
+ * receive, a 20 s long poll, a queue name of 80 characters. A body starts
+ * with its send time in ns as SQS_STAMP_LEN decimal digits (a uint64_t has
+ * at most 20), so a body is never shorter than that. */
+#define SQS_BATCH_MAX 10
+#define SQS_WAIT_MAX_S 20
+#define SQS_STAMP_LEN 20
+#define SQS_BODY_MAX (256u << 10)  /* AWS's default MaximumMessageSize */
+#define SQS_NAME_MAX 80
+#define SQS_SUFFIX_LEN 22           /* "-" + 10 digits of seconds + "-" + 10 of pid */
+#define SQS_URL_MAX 2048            /* QueueUrl as raw JSON text */
+#define SQS_RH_MAX 2048             /* one ReceiptHandle as raw JSON text */
+#define SQS_DEPTH_MAX 100000000ull
+#define SQS_FILL_CONNS 16           /* connections that pre-fill a --depth run */
+#define SQS_FILL_PIPELINE 4         /* requests in flight on each of them */
+#define SQS_FILL_TIMEOUT_NS (3600 * NS_PER_S)
+#define SQS_FILL_ERRORS_MAX 1000    /* failed requests and messages before it gives up */
+#define SQS_CTL_BODY_MAX (SQS_URL_MAX + 512)
+_Static_assert(SQS_BATCH_MAX <= 10, "batch entry ids are one digit");
+_Static_assert(SQS_FILL_PIPELINE <= MAX_PIPELINE, "the fill pipeline is a pipeline");
+_Static_assert(SQS_NAME_MAX > SQS_SUFFIX_LEN, "a queue name has room for its run suffix");
+
 /* The server does not check signatures, but AWS-style peers (kinesalite)
  * insist that the Authorization header is well formed and that a date
  * header exists. */
 #define AMZ_DATE "20260101T000000Z"
-#define AMZ_AUTH                                                                   \
-	"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/kinesis/aws4_request, " \
+#define AMZ_AUTH_FOR(svc)                                                           \
+	"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/" svc "/aws4_request, " \
 	"SignedHeaders=host;x-amz-date, Signature=0"
 
 #define LIT_LEN(s) (sizeof(s) - 1)
@@ -93,6 +119,16 @@
 #define KIN_REC_TAIL "\"}"
 #define KIN_BODY_TAIL "]}"
 
+#define SQS_URL_HEAD "{\"QueueUrl\":\""
+#define SQS_ENTRIES "\",\"Entries\":["
+#define SQS_ENTRY_ID "{\"Id\":\""
+#define SQS_ENTRY_BODY "\",\"MessageBody\":\""
+#define SQS_ENTRY_RH "\",\"ReceiptHandle\":\""
+#define SQS_ENTRY_TAIL "\"}"
+#define SQS_ENTRIES_TAIL "]}"
+#define SQS_ONE_BODY "\",\"MessageBody\":\""
+#define SQS_ONE_TAIL "\"}"
+
 /* Latency histogram: log-linear, like HdrHistogram with 2 significant digits.
  * Values below 2 * HIST_SUB us are exact; above, each power of two is split
  * into HIST_SUB buckets, so a bucket is at most 1/128 (0.8%) wide. */
@@ -101,10 +137,14 @@
 #define HIST_MAX_US (60ull * 1000 * 1000)
 #define HIST_BUCKETS 2560
 
-enum load_mode { MODE_KINESIS, MODE_REDIS };
-enum conn_role { ROLE_PUT, ROLE_XADD, ROLE_GET };
+enum load_mode { MODE_KINESIS, MODE_REDIS, MODE_SQS };
+/* ROLE_SEND and ROLE_RECV are the SQS producer and consumer. */
+enum conn_role { ROLE_PUT, ROLE_XADD, ROLE_GET, ROLE_SEND, ROLE_RECV };
 enum conn_state { ST_WAIT, ST_CONNECTING, ST_READY };
-enum cons_step { CONS_LIST, CONS_ITER, CONS_GET, CONS_DONE };
+/* Kinesis consumers walk LIST, ITER, GET; SQS consumers alternate RECV, DEL. */
+enum cons_step { CONS_LIST, CONS_ITER, CONS_GET, CONS_DONE, CONS_RECV, CONS_DEL };
+/* A --depth run fills the queue first, then measures consumers alone. */
+enum load_phase { PHASE_RUN, PHASE_FILL, PHASE_DRAIN };
 
 struct sl_opts {
 	enum load_mode mode;
@@ -112,8 +152,9 @@ struct sl_opts {
 	char host[256];
 	char port[16];
 	char stream[129];
+	char queue[SQS_NAME_MAX + 1]; /* sqs: the base name; each run adds a suffix */
 	uint32_t shards;
-	uint32_t connections;
+	uint32_t connections;         /* producers */
 	uint32_t batch;
 	uint32_t record_size;
 	uint32_t consumers;
@@ -122,6 +163,12 @@ struct sl_opts {
 	double duration_s;
 	double rate;
 	const char *json_path;
+	uint32_t recv_batch;  /* sqs: MaxNumberOfMessages */
+	uint32_t wait_s;      /* sqs: WaitTimeSeconds */
+	uint32_t fill_conns;  /* sqs --depth: connections that pre-fill */
+	uint64_t depth;       /* sqs: pre-fill this many, then consumers only */
+	bool keep_queue;      /* sqs: do not delete the queue at the end */
+	bool refill;          /* sqs --depth: keep the depth while measuring */
 };
 
 struct sl_hist {
@@ -160,6 +207,10 @@ struct sl_stats {
 	uint64_t cons_bytes;
 	uint64_t cons_requests;
 	uint64_t cons_errors;
+	uint64_t cons_deleted;    /* sqs: messages received and then deleted */
+	uint64_t cons_del_failed; /* sqs: deletes refused, per entry */
+	uint64_t cons_empty;      /* sqs: receives that got no message */
+	uint64_t cons_bad_body;   /* sqs: bodies without a send time */
 };
 
 struct sl_conn {
@@ -171,12 +222,17 @@ struct sl_conn {
 	bool served;   /* at least one reply since connecting */
 	uint32_t idx;  /* index among the connections of its role */
 	uint32_t inflight;
+	uint32_t ring_cap;   /* producers: requests in flight at most (ring slots) */
 	uint32_t ring_head;  /* ring slot of the oldest in-flight request */
 	uint32_t resp_got;   /* redis: replies seen for the oldest batch */
 	uint32_t resp_failed;
 	uint64_t wake_ns;      /* ST_WAIT: reconnect time; consumer: next request */
 	uint64_t next_send_ns; /* --rate: scheduled time of the next batch */
 	uint64_t *ring;        /* producers: scheduled send time per in-flight request */
+	uint8_t *ring_n;       /* sqs producers: messages per in-flight request */
+	uint32_t nrh;          /* sqs consumers: receipt handles held */
+	uint16_t *rh_len;      /* sqs consumers: their lengths, recv_batch of them */
+	char *rh;              /* sqs consumers: recv_batch slots of SQS_RH_MAX */
 	struct sl_buf wbuf;
 	struct sl_buf rbuf;
 	struct sl_http_rx rx;
@@ -214,6 +270,27 @@ struct sl_load {
 	uint64_t unsent;
 	bool stopping;
 	uint32_t err_logged;
+	/* Request framing, per mode. */
+	const char *content_type;
+	const char *target_prefix;
+	const char *auth;
+	/* SQS. The connections of the running phase are conns[act_lo..act_hi). */
+	uint8_t phase;                /* enum load_phase */
+	uint32_t act_lo;
+	uint32_t act_hi;
+	uint64_t del_inflight;        /* DeleteMessageBatch requests in flight */
+	uint64_t fill_left;           /* PHASE_FILL: messages not yet put in a request */
+	struct sl_hist *e2e_all;      /* send to receive, per message */
+	struct sl_hist *e2e_sec;
+	char queue_name[SQS_NAME_MAX + 1];
+	char queue_url[SQS_URL_MAX];  /* raw JSON text, pasted into requests as is */
+	size_t queue_url_len;
+	size_t sqs_entry_len;         /* one SendMessageBatch entry */
+	uint64_t fill_sent;           /* the pre-fill: messages acknowledged */
+	uint64_t fill_failed;
+	double fill_s;
+	long long depth_seen;         /* ApproximateNumberOfMessages after it; -1 unknown */
+	struct sl_buf ctl_rb;         /* the last SQS control reply */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -226,9 +303,20 @@ static const char usage_text[] =
 	"  sluice-load redis   [--endpoint HOST:PORT] [--stream NAME] [--connections C] [--batch B]\n"
 	"                      [--record-size BYTES] [--duration S] [--rate R] [--pipeline D]\n"
 	"                      [--json-summary FILE]\n"
+	"  sluice-load sqs     [--endpoint HOST:PORT] [--queue NAME] [--producers N] [--consumers M]\n"
+	"                      [--batch B] [--recv-batch R] [--wait S] [--record-size BYTES]\n"
+	"                      [--duration S] [--rate R] [--pipeline D] [--depth N]\n"
+	"                      [--refill] [--fill-connections F] [--keep-queue]\n"
+	"                      [--json-summary FILE]\n"
 	"\n"
 	"kinesis: each connection sends PutRecords of B records (default endpoint 127.0.0.1:4566).\n"
 	"redis:   each connection sends B pipelined XADDs per round trip (default 127.0.0.1:6379).\n"
+	"sqs:     N producers send SendMessage (B = 1) or SendMessageBatch of B (2..10) messages;\n"
+	"         M consumers loop ReceiveMessage (R messages, S s long poll) then\n"
+	"         DeleteMessageBatch of what they got (default endpoint 127.0.0.1:4566). Each run\n"
+	"         creates queue NAME-<time>-<pid> and deletes it at the end. Defaults: 4 producers,\n"
+	"         4 consumers, B 10, R 10, S 20. A body starts with its send time, so the report\n"
+	"         gives end-to-end messages/s (received and deleted) and send-to-receive latency.\n"
 	"\n"
 	"  --endpoint HOST:PORT  server address ([v6]:PORT works too)\n"
 	"  --stream NAME         stream name, [A-Za-z0-9_.-]{1,128} (default sluice-bench)\n"
@@ -244,10 +332,25 @@ static const char usage_text[] =
 	"  --consumers N         kinesis: N more connections reading shards round-robin with\n"
 	"                        GetShardIterator(LATEST) + GetRecords (default 0)\n"
 	"  --pipeline D          requests (batches) in flight per connection (default 1)\n"
+	"  --producers N         the same as --connections\n"
+	"  --queue NAME          sqs: base queue name, [A-Za-z0-9_-]{1,58} (default sluice-bench)\n"
+	"  --recv-batch R        sqs: MaxNumberOfMessages per receive, 1..10 (default 10)\n"
+	"  --wait S              sqs: WaitTimeSeconds per receive, 0..20 (default 20)\n"
+	"  --depth N             sqs: the depth test. Pre-fill the queue with N messages over\n"
+	"                        --fill-connections connections, then run the consumers alone\n"
+	"                        for --duration and report their receive+delete rate\n"
+	"                        (or until the queue is empty, whichever comes first)\n"
+	"  --refill              sqs --depth: while the consumers run, the pre-fill connections\n"
+	"                        send one message for each one deleted, so the queue stays at N\n"
+	"  --fill-connections F  sqs --depth: connections that pre-fill, 4 requests in flight\n"
+	"                        on each (default 16)\n"
+	"  --keep-queue          sqs: leave the queue in place at the end\n"
 	"  --json-summary FILE   also write the summary as JSON\n"
 	"  --help                this text\n"
 	"\n"
 	"Latency is per request (one batch), in ms. MB/s counts payload bytes (10^6 bytes).\n"
+	"sqs latency is per message, from its send (its scheduled send with --rate) to its\n"
+	"receive; the send latency per request is reported too.\n"
 	"Exit status: 0 ok, 1 setup failed, 2 bad flags, 3 no record was acknowledged.\n";
 
 /* The first signal ends the run (the summary still prints); a second one
@@ -492,18 +595,21 @@ static uint8_t *put_pkey(uint8_t *q, uint64_t v)
 
 /* ---- requests ---- */
 
+/* The request head of the mode's protocol: Kinesis on JSON 1.1, SQS on
+ * JSON 1.0 (load_setup picks the strings). */
 static size_t http_head(const struct sl_load *ld, char *out, const char *op, size_t body_len)
 {
 	int n = snprintf(out, HTTP_HEAD_MAX,
 			 "POST / HTTP/1.1\r\n"
 			 "Host: %s\r\n"
-			 "Content-Type: application/x-amz-json-1.1\r\n"
-			 "X-Amz-Target: Kinesis_20131202.%s\r\n"
+			 "Content-Type: %s\r\n"
+			 "X-Amz-Target: %s%s\r\n"
 			 "X-Amz-Date: " AMZ_DATE "\r\n"
-			 "Authorization: " AMZ_AUTH "\r\n"
+			 "Authorization: %s\r\n"
 			 "Content-Length: %zu\r\n"
 			 "\r\n",
-			 ld->opt.endpoint, op, body_len);
+			 ld->opt.endpoint, ld->content_type, ld->target_prefix, op, ld->auth,
+			 body_len);
 
 	assert(n > 0 && n < HTTP_HEAD_MAX);
 	return (size_t)n;
@@ -919,13 +1025,39 @@ static void conn_arm(struct sl_load *ld, struct sl_conn *c, bool want_out)
 	c->want_out = want_out;
 }
 
+static bool is_producer(const struct sl_conn *c)
+{
+	return c->role == ROLE_PUT || c->role == ROLE_XADD || c->role == ROLE_SEND;
+}
+
+/* Records (messages) in a producer's in-flight requests. */
+static uint64_t inflight_records(const struct sl_load *ld, const struct sl_conn *c)
+{
+	uint64_t n = 0;
+
+	if (!c->ring_n)
+		return (uint64_t)c->inflight * ld->opt.batch;
+	for (uint32_t i = 0; i < c->inflight; i++)
+		n += c->ring_n[(c->ring_head + i) % c->ring_cap];
+	return n;
+}
+
 static void conn_close(struct sl_load *ld, struct sl_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->role != ROLE_GET) {
+	if (is_producer(c)) {
 		assert(ld->put_inflight >= c->inflight);
 		ld->put_inflight -= c->inflight;
+	} else if (c->role == ROLE_RECV) {
+		/* A lost delete leaves its messages to come back after their
+		 * visibility timeout; the consumer starts over with a receive. */
+		if (c->step == CONS_DEL && c->inflight) {
+			assert(ld->del_inflight > 0);
+			ld->del_inflight--;
+		}
+		c->step = CONS_RECV;
+		c->nrh = 0;
 	}
 	c->fd = -1;
 	c->state = ST_WAIT;
@@ -945,12 +1077,17 @@ static void conn_close(struct sl_load *ld, struct sl_conn *c)
 static void conn_fail(struct sl_load *ld, struct sl_conn *c, uint64_t now, const char *why)
 {
 	uint32_t lost = c->inflight;
+	uint64_t lost_records;
 
-	if (c->role == ROLE_GET) {
+	if (!is_producer(c)) {
 		ld->st.cons_errors++;
 	} else {
+		lost_records = inflight_records(ld, c);
 		ld->st.errors += lost ? lost : 1;
-		ld->st.failed += (uint64_t)lost * ld->opt.batch;
+		ld->st.failed += lost_records;
+		/* The pre-fill sends them again: the depth is what it measures. */
+		if (ld->phase != PHASE_RUN)
+			ld->fill_left += lost_records;
 	}
 	if (!ld->stopping)
 		log_failure(ld, why, 0, (const uint8_t *)"", 0);
@@ -974,48 +1111,90 @@ static void conn_end(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 		c->wake_ns = now;
 }
 
-static void ring_push(struct sl_load *ld, struct sl_conn *c, uint64_t t)
+/* Note an in-flight request: its scheduled send time t and, for SQS, the
+ * n messages it carries. */
+static void ring_push(struct sl_load *ld, struct sl_conn *c, uint64_t t, uint32_t n)
 {
-	assert(c->inflight < ld->opt.pipeline);
-	c->ring[(c->ring_head + c->inflight) % ld->opt.pipeline] = t;
+	uint32_t slot = (c->ring_head + c->inflight) % c->ring_cap;
+
+	assert(c->inflight < c->ring_cap);
+	assert(!c->ring_n || n <= SQS_BATCH_MAX);
+	c->ring[slot] = t;
+	if (c->ring_n)
+		c->ring_n[slot] = (uint8_t)n;
 	c->inflight++;
 	ld->put_inflight++;
 }
 
-static uint64_t ring_pop(struct sl_load *ld, struct sl_conn *c)
+/* The oldest in-flight request's send time; *n gets its message count. */
+static uint64_t ring_pop(struct sl_load *ld, struct sl_conn *c, uint32_t *n)
 {
 	uint64_t t = c->ring[c->ring_head];
 
-	assert(c->inflight > 0 && ld->put_inflight > 0);
-	c->ring_head = (c->ring_head + 1) % ld->opt.pipeline;
+	assert(c->inflight > 0);
+	assert(ld->put_inflight > 0);
+	*n = c->ring_n ? c->ring_n[c->ring_head] : ld->opt.batch;
+	c->ring_head = (c->ring_head + 1) % c->ring_cap;
 	c->inflight--;
 	ld->put_inflight--;
 	return t;
+}
+
+static int sqs_send_build(struct sl_load *ld, struct sl_buf *b, uint32_t n, uint64_t t);
+
+/* Messages the next SQS request carries: a batch, or what is left to
+ * send of the pre-fill (or the refill); 0 when nothing is. */
+static uint32_t sqs_next_count(struct sl_load *ld)
+{
+	uint32_t n = ld->phase == PHASE_RUN ? ld->opt.batch : SQS_BATCH_MAX;
+
+	if (ld->phase == PHASE_RUN)
+		return n;
+	if (ld->fill_left < n)
+		n = (uint32_t)ld->fill_left;
+	ld->fill_left -= n;
+	return n;
+}
+
+/* Append one producer request stamped t; n gets the records it carries
+ * (0: nothing was left to send). Returns 0 or -1 when out of memory. */
+static int producer_build(struct sl_load *ld, struct sl_conn *c, uint64_t t, uint32_t *n)
+{
+	*n = ld->opt.batch;
+	if (c->role == ROLE_PUT)
+		return put_build(ld, &c->wbuf);
+	if (c->role == ROLE_XADD)
+		return xadd_build(ld, &c->wbuf);
+	*n = sqs_next_count(ld);
+	return *n ? sqs_send_build(ld, &c->wbuf, *n, t) : 0;
 }
 
 /* Top a producer up to --pipeline requests in flight. In --rate mode only
  * batches whose scheduled time has come go out, stamped with that time. */
 static void conn_fill(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 {
-	uint32_t sent = 0;
+	uint32_t sent = 0, n;
 	uint64_t t;
 	int r;
 
-	assert(c->state == ST_READY && c->role != ROLE_GET);
-	while (c->inflight < ld->opt.pipeline && !ld->stopping) {
+	assert(c->state == ST_READY);
+	assert(is_producer(c));
+	while (c->inflight < c->ring_cap && !ld->stopping) {
 		t = now;
-		if (ld->opt.rate > 0) {
+		if (ld->opt.rate > 0 && ld->phase == PHASE_RUN) {
 			if (c->next_send_ns > now || c->next_send_ns >= ld->end_ns)
 				break;
 			t = c->next_send_ns;
 			c->next_send_ns += ld->interval_ns;
 		}
-		r = c->role == ROLE_PUT ? put_build(ld, &c->wbuf) : xadd_build(ld, &c->wbuf);
+		r = producer_build(ld, c, t, &n);
 		if (r) {
 			fprintf(stderr, "sluice-load: out of memory for requests\n");
 			exit(1);
 		}
-		ring_push(ld, c, t);
+		if (n == 0)
+			break;
+		ring_push(ld, c, t, n);
 		sent++;
 	}
 	if (sent)
@@ -1026,7 +1205,7 @@ static void conn_ready(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 {
 	c->state = ST_READY;
 	conn_arm(ld, c, false);
-	if (c->role != ROLE_GET)
+	if (is_producer(c))
 		conn_fill(ld, c, now);
 	else if (c->step != CONS_DONE && !ld->stopping)
 		cons_send(ld, c, now);
@@ -1112,8 +1291,8 @@ static long put_failed_records(struct sl_load *ld, const uint8_t *body, size_t l
 static void on_put_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, int status,
 			 const uint8_t *body, size_t len)
 {
-	uint64_t t0 = ring_pop(ld, c);
-	uint32_t nrec = ld->opt.batch;
+	uint32_t nrec;
+	uint64_t t0 = ring_pop(ld, c, &nrec);
 	long failed = status == 200 ? put_failed_records(ld, body, len) : -1;
 
 	ld->last_done_ns = now;
@@ -1206,6 +1385,8 @@ static void on_cons_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, i
 	c->wake_ns = now + CONS_RETRY_NS;
 }
 
+static void sqs_cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now);
+
 static void cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 {
 	char body[ITER_MAX + 512];
@@ -1213,6 +1394,10 @@ static void cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 	int n;
 
 	assert(c->state == ST_READY && c->inflight == 0);
+	if (c->role == ROLE_RECV) {
+		sqs_cons_send(ld, c, now);
+		return;
+	}
 	if (c->step == CONS_LIST) {
 		op = "ListShards";
 		n = snprintf(body, sizeof(body), "{\"StreamName\":\"%s\"}", ld->opt.stream);
@@ -1231,6 +1416,339 @@ static void cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 	}
 	assert(n > 0 && (size_t)n < sizeof(body));
 	if (http_request(ld, &c->wbuf, op, body, (size_t)n)) {
+		fprintf(stderr, "sluice-load: out of memory for requests\n");
+		exit(1);
+	}
+	c->inflight = 1;
+	conn_flush(ld, c, now);
+}
+
+/* ---- SQS ---- */
+
+/* The send time as SQS_STAMP_LEN zero-padded decimal digits. */
+static uint8_t *put_stamp(uint8_t *q, uint64_t t)
+{
+	for (int i = SQS_STAMP_LEN - 1; i >= 0; i--) {
+		q[i] = (uint8_t)('0' + t % 10);
+		t /= 10;
+	}
+	return q + SQS_STAMP_LEN;
+}
+
+/* A body: the stamp, then random base64 text up to --record-size bytes.
+ * Base64 needs no JSON escape, so the body goes into a request as is. */
+static uint8_t *put_sqs_body(struct sl_load *ld, uint8_t *q, uint64_t t)
+{
+	size_t fill = ld->opt.record_size - SQS_STAMP_LEN;
+	size_t k = rng_next(&ld->rng) % (b64_len(POOL_RAW_BYTES) - fill + 1);
+
+	q = put_stamp(q, t);
+	return put_mem(q, ld->pool_b64 + k, fill);
+}
+
+/* The send time at the start of a received body (raw JSON text: digits
+ * are never escaped), or -1 when it has none. */
+static int64_t parse_stamp(const struct sl_doc_tok *t)
+{
+	uint64_t v = 0;
+
+	if (t->type != SL_DOC_STR || t->len < SQS_STAMP_LEN)
+		return -1;
+	for (uint32_t i = 0; i < SQS_STAMP_LEN; i++) {
+		if (t->ptr[i] < '0' || t->ptr[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(t->ptr[i] - '0');
+	}
+	return v > INT64_MAX ? -1 : (int64_t)v;
+}
+
+/* Whether a request goes out as SendMessage: one message per request
+ * outside the depth test, which always batches. */
+static bool sqs_single(const struct sl_load *ld)
+{
+	return ld->phase == PHASE_RUN && ld->opt.batch == 1;
+}
+
+static void sqs_lengths_init(struct sl_load *ld)
+{
+	ld->sqs_entry_len = LIT_LEN(SQS_ENTRY_ID) + 1 + LIT_LEN(SQS_ENTRY_BODY) +
+			    ld->opt.record_size + LIT_LEN(SQS_ENTRY_TAIL);
+}
+
+static size_t sqs_send_body_len(const struct sl_load *ld, uint32_t n)
+{
+	size_t head = LIT_LEN(SQS_URL_HEAD) + ld->queue_url_len;
+
+	if (sqs_single(ld))
+		return head + LIT_LEN(SQS_ONE_BODY) + ld->opt.record_size + LIT_LEN(SQS_ONE_TAIL);
+	return head + LIT_LEN(SQS_ENTRIES) + n * ld->sqs_entry_len + (n - 1) +
+	       LIT_LEN(SQS_ENTRIES_TAIL);
+}
+
+/* SendMessage, or SendMessageBatch of n entries with ids "0".."9", every
+ * body stamped t. Written straight into the buffer: the length is known. */
+static int sqs_send_build(struct sl_load *ld, struct sl_buf *b, uint32_t n, uint64_t t)
+{
+	size_t body_len = sqs_send_body_len(ld, n), h;
+	bool single = sqs_single(ld);
+	uint8_t *p, *q;
+
+	assert(n >= 1 && n <= SQS_BATCH_MAX);
+	if (buf_reserve(b, HTTP_HEAD_MAX + body_len, WBUF_MAX))
+		return -1;
+	p = b->p + b->len;
+	h = http_head(ld, (char *)p, single ? "SendMessage" : "SendMessageBatch", body_len);
+	q = PUT_LIT(p + h, SQS_URL_HEAD);
+	q = put_mem(q, ld->queue_url, ld->queue_url_len);
+	if (single) {
+		q = PUT_LIT(q, SQS_ONE_BODY);
+		q = put_sqs_body(ld, q, t);
+		q = PUT_LIT(q, SQS_ONE_TAIL);
+	} else {
+		q = PUT_LIT(q, SQS_ENTRIES);
+		for (uint32_t i = 0; i < n; i++) {
+			if (i)
+				*q++ = ',';
+			q = PUT_LIT(q, SQS_ENTRY_ID);
+			*q++ = (uint8_t)('0' + i);
+			q = PUT_LIT(q, SQS_ENTRY_BODY);
+			q = put_sqs_body(ld, q, t);
+			q = PUT_LIT(q, SQS_ENTRY_TAIL);
+		}
+		q = PUT_LIT(q, SQS_ENTRIES_TAIL);
+	}
+	assert((size_t)(q - p) == h + body_len);
+	b->len += (size_t)(q - p);
+	return 0;
+}
+
+/* Entries of a 200 batch reply's "Successful" list, or -1 when the reply
+ * is unusable (no list, or more entries than the request had). */
+static long sqs_batch_ok(struct sl_load *ld, const uint8_t *body, size_t len, uint32_t n)
+{
+	const struct sl_doc_tok *t;
+	int s;
+
+	if (json_parse(ld, body, len) <= 0)
+		return -1;
+	t = ld->toks;
+	s = sl_doc_get(t, 0, "Successful");
+	if (s < 0 || t[s].type != SL_DOC_ARR || t[s].count > n)
+		return -1;
+	return t[s].count;
+}
+
+/* Messages a send stored: SendMessage answers a MessageId. */
+static long sqs_sent_ok(struct sl_load *ld, const uint8_t *body, size_t len, uint32_t n)
+{
+	if (!sqs_single(ld))
+		return sqs_batch_ok(ld, body, len, n);
+	if (json_parse(ld, body, len) <= 0)
+		return -1;
+	return json_str_member(ld, 0, "MessageId") >= 0 ? 1 : -1;
+}
+
+static void on_send_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, int status,
+			  const uint8_t *body, size_t len)
+{
+	uint32_t n;
+	uint64_t t0 = ring_pop(ld, c, &n);
+	long ok = status == 200 ? sqs_sent_ok(ld, body, len, n) : -1;
+
+	ld->last_done_ns = now;
+	if (ok < 0) {
+		ld->st.errors++;
+		ld->st.failed += n;
+		if (ld->phase != PHASE_RUN)
+			ld->fill_left += n;
+		log_failure(ld, sqs_single(ld) ? "SendMessage failed" : "SendMessageBatch failed",
+			    status, body, len);
+		return;
+	}
+	ld->st.requests++;
+	ld->st.records += (uint64_t)ok;
+	ld->st.failed += n - (uint64_t)ok;
+	if (ld->phase != PHASE_RUN)
+		ld->fill_left += n - (uint64_t)ok;
+	if ((uint64_t)ok < n)
+		log_failure(ld, "SendMessageBatch entries failed", status, body, len);
+	hist_record(ld->hist_all, (now - t0) / NS_PER_US);
+	hist_record(ld->hist_sec, (now - t0) / NS_PER_US);
+}
+
+static void conn_fill(struct sl_load *ld, struct sl_conn *c, uint64_t now);
+
+/* --refill: send one message for each one deleted, so the depth stays
+ * where the pre-fill left it; the idle pre-fill connections pick them up. */
+static void sqs_refill(struct sl_load *ld, uint64_t n, uint64_t now)
+{
+	struct sl_conn *c;
+
+	ld->fill_left += n;
+	for (uint32_t i = ld->opt.consumers; i < ld->act_hi && ld->fill_left; i++) {
+		c = &ld->conns[i];
+		if (c->state == ST_READY && c->inflight < c->ring_cap)
+			conn_fill(ld, c, now);
+	}
+}
+
+/* Take one received message: its latency from the stamp, its receipt
+ * handle into the next free slot. */
+static void sqs_take(struct sl_load *ld, struct sl_conn *c, uint32_t m, uint64_t now)
+{
+	const struct sl_doc_tok *t = ld->toks;
+	int b = json_str_member(ld, m, "Body");
+	int h = json_str_member(ld, m, "ReceiptHandle");
+	int64_t stamp = b >= 0 ? parse_stamp(&t[b]) : -1;
+	uint64_t us;
+
+	if (b >= 0)
+		ld->st.cons_bytes += t[b].len;
+	if (stamp < 0) {
+		ld->st.cons_bad_body++;
+	} else {
+		us = (uint64_t)stamp < now ? (now - (uint64_t)stamp) / NS_PER_US : 0;
+		hist_record(ld->e2e_all, us);
+		hist_record(ld->e2e_sec, us);
+	}
+	if (h < 0 || t[h].len == 0 || t[h].len >= SQS_RH_MAX || c->nrh >= ld->opt.recv_batch) {
+		ld->st.cons_errors++;
+		log_failure(ld, "received message without a usable ReceiptHandle", 0,
+			    (const uint8_t *)"", 0);
+		return;
+	}
+	memcpy(c->rh + (size_t)c->nrh * SQS_RH_MAX, t[h].ptr, t[h].len);
+	c->rh_len[c->nrh++] = (uint16_t)t[h].len;
+}
+
+/* A ReceiveMessage reply: "Messages" may be absent or empty (a long poll
+ * that timed out). Returns false when the reply is unusable. */
+static bool sqs_on_messages(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	const struct sl_doc_tok *t = ld->toks;
+	int arr = sl_doc_get(t, 0, "Messages");
+	uint32_t m;
+
+	if (arr >= 0 && t[arr].type == SL_DOC_NULL)
+		arr = -1;
+	if (arr >= 0 && (t[arr].type != SL_DOC_ARR || t[arr].count > ld->opt.recv_batch))
+		return false;
+	c->nrh = 0;
+	if (arr < 0 || t[arr].count == 0) {
+		ld->st.cons_empty++;
+		/* Without a long poll an empty queue would be a busy loop. */
+		c->wake_ns = ld->opt.wait_s ? now : now + CONS_EMPTY_NS;
+		return true;
+	}
+	m = sl_doc_first((uint32_t)arr);
+	for (uint32_t i = 0; i < t[arr].count; i++) {
+		if (t[m].type == SL_DOC_OBJ)
+			sqs_take(ld, c, m, now);
+		else
+			ld->st.cons_errors++;
+		m = sl_doc_next(t, m);
+	}
+	ld->st.cons_records += t[arr].count;
+	if (c->nrh)
+		c->step = CONS_DEL;
+	return true;
+}
+
+static void sqs_on_deleted(struct sl_load *ld, struct sl_conn *c, uint64_t now, int status,
+			   const uint8_t *body, size_t len)
+{
+	long ok = status == 200 ? sqs_batch_ok(ld, body, len, c->nrh) : -1;
+
+	assert(ld->del_inflight > 0);
+	ld->del_inflight--;
+	ld->last_done_ns = now;
+	if (ok < 0) {
+		ld->st.cons_errors++;
+		ok = 0;
+		log_failure(ld, "DeleteMessageBatch failed", status, body, len);
+	} else if ((uint32_t)ok < c->nrh) {
+		log_failure(ld, "DeleteMessageBatch entries failed", status, body, len);
+	}
+	ld->st.cons_deleted += (uint64_t)ok;
+	ld->st.cons_del_failed += c->nrh - (uint64_t)ok;
+	c->nrh = 0;
+	c->step = CONS_RECV;
+	if (ld->phase == PHASE_DRAIN && ld->opt.refill && ok > 0)
+		sqs_refill(ld, (uint64_t)ok, now);
+}
+
+static void on_sqs_cons_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, int status,
+			      const uint8_t *body, size_t len)
+{
+	c->inflight = 0;
+	c->wake_ns = now;
+	ld->st.cons_requests++;
+	if (c->step == CONS_DEL) {
+		sqs_on_deleted(ld, c, now, status, body, len);
+		return;
+	}
+	if (status == 200 && json_parse(ld, body, len) > 0 && sqs_on_messages(ld, c, now))
+		return;
+	ld->st.cons_errors++;
+	log_failure(ld, "ReceiveMessage failed", status, body, len);
+	c->wake_ns = now + CONS_RETRY_NS;
+}
+
+/* DeleteMessageBatch of the receipt handles held, straight into the
+ * write buffer. Returns 0 or -1 when out of memory. */
+static int sqs_delete_build(struct sl_load *ld, struct sl_conn *c)
+{
+	struct sl_buf *b = &c->wbuf;
+	size_t body_len = LIT_LEN(SQS_URL_HEAD) + ld->queue_url_len + LIT_LEN(SQS_ENTRIES) +
+			  (c->nrh - 1) + LIT_LEN(SQS_ENTRIES_TAIL), h;
+	uint8_t *p, *q;
+
+	assert(c->nrh >= 1 && c->nrh <= SQS_BATCH_MAX);
+	for (uint32_t i = 0; i < c->nrh; i++)
+		body_len += LIT_LEN(SQS_ENTRY_ID) + 1 + LIT_LEN(SQS_ENTRY_RH) + c->rh_len[i] +
+			    LIT_LEN(SQS_ENTRY_TAIL);
+	if (buf_reserve(b, HTTP_HEAD_MAX + body_len, WBUF_MAX))
+		return -1;
+	p = b->p + b->len;
+	h = http_head(ld, (char *)p, "DeleteMessageBatch", body_len);
+	q = PUT_LIT(p + h, SQS_URL_HEAD);
+	q = put_mem(q, ld->queue_url, ld->queue_url_len);
+	q = PUT_LIT(q, SQS_ENTRIES);
+	for (uint32_t i = 0; i < c->nrh; i++) {
+		if (i)
+			*q++ = ',';
+		q = PUT_LIT(q, SQS_ENTRY_ID);
+		*q++ = (uint8_t)('0' + i);
+		q = PUT_LIT(q, SQS_ENTRY_RH);
+		q = put_mem(q, c->rh + (size_t)i * SQS_RH_MAX, c->rh_len[i]);
+		q = PUT_LIT(q, SQS_ENTRY_TAIL);
+	}
+	q = PUT_LIT(q, SQS_ENTRIES_TAIL);
+	assert((size_t)(q - p) == h + body_len);
+	b->len += (size_t)(q - p);
+	return 0;
+}
+
+/* The consumer's next request: a receive, or the delete of what the last
+ * receive got. */
+static void sqs_cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
+{
+	char body[SQS_CTL_BODY_MAX];
+	int n, r;
+
+	assert(c->state == ST_READY);
+	assert(c->inflight == 0);
+	if (c->step == CONS_DEL) {
+		r = sqs_delete_build(ld, c);
+		ld->del_inflight += r == 0;
+	} else {
+		n = snprintf(body, sizeof(body),
+			     SQS_URL_HEAD "%s\",\"MaxNumberOfMessages\":%u,\"WaitTimeSeconds\":%u}",
+			     ld->queue_url, ld->opt.recv_batch, ld->opt.wait_s);
+		assert(n > 0 && (size_t)n < sizeof(body));
+		r = http_request(ld, &c->wbuf, "ReceiveMessage", body, (size_t)n);
+	}
+	if (r) {
 		fprintf(stderr, "sluice-load: out of memory for requests\n");
 		exit(1);
 	}
@@ -1261,6 +1779,10 @@ static int conn_process_http(struct sl_load *ld, struct sl_conn *c, uint64_t now
 			c->served = true;
 			if (c->role == ROLE_PUT)
 				on_put_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
+			else if (c->role == ROLE_SEND)
+				on_send_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
+			else if (c->role == ROLE_RECV)
+				on_sqs_cons_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
 			else
 				on_cons_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
 		}
@@ -1276,8 +1798,10 @@ static int conn_process_http(struct sl_load *ld, struct sl_conn *c, uint64_t now
 
 static void xadd_batch_done(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 {
-	uint64_t t0 = ring_pop(ld, c);
+	uint32_t nrec;
+	uint64_t t0 = ring_pop(ld, c, &nrec);
 
+	assert(nrec == ld->opt.batch);
 	ld->st.requests++;
 	ld->st.records += ld->opt.batch - c->resp_failed;
 	ld->st.failed += c->resp_failed;
@@ -1354,9 +1878,12 @@ static void conn_read(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 		conn_end(ld, c, now);
 		return;
 	}
-	if (c->role != ROLE_GET)
+	/* While stopping, a consumer still deletes what it received, so what
+	 * it counted as received is gone from the queue too. */
+	if (is_producer(c))
 		conn_fill(ld, c, now);
-	else if (!c->inflight && c->step != CONS_DONE && c->wake_ns <= now && !ld->stopping)
+	else if (!c->inflight && c->step != CONS_DONE && c->wake_ns <= now &&
+		 (!ld->stopping || c->step == CONS_DEL))
 		cons_send(ld, c, now);
 }
 
@@ -1395,7 +1922,7 @@ static uint64_t timers_fire(struct sl_load *ld, uint64_t now)
 	uint64_t next = UINT64_MAX;
 	struct sl_conn *c;
 
-	for (uint32_t i = 0; i < ld->nconns; i++) {
+	for (uint32_t i = ld->act_lo; i < ld->act_hi; i++) {
 		c = &ld->conns[i];
 		if (c->state == ST_WAIT) {
 			if (ld->stopping)
@@ -1408,16 +1935,16 @@ static uint64_t timers_fire(struct sl_load *ld, uint64_t now)
 		}
 		if (c->state != ST_READY || ld->stopping)
 			continue;
-		if (c->role == ROLE_GET) {
+		if (!is_producer(c)) {
 			if (c->inflight || c->step == CONS_DONE)
 				continue;
 			if (c->wake_ns <= now)
 				cons_send(ld, c, now);
 			else
 				next = min_u64(next, c->wake_ns);
-		} else if (ld->opt.rate > 0) {
+		} else if (ld->opt.rate > 0 && ld->phase == PHASE_RUN) {
 			conn_fill(ld, c, now);
-			if (c->state == ST_READY && c->inflight < ld->opt.pipeline)
+			if (c->state == ST_READY && c->inflight < c->ring_cap)
 				next = min_u64(next, c->next_send_ns);
 		}
 	}
@@ -1454,6 +1981,48 @@ static void report_second(struct sl_load *ld, uint64_t now)
 	ld->last_report_ns = now;
 }
 
+static uint64_t sqs_errors(const struct sl_stats *s)
+{
+	return s->errors + s->failed + s->cons_errors + s->cons_del_failed;
+}
+
+/* One line a second; rabbit-load prints the same, so one script reads
+ * both. In the pre-fill only the sends count. */
+static void report_second_sqs(struct sl_load *ld, uint64_t now)
+{
+	const struct sl_stats *s = &ld->st, *p = &ld->st_prev;
+	double dt = (double)(now - ld->last_report_ns) / 1e9;
+	double sends = (double)(s->records - p->records) / dt;
+	double e2e = (double)(s->cons_deleted - p->cons_deleted) / dt;
+	char p50[32], p99[32], p999[32];
+
+	print_ms(p50, sizeof(p50), ld->e2e_sec, 0.50);
+	print_ms(p99, sizeof(p99), ld->e2e_sec, 0.99);
+	print_ms(p999, sizeof(p999), ld->e2e_sec, 0.999);
+	if (ld->phase == PHASE_FILL)
+		printf("%6.1fs fill %9.0f msg/s  %" PRIu64 " of %" PRIu64 " stored  err %" PRIu64 "\n",
+		       (double)(now - ld->start_ns) / 1e9, sends, s->records, ld->opt.depth,
+		       sqs_errors(s) - sqs_errors(p));
+	else
+		printf("%6.1fs send %9.0f msg/s  e2e %9.0f msg/s  p50 %s  p99 %s  p99.9 %s ms  "
+		       "err %" PRIu64 "\n",
+		       (double)(now - ld->start_ns) / 1e9, sends, e2e, p50, p99, p999,
+		       sqs_errors(s) - sqs_errors(p));
+	fflush(stdout);
+	ld->st_prev = ld->st;
+	memset(ld->hist_sec, 0, sizeof(*ld->hist_sec));
+	memset(ld->e2e_sec, 0, sizeof(*ld->e2e_sec));
+	ld->last_report_ns = now;
+}
+
+static void report_tick(struct sl_load *ld, uint64_t now)
+{
+	if (ld->opt.mode == MODE_SQS)
+		report_second_sqs(ld, now);
+	else
+		report_second(ld, now);
+}
+
 /* Stop sending. In --rate mode, count the batches the schedule wanted sent
  * before the end that never went out: a sign the offered load was not met.
  * The caller fired the timers at `now` just before, so only batches held
@@ -1465,11 +2034,11 @@ static void load_stop(struct sl_load *ld, uint64_t now)
 
 	ld->stopping = true;
 	ld->stop_ns = now;
-	if (ld->opt.rate <= 0)
+	if (ld->opt.rate <= 0 || ld->phase != PHASE_RUN)
 		return;
-	for (uint32_t i = 0; i < ld->nconns; i++) {
+	for (uint32_t i = ld->act_lo; i < ld->act_hi; i++) {
 		c = &ld->conns[i];
-		if (c->role != ROLE_GET && c->next_send_ns < end)
+		if (is_producer(c) && c->next_send_ns < end)
 			ld->unsent += ((end - c->next_send_ns - 1) / ld->interval_ns + 1) * ld->opt.batch;
 	}
 }
@@ -1496,33 +2065,53 @@ static void load_start(struct sl_load *ld, uint64_t now)
 	uint32_t producers = ld->opt.connections;
 
 	ld->start_ns = ld->last_report_ns = now;
-	for (uint32_t i = 0; i < ld->nconns; i++) {
+	for (uint32_t i = ld->act_lo; i < ld->act_hi; i++) {
 		c = &ld->conns[i];
 		/* Stagger the schedules so --rate sends spread over time. */
-		if (c->role != ROLE_GET)
+		if (is_producer(c) && producers)
 			c->next_send_ns = now + ld->interval_ns / producers * c->idx;
 		conn_open(ld, c, now);
 	}
 }
 
-static void load_run(struct sl_load *ld)
+/* The SQS pre-fill ends once every message is acknowledged; failures put
+ * theirs back, and too many of them end it early. */
+static bool fill_done(const struct sl_load *ld)
+{
+	/* Without --refill the depth test ends once the queue is empty. */
+	if (ld->phase == PHASE_DRAIN)
+		return !ld->opt.refill && ld->st.cons_deleted >= ld->fill_sent;
+	if (ld->phase != PHASE_FILL)
+		return false;
+	if (ld->st.errors + ld->st.failed > SQS_FILL_ERRORS_MAX)
+		return true;
+	return ld->fill_left == 0 && ld->put_inflight == 0;
+}
+
+static void report_tick(struct sl_load *ld, uint64_t now);
+
+/* Run the connections conns[act_lo..act_hi) for duration_ns, then wait
+ * up to DRAIN_NS for what is still in flight (sends and deletes; a long
+ * poll is left behind). */
+static void load_run(struct sl_load *ld, uint64_t duration_ns)
 {
 	struct epoll_event ev[EVENTS_MAX];
 	uint64_t now = now_ns(), end, next, next_report;
 	int n;
 
-	end = ld->end_ns = now + (uint64_t)(ld->opt.duration_s * 1e9);
+	end = ld->end_ns = now + duration_ns;
 	next_report = now + NS_PER_S;
 	load_start(ld, now);
 	for (;;) {
 		now = now_ns();
 		next = timers_fire(ld, now);
-		if (!ld->stopping && (now >= end || g_stop))
+		if (!ld->stopping && (now >= end || g_stop || fill_done(ld)))
 			load_stop(ld, now);
-		if (ld->stopping && (ld->put_inflight == 0 || now >= ld->stop_ns + DRAIN_NS || g_stop > 1))
+		if (ld->stopping && ((ld->put_inflight == 0 && ld->del_inflight == 0) ||
+				     now >= ld->stop_ns + DRAIN_NS || g_stop > 1))
 			break;
 		if (now >= next_report && !ld->stopping) {
-			report_second(ld, now);
+			report_tick(ld, now);
 			next_report += NS_PER_S * ((now - next_report) / NS_PER_S + 1);
 		}
 		next = min_u64(min_u64(next, next_report), ld->stopping ? ld->stop_ns + DRAIN_NS : end);
@@ -1614,7 +2203,123 @@ static int summary_json(const struct sl_load *ld, const char *path)
 	return 0;
 }
 
-/* ---- blocking control calls (--create) ---- */
+/* ---- the SQS summary (rabbit-load writes the same shape) ---- */
+
+/* The depth test without --refill emptied the queue before its end. */
+static bool sqs_drained(const struct sl_load *ld)
+{
+	return ld->phase == PHASE_DRAIN && !ld->opt.refill && ld->fill_sent &&
+	       ld->st.cons_deleted >= ld->fill_sent;
+}
+
+static void print_hist_line(const char *what, const struct sl_hist *h, const char *per)
+{
+	printf("  %-11s p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (%s)\n", what,
+	       us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
+	       us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us), per);
+}
+
+static void summary_print_sqs(const struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+	const struct sl_stats *s = &ld->st;
+	double el = elapsed_s(ld);
+	char per[64];
+
+	printf("\nsluice-load sqs %s queue=%s producers=%u consumers=%u batch=%u recv-batch=%u "
+	       "wait=%u record-size=%u pipeline=%u ", o->endpoint, ld->queue_name,
+	       o->connections, o->consumers, o->batch,
+	       o->recv_batch, o->wait_s, o->record_size, o->pipeline);
+	if (o->depth)
+		printf("depth=%" PRIu64 "%s\n", o->depth, o->refill ? " refill" : "");
+	else if (o->rate > 0)
+		printf("rate=%.0f/s\n", o->rate);
+	else
+		printf("closed-loop\n");
+	if (o->depth)
+		printf("  pre-fill    %" PRIu64 " messages stored (%" PRIu64 " failed) in %.2f s, "
+		       "%.1f msg/s; the queue reports %lld\n", ld->fill_sent, ld->fill_failed,
+		       ld->fill_s, ld->fill_s > 0 ? (double)ld->fill_sent / ld->fill_s : 0.0,
+		       ld->depth_seen);
+	if (o->depth && sqs_drained(ld))
+		printf("  drained     the queue was empty after %.3f s, before --duration\n", el);
+	printf("  sent        %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " errors, %" PRIu64
+	       " requests in %.2f s\n", s->records, s->failed, s->errors, s->requests, el);
+	printf("  received    %" PRIu64 ", deleted %" PRIu64 ", %" PRIu64 " delete failures, %"
+	       PRIu64 " empty receives, %" PRIu64 " errors, %" PRIu64 " without a send time\n",
+	       s->cons_records, s->cons_deleted, s->cons_del_failed, s->cons_empty, s->cons_errors,
+	       s->cons_bad_body);
+	printf("  throughput  sends %.1f msg/s, end to end %.1f msg/s (received and deleted)\n",
+	       (double)s->records / el, (double)s->cons_deleted / el);
+	print_hist_line("e2e ms", ld->e2e_all,
+			!o->depth ? "send to receive" :
+			o->refill ? "send to receive, the depth kept" :
+			"age at receive: sent during the pre-fill");
+	snprintf(per, sizeof(per), "per request of %u message%s", o->batch,
+		 o->batch == 1 ? "" : "s");
+	if (s->requests)
+		print_hist_line("send ms", ld->hist_all, per);
+	if (o->rate > 0 && !o->depth)
+		printf("  unsent      %" PRIu64 " messages the schedule wanted sent\n", ld->unsent);
+	fflush(stdout);
+}
+
+static void json_hist(FILE *f, const char *key, const struct sl_hist *h, const char *tail)
+{
+	fprintf(f, "  \"%s\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, "
+		"\"mean\": %.3f}%s\n", key,
+		us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
+		us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us),
+		h->total ? us_to_ms(h->sum_us) / (double)h->total : 0.0, tail);
+}
+
+/* One key a line and the latency keys on one line each, so a script can
+ * pick numbers out with sed; "latency_ms" (send to receive) comes first. */
+static int summary_json_sqs(const struct sl_load *ld, const char *path)
+{
+	const struct sl_opts *o = &ld->opt;
+	const struct sl_stats *s = &ld->st;
+	double el = elapsed_s(ld);
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\n  \"tool\": \"sluice-load\",\n  \"mode\": \"sqs\",\n  \"endpoint\": \"%s\",\n"
+		"  \"queue\": \"%s\",\n  \"producers\": %u,\n  \"consumers\": %u,\n"
+		"  \"batch\": %u,\n  \"recv_batch\": %u,\n  \"wait_s\": %u,\n  \"record_size\": %u,\n"
+		"  \"pipeline\": %u,\n  \"rate\": %.1f,\n  \"depth\": %" PRIu64 ",\n"
+		"  \"refill\": %s,\n  \"drained\": %s,\n"
+		"  \"duration_s\": %.3f,\n  \"elapsed_s\": %.3f,\n",
+		o->endpoint, ld->queue_name, o->connections, o->consumers, o->batch,
+		o->recv_batch, o->wait_s, o->record_size, o->pipeline, o->rate, o->depth,
+		o->refill ? "true" : "false", sqs_drained(ld) ? "true" : "false", o->duration_s, el);
+	fprintf(f, "  \"sent\": %" PRIu64 ",\n  \"send_failed\": %" PRIu64 ",\n"
+		"  \"send_requests\": %" PRIu64 ",\n  \"send_errors\": %" PRIu64 ",\n"
+		"  \"unsent\": %" PRIu64 ",\n  \"received\": %" PRIu64 ",\n  \"deleted\": %" PRIu64
+		",\n  \"delete_failed\": %" PRIu64 ",\n  \"consumer_requests\": %" PRIu64 ",\n"
+		"  \"empty_receives\": %" PRIu64 ",\n  \"recv_errors\": %" PRIu64 ",\n"
+		"  \"bad_bodies\": %" PRIu64 ",\n  \"errors\": %" PRIu64 ",\n",
+		s->records, s->failed, s->requests, s->errors, ld->unsent, s->cons_records,
+		s->cons_deleted, s->cons_del_failed, s->cons_requests, s->cons_empty, s->cons_errors,
+		s->cons_bad_body, sqs_errors(s));
+	fprintf(f, "  \"sends_per_s\": %.1f,\n  \"messages_per_s\": %.1f,\n",
+		(double)s->records / el, (double)s->cons_deleted / el);
+	json_hist(f, "latency_ms", ld->e2e_all, ",");
+	json_hist(f, "send_latency_ms", ld->hist_all, ",");
+	fprintf(f, "  \"fill\": {\"messages\": %" PRIu64 ", \"failed\": %" PRIu64
+		", \"elapsed_s\": %.3f, \"messages_per_s\": %.1f, \"depth_reported\": %lld}\n}\n",
+		ld->fill_sent, ld->fill_failed, ld->fill_s,
+		ld->fill_s > 0 ? (double)ld->fill_sent / ld->fill_s : 0.0, ld->depth_seen);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- blocking control calls (--create, the SQS queue) ---- */
 
 static int ctl_connect(const struct sl_load *ld)
 {
@@ -1743,11 +2448,108 @@ out:
 	return rc;
 }
 
+/* One SQS control call with body `{"QueueUrl":"<url>"<rest>}`. Returns
+ * the HTTP status or -1; the reply is parsed into ld->toks when it is 200
+ * (then *parsed says whether that worked). The tokens point into
+ * ld->ctl_rb, which stays until the next call. */
+static int sqs_ctl(struct sl_load *ld, const char *op, const char *rest, bool *parsed)
+{
+	struct sl_buf *rb = &ld->ctl_rb;
+	struct sl_http_rx rx;
+	char body[SQS_CTL_BODY_MAX];
+	int n = snprintf(body, sizeof(body), SQS_URL_HEAD "%s\"%s}", ld->queue_url, rest);
+	int st;
+
+	assert(n > 0 && (size_t)n < sizeof(body));
+	st = ctl_call(ld, op, body, rb, &rx);
+	*parsed = false;
+	if (st == 200)
+		*parsed = json_parse(ld, rb->p + rb->off + rx.hdr_len, rx.body_len) > 0;
+	else if (st > 0)
+		log_failure(ld, op, st, rb->p + rb->off + rx.hdr_len, rx.body_len);
+	else
+		fprintf(stderr, "sluice-load: %s: no reply from %s\n", op, ld->opt.endpoint);
+	return st;
+}
+
+/* ApproximateNumberOfMessages (a string in AWS's replies, a number in
+ * some emulators'), or -1 when it cannot be had. */
+static long long sqs_queue_depth(struct sl_load *ld)
+{
+	const struct sl_doc_tok *t;
+	long long v;
+	bool parsed;
+	int a, d;
+
+	if (sqs_ctl(ld, "GetQueueAttributes",
+		    ",\"AttributeNames\":[\"ApproximateNumberOfMessages\"]", &parsed) != 200 || !parsed)
+		return -1;
+	t = ld->toks;
+	a = sl_doc_get(t, 0, "Attributes");
+	d = a >= 0 ? sl_doc_get(t, (uint32_t)a, "ApproximateNumberOfMessages") : -1;
+	if (d >= 0 && t[d].type == SL_DOC_INT)
+		return t[d].i;
+	if (d < 0 || t[d].type != SL_DOC_STR || parse_dec(t[d].ptr, t[d].len, &v) || v < 0)
+		return -1;
+	return v;
+}
+
+/* CreateQueue NAME-<seconds>-<pid>: a name no earlier run used, so the
+ * queue starts empty without PurgeQueue (once a minute) and without
+ * waiting out the minute a deleted name stays blocked. Should the name
+ * exist after all, the queue is purged. Returns 0 or -1. */
+static int sqs_queue_create(struct sl_load *ld)
+{
+	struct sl_buf rb = { 0 };
+	struct sl_http_rx rx;
+	char body[SQS_NAME_MAX + 32];
+	long long depth;
+	bool parsed;
+	int st, n;
+
+	n = snprintf(ld->queue_name, sizeof(ld->queue_name), "%s-%lld-%ld", ld->opt.queue,
+		     (long long)time(NULL) % 10000000000ll, (long)getpid() % 10000000000l);
+	assert(n > 0 && (size_t)n < sizeof(ld->queue_name));
+	snprintf(body, sizeof(body), "{\"QueueName\":\"%s\"}", ld->queue_name);
+	st = ctl_call(ld, "CreateQueue", body, &rb, &rx);
+	if (st != 200 || json_parse(ld, rb.p + rb.off + rx.hdr_len, rx.body_len) <= 0 ||
+	    !json_copy_raw(ld, 0, "QueueUrl", ld->queue_url, SQS_URL_MAX)) {
+		if (st < 0)
+			fprintf(stderr, "sluice-load: CreateQueue: no reply from %s\n", ld->opt.endpoint);
+		else
+			log_failure(ld, "CreateQueue failed", st, rb.p + rb.off + rx.hdr_len, rx.body_len);
+		free(rb.p);
+		return -1;
+	}
+	free(rb.p);
+	ld->queue_url_len = strlen(ld->queue_url);
+	sqs_lengths_init(ld);
+	depth = sqs_queue_depth(ld);
+	if (depth > 0) {
+		fprintf(stderr, "sluice-load: queue %s already holds %lld messages: purging it\n",
+			ld->queue_name, depth);
+		if (sqs_ctl(ld, "PurgeQueue", "", &parsed) != 200)
+			return -1;
+	}
+	printf("sluice-load: queue %s\n", ld->queue_name);
+	return 0;
+}
+
+static void sqs_queue_delete(struct sl_load *ld)
+{
+	bool parsed;
+
+	if (ld->queue_url_len && sqs_ctl(ld, "DeleteQueue", "", &parsed) != 200)
+		fprintf(stderr, "sluice-load: could not delete queue %s\n", ld->queue_name);
+}
+
 /* ---- flags ---- */
 
 enum {
 	OPT_ENDPOINT = 256, OPT_STREAM, OPT_SHARDS, OPT_CREATE, OPT_CONNECTIONS, OPT_BATCH,
 	OPT_RECORD_SIZE, OPT_DURATION, OPT_RATE, OPT_CONSUMERS, OPT_PIPELINE, OPT_JSON,
+	OPT_QUEUE, OPT_RECV_BATCH, OPT_WAIT, OPT_DEPTH, OPT_FILL_CONNS, OPT_KEEP_QUEUE,
+	OPT_REFILL, OPT_END,
 };
 
 static const struct option long_opts[] = {
@@ -1763,6 +2565,14 @@ static const struct option long_opts[] = {
 	{ "consumers", required_argument, NULL, OPT_CONSUMERS },
 	{ "pipeline", required_argument, NULL, OPT_PIPELINE },
 	{ "json-summary", required_argument, NULL, OPT_JSON },
+	{ "producers", required_argument, NULL, OPT_CONNECTIONS },
+	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "recv-batch", required_argument, NULL, OPT_RECV_BATCH },
+	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "depth", required_argument, NULL, OPT_DEPTH },
+	{ "fill-connections", required_argument, NULL, OPT_FILL_CONNS },
+	{ "keep-queue", no_argument, NULL, OPT_KEEP_QUEUE },
+	{ "refill", no_argument, NULL, OPT_REFILL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1850,8 +2660,64 @@ static int parse_stream(struct sl_opts *o, const char *s)
 	return 0;
 }
 
+/* A queue name leaves room for the run suffix. */
+static int parse_queue(struct sl_opts *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SQS_NAME_MAX - SQS_SUFFIX_LEN ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+		return bad_flag("--queue wants 1..%d of [A-Za-z0-9_-], got '%s'",
+				SQS_NAME_MAX - SQS_SUFFIX_LEN, s);
+	memcpy(o->queue, s, n + 1);
+	return 0;
+}
+
+static int parse_u64(const char *flag, const char *s, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > hi) {
+		fprintf(stderr, "sluice-load: --%s wants an integer in 0..%" PRIu64 ", got '%s' "
+			"(see sluice-load --help)\n", flag, hi, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int opt_apply_sqs(struct sl_opts *o, int c, const char *a)
+{
+	switch (c) {
+	case OPT_QUEUE:
+		return parse_queue(o, a);
+	case OPT_RECV_BATCH:
+		return parse_u32("recv-batch", a, 1, SQS_BATCH_MAX, &o->recv_batch);
+	case OPT_WAIT:
+		return parse_u32("wait", a, 0, SQS_WAIT_MAX_S, &o->wait_s);
+	case OPT_DEPTH:
+		return parse_u64("depth", a, SQS_DEPTH_MAX, &o->depth);
+	case OPT_FILL_CONNS:
+		return parse_u32("fill-connections", a, 1, MAX_CONNECTIONS, &o->fill_conns);
+	case OPT_KEEP_QUEUE:
+		o->keep_queue = true;
+		return 0;
+	case OPT_REFILL:
+		o->refill = true;
+		return 0;
+	default:
+		assert(0);
+		return -1;
+	}
+}
+
 static int opt_apply(struct sl_opts *o, int c, const char *a, bool *seen_endpoint)
 {
+	if (c >= OPT_QUEUE)
+		return opt_apply_sqs(o, c, a);
 	switch (c) {
 	case OPT_ENDPOINT:
 		*seen_endpoint = true;
@@ -1891,12 +2757,47 @@ static void opts_defaults(struct sl_opts *o, enum load_mode mode)
 	memset(o, 0, sizeof(*o));
 	o->mode = mode;
 	strcpy(o->stream, "sluice-bench");
+	strcpy(o->queue, "sluice-bench");
 	o->shards = 4;
 	o->connections = 4;
-	o->batch = 100;
+	o->batch = mode == MODE_SQS ? SQS_BATCH_MAX : 100;
+	o->consumers = mode == MODE_SQS ? 4 : 0;
 	o->record_size = 100;
 	o->pipeline = 1;
 	o->duration_s = 10;
+	o->recv_batch = SQS_BATCH_MAX;
+	o->wait_s = SQS_WAIT_MAX_S;
+	o->fill_conns = SQS_FILL_CONNS;
+}
+
+/* The sqs mode's own checks. SQS caps a batch at 10 entries and 256 KiB
+ * of bodies in all (AWS's limit before 2025; emulators still keep it). */
+static int opts_check_sqs(struct sl_opts *o, const bool *given)
+{
+	static const char *const not_sqs[] = { "stream", "shards", "create" };
+	const int not_sqs_opt[] = { OPT_STREAM, OPT_SHARDS, OPT_CREATE };
+
+	for (size_t i = 0; i < 3; i++)
+		if (given[not_sqs_opt[i] - OPT_ENDPOINT])
+			return bad_flag("--%s is not for sqs", not_sqs[i]);
+	if (o->batch > SQS_BATCH_MAX)
+		return bad_flag("--batch wants 1..%d for sqs", SQS_BATCH_MAX);
+	if (o->record_size < SQS_STAMP_LEN || o->record_size > SQS_BODY_MAX)
+		return bad_flag("--record-size wants %d..%u for sqs (a body starts with its "
+				"%d-digit send time)", SQS_STAMP_LEN, SQS_BODY_MAX, SQS_STAMP_LEN);
+	if ((uint64_t)o->batch * o->record_size > SQS_BODY_MAX)
+		return bad_flag("--batch x --record-size is over 256 KiB, SQS's batch limit");
+	if (o->depth && o->consumers == 0)
+		return bad_flag("--depth needs --consumers");
+	if (o->refill && !o->depth)
+		return bad_flag("--refill needs --depth");
+	if (o->depth && (given[OPT_RATE - OPT_ENDPOINT] || given[OPT_CONNECTIONS - OPT_ENDPOINT]))
+		return bad_flag("--depth runs consumers alone: no --rate or --producers");
+	if (o->duration_s == 0)
+		return bad_flag("--duration wants more than 0 for sqs");
+	if (o->depth)
+		o->connections = 0;
+	return 0;
 }
 
 /* Flag combinations that make no sense, caught before any connection. */
@@ -1905,12 +2806,21 @@ static int opts_check(struct sl_opts *o, const bool *given)
 	static const char *const kinesis_only[] = { "shards", "create", "consumers" };
 	const int kinesis_opt[] = { OPT_SHARDS, OPT_CREATE, OPT_CONSUMERS };
 
+	if (o->mode == MODE_SQS) {
+		if (opts_check_sqs(o, given))
+			return -1;
+	} else {
+		for (int i = OPT_QUEUE; i < OPT_END; i++)
+			if (given[i - OPT_ENDPOINT])
+				return bad_flag("--queue, --recv-batch, --wait, --depth, --refill, "
+						"--fill-connections and --keep-queue are for sqs");
+	}
 	if (o->mode == MODE_REDIS) {
 		for (size_t i = 0; i < 3; i++)
 			if (given[kinesis_opt[i] - OPT_ENDPOINT])
 				return bad_flag("--%s is only for kinesis", kinesis_only[i]);
 	}
-	if (o->duration_s == 0 && !o->create)
+	if (o->duration_s == 0 && !o->create && o->mode != MODE_SQS)
 		return bad_flag("--duration 0 needs --create (it only creates the stream)");
 	if ((uint64_t)o->pipeline * o->batch * b64_len(o->record_size) > MAX_INFLIGHT_BYTES)
 		return bad_flag("--pipeline x --batch x --record-size is too large (over 256 MiB "
@@ -1923,16 +2833,21 @@ static int opts_check(struct sl_opts *o, const bool *given)
 /* Returns 0 to run, 1 after --help, -1 on a bad flag. */
 static int opts_parse(struct sl_opts *o, int argc, char **argv)
 {
-	bool given[OPT_JSON - OPT_ENDPOINT + 1] = { false }, seen_endpoint = false;
+	bool given[OPT_END - OPT_ENDPOINT] = { false }, seen_endpoint = false;
 	int c;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? -1 : 1;
 	}
-	if (strcmp(argv[1], "kinesis") && strcmp(argv[1], "redis"))
-		return bad_flag("unknown mode '%s': want kinesis or redis", argv[1]);
-	opts_defaults(o, strcmp(argv[1], "kinesis") ? MODE_REDIS : MODE_KINESIS);
+	if (!strcmp(argv[1], "kinesis"))
+		opts_defaults(o, MODE_KINESIS);
+	else if (!strcmp(argv[1], "redis"))
+		opts_defaults(o, MODE_REDIS);
+	else if (!strcmp(argv[1], "sqs"))
+		opts_defaults(o, MODE_SQS);
+	else
+		return bad_flag("unknown mode '%s': want kinesis, redis or sqs", argv[1]);
 	opterr = 0;
 	optind = 2;
 	for (int i = 0; i < argc && (c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1; i++) {
@@ -1951,7 +2866,7 @@ static int opts_parse(struct sl_opts *o, int argc, char **argv)
 	if (optind < argc)
 		return bad_flag("unexpected argument '%s'", argv[optind]);
 	if (!seen_endpoint)
-		parse_endpoint(o, o->mode == MODE_KINESIS ? "127.0.0.1:4566" : "127.0.0.1:6379");
+		parse_endpoint(o, o->mode == MODE_REDIS ? "127.0.0.1:6379" : "127.0.0.1:4566");
 	return opts_check(o, given);
 }
 
@@ -1975,12 +2890,45 @@ static int resolve(struct sl_load *ld)
 	return 0;
 }
 
+/* A producer's ring of in-flight requests, with a message count per
+ * request for SQS. */
+static int producer_init(struct sl_load *ld, struct sl_conn *c, uint8_t role, uint32_t idx,
+			 uint32_t ring_cap)
+{
+	c->role = role;
+	c->idx = idx;
+	c->ring_cap = ring_cap;
+	c->ring = calloc(ring_cap, sizeof(*c->ring));
+	if (role == ROLE_SEND)
+		c->ring_n = calloc(ring_cap, sizeof(*c->ring_n));
+	(void)ld;
+	return c->ring && (role != ROLE_SEND || c->ring_n) ? 0 : -1;
+}
+
+/* An SQS consumer's receipt handle slots, one per message a receive may
+ * bring: a fixed size, allocated once. */
+static int sqs_consumer_init(const struct sl_load *ld, struct sl_conn *c)
+{
+	c->step = CONS_RECV;
+	c->rh = malloc((size_t)ld->opt.recv_batch * SQS_RH_MAX);
+	c->rh_len = calloc(ld->opt.recv_batch, sizeof(*c->rh_len));
+	return c->rh && c->rh_len ? 0 : -1;
+}
+
+/* Producers come first, then consumers, then (sqs --depth) the pre-fill
+ * connections; a phase runs one range of them. */
 static int conns_init(struct sl_load *ld)
 {
 	const struct sl_opts *o = &ld->opt;
+	uint32_t fill = o->depth ? o->fill_conns : 0, p = o->connections;
+	uint8_t prod_role = o->mode == MODE_KINESIS ? ROLE_PUT :
+			    o->mode == MODE_REDIS ? ROLE_XADD : ROLE_SEND;
 	struct sl_conn *c;
+	int rc;
 
-	ld->nconns = o->connections + o->consumers;
+	ld->nconns = p + o->consumers + fill;
+	ld->act_lo = 0;
+	ld->act_hi = p + o->consumers;
 	ld->conns = calloc(ld->nconns, sizeof(*ld->conns));
 	if (!ld->conns)
 		return -1;
@@ -1988,17 +2936,18 @@ static int conns_init(struct sl_load *ld)
 		c = &ld->conns[i];
 		c->fd = -1;
 		c->state = ST_WAIT;
-		if (i < o->connections) {
-			c->role = o->mode == MODE_KINESIS ? ROLE_PUT : ROLE_XADD;
-			c->idx = i;
-			c->ring = calloc(o->pipeline, sizeof(*c->ring));
-			if (!c->ring)
-				return -1;
-		} else {
-			c->role = ROLE_GET;
-			c->idx = i - o->connections;
+		if (i < p) {
+			rc = producer_init(ld, c, prod_role, i, o->pipeline);
+		} else if (i < p + o->consumers) {
+			c->role = o->mode == MODE_SQS ? ROLE_RECV : ROLE_GET;
+			c->idx = i - p;
 			c->step = CONS_LIST;
+			rc = o->mode == MODE_SQS ? sqs_consumer_init(ld, c) : 0;
+		} else {
+			rc = producer_init(ld, c, ROLE_SEND, i - p - o->consumers, SQS_FILL_PIPELINE);
 		}
+		if (rc)
+			return -1;
 	}
 	return 0;
 }
@@ -2013,17 +2962,111 @@ static int load_setup(struct sl_load *ld)
 	ld->toks = calloc(ld->toks_cap, sizeof(*ld->toks));
 	ld->hist_all = calloc(1, sizeof(*ld->hist_all));
 	ld->hist_sec = calloc(1, sizeof(*ld->hist_sec));
+	ld->e2e_all = calloc(1, sizeof(*ld->e2e_all));
+	ld->e2e_sec = calloc(1, sizeof(*ld->e2e_sec));
 	ld->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (!ld->toks || !ld->hist_all || !ld->hist_sec || ld->ep < 0 || pool_init(ld) ||
-	    conns_init(ld)) {
+	ld->depth_seen = -1;
+	if (o->mode == MODE_SQS) {
+		ld->content_type = "application/x-amz-json-1.0";
+		ld->target_prefix = "AmazonSQS.";
+		ld->auth = AMZ_AUTH_FOR("sqs");
+	} else {
+		ld->content_type = "application/x-amz-json-1.1";
+		ld->target_prefix = "Kinesis_20131202.";
+		ld->auth = AMZ_AUTH_FOR("kinesis");
+	}
+	if (!ld->toks || !ld->hist_all || !ld->hist_sec || !ld->e2e_all || !ld->e2e_sec ||
+	    ld->ep < 0 || pool_init(ld) || conns_init(ld)) {
 		fprintf(stderr, "sluice-load: setup failed: %s\n", strerror(errno));
 		return -1;
 	}
-	if (o->rate > 0)
+	if (o->rate > 0 && o->connections)
 		ld->interval_ns = (uint64_t)((double)o->connections * o->batch * 1e9 / o->rate);
 	put_body_len_init(ld);
 	xadd_init(ld);
 	return resolve(ld);
+}
+
+/* Close the phase's connections and forget its counts, so the next
+ * phase starts from nothing. */
+static void phase_reset(struct sl_load *ld)
+{
+	for (uint32_t i = ld->act_lo; i < ld->act_hi; i++) {
+		conn_close(ld, &ld->conns[i]);
+		ld->conns[i].wake_ns = 0;
+	}
+	assert(ld->put_inflight == 0);
+	assert(ld->del_inflight == 0);
+	memset(&ld->st, 0, sizeof(ld->st));
+	memset(&ld->st_prev, 0, sizeof(ld->st_prev));
+	memset(ld->hist_all, 0, sizeof(*ld->hist_all));
+	memset(ld->hist_sec, 0, sizeof(*ld->hist_sec));
+	memset(ld->e2e_all, 0, sizeof(*ld->e2e_all));
+	memset(ld->e2e_sec, 0, sizeof(*ld->e2e_sec));
+	ld->stopping = false;
+	ld->unsent = 0;
+	ld->last_done_ns = 0;
+}
+
+/* The depth test's first phase: --depth messages over the pre-fill
+ * connections, batches of 10, SQS_FILL_PIPELINE requests in flight on
+ * each. Returns 0, or -1 when it fell short. */
+static int sqs_fill(struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+
+	ld->phase = PHASE_FILL;
+	ld->fill_left = o->depth;
+	ld->act_lo = o->consumers;
+	ld->act_hi = o->consumers + o->fill_conns;
+	printf("sluice-load: pre-filling %" PRIu64 " messages over %u connections\n", o->depth,
+	       o->fill_conns);
+	load_run(ld, SQS_FILL_TIMEOUT_NS);
+	ld->fill_sent = ld->st.records;
+	ld->fill_failed = ld->st.failed;
+	ld->fill_s = elapsed_s(ld);
+	phase_reset(ld);
+	ld->depth_seen = sqs_queue_depth(ld);
+	printf("sluice-load: pre-filled %" PRIu64 " messages in %.2f s (%.0f msg/s); the queue "
+	       "reports %lld\n", ld->fill_sent, ld->fill_s, (double)ld->fill_sent / ld->fill_s,
+	       ld->depth_seen);
+	if (ld->fill_sent < o->depth) {
+		fprintf(stderr, "sluice-load: the pre-fill fell short of %" PRIu64 " messages\n",
+			o->depth);
+		return -1;
+	}
+	ld->phase = PHASE_DRAIN;
+	ld->act_lo = 0;
+	ld->act_hi = o->consumers + (o->refill ? o->fill_conns : 0);
+	ld->fill_left = 0;
+	return 0;
+}
+
+/* The sqs mode: a fresh queue, the run (after the pre-fill with --depth),
+ * the summary, and the queue deleted. Returns the exit status. */
+static int sqs_main(struct sl_load *ld)
+{
+	int rc = 0;
+
+	if (sqs_queue_create(ld))
+		return 1;
+	if (ld->opt.depth && sqs_fill(ld))
+		rc = 1;
+	if (rc == 0 && !g_stop) {
+		load_run(ld, (uint64_t)(ld->opt.duration_s * 1e9));
+		summary_print_sqs(ld);
+		if (ld->opt.json_path && summary_json_sqs(ld, ld->opt.json_path))
+			rc = 1;
+		if (rc == 0 && ld->st.cons_deleted == 0 && (ld->opt.consumers || ld->st.records == 0)) {
+			fprintf(stderr, "sluice-load: no message went through\n");
+			rc = 3;
+		}
+	}
+	if (!ld->opt.keep_queue)
+		sqs_queue_delete(ld);
+	else
+		printf("sluice-load: kept queue %s\n", ld->queue_name);
+	return rc;
 }
 
 static void signals_init(void)
@@ -2053,7 +3096,9 @@ int main(int argc, char **argv)
 		printf("sluice-load: stream %s is ACTIVE at %s\n", ld.opt.stream, ld.opt.endpoint);
 		return 0;
 	}
-	load_run(&ld);
+	if (ld.opt.mode == MODE_SQS)
+		return sqs_main(&ld);
+	load_run(&ld, (uint64_t)(ld.opt.duration_s * 1e9));
 	summary_print(&ld);
 	if (ld.opt.json_path && summary_json(&ld, ld.opt.json_path))
 		return 1;
