@@ -280,6 +280,9 @@
  * by the tick, so that expiry keeps up with any send rate. */
 #define SL_SQS_DEDUP_EXPIRE_PER_SEND 4
 #define SL_SQS_DEDUP_EXPIRE_CHUNK 65536
+/* Ours: queues whose counters each worker exports on /metrics (a slot per
+ * partition it owns; partitions past it are served but not exported). */
+#define SL_SQS_METRIC_QUEUES 4096
 /* Message move tasks: the rate a task may ask for (AWS: 1..500 per
  * second), and ours: how often a task's owner moves the next messages,
  * the moves one task keeps in flight, how many messages a task without a

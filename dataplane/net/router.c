@@ -196,9 +196,15 @@ static void metrics(struct sl_worker *w, struct sl_req *req)
 	size_t cap = 64 * 1024;
 
 	req->content_type = "text/plain; version=0.0.4";
-	for (int tries = 0; tries < 6; tries++, cap *= 2) {
+	for (int tries = 0; tries < 11; tries++, cap *= 2) {
 		char *buf = malloc(cap);
 		long n = buf ? sl_metrics_render(buf, cap, sl_worker_count()) : -ENOMEM;
+		/* Then each service's own series (SQS: per queue). */
+		for (unsigned i = 0; i < nsvcs && n >= 0; i++) {
+			const struct sl_service *sv = svcs[i];
+			long k = sv->metrics ? sv->metrics(buf + n, cap - (size_t)n) : 0;
+			n = k < 0 ? k : n + k;
+		}
 		if (n >= 0) {
 			sl_enc_reset(&req->out);
 			sl_enc_raw(&req->out, buf, (size_t)n);

@@ -92,6 +92,9 @@ struct sl_service {
 	/* Control thread, before worker w runs: open what w owns (recovery
 	 * happens here, never on a worker serving requests). May be NULL. */
 	void (*preload)(struct sl_worker *w);
+	/* GET /metrics, on any worker: append this service's own series
+	 * (Prometheus text) to buf[0..cap). Bytes written, or -ENOSPC. */
+	long (*metrics)(char *buf, size_t cap);
 	/* Filled by the router at start-up: the metrics series of ops[0]; op i
 	 * has metric_base + i. */
 	uint16_t metric_base;

@@ -55,6 +55,39 @@ class MetricsTest(harness.KinesisTestCase):
         self.assertEqual(buckets[-1], after["sluice_flush_duration_seconds_count"])
         self.assertGreaterEqual(after["sluice_connections"], 1)
 
+    def test_per_queue_sqs_series(self):
+        c = self.server.client("sqs")
+        name = unique_name("mq")
+        url = c.create_queue(QueueName=name)["QueueUrl"]
+        c.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": "m%d" % i} for i in range(6)])
+        c.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=600)
+        got = c.receive_message(QueueUrl=url, MaxNumberOfMessages=3)["Messages"]
+        self.assertEqual(len(got), 3)
+        c.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+        empty = c.create_queue(QueueName=name + "-e")["QueueUrl"]
+        c.receive_message(QueueUrl=empty)
+        lab = '{region="us-east-1",queue="%s"}' % name
+        want = {"sluice_sqs_sends_total": 7, "sluice_sqs_receives_total": 3,
+                "sluice_sqs_deletes_total": 1, "sluice_sqs_empty_receives_total": 0,
+                "sluice_sqs_messages_visible": 3, "sluice_sqs_messages_in_flight": 2,
+                "sluice_sqs_messages_delayed": 1}
+        # The gauges follow within a second (the owner's tick).
+        import time
+        deadline = time.monotonic() + 5
+        while True:
+            v = scrape(self.server)
+            have = {k: v.get(k + lab) for k in want}
+            if have == want or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(have, want)
+        self.assertEqual(v.get('sluice_sqs_empty_receives_total{region="us-east-1",queue="%s-e"}'
+                               % name), 1)
+        c.delete_queue(QueueUrl=url)
+        self.assertNotIn("sluice_sqs_sends_total" + lab, scrape(self.server),
+                         "a deleted queue leaves /metrics")
+
 
 class ConnectionChurnTest(harness.KinesisTestCase):
     """Hundreds of short connections, some dropped mid-request: each is freed

@@ -35,6 +35,8 @@
 
 #include <assert.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,22 @@ struct rec_vis {
 
 struct sqs_op;
 
+/* A partition's counters for /metrics: written by its owner only (relaxed
+ * stores), read by whichever worker serves the scrape. A slot is free
+ * while uid is 0. Each worker has SL_SQS_METRIC_QUEUES of them. */
+struct sqs_qstats {
+	_Atomic uint64_t uid;
+	_Atomic uint64_t sends, receives, deletes, empty;
+	_Atomic uint64_t depth, inflight, delayed;
+};
+static struct sqs_qstats *_Atomic qstats[SL_WORKERS_MAX];
+
+static void stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
 /* A partition on its owner; wl->svc holds the pointer. */
 struct sqs_wpart {
 	struct sqs_idx idx;
@@ -92,6 +110,7 @@ struct sqs_wpart {
 	 * with the same ReceiveRequestAttemptId gets again (a ring, oldest
 	 * overwritten first). */
 	bool fifo;
+	struct sqs_qstats *st;      /* its /metrics slot, or NULL (none free) */
 	struct sl_sqs_task *task;   /* a message move task from this partition */
 	struct sqs_dedup dd;
 	struct sqs_attempt *attempts;
@@ -228,11 +247,45 @@ static void wpart_release(struct sl_worker *w, struct sl_wlog *wl)
 		if (t->inflight == 0)
 			atomic_store(&t->status, SL_SQS_TASK_FAILED);
 	}
+	if (wp->st)
+		atomic_store(&wp->st->uid, 0);
 	sqs_idx_fini(&wp->idx);
 	sqs_dedup_fini(&wp->dd);
 	free(wp->attempts);
 	free(wp);
 	*wpart_slot(wl) = NULL;
+}
+
+/* A free /metrics slot of worker w's table, taken for queue uid; NULL
+ * when the table is full or cannot be made. */
+static struct sqs_qstats *stats_slot(struct sl_worker *w, uint64_t uid)
+{
+	uint16_t wi = w ? sl_worker_index(w) : 0;
+	struct sqs_qstats *t = atomic_load(&qstats[wi]);
+
+	if (!w)
+		return NULL;
+	if (!t) {
+		t = calloc(SL_SQS_METRIC_QUEUES, sizeof(*t));
+		if (!t)
+			return NULL;
+		atomic_store(&qstats[wi], t);
+	}
+	for (uint32_t i = 0; i < SL_SQS_METRIC_QUEUES; i++) {
+		if (atomic_load_explicit(&t[i].uid, memory_order_relaxed) == 0) {
+			struct sqs_qstats *q = &t[i];
+			atomic_store(&q->sends, 0);
+			atomic_store(&q->receives, 0);
+			atomic_store(&q->deletes, 0);
+			atomic_store(&q->empty, 0);
+			atomic_store(&q->depth, 0);
+			atomic_store(&q->inflight, 0);
+			atomic_store(&q->delayed, 0);
+			atomic_store(&q->uid, uid);
+			return q;
+		}
+	}
+	return NULL;
 }
 
 static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t part, bool fifo)
@@ -247,6 +300,7 @@ static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t
 	}
 	sqs_dedup_init(&wp->dd);
 	wp->fifo = fifo;
+	wp->st = stats_slot(wl->owner, uid);
 	wp->wl = wl;
 	wp->uid = uid;
 	wp->part = part;
@@ -540,6 +594,8 @@ static void poll_unlink(struct sqs_wpart *wp, struct sqs_op *op)
 /* An empty answer to a receive (its wait ran out, or its partition went). */
 static void poll_answer(struct sl_worker *w, struct sqs_op *op)
 {
+	if (op->wp->st)
+		stat_add(&op->wp->st->empty, 1);
 	sl_reply_begin(op->req);
 	sl_reply_end(op->req);
 	(void)w;
@@ -586,6 +642,8 @@ static void send_durable(struct sl_worker *w, struct sl_waiter *wt)
 	int rc = sqs_idx_set(&wp->idx, m, op->delay_s ? SQS_DELAYED : SQS_READY, vis);
 	/* Out of memory: the message stays stored, and becomes receivable
 	 * when a restart rebuilds the index. The send itself succeeded. */
+	if (wp->st)
+		stat_add(&wp->st->sends, 1);
 	if (rc < 0)
 		sl_warn("sqs: message %llu of queue %016llx is stored but not receivable until restart",
 			(unsigned long long)(op->wt.target_n - 1), (unsigned long long)wp->uid);
@@ -603,6 +661,8 @@ static void dup_durable(struct sl_worker *w, struct sl_waiter *wt)
 
 	if (!wt->reached)
 		op_fail(op, SL_SQS_E_INTERNAL, "the message could not be stored");
+	else if (op->wp->st)
+		stat_add(&op->wp->st->sends, 1); /* accepted, as AWS counts it */
 	sl_msg_reply(w, &op->msg);
 }
 
@@ -703,6 +763,8 @@ static void recv_durable(struct sl_worker *w, struct sl_waiter *wt)
 		sl_msg_reply(w, &op->msg);
 		return;
 	}
+	if (op->wp->st)
+		stat_add(&op->wp->st->receives, op->ntaken);
 	op->nread = 0;
 	recv_read_next(w, op);
 }
@@ -1596,6 +1658,8 @@ static void change_call(struct sl_worker *w, struct sl_msg *msg)
 		}
 		sl_shardlog_kill(log, rn);
 		msg_drop(wp, n);
+		if (wp->st)
+			stat_add(&wp->st->deletes, 1);
 	} else {
 		if (!current || m->state != SQS_INFLIGHT) {
 			op_fail(op, SL_SQS_E_MESSAGE_NOT_INFLIGHT, "Message does not exist or is not "
@@ -2578,6 +2642,14 @@ static void tick_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 	 * already deleted die now. */
 	if (wp->fifo)
 		sqs_dedup_expire(&wp->dd, sl_now_ms(), SL_SQS_DEDUP_EXPIRE_CHUNK, dedup_gone, wp);
+	if (wp->st) {
+		sqs_idx_promote(&wp->idx, sl_now_ms());
+		atomic_store_explicit(&wp->st->depth, wp->idx.n_state[SQS_READY], memory_order_relaxed);
+		atomic_store_explicit(&wp->st->inflight, wp->idx.n_state[SQS_INFLIGHT],
+				      memory_order_relaxed);
+		atomic_store_explicit(&wp->st->delayed, wp->idx.n_state[SQS_DELAYED],
+				      memory_order_relaxed);
+	}
 	int rc = sl_worker_drop_dead(w, wl);
 	if (rc < 0)
 		sl_warn("sqs: queue %016llx partition %u: dropping dead segments: %s",
@@ -2725,4 +2797,60 @@ void sl_sqs_drop_partitions(uint64_t uid)
 	sl_control_poll();
 	sl_log_dir(uid, dir, sizeof(dir));
 	sl_shardlog_remove(dir);
+}
+
+/* ---- /metrics ----------------------------------------------------------------- */
+
+static const struct {
+	const char *name, *type, *help;
+	size_t off;
+} qseries[] = {
+	{ "sluice_sqs_messages_visible", "gauge", "Messages ready to receive (as of the last second).",
+	  offsetof(struct sqs_qstats, depth) },
+	{ "sluice_sqs_messages_in_flight", "gauge", "Messages received and not yet deleted or visible again.",
+	  offsetof(struct sqs_qstats, inflight) },
+	{ "sluice_sqs_messages_delayed", "gauge", "Messages sent with a delay that has not passed.",
+	  offsetof(struct sqs_qstats, delayed) },
+	{ "sluice_sqs_sends_total", "counter", "Messages accepted by SendMessage(Batch).",
+	  offsetof(struct sqs_qstats, sends) },
+	{ "sluice_sqs_receives_total", "counter", "Messages returned by ReceiveMessage.",
+	  offsetof(struct sqs_qstats, receives) },
+	{ "sluice_sqs_deletes_total", "counter", "Messages deleted by DeleteMessage(Batch).",
+	  offsetof(struct sqs_qstats, deletes) },
+	{ "sluice_sqs_empty_receives_total", "counter", "ReceiveMessage calls answered with no message.",
+	  offsetof(struct sqs_qstats, empty) },
+};
+
+long sl_sqs_metrics(char *buf, size_t cap)
+{
+	const struct sl_catalog *c = sl_catalog_get();
+	size_t n = 0;
+
+	for (size_t k = 0; k < sizeof(qseries) / sizeof(qseries[0]); k++) {
+		int r = snprintf(buf + n, cap - n, "# HELP %s %s\n# TYPE %s %s\n", qseries[k].name,
+				 qseries[k].help, qseries[k].name, qseries[k].type);
+		if (r < 0 || (size_t)r >= cap - n)
+			return -ENOSPC;
+		n += (size_t)r;
+		/* Bounded: every worker's table, once per series. */
+		for (uint16_t wi = 0; wi < sl_worker_count(); wi++) {
+			struct sqs_qstats *t = atomic_load(&qstats[wi]);
+			for (uint32_t i = 0; t && i < SL_SQS_METRIC_QUEUES; i++) {
+				uint64_t uid = atomic_load_explicit(&t[i].uid, memory_order_relaxed);
+				const struct sl_queue *q = uid ? sl_queue_find_uid(c, uid) : NULL;
+				if (!q)
+					continue;
+				const _Atomic uint64_t *v = (const _Atomic uint64_t *)(const void *)
+					((const char *)&t[i] + qseries[k].off);
+				r = snprintf(buf + n, cap - n, "%s{region=\"%s\",queue=\"%s\"} %llu\n",
+					     qseries[k].name, q->region, q->name,
+					     (unsigned long long)atomic_load_explicit(
+						     v, memory_order_relaxed));
+				if (r < 0 || (size_t)r >= cap - n)
+					return -ENOSPC;
+				n += (size_t)r;
+			}
+		}
+	}
+	return (long)n;
 }

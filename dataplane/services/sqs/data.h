@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dataplane/runtime/timer.h"
@@ -26,6 +27,10 @@ void sl_sqs_preload(struct sl_worker *w);
 void sl_sqs_stop(struct sl_worker *w);
 /* Once a second on every worker: delete segments with no live message. */
 void sl_sqs_tick(struct sl_worker *w);
+
+/* GET /metrics, any worker: per-queue depth, in flight, delayed, sends,
+ * receives, deletes and empty receives. Bytes written, or -ENOSPC. */
+long sl_sqs_metrics(char *buf, size_t cap);
 
 /* Control thread: a queue's messages that are visible, in flight and
  * delayed, from the workers that own its partitions. */

@@ -48,4 +48,5 @@ struct sl_service sl_sqs_service = {
 	.preload = sl_sqs_preload,
 	.stop = sl_sqs_stop,
 	.tick = sl_sqs_tick,
+	.metrics = sl_sqs_metrics,
 };
