@@ -329,7 +329,7 @@ static uint64_t slot_of(const struct sqs_idx *x, uint64_t n)
 
 struct sqs_m *sqs_idx_find(const struct sqs_idx *x, uint64_t n)
 {
-	/* Bounded: the table is never full (load at most 1/2). */
+	/* Bounded: the table is never full (load at most 3/4). */
 	for (uint64_t i = slot_of(x, n);; i = (i + 1) & (x->cap - 1)) {
 		struct sqs_m *m = &x->tab[i];
 		if (m->n == 0)
@@ -476,7 +476,10 @@ int sqs_idx_add(struct sqs_idx *x, uint64_t n, int64_t sent_ms, int64_t visible_
 	assert(state == SQS_PENDING || state == SQS_READY || state == SQS_DELAYED);
 	if (sqs_idx_find(x, n))
 		return -EEXIST;
-	if ((x->count + 1) * 2 > x->cap && grow_tab(x) < 0)
+	/* Load at most 3/4: linear probing stays short (about 2.5 probes per
+	 * hit, 8.5 per miss), and at depth the table costs 53-107 bytes per
+	 * message instead of 80-160 at 1/2. */
+	if ((x->count + 1) * 4 > x->cap * 3 && grow_tab(x) < 0)
 		return -ENOMEM;
 	if (gkey) {
 		g = group_get(x, gkey);
