@@ -114,6 +114,23 @@ class SqsMessageTest(harness.KinesisTestCase):
         self.assertEqual(self.c.receive_message(QueueUrl=url)["Messages"][0]["Body"], "again")
         self.assertEqual(m["Body"], "again")
 
+    def test_visibility_stays_within_twelve_hours_of_the_receive(self):
+        url = self.queue()
+        self.c.send_message(QueueUrl=url, MessageBody="long job")
+        m = self.c.receive_message(QueueUrl=url, VisibilityTimeout=40000)["Messages"][0]
+        self.server.advance_clock(3000 * 1000)
+        # 3,000 s in: another 40,200 s would end past 12 hours from the receive.
+        self.assertAwsError("InvalidParameterValue", self.c.change_message_visibility,
+                            QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=40300)
+        self.c.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                         VisibilityTimeout=40000)
+        self.assertNotIn("Messages", self.c.receive_message(QueueUrl=url))
+        # A new receive starts a new 12 hours.
+        self.server.advance_clock(40001 * 1000)
+        m = self.c.receive_message(QueueUrl=url, VisibilityTimeout=10)["Messages"][0]
+        self.c.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                         VisibilityTimeout=43200)
+
     def test_delay_then_visible(self):
         url = self.queue(DelaySeconds=10)
         self.c.send_message(QueueUrl=url, MessageBody="queue delay")

@@ -413,6 +413,7 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 		struct sqs_m *sm = sqs_idx_find(x, v.n);
 		if (sm) {
 			sm->receives = v.receives;
+			sqs_m_set_last_recv(sm, r->arrival_ms);
 			if (v.first_recv_ms && !sm->first_recv_d)
 				sqs_m_set_first_recv(sm, v.first_recv_ms);
 			if (sqs_idx_set(x, sm, SQS_INFLIGHT, v.visible_ms) < 0)
@@ -819,6 +820,7 @@ static enum take_res take_one(struct sl_worker *w, struct sqs_op *op, struct sqs
 	}
 	sl_shardlog_kill(log, rn);
 	m->receives = r.receives;
+	sqs_m_set_last_recv(m, now);
 	if (!first)
 		sqs_m_set_first_recv(m, now);
 	if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, r.visible_ms) < 0) {
@@ -1665,6 +1667,15 @@ static void change_call(struct sl_worker *w, struct sl_msg *msg)
 			op_fail(op, SL_SQS_E_MESSAGE_NOT_INFLIGHT, "Message does not exist or is not "
 								   "available for visibility timeout "
 								   "change.");
+			sl_msg_reply(w, msg);
+			return;
+		}
+		/* AWS: at most 12 hours in flight from the receive, in all. */
+		int64_t since = sqs_m_last_recv(m);
+		if (since && now + op->new_vis_s * 1000 > since + SL_SQS_VISIBILITY_MAX_S * 1000LL) {
+			op_fail(op, SL_SQS_E_INVALID_PARAMETER_VALUE,
+				"Value for parameter VisibilityTimeout is invalid. Reason: Total "
+				"VisibilityTimeout for the message is beyond the limit [43200 seconds]");
 			sl_msg_reply(w, msg);
 			return;
 		}

@@ -8,6 +8,8 @@
 
 #define IDX_INIT 64
 
+_Static_assert(sizeof(struct sqs_m) == 40, "an index entry stays 40 bytes");
+
 int sqs_idx_init(struct sqs_idx *x)
 {
 	memset(x, 0, sizeof(*x));
@@ -45,6 +47,25 @@ void sqs_m_set_first_recv(struct sqs_m *m, int64_t ms)
 	if (d > (int64_t)UINT32_MAX - 1)
 		d = (int64_t)UINT32_MAX - 1;
 	m->first_recv_d = (uint32_t)d + 1;
+}
+
+int64_t sqs_m_last_recv(const struct sqs_m *m)
+{
+	return m->recv_d ? m->sent_ms + ((int64_t)m->recv_d - 1) * 1000 : 0;
+}
+
+void sqs_m_set_last_recv(struct sqs_m *m, int64_t ms)
+{
+	/* Rounded up: a limit counted from it errs by under a second, on the
+	 * side of the client. 24 bits of seconds: 194 days, past any
+	 * retention plus 12 hours. */
+	int64_t d = (ms - m->sent_ms + 999) / 1000;
+
+	if (d < 0)
+		d = 0;
+	if (d > (1 << 24) - 2)
+		d = (1 << 24) - 2;
+	m->recv_d = (uint32_t)d + 1;
 }
 
 /* ---- FIFO groups ------------------------------------------------------------- */

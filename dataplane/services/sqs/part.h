@@ -45,8 +45,13 @@ struct sqs_m {
 	uint32_t first_recv_d; /* 1 + ms from sent_ms to its first receive; 0: never */
 	uint32_t receives;     /* also the receive sequence of its newest handle */
 	uint32_t group;        /* FIFO: its group's index; 0: none */
-	uint8_t state;
+	uint32_t state : 8;
+	uint32_t recv_d : 24;  /* 1 + s from sent_ms to its latest receive; 0: never */
 };
+
+/* When m was last received (to the second above), or 0; and set it. */
+int64_t sqs_m_last_recv(const struct sqs_m *m);
+void sqs_m_set_last_recv(struct sqs_m *m, int64_t ms);
 
 /* When m was first received, or 0; and set it (once). */
 int64_t sqs_m_first_recv(const struct sqs_m *m);
