@@ -590,6 +590,22 @@ static struct sl_queue *edit(struct sl_req *req, const struct sl_queue *q)
 	return m;
 }
 
+/* The end of an edit of queue m: an error for rc < 0 (none more when m
+ * is NULL: edit() reported it), or the change stamped, committed and
+ * answered. */
+static void edit_done(struct sl_req *req, struct sl_queue *m, int rc)
+{
+	if (rc < 0) {
+		if (m)
+			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+		return;
+	}
+	m->modified_ms = sl_now_ms();
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
 static bool name_valid(const char *name, bool *fifo)
 {
 	return sl_queue_name_ok(name, strlen(name), fifo);
@@ -730,6 +746,44 @@ void sl_sqs_delete_queue(struct sl_req *req)
 	sl_reply_end(req);
 }
 
+/* MaxResults (1..1000, default 1000 into *max) and NextToken (the base64
+ * of the last queue name of the page before, into after; "" without one)
+ * of a paged list. 1 or 0: MaxResults given or not; -1 with the error
+ * set. */
+static int paging_read(struct sl_req *req, struct sl_fields *f, int64_t *max, char *after)
+{
+	char token[2 * SL_SQS_NAME_MAX + 8];
+	bool fifo;
+
+	*max = SL_SQS_LIST_MAX;
+	after[0] = '\0';
+	int has_max = sl_sqs_int(f, "MaxResults", 1, SL_SQS_LIST_MAX, false, max);
+	int has_token = has_max < 0 ? has_max :
+		sl_sqs_str(f, "NextToken", token, sizeof(token), 0, sizeof(token) - 1, false);
+	if (has_max < 0 || has_token < 0)
+		return -1;
+	if (has_token > 0 && token[0]) {
+		long n = sl_base64_dec((uint8_t *)after, token, strlen(token));
+		if (n <= 0 || (size_t)n > SL_SQS_NAME_MAX || memchr(after, 0, (size_t)n) ||
+		    (after[n] = '\0', !name_valid(after, &fifo))) {
+			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
+			return -1;
+		}
+	}
+	return has_max;
+}
+
+/* The NextToken of a page that ends at queue name last. */
+static void paging_write(struct sl_req *req, const char *last)
+{
+	char tok[2 * SL_SQS_NAME_MAX + 8];
+	size_t tl = sl_base64_enc(tok, (const uint8_t *)last, strlen(last));
+
+	tok[tl] = '\0';
+	sl_enc_key(&req->out, "NextToken");
+	sl_enc_cstr(&req->out, tok);
+}
+
 struct list_walk {
 	struct sl_req *req;
 	const char *prefix;
@@ -763,31 +817,15 @@ static bool list_one(const struct sl_queue *q, void *arg)
 void sl_sqs_list_queues(struct sl_req *req)
 {
 	struct sl_fields f;
-	char prefix[SL_SQS_NAME_MAX + 1], token[2 * SL_SQS_NAME_MAX + 8];
-	char after[SL_SQS_NAME_MAX + 1] = "";
-	int64_t max = SL_SQS_LIST_MAX;
+	char prefix[SL_SQS_NAME_MAX + 1], after[SL_SQS_NAME_MAX + 1];
+	int64_t max;
 
 	if (parse(req, &f) < 0 ||
 	    sl_sqs_str(&f, "QueueNamePrefix", prefix, sizeof(prefix), 0, SL_SQS_NAME_MAX, false) < 0)
 		return;
-	int has_max = sl_sqs_int(&f, "MaxResults", 1, SL_SQS_LIST_MAX, false, &max);
-	int has_token = has_max < 0 ? has_max :
-		sl_sqs_str(&f, "NextToken", token, sizeof(token), 0, sizeof(token) - 1, false);
-	if (has_max < 0 || has_token < 0)
+	int has_max = paging_read(req, &f, &max, after);
+	if (has_max < 0)
 		return;
-	if (has_token > 0 && token[0]) {
-		long n = sl_base64_dec((uint8_t *)after, token, strlen(token));
-		bool fifo;
-		if (n <= 0 || (size_t)n > SL_SQS_NAME_MAX || memchr(after, 0, (size_t)n)) {
-			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
-			return;
-		}
-		after[n] = '\0';
-		if (!name_valid(after, &fifo)) {
-			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
-			return;
-		}
-	}
 	/* Start at the prefix or past the token's name, whichever is later. */
 	const char *from = strcmp(after, prefix) > 0 ? after : prefix;
 	struct list_walk lw = { req, prefix, strlen(prefix), (uint32_t)max, 0, false, "" };
@@ -804,13 +842,8 @@ void sl_sqs_list_queues(struct sl_req *req)
 		sl_queue_walk(sl_catalog_master(), req->region, from[0] ? from : NULL, list_one, &lw);
 	if (lw.n)
 		sl_sqs_list_end(req);
-	if (lw.more && has_max > 0) {
-		char tok[2 * SL_SQS_NAME_MAX + 8];
-		size_t tl = sl_base64_enc(tok, (const uint8_t *)lw.last, strlen(lw.last));
-		tok[tl] = '\0';
-		sl_enc_key(&req->out, "NextToken");
-		sl_enc_cstr(&req->out, tok);
-	}
+	if (lw.more && has_max > 0)
+		paging_write(req, lw.last);
 	sl_reply_end(req);
 }
 
@@ -947,15 +980,7 @@ void sl_sqs_set_queue_attributes(struct sl_req *req)
 	struct sl_queue *m = edit(req, q);
 	int rc = m ? attrs_apply(&a, m) : -ENOMEM;
 	attrs_free(&a);
-	if (rc < 0) {
-		if (m)
-			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
-		return;
-	}
-	m->modified_ms = sl_now_ms();
-	sl_catalog_commit();
-	sl_reply_begin(req);
-	sl_reply_end(req);
+	edit_done(req, m, rc);
 }
 
 /* When each queue was last purged (uid, ms), for PurgeQueueInProgress; in
@@ -1148,26 +1173,13 @@ static bool dlq_source_one(const struct sl_queue *q, void *arg)
 void sl_sqs_list_dead_letter_source_queues(struct sl_req *req)
 {
 	struct sl_fields f;
-	char token[2 * SL_SQS_NAME_MAX + 8], after[SL_SQS_NAME_MAX + 1] = "";
-	int64_t max = SL_SQS_LIST_MAX;
+	char after[SL_SQS_NAME_MAX + 1];
+	int64_t max;
 	const struct sl_queue *q = named_queue(req, &f);
+	int has_max = q ? paging_read(req, &f, &max, after) : -1;
 
-	if (!q)
+	if (has_max < 0)
 		return;
-	int has_max = sl_sqs_int(&f, "MaxResults", 1, SL_SQS_LIST_MAX, false, &max);
-	int has_token = has_max < 0 ? has_max :
-		sl_sqs_str(&f, "NextToken", token, sizeof(token), 0, sizeof(token) - 1, false);
-	if (has_max < 0 || has_token < 0)
-		return;
-	if (has_token > 0 && token[0]) {
-		long n = sl_base64_dec((uint8_t *)after, token, strlen(token));
-		bool fifo;
-		if (n <= 0 || (size_t)n > SL_SQS_NAME_MAX || memchr(after, 0, (size_t)n) ||
-		    (after[n] = '\0', !name_valid(after, &fifo))) {
-			sl_sqs_error(req, SL_SQS_E_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
-			return;
-		}
-	}
 	struct dlq_walk dw = { .req = req, .max = (uint32_t)max };
 	sl_queue_arn(q, dw.arn);
 	sl_reply_begin(req);
@@ -1175,13 +1187,8 @@ void sl_sqs_list_dead_letter_source_queues(struct sl_req *req)
 	sl_sqs_list_begin(req, "queueUrls", "QueueUrl");
 	sl_queue_walk(sl_catalog_master(), req->region, after[0] ? after : NULL, dlq_source_one, &dw);
 	sl_sqs_list_end(req);
-	if (dw.more && has_max > 0) {
-		char tok[2 * SL_SQS_NAME_MAX + 8];
-		size_t tl = sl_base64_enc(tok, (const uint8_t *)dw.last, strlen(dw.last));
-		tok[tl] = '\0';
-		sl_enc_key(&req->out, "NextToken");
-		sl_enc_cstr(&req->out, tok);
-	}
+	if (dw.more && has_max > 0)
+		paging_write(req, dw.last);
 	sl_reply_end(req);
 }
 
@@ -1434,15 +1441,7 @@ void sl_sqs_add_permission(struct sl_req *req)
 	struct sl_queue *m = edit(req, q);
 	int rc = m ? sl_queue_set_str(&m->policy, pol) : -ENOMEM;
 	free(pol);
-	if (rc < 0) {
-		if (m)
-			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
-		return;
-	}
-	m->modified_ms = sl_now_ms();
-	sl_catalog_commit();
-	sl_reply_begin(req);
-	sl_reply_end(req);
+	edit_done(req, m, rc);
 }
 
 void sl_sqs_remove_permission(struct sl_req *req)
@@ -1462,18 +1461,14 @@ void sl_sqs_remove_permission(struct sl_req *req)
 			     "existing policy.", label);
 		return;
 	}
-	struct sl_queue *m = pol ? edit(req, q) : NULL;
-	int rc = m ? sl_queue_set_str(&m->policy, pol[0] ? pol : NULL) : -ENOMEM;
-	free(pol);
-	if (rc < 0) {
-		if (m || !pol)
-			sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
+	if (!pol) {
+		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
 		return;
 	}
-	m->modified_ms = sl_now_ms();
-	sl_catalog_commit();
-	sl_reply_begin(req);
-	sl_reply_end(req);
+	struct sl_queue *m = edit(req, q);
+	int rc = m ? sl_queue_set_str(&m->policy, pol[0] ? pol : NULL) : -ENOMEM;
+	free(pol);
+	edit_done(req, m, rc);
 }
 
 /* ---- Message move tasks --------------------------------------------------------- */

@@ -448,3 +448,10 @@ def run_debian_python(script, *args, timeout=120):
     return subprocess.run([DEBIAN_PYTHON, "-c", script] + [str(a) for a in args],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
+
+def check_debian_script(test, script, marker, endpoint, prefix):
+    """Run script with Debian's python3 against endpoint, with a fresh name
+    made from prefix; the test fails unless it exits 0 and prints marker."""
+    r = run_debian_python(script, endpoint, unique_name(prefix))
+    test.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+    test.assertIn(marker, r.stdout)

@@ -64,9 +64,7 @@ class OldBotocoreTest(unittest.TestCase):
         cls.server = harness.server_for_class(cls)
 
     def test_lifecycle_with_botocore_1_29(self):
-        r = harness.run_debian_python(CLIENT_SCRIPT, self.server.endpoint, harness.unique_name("old"))
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("old-botocore-ok", r.stdout)
+        harness.check_debian_script(self, CLIENT_SCRIPT, "old-botocore-ok", self.server.endpoint, "old")
 
 
 if __name__ == "__main__":

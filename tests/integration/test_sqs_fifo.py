@@ -394,9 +394,7 @@ class SqsFifoQueryTest(unittest.TestCase):
         cls.server = harness.server_for_class(cls)
 
     def test_fifo_over_query_with_botocore_1_29(self):
-        r = harness.run_debian_python(QUERY_SCRIPT, self.server.endpoint, unique_name("qf"))
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("sqs-query-fifo-ok", r.stdout)
+        harness.check_debian_script(self, QUERY_SCRIPT, "sqs-query-fifo-ok", self.server.endpoint, "qf")
 
 
 if __name__ == "__main__":

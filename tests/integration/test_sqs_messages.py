@@ -595,9 +595,7 @@ class SqsQueryMessagesTest(unittest.TestCase):
         cls.server = harness.server_for_class(cls)
 
     def test_messages_over_query_with_botocore_1_29(self):
-        r = harness.run_debian_python(QUERY_SCRIPT, self.server.endpoint, unique_name("qm"))
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("sqs-query-messages-ok", r.stdout)
+        harness.check_debian_script(self, QUERY_SCRIPT, "sqs-query-messages-ok", self.server.endpoint, "qm")
 
 
 if __name__ == "__main__":

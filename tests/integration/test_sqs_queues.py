@@ -313,9 +313,7 @@ class SqsQueryProtocolTest(unittest.TestCase):
         cls.server = harness.server_for_class(cls)
 
     def test_queue_lifecycle_over_query_with_botocore_1_29(self):
-        r = harness.run_debian_python(QUERY_SCRIPT, self.server.endpoint, unique_name("qp"))
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("sqs-query-ok", r.stdout)
+        harness.check_debian_script(self, QUERY_SCRIPT, "sqs-query-ok", self.server.endpoint, "qp")
 
     def test_query_by_queue_path_and_raw_xml(self):
         """A query request may name its queue by the URL path; replies are
@@ -454,9 +452,7 @@ class SqsPermissionTest(harness.KinesisTestCase):
 
     @unittest.skipUnless(harness.debian_boto3(), "Debian's python3-boto3 is not installed")
     def test_permissions_over_query_with_botocore_1_29(self):
-        r = harness.run_debian_python(PERMISSION_SCRIPT, self.server.endpoint, unique_name("qp"))
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("sqs-query-permissions-ok", r.stdout)
+        harness.check_debian_script(self, PERMISSION_SCRIPT, "sqs-query-permissions-ok", self.server.endpoint, "qp")
 
 
 if __name__ == "__main__":
