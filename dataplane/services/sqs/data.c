@@ -554,16 +554,30 @@ static void arm_due(struct sl_worker *w, struct sqs_wpart *wp)
 /* Hand ready messages to the polls that wait, oldest poll first. */
 static void serve_polls(struct sl_worker *w, struct sqs_wpart *wp)
 {
+	struct sqs_op *todo = wp->polls;
+
 	sqs_idx_promote(&wp->idx, sl_now_ms());
-	/* Each round answers one poll or stops. */
-	while (wp->polls && sqs_idx_any_ready(&wp->idx)) {
-		struct sqs_op *op = wp->polls;
-		wp->polls = op->poll_next;
-		if (!wp->polls)
-			wp->polls_tail = &wp->polls;
+	/* The polls waiting now get one turn each: one that finds nothing after
+	 * all (its message expired, or the log is full) waits again, on a new
+	 * list, so that this loop ends. */
+	wp->polls = NULL;
+	wp->polls_tail = &wp->polls;
+	while (todo && sqs_idx_any_ready(&wp->idx)) {
+		struct sqs_op *op = todo;
+		todo = op->poll_next;
 		op->polling = false;
 		sl_worker_timer_cancel(w, &op->wait_timer);
 		recv_take(w, op);
+	}
+	if (todo) {
+		/* Those without a turn keep their place, before the new ones. */
+		struct sqs_op *last = todo;
+		while (last->poll_next)
+			last = last->poll_next;
+		last->poll_next = wp->polls;
+		if (!wp->polls)
+			wp->polls_tail = &last->poll_next;
+		wp->polls = todo;
 	}
 	arm_due(w, wp);
 }
