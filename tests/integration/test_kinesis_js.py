@@ -3,6 +3,7 @@ handler) with `node --test` against a harness-started sluice.
 
 Installs the npm dependencies first when js/node_modules is missing."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,8 +17,10 @@ NPM = shutil.which("npm")
 
 
 def ensure_node_modules():
-    if all(os.path.isdir(os.path.join(JS_DIR, "node_modules", "@aws-sdk", m))
-           for m in ("client-kinesis", "client-sqs")):
+    """Runs npm when any dependency in js/package.json is not installed."""
+    with open(os.path.join(JS_DIR, "package.json")) as f:
+        deps = json.load(f)["dependencies"]
+    if all(os.path.isfile(os.path.join(JS_DIR, "node_modules", d, "package.json")) for d in deps):
         return
     lock = os.path.exists(os.path.join(JS_DIR, "package-lock.json"))
     cmd = [NPM, "ci" if lock else "install", "--no-audit", "--no-fund", "--loglevel=error"]
@@ -36,19 +39,26 @@ class JsSdkTest(unittest.TestCase):
         cls.server = harness.server_for_class(cls)
 
     def test_node_sdk_v3(self):
-        env = dict(os.environ, SLUICE_ENDPOINT=self.server.endpoint)
-        for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "NODE_OPTIONS"):
-            env.pop(k, None)
-        try:
-            p = subprocess.run([NODE, "--test", "--test-reporter=spec", "test_kinesis_sdk.mjs"],
-                               cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=150,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as e:
-            self.fail("node --test timed out after 150 s\n%s\n%s" % (e.stdout, e.stderr))
-        output = (p.stdout or "") + (p.stderr or "")
-        self.assertEqual(p.returncode, 0, "node --test failed (exit %d):\n%s" % (p.returncode, output))
-        self.assertRegex(output, r"pass [1-9]")
-        self.assertRegex(output, r"fail 0")
+        run_node_test(self, "test_kinesis_sdk.mjs")
+
+
+def run_node_test(case, script):
+    """Runs `node --test js/SCRIPT` against case.server and fails case unless
+    at least one test passed and none failed."""
+    env = dict(os.environ, SLUICE_ENDPOINT=case.server.endpoint)
+    for k in list(env):
+        if k.startswith("AWS_ENDPOINT_URL") or k in ("AWS_PROFILE", "NODE_OPTIONS"):
+            env.pop(k)
+    try:
+        p = subprocess.run([NODE, "--test", "--test-reporter=spec", script],
+                           cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=150,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        case.fail("node --test %s timed out after 150 s\n%s\n%s" % (script, e.stdout, e.stderr))
+    output = (p.stdout or "") + (p.stderr or "")
+    case.assertEqual(p.returncode, 0, "node --test failed (exit %d):\n%s" % (p.returncode, output))
+    case.assertRegex(output, r"pass [1-9]")
+    case.assertRegex(output, r"fail 0")
 
 
 if __name__ == "__main__":

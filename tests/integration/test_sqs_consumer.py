@@ -1,0 +1,22 @@
+"""Runs js/test_sqs_consumer.mjs (the npm sqs-consumer library on
+@aws-sdk/client-sqs v3) with `node --test` against a harness-started sluice."""
+
+import unittest
+
+import harness
+import test_kinesis_js
+
+
+@unittest.skipIf(test_kinesis_js.NODE is None or test_kinesis_js.NPM is None, "node/npm not installed")
+class SqsConsumerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        test_kinesis_js.ensure_node_modules()
+        cls.server = harness.server_for_class(cls)
+
+    def test_sqs_consumer_library(self):
+        test_kinesis_js.run_node_test(self, "test_sqs_consumer.mjs")
+
+
+if __name__ == "__main__":
+    unittest.main()
