@@ -33,6 +33,8 @@ static const char usage[] =
 	"  --account-id ID           12-digit account in ARNs (default 000000000000)\n"
 	"  --shard-limits            enforce per-shard throughput like AWS (1 MiB/s or 1000\n"
 	"                            records/s in, 2 MiB/s and 5 reads/s out)\n"
+	"  --sqs-partitions N        partitions of each new standard SQS queue, each owned\n"
+	"                            by one worker (default: one per worker, at most 32)\n"
 	"  --create-delay-ms N       time streams spend CREATING/UPDATING/DELETING (default 0)\n"
 	"  --segment-bytes N         shard segment file size (default 67108864, min 4194304)\n"
 	"  --journal-mb N            sync mode: size of each of a worker's two journal files,\n"
@@ -151,6 +153,12 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 		assert(u >= 1); /* per-worker arrays have SL_WORKERS_MAX slots */
 		assert(u <= SL_WORKERS_MAX);
 		cfg->workers = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(key, "sqs-partitions") == 0) {
+		if (parse_u64(flag, v, 1, SL_SQS_PARTS_MAX, &u) < 0)
+			return -1;
+		cfg->sqs_partitions = (unsigned)u;
 		return 0;
 	}
 	if (strcmp(key, "durability") == 0) {
@@ -308,6 +316,8 @@ int sl_config_load(struct sl_config *cfg, int argc, char **argv)
 		if (apply(cfg, key, v, a) < 0)
 			return -1;
 	}
+	if (cfg->sqs_partitions == 0)
+		cfg->sqs_partitions = cfg->workers < SL_SQS_PARTS_MAX ? cfg->workers : SL_SQS_PARTS_MAX;
 	/* Every path that set them checked their range. */
 	assert(cfg->workers >= 1);
 	assert(cfg->workers <= SL_WORKERS_MAX);

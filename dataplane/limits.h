@@ -280,6 +280,10 @@
  * by the tick, so that expiry keeps up with any send rate. */
 #define SL_SQS_DEDUP_EXPIRE_PER_SEND 4
 #define SL_SQS_DEDUP_EXPIRE_CHUNK 65536
+/* Ours: the partitions of one standard queue (each a log and an index on
+ * its owner; --sqs-partitions, by default one per worker). A FIFO queue has
+ * one. Masks of partitions are 32 bits wide. */
+#define SL_SQS_PARTS_MAX 32
 /* Ours: queues whose counters each worker exports on /metrics (a slot per
  * partition it owns; partitions past it are served but not exported). */
 #define SL_SQS_METRIC_QUEUES 4096

@@ -715,12 +715,17 @@ void sl_sqs_get_queue_url(struct sl_req *req)
 	reply_url(req, name);
 }
 
+struct dropped {
+	uint64_t uid;
+	uint32_t nparts;
+};
+
 static void drop_durable(void *arg)
 {
-	uint64_t *uid = arg;
+	struct dropped *d = arg;
 
-	sl_sqs_drop_partitions(*uid);
-	free(uid);
+	sl_sqs_drop_partitions(d->uid, d->nparts);
+	free(d);
 }
 
 void sl_sqs_delete_queue(struct sl_req *req)
@@ -732,13 +737,14 @@ void sl_sqs_delete_queue(struct sl_req *req)
 		return;
 	/* The partitions go once the removal is durable: a crash before keeps
 	 * both, one after leaves orphans that start-up removes. */
-	uint64_t *uid = malloc(sizeof(*uid));
-	if (!uid || sl_catalog_on_durable(drop_durable, uid) < 0) {
-		free(uid);
+	struct dropped *d = malloc(sizeof(*d));
+	if (!d || sl_catalog_on_durable(drop_durable, d) < 0) {
+		free(d);
 		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
 		return;
 	}
-	*uid = q->hdr.uid;
+	d->uid = q->hdr.uid;
+	d->nparts = q->nparts ? q->nparts : 1;
 	deleted_add(q->region, q->name);
 	sl_queue_remove(q);
 	sl_catalog_commit();

@@ -102,6 +102,7 @@ void sl_queue_encode(const struct sl_cobj *o, struct sl_bw *w)
 		sl_bw_str(w, q->tags[i].key);
 		sl_bw_str(w, q->tags[i].value);
 	}
+	sl_bw_u8(w, q->nparts ? q->nparts : 1); /* absent in records from before partitions: 1 */
 }
 
 /* A string of at most max bytes, without NUL, as a new allocation; an empty
@@ -204,6 +205,10 @@ struct sl_cobj *sl_queue_decode(const uint8_t *p, size_t n)
 		     take_str(&r, 0, SL_SQS_TAG_VALUE_MAX, false, &q->tags[i].value) &&
 		     (i == 0 || strcmp(q->tags[i - 1].key, q->tags[i].key) < 0);
 	}
+	q->nparts = 1;
+	if (ok && !r.bad && sl_br_left(&r) > 0)
+		q->nparts = sl_br_u8(&r);
+	ok = ok && q->nparts >= 1 && q->nparts <= SL_SQS_PARTS_MAX && (!q->fifo || q->nparts == 1);
 	if (!ok || r.bad || sl_br_left(&r) != 0) {
 		sl_queue_free(&q->hdr);
 		return NULL;

@@ -96,6 +96,7 @@ struct sl_queue *sl_queue_add(const char *region, const char *name, bool fifo)
 		return NULL;
 	}
 	q->fifo = fifo;
+	q->nparts = fifo ? 1 : (uint8_t)sl_cfg->sqs_partitions;
 	q->sse = true; /* SSE-SQS is on for new queues, as AWS makes them */
 	q->max_size = SL_SQS_MSG_SIZE_MAX;
 	q->retention_s = SL_SQS_RETENTION_DEFAULT_S;

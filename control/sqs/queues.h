@@ -34,6 +34,7 @@ struct sl_queue {
 	bool sse;            /* SqsManagedSseEnabled */
 	uint8_t dedup_scope; /* FIFO: enum sl_sqs_dedup_scope */
 	uint8_t throughput;  /* FIFO: enum sl_sqs_throughput */
+	uint8_t nparts;      /* partitions, fixed at creation (FIFO: 1) */
 	uint32_t delay_s;
 	uint32_t max_size;
 	uint32_t retention_s;
@@ -73,7 +74,8 @@ bool sl_queue_redrive_allows(const struct sl_queue *dlq, const char *src_arn);
 
 /* ---- Writer (control thread) ----------------------------------------------- */
 
-/* A new queue with AWS's defaults, inserted into the open batch, or NULL
+/* A new queue with AWS's defaults and --sqs-partitions partitions (a FIFO
+ * queue: one), inserted into the open batch, or NULL
  * (out of memory, or the name is taken). */
 struct sl_queue *sl_queue_add(const char *region, const char *name, bool fifo);
 struct sl_queue *sl_queue_edit(const struct sl_queue *q);

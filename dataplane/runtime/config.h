@@ -27,6 +27,7 @@ struct sl_config {
 	char region[32];
 	char account_id[16];
 	bool shard_limits;
+	unsigned sqs_partitions; /* of each new standard queue */
 	bool request_log;
 	bool debug_clock;
 	enum sl_log_level log_level;

@@ -224,6 +224,13 @@ void sl_msg_send_anytime(struct sl_worker *self, struct sl_msg *msg)
 	msg_send(self, SL_TO_CONTROL, msg, true);
 }
 
+void sl_msg_forward(struct sl_worker *self, uint16_t to, struct sl_msg *msg)
+{
+	assert(msg->type == SL_MSG_CALL && msg->fn);
+	msg->to = to;
+	msg_route(self, msg);
+}
+
 void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg)
 {
 	assert(msg->type == SL_MSG_CALL);

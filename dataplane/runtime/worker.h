@@ -67,6 +67,9 @@ void sl_msg_send(struct sl_worker *self, uint16_t to, struct sl_msg *msg);
  * for it could otherwise hold up a control call that waits for that
  * worker. */
 void sl_msg_send_anytime(struct sl_worker *self, struct sl_msg *msg);
+/* A call this thread received goes on to worker `to` (msg->fn may have
+ * changed): the reply still goes to the original sender. */
+void sl_msg_forward(struct sl_worker *self, uint16_t to, struct sl_msg *msg);
 /* Send msg back to msg->from as a reply. */
 void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg);
 

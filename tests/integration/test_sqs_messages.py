@@ -508,7 +508,8 @@ class SqsCrashTest(harness.KinesisTestCase):
 class SqsSegmentTest(harness.KinesisTestCase):
     def test_segments_of_deleted_messages_are_deleted(self):
         """Disk is given back once every message of a segment is gone."""
-        with harness.Server(extra_args=["--segment-bytes", str(4 << 20)],
+        # One partition, so that 6 MB of messages fill more than one segment.
+        with harness.Server(extra_args=["--segment-bytes", str(4 << 20), "--sqs-partitions", "1"],
                             name="SqsSegmentTest") as srv:
             c = srv.client("sqs")
             url = c.create_queue(QueueName="seg")["QueueUrl"]

@@ -29,7 +29,19 @@
  * its window lasts, even once its message is deleted, so that the window
  * is rebuilt by replay after a restart.
  *
- * Not yet: more than one partition per queue.
+ * A standard queue has several partitions (--sqs-partitions), spread over
+ * the workers. A send goes to a partition the receiving worker owns when
+ * there is one, so it crosses no ring. A receive tries the partitions one
+ * after another, starting at a local one, and answers from the first that
+ * has messages: a receive is only ever at one partition, so nothing it
+ * takes can be stranded by an answer given elsewhere. A long poll that
+ * found nothing waits at the last partition it tried, and that partition
+ * tells the others (a WATCH note). A partition that then has ready
+ * messages and no poll of its own sends a POKE to one that has polls
+ * waiting, which hands its oldest poll over; the poll takes from there,
+ * or waits there. While polls wait at a partition, every other partition
+ * holds its watch, has one on the way, or has poked it (and is watched
+ * again once the poke is handled while polls remain).
  */
 #include "dataplane/services/sqs/data.h"
 
@@ -110,6 +122,14 @@ struct sqs_wpart {
 	 * with the same ReceiveRequestAttemptId gets again (a ring, oldest
 	 * overwritten first). */
 	bool fifo;
+	/* The queue's partitions, and the WATCH/POKE bookkeeping (bit i:
+	 * partition i): who has polls waiting and asked to be poked, the
+	 * watches and pokes this partition has on the way, and the watches to
+	 * send again once the one on the way is back. */
+	uint32_t nparts;
+	uint32_t watchers;
+	uint32_t watch_out, watch_again, poke_out;
+	uint32_t poke_next;         /* where the next poke round starts */
 	struct sqs_qstats *st;      /* its /metrics slot, or NULL (none free) */
 	struct sl_sqs_task *task;   /* a message move task from this partition */
 	struct sqs_dedup dd;
@@ -143,6 +163,9 @@ struct sqs_op {
 	uint64_t uid;
 	uint32_t part;
 	uint8_t kind;
+	uint8_t nparts;      /* of the queue */
+	uint8_t scan_left;   /* ReceiveMessage: partitions still to try */
+	bool over;           /* ReceiveMessage: a partition tried held its in-flight share */
 	int err;             /* enum sl_sqs_err + 1, or 0 */
 	const char *err_msg;
 	uint32_t vis_s;
@@ -185,6 +208,7 @@ struct sqs_op {
 	/* Dead-letter queue (ReceiveMessage: from the RedrivePolicy; a move:
 	 * where the message goes), and the receives after which it goes. */
 	uint64_t dlq_uid;
+	uint32_t dlq_part;
 	uint32_t max_receives;
 	struct sl_sqs_task *task; /* a move of a move task */
 };
@@ -196,11 +220,40 @@ static __thread uint32_t moves_in_flight;
 static void move_start(struct sl_worker *w, struct sqs_wpart *wp, uint64_t n, uint64_t dlq_uid,
 		       struct sl_sqs_task *task);
 
+/* A queue's partitions go to consecutive workers from one its uid picks
+ * (partition 0 where a queue of one partition always was). */
+static uint32_t part_base(uint64_t uid)
+{
+	return (uint32_t)((uid * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
 static uint16_t part_owner(uint64_t uid, uint32_t part)
 {
-	uint64_t h = (uid ^ (uint64_t)part << 48) * 0x9e3779b97f4a7c15ull;
+	return (uint16_t)(((uint64_t)part_base(uid) + part) % sl_worker_count());
+}
 
-	return (uint16_t)((h >> 32) % sl_worker_count());
+static uint32_t qparts(const struct sl_queue *q)
+{
+	return q && q->nparts ? q->nparts : 1;
+}
+
+/* The partition of q that a request on worker w goes to first: one w owns
+ * when there is one (no ring to cross), in turn among them, else any, in
+ * turn. */
+static uint32_t part_local(struct sl_worker *w, const struct sl_queue *q)
+{
+	static __thread uint32_t turn;
+	uint32_t np = qparts(q), nw = sl_worker_count();
+
+	if (np == 1)
+		return 0;
+	turn++;
+	/* part_owner(k) == w exactly for k = first, first + nw, ... */
+	uint32_t first = (sl_worker_index(w) + nw - part_base(q->hdr.uid) % nw) % nw;
+	if (first >= np)
+		return turn % np;
+	uint32_t mine = (np - 1 - first) / nw + 1;
+	return first + (turn % mine) * nw;
 }
 
 static void op_fail(struct sqs_op *op, enum sl_sqs_err e, const char *msg)
@@ -288,7 +341,8 @@ static struct sqs_qstats *stats_slot(struct sl_worker *w, uint64_t uid)
 	return NULL;
 }
 
-static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t part, bool fifo)
+static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t part,
+				      const struct sl_queue *q)
 {
 	struct sqs_wpart *wp = calloc(1, sizeof(*wp));
 
@@ -299,7 +353,8 @@ static struct sqs_wpart *wpart_attach(struct sl_wlog *wl, uint64_t uid, uint32_t
 		return NULL;
 	}
 	sqs_dedup_init(&wp->dd);
-	wp->fifo = fifo;
+	wp->fifo = q && q->fifo;
+	wp->nparts = qparts(q);
 	wp->st = stats_slot(wl->owner, uid);
 	wp->wl = wl;
 	wp->uid = uid;
@@ -506,7 +561,7 @@ static struct sqs_wpart *wpart_get(struct sl_worker *w, uint64_t uid, uint32_t p
 	if (wp)
 		return wp;
 	const struct sl_queue *q = sl_queue_find_uid(sl_catalog_get(), uid);
-	wp = wpart_attach(wl, uid, part, q && q->fifo);
+	wp = wpart_attach(wl, uid, part, q);
 	if (!wp) {
 		*err = -ENOMEM;
 		return NULL;
@@ -536,12 +591,14 @@ static void recv_take(struct sl_worker *w, struct sqs_op *op);
 static void op_reply(struct sl_worker *w, struct sqs_op *op);
 
 static void due_fire(struct sl_timer *t, void *arg);
+static void notify_watchers(struct sl_worker *w, struct sqs_wpart *wp);
 
-/* While polls wait, wake at the next deadline (a delay or a visibility
- * timeout ending makes a message receivable). */
+/* While polls wait here or at another partition that watches this one,
+ * wake at the next deadline (a delay or a visibility timeout ending makes
+ * a message receivable). */
 static void arm_due(struct sl_worker *w, struct sqs_wpart *wp)
 {
-	int64_t next = wp->polls ? sqs_idx_next_ms(&wp->idx) : -1;
+	int64_t next = wp->polls || wp->watchers ? sqs_idx_next_ms(&wp->idx) : -1;
 
 	if (next < 0) {
 		sl_worker_timer_cancel(w, &wp->due);
@@ -579,6 +636,7 @@ static void serve_polls(struct sl_worker *w, struct sqs_wpart *wp)
 			wp->polls_tail = &last->poll_next;
 		wp->polls = todo;
 	}
+	notify_watchers(w, wp);
 	arm_due(w, wp);
 }
 
@@ -628,12 +686,155 @@ static void poll_timeout(struct sl_timer *t, void *arg)
 	poll_answer(w, op);
 }
 
-/* ---- SendMessage on the owner -------------------------------------------------- */
-
 static bool queue_alive(uint64_t uid)
 {
 	return sl_queue_find_uid(sl_catalog_get(), uid) != NULL;
 }
+
+/* ---- Long polls over several partitions ---------------------------------------- */
+
+/* A WATCH (from, which has polls waiting, asks to be poked) or a POKE
+ * (from has ready messages for one of them), between two partitions of a
+ * queue. The sender owns it and frees it when the reply is back. */
+struct sqs_note {
+	struct sl_msg msg;
+	uint64_t uid;
+	uint32_t from, to;
+};
+
+static void watch_fn(struct sl_worker *w, struct sl_msg *msg);
+static void poke_fn(struct sl_worker *w, struct sl_msg *msg);
+static void recv_call(struct sl_worker *w, struct sl_msg *msg);
+
+static void note_back(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_note *nt = msg->arg;
+	struct sqs_wpart *wp = wpart_if_open(w, nt->uid, nt->from);
+	uint32_t bit = 1u << nt->to;
+	bool poke = msg->fn == poke_fn;
+	uint32_t to = nt->to;
+
+	free(nt);
+	if (!wp)
+		return; /* the partition went meanwhile */
+	if (poke) {
+		wp->poke_out &= ~bit;
+		notify_watchers(w, wp); /* watched again meanwhile, and still ready */
+	} else {
+		wp->watch_out &= ~bit;
+		if ((wp->watch_again & bit) && wp->polls) {
+			wp->watch_again &= ~bit;
+			struct sqs_note *again = malloc(sizeof(*again));
+			if (again) {
+				*again = (struct sqs_note){ .uid = wp->uid, .from = wp->part, .to = to };
+				again->msg.fn = watch_fn;
+				again->msg.done = note_back;
+				again->msg.arg = again;
+				wp->watch_out |= bit;
+				sl_msg_send(w, part_owner(wp->uid, to), &again->msg);
+			}
+		}
+	}
+}
+
+/* Send a note from wp to partition `to`; false when it could not be made.
+ * A watch while one is on the way is sent again once that one is back. */
+static bool note_send(struct sl_worker *w, struct sqs_wpart *wp, uint32_t to, bool poke)
+{
+	uint32_t bit = 1u << to;
+	uint32_t *out = poke ? &wp->poke_out : &wp->watch_out;
+
+	if (*out & bit) {
+		if (!poke)
+			wp->watch_again |= bit;
+		return true;
+	}
+	struct sqs_note *nt = malloc(sizeof(*nt));
+	if (!nt)
+		return false;
+	*nt = (struct sqs_note){ .uid = wp->uid, .from = wp->part, .to = to };
+	nt->msg.fn = poke ? poke_fn : watch_fn;
+	nt->msg.done = note_back;
+	nt->msg.arg = nt;
+	*out |= bit;
+	sl_msg_send(w, part_owner(wp->uid, to), &nt->msg);
+	return true;
+}
+
+/* Polls began to wait at wp: every other partition pokes it when it has
+ * messages. Out of memory, a poll waits for its own partition or its
+ * deadline. */
+static void watch_all(struct sl_worker *w, struct sqs_wpart *wp)
+{
+	for (uint32_t p = 0; p < wp->nparts; p++)
+		if (p != wp->part)
+			note_send(w, wp, p, false);
+}
+
+/* Ready messages here and no poll of this partition's to take them: poke
+ * watching partitions, one per ready message, in turn. */
+static void notify_watchers(struct sl_worker *w, struct sqs_wpart *wp)
+{
+	if (!wp->watchers || wp->polls)
+		return;
+	sqs_idx_promote(&wp->idx, sl_now_ms());
+	uint64_t ready = wp->idx.n_state[SQS_READY];
+	/* Bounded by the partitions. */
+	for (uint32_t i = 0; i < wp->nparts && ready > 0; i++) {
+		uint32_t p = (wp->poke_next + i) % wp->nparts, bit = 1u << p;
+		if (!(wp->watchers & bit) || (wp->poke_out & bit))
+			continue; /* a poke on the way: looked at again when it is back */
+		if (!note_send(w, wp, p, true))
+			break;
+		wp->watchers &= ~bit;
+		ready--;
+	}
+	wp->poke_next = (wp->poke_next + 1) % wp->nparts;
+}
+
+/* On the partition that has polls waiting (nt->from asks to be poked). */
+static void watch_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_note *nt = msg->arg;
+	uint64_t uid = nt->uid;
+	uint32_t from = nt->from, to = nt->to;
+	int err = 0;
+
+	sl_msg_reply(w, msg); /* nt is the sender's from here */
+	struct sqs_wpart *wp = queue_alive(uid) ? wpart_get(w, uid, to, &err) : NULL;
+	if (!wp)
+		return;
+	wp->watchers |= 1u << from;
+	notify_watchers(w, wp);
+	arm_due(w, wp);
+}
+
+/* On a partition with polls waiting, poked by nt->from: its oldest poll
+ * goes there to take what is ready (or to wait there). */
+static void poke_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_note *nt = msg->arg;
+	uint64_t uid = nt->uid;
+	uint32_t from = nt->from, to = nt->to;
+	struct sqs_wpart *wp = wpart_if_open(w, uid, to);
+
+	sl_msg_reply(w, msg);
+	if (!wp || !wp->polls)
+		return; /* they were answered meanwhile */
+	struct sqs_op *op = wp->polls;
+	poll_unlink(wp, op);
+	sl_worker_timer_cancel(w, &op->wait_timer);
+	if (wp->polls)
+		note_send(w, wp, from, false); /* the others still wait here */
+	arm_due(w, wp);
+	op->wp = NULL;
+	op->part = from;
+	op->scan_left = 0;
+	op->msg.fn = recv_call;
+	sl_msg_forward(w, part_owner(uid, from), &op->msg);
+}
+
+/* ---- SendMessage on the owner -------------------------------------------------- */
 
 static void send_durable(struct sl_worker *w, struct sl_waiter *wt)
 {
@@ -950,23 +1151,29 @@ static void attempt_keep(struct sqs_op *op, int64_t now)
 	}
 }
 
-/* Take up to op->max ready messages; answer, or wait when none is ready. */
+/* Nothing at this partition: the receive goes on to the queue's next. */
+static void recv_scan_on(struct sl_worker *w, struct sqs_op *op)
+{
+	op->scan_left--;
+	op->part = (op->part + 1) % op->nparts;
+	op->wp = NULL;
+	op->msg.fn = recv_call;
+	sl_msg_forward(w, part_owner(op->uid, op->part), &op->msg);
+}
+
+/* Take up to op->max ready messages; answer, try the next partition, or
+ * wait when none is ready. */
 static void recv_take(struct sl_worker *w, struct sqs_op *op)
 {
 	struct sqs_wpart *wp = op->wp;
 	int64_t now = sl_now_ms();
 	uint64_t last = 0;
-	bool wrote;
+	bool wrote = false;
 
 	sqs_idx_promote(&wp->idx, now);
-	if (wp->idx.n_state[SQS_INFLIGHT] >= SL_SQS_INFLIGHT_MAX) {
-		/* AWS's in-flight limit: 120,000 per queue. */
-		op_fail(op, SL_SQS_E_OVER_LIMIT, "The maximum number of in flight messages is "
-						 "reached.");
-		sl_msg_reply(w, &op->msg);
-		return;
-	}
-	if (wp->fifo && op->has_attempt && attempt_retry(op, now, &last))
+	if (wp->idx.n_state[SQS_INFLIGHT] >= SL_SQS_INFLIGHT_MAX / wp->nparts)
+		op->over = true; /* this partition's share of AWS's 120,000 per queue */
+	else if (wp->fifo && op->has_attempt && attempt_retry(op, now, &last))
 		wrote = true;
 	else
 		wrote = wp->fifo ? take_groups(w, op, now, &last) : take_ready(w, op, now, &last);
@@ -983,6 +1190,16 @@ static void recv_take(struct sl_worker *w, struct sqs_op *op)
 	}
 	if (op->wait_s && !op->poll_until_ms)
 		op->poll_until_ms = now + (int64_t)op->wait_s * 1000;
+	if (op->scan_left > 0 && !sl_worker_stopping(w)) {
+		recv_scan_on(w, op);
+		return;
+	}
+	if (op->over) {
+		op_fail(op, SL_SQS_E_OVER_LIMIT, "The maximum number of in flight messages is "
+						 "reached.");
+		sl_msg_reply(w, &op->msg);
+		return;
+	}
 	if (op->poll_until_ms <= now || sl_worker_stopping(w)) {
 		poll_answer(w, op);
 		return;
@@ -990,12 +1207,15 @@ static void recv_take(struct sl_worker *w, struct sqs_op *op)
 	/* Long poll: wait, costing nothing, until a send or a deadline. A
 	 * wake-up that found nothing after all (the message expired, or went
 	 * to its dead-letter queue) waits on for the rest of the time. */
+	bool first = !wp->polls;
 	op->polling = true;
 	op->poll_next = NULL;
 	*wp->polls_tail = op;
 	wp->polls_tail = &op->poll_next;
 	sl_worker_timer(w, &op->wait_timer, (uint64_t)(op->poll_until_ms - now), poll_timeout, op);
 	arm_due(w, wp);
+	if (first && wp->nparts > 1)
+		watch_all(w, wp);
 }
 
 static void recv_call(struct sl_worker *w, struct sl_msg *msg)
@@ -1422,7 +1642,8 @@ static void move_call(struct sl_worker *w, struct sl_msg *msg)
 	uint64_t n;
 
 	op->err = SL_SQS_E_INTERNAL + 1;
-	struct sqs_wpart *dq = queue_alive(op->dlq_uid) ? wpart_get(w, op->dlq_uid, 0, &err) : NULL;
+	struct sqs_wpart *dq = queue_alive(op->dlq_uid) ? wpart_get(w, op->dlq_uid, op->dlq_part,
+								    &err) : NULL;
 	if (!dq) {
 		sl_msg_reply(w, msg);
 		return;
@@ -1484,10 +1705,13 @@ static void move_forward(struct sl_worker *w, struct sqs_op *op)
 		move_free(op); /* unreadable: it stays hidden, a later receive retries */
 		return;
 	}
+	/* Into a partition of the destination this worker owns, if any. */
+	const struct sl_queue *dq = sl_queue_find_uid(sl_catalog_get(), op->dlq_uid);
+	op->dlq_part = dq ? part_local(w, dq) : 0;
 	op->msg.fn = move_call;
 	op->msg.done = move_done;
 	op->msg.arg = op;
-	sl_msg_send(w, part_owner(op->dlq_uid, 0), &op->msg);
+	sl_msg_send(w, part_owner(op->dlq_uid, op->dlq_part), &op->msg);
 }
 
 /* ---- Message move tasks ------------------------------------------------------------ */
@@ -1523,6 +1747,8 @@ static struct sqs_m *task_next(struct sqs_wpart *wp)
 	uint64_t n;
 	return g && sqs_idx_group_ready(&wp->idx, g, &n, 1) == 1 ? sqs_idx_find(&wp->idx, n) : NULL;
 }
+
+static bool task_hand_on(struct sl_worker *w, struct sl_sqs_task *t);
 
 static void task_tick(struct sl_timer *tm, void *arg)
 {
@@ -1574,16 +1800,72 @@ static void task_tick(struct sl_timer *tm, void *arg)
 		return;
 	}
 	if (t->inflight == 0 && !sqs_idx_any_ready(&wp->idx)) {
-		task_end(t, SL_SQS_TASK_COMPLETED);
-		return;
+		if (t->part + 1 >= wp->nparts) {
+			task_end(t, SL_SQS_TASK_COMPLETED);
+			return;
+		}
+		if (task_hand_on(w, t))
+			return; /* on to the next partition */
+		/* Out of memory: again next round. */
 	}
 	sl_worker_timer(w, &t->timer, SL_SQS_TASK_TICK_MS, task_tick, t);
+}
+
+/* A task goes from partition to partition of its source queue, one after
+ * another: the rate and the one task per queue stay as they are. The
+ * hand-over message is the sender's (a task may end, and be reused by the
+ * control thread, before the reply is back). */
+struct task_hand {
+	struct sl_msg msg;
+	struct sl_sqs_task *t;
+};
+
+static void task_leg_fn(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct task_hand *h = msg->arg;
+	struct sl_sqs_task *t = h->t;
+	int err = 0;
+
+	sl_msg_reply(w, msg);
+	struct sqs_wpart *wp = queue_alive(t->src_uid) ? wpart_get(w, t->src_uid, t->part, &err) :
+							 NULL;
+	if (!wp) {
+		atomic_store(&t->failure, SL_SQS_TASK_QUEUE_GONE);
+		atomic_store(&t->status, SL_SQS_TASK_FAILED);
+		return;
+	}
+	wp->task = t;
+	t->wp = wp;
+	t->last_ms = sl_now_ms();
+	sl_worker_timer(w, &t->timer, 0, task_tick, t);
+}
+
+static void task_hand_back(struct sl_worker *w, struct sl_msg *msg)
+{
+	(void)w;
+	free(msg->arg);
+}
+
+static bool task_hand_on(struct sl_worker *w, struct sl_sqs_task *t)
+{
+	struct task_hand *h = malloc(sizeof(*h));
+
+	if (!h)
+		return false;
+	((struct sqs_wpart *)t->wp)->task = NULL;
+	t->wp = NULL;
+	t->part++;
+	h->t = t;
+	h->msg.fn = task_leg_fn;
+	h->msg.done = task_hand_back;
+	h->msg.arg = h;
+	sl_msg_send(w, part_owner(t->src_uid, t->part), &h->msg);
+	return true;
 }
 
 struct task_call {
 	struct sl_msg msg;
 	struct sl_sqs_task *t;
-	uint64_t to_move;
 	int rc;
 };
 
@@ -1598,9 +1880,6 @@ static void task_start_fn(struct sl_worker *w, struct sl_msg *msg)
 	if (wp && wp->task)
 		tc->rc = -EBUSY;
 	if (tc->rc == 0) {
-		sqs_idx_promote(&wp->idx, sl_now_ms());
-		tc->to_move = wp->idx.n_state[SQS_READY] + wp->idx.n_state[SQS_INFLIGHT] +
-			      wp->idx.n_state[SQS_DELAYED];
 		wp->task = t;
 		t->wp = wp;
 		t->last_ms = sl_now_ms();
@@ -1616,11 +1895,15 @@ int sl_sqs_task_start(struct sl_sqs_task *t, uint64_t *to_move)
 	struct task_call tc = { .t = t };
 	struct sl_msg *msgs[1] = { &tc.msg };
 	uint16_t to[1] = { part_owner(t->src_uid, 0) };
+	uint64_t counts[3];
 
+	/* What the queue holds as the task starts, on every partition. */
+	sl_sqs_counts(t->src_uid, counts);
+	*to_move = counts[0] + counts[1] + counts[2];
+	t->part = 0;
 	tc.msg.fn = task_start_fn;
 	tc.msg.arg = &tc;
 	sl_control_call_wait(msgs, to, 1);
-	*to_move = tc.to_move;
 	return tc.rc;
 }
 
@@ -1797,6 +2080,7 @@ static struct sqs_op *op_new(struct sl_req *req, const struct sl_queue *q, uint8
 	op->req = req;
 	op->kind = kind;
 	op->uid = q->hdr.uid;
+	op->nparts = (uint8_t)qparts(q);
 	op->part = 0;
 	op->vis_s = q->visibility_s;
 	op->retention_s = q->retention_s;
@@ -2148,6 +2432,7 @@ void sl_sqs_send_message(struct sl_worker *w, struct sl_req *req)
 		sl_req_finish(w, req);
 		return;
 	}
+	op->part = part_local(w, q);
 	op_dispatch(w, op, send_call);
 }
 
@@ -2347,6 +2632,7 @@ static void batch(struct sl_worker *w, struct sl_req *req, uint8_t kind)
 	/* Each entry on its own: a bad one fails alone. */
 	c = sl_doc_first((uint32_t)list);
 	b->pending = 1; /* held until every entry is dispatched */
+	uint32_t part = kind == OP_SEND ? part_local(w, q) : 0; /* the whole batch's */
 	for (uint32_t i = 0; i < n; i++, c = sl_doc_next(f.t, c)) {
 		struct sl_fields ef = f;
 		struct sqs_op *op = &b->ops[i];
@@ -2355,6 +2641,8 @@ static void batch(struct sl_worker *w, struct sl_req *req, uint8_t kind)
 		op->req = req;
 		op->kind = kind;
 		op->uid = q->hdr.uid;
+		op->nparts = (uint8_t)qparts(q);
+		op->part = part; /* a change: its handle's */
 		op->vis_s = q->visibility_s;
 		op->retention_s = q->retention_s;
 		op->parent = b;
@@ -2539,6 +2827,8 @@ void sl_sqs_receive_message(struct sl_worker *w, struct sl_req *req)
 	op->max = (uint32_t)max;
 	op->vis_s = (uint32_t)vis;
 	op->wait_s = (uint32_t)wait;
+	op->part = part_local(w, q);
+	op->scan_left = (uint8_t)(op->nparts - 1);
 	redrive_of(q, &op->dlq_uid, &op->max_receives);
 	op_dispatch(w, op, recv_call);
 	return;
@@ -2561,7 +2851,7 @@ static int change_prepare(struct sl_req *req, const struct sl_queue *q, struct s
 	    sl_sqs_int(f, "VisibilityTimeout", 0, SL_SQS_VISIBILITY_MAX_S, true, &vis) < 0)
 		return -1;
 	if (sl_sqs_receipt_parse(handle, strlen(handle), &op->rh) < 0 ||
-	    op->rh.queue_uid != q->hdr.uid || op->rh.partition != 0) {
+	    op->rh.queue_uid != q->hdr.uid || op->rh.partition >= qparts(q)) {
 		sl_sqs_error(req, SL_SQS_E_RECEIPT_INVALID,
 			     "The input receipt handle \"%s\" is not a valid receipt handle.", handle);
 		return -1;
@@ -2620,7 +2910,7 @@ static void preload_one(uint64_t uid, uint32_t part, void *arg)
 		return;
 	}
 	const struct sl_queue *q = sl_queue_find_uid(pl->c, uid);
-	struct sqs_wpart *wp = wpart_attach(wl, uid, part, q->fifo);
+	struct sqs_wpart *wp = wpart_attach(wl, uid, part, q);
 	int rc = wp ? wpart_replay(wp, q) : -ENOMEM;
 	if (rc < 0) {
 		sl_error("sqs: queue %016llx partition %u: replay: %s", (unsigned long long)uid, part,
@@ -2691,9 +2981,16 @@ void sl_sqs_stop(struct sl_worker *w)
 	sl_worker_foreach_log(w, stop_one, NULL);
 }
 
+/* Control thread: the partitions of a queue, from the master catalog. */
+static uint32_t control_parts(uint64_t uid)
+{
+	return qparts(sl_queue_find_uid(sl_catalog_master(), uid));
+}
+
 struct purge_call {
 	struct sl_msg msg;
 	uint64_t uid;
+	uint32_t part;
 	int rc;
 };
 
@@ -2701,7 +2998,7 @@ struct purge_call {
 static void purge_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct purge_call *pc = msg->arg;
-	struct sqs_wpart *wp = wpart_if_open(w, pc->uid, 0);
+	struct sqs_wpart *wp = wpart_if_open(w, pc->uid, pc->part);
 	uint64_t below, rn;
 
 	pc->rc = 0;
@@ -2739,14 +3036,23 @@ static void purge_fn(struct sl_worker *w, struct sl_msg *msg)
 
 int sl_sqs_purge(uint64_t uid)
 {
-	struct purge_call pc = { .uid = uid };
-	struct sl_msg *msgs[1] = { &pc.msg };
-	uint16_t to[1] = { part_owner(uid, 0) };
+	struct purge_call pc[SL_SQS_PARTS_MAX];
+	struct sl_msg *msgs[SL_SQS_PARTS_MAX];
+	uint16_t to[SL_SQS_PARTS_MAX];
+	uint32_t np = control_parts(uid);
+	int rc = 0;
 
-	pc.msg.fn = purge_fn;
-	pc.msg.arg = &pc;
-	sl_control_call_wait(msgs, to, 1);
-	return pc.rc;
+	for (uint32_t i = 0; i < np; i++) {
+		pc[i] = (struct purge_call){ .uid = uid, .part = i };
+		pc[i].msg.fn = purge_fn;
+		pc[i].msg.arg = &pc[i];
+		msgs[i] = &pc[i].msg;
+		to[i] = part_owner(uid, i);
+	}
+	sl_control_call_wait(msgs, to, np);
+	for (uint32_t i = 0; i < np; i++)
+		rc = rc ? rc : pc[i].rc;
+	return rc;
 }
 
 struct count_call {
@@ -2772,14 +3078,23 @@ static void count_fn(struct sl_worker *w, struct sl_msg *msg)
 
 void sl_sqs_counts(uint64_t uid, uint64_t out[3])
 {
-	struct count_call cc = { .uid = uid, .part = 0 };
-	struct sl_msg *msgs[1] = { &cc.msg };
-	uint16_t to[1] = { part_owner(uid, 0) };
+	struct count_call cc[SL_SQS_PARTS_MAX];
+	struct sl_msg *msgs[SL_SQS_PARTS_MAX];
+	uint16_t to[SL_SQS_PARTS_MAX];
+	uint32_t np = control_parts(uid);
 
-	cc.msg.fn = count_fn;
-	cc.msg.arg = &cc;
-	sl_control_call_wait(msgs, to, 1);
-	memcpy(out, cc.counts, sizeof(cc.counts));
+	for (uint32_t i = 0; i < np; i++) {
+		cc[i] = (struct count_call){ .uid = uid, .part = i };
+		cc[i].msg.fn = count_fn;
+		cc[i].msg.arg = &cc[i];
+		msgs[i] = &cc[i].msg;
+		to[i] = part_owner(uid, i);
+	}
+	sl_control_call_wait(msgs, to, np);
+	out[0] = out[1] = out[2] = 0;
+	for (uint32_t i = 0; i < np; i++)
+		for (int k = 0; k < 3; k++)
+			out[k] += cc[i].counts[k];
 }
 
 struct drop_call {
@@ -2807,17 +3122,23 @@ static void drop_fn(struct sl_worker *w, struct sl_msg *msg)
 	sl_msg_reply(w, msg);
 }
 
-void sl_sqs_drop_partitions(uint64_t uid)
+void sl_sqs_drop_partitions(uint64_t uid, uint32_t nparts)
 {
-	struct drop_call d = { .uid = uid, .part = 0 };
-	struct sl_msg *msgs[1] = { &d.msg };
-	uint16_t to[1] = { part_owner(uid, 0) };
+	struct drop_call d[SL_SQS_PARTS_MAX];
+	struct sl_msg *msgs[SL_SQS_PARTS_MAX];
+	uint16_t to[SL_SQS_PARTS_MAX];
 	char dir[PATH_MAX];
 
-	d.msg.fn = drop_fn;
-	d.msg.arg = &d;
-	sl_control_call_wait(msgs, to, 1);
-	/* The owner handed the partition's directory back for deletion; run
+	assert(nparts >= 1 && nparts <= SL_SQS_PARTS_MAX);
+	for (uint32_t i = 0; i < nparts; i++) {
+		d[i] = (struct drop_call){ .uid = uid, .part = i };
+		d[i].msg.fn = drop_fn;
+		d[i].msg.arg = &d[i];
+		msgs[i] = &d[i].msg;
+		to[i] = part_owner(uid, i);
+	}
+	sl_control_call_wait(msgs, to, nparts);
+	/* The owners handed the partitions' directories back for deletion; run
 	 * that before the queue's own directory goes. */
 	sl_control_poll();
 	sl_log_dir(uid, dir, sizeof(dir));
@@ -2846,36 +3167,77 @@ static const struct {
 	  offsetof(struct sqs_qstats, empty) },
 };
 
+/* One queue's counters, summed over its partitions. */
+struct qsum {
+	uint64_t uid;
+	uint64_t v[7];
+};
+
+static int qsum_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct qsum *)a)->uid, y = ((const struct qsum *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
 long sl_sqs_metrics(char *buf, size_t cap)
 {
+	enum { NSERIES = sizeof(qseries) / sizeof(qseries[0]) };
+	_Static_assert(NSERIES == sizeof(((struct qsum *)0)->v) / sizeof(uint64_t), "a sum per series");
 	const struct sl_catalog *c = sl_catalog_get();
-	size_t n = 0;
+	size_t n = 0, ns = 0;
+	struct qsum *sums = NULL;
 
-	for (size_t k = 0; k < sizeof(qseries) / sizeof(qseries[0]); k++) {
+	/* Every worker's slots, sorted by queue, partitions of one queue added
+	 * up: bounded by the workers times SL_SQS_METRIC_QUEUES. */
+	for (uint16_t wi = 0; wi < sl_worker_count(); wi++) {
+		struct sqs_qstats *t = atomic_load(&qstats[wi]);
+		for (uint32_t i = 0; t && i < SL_SQS_METRIC_QUEUES; i++) {
+			uint64_t uid = atomic_load_explicit(&t[i].uid, memory_order_relaxed);
+			if (!uid || !sl_queue_find_uid(c, uid))
+				continue;
+			if (!sums && !(sums = malloc((size_t)sl_worker_count() * SL_SQS_METRIC_QUEUES *
+						     sizeof(*sums))))
+				return -ENOMEM;
+			sums[ns].uid = uid;
+			for (size_t k = 0; k < NSERIES; k++)
+				sums[ns].v[k] = atomic_load_explicit(
+					(const _Atomic uint64_t *)(const void *)((const char *)&t[i] +
+										 qseries[k].off),
+					memory_order_relaxed);
+			ns++;
+		}
+	}
+	if (ns)
+		qsort(sums, ns, sizeof(*sums), qsum_cmp);
+	size_t nq = 0;
+	for (size_t i = 0; i < ns; i++) {
+		if (nq && sums[nq - 1].uid == sums[i].uid) {
+			for (size_t k = 0; k < NSERIES; k++)
+				sums[nq - 1].v[k] += sums[i].v[k];
+		} else {
+			sums[nq++] = sums[i];
+		}
+	}
+	for (size_t k = 0; k < NSERIES; k++) {
 		int r = snprintf(buf + n, cap - n, "# HELP %s %s\n# TYPE %s %s\n", qseries[k].name,
 				 qseries[k].help, qseries[k].name, qseries[k].type);
 		if (r < 0 || (size_t)r >= cap - n)
-			return -ENOSPC;
+			goto nospace;
 		n += (size_t)r;
-		/* Bounded: every worker's table, once per series. */
-		for (uint16_t wi = 0; wi < sl_worker_count(); wi++) {
-			struct sqs_qstats *t = atomic_load(&qstats[wi]);
-			for (uint32_t i = 0; t && i < SL_SQS_METRIC_QUEUES; i++) {
-				uint64_t uid = atomic_load_explicit(&t[i].uid, memory_order_relaxed);
-				const struct sl_queue *q = uid ? sl_queue_find_uid(c, uid) : NULL;
-				if (!q)
-					continue;
-				const _Atomic uint64_t *v = (const _Atomic uint64_t *)(const void *)
-					((const char *)&t[i] + qseries[k].off);
-				r = snprintf(buf + n, cap - n, "%s{region=\"%s\",queue=\"%s\"} %llu\n",
-					     qseries[k].name, q->region, q->name,
-					     (unsigned long long)atomic_load_explicit(
-						     v, memory_order_relaxed));
-				if (r < 0 || (size_t)r >= cap - n)
-					return -ENOSPC;
-				n += (size_t)r;
-			}
+		for (size_t i = 0; i < nq; i++) {
+			const struct sl_queue *q = sl_queue_find_uid(c, sums[i].uid);
+			r = snprintf(buf + n, cap - n, "%s{region=\"%s\",queue=\"%s\"} %llu\n",
+				     qseries[k].name, q->region, q->name,
+				     (unsigned long long)sums[i].v[k]);
+			if (r < 0 || (size_t)r >= cap - n)
+				goto nospace;
+			n += (size_t)r;
 		}
 	}
+	free(sums);
 	return (long)n;
+nospace:
+	free(sums);
+	return -ENOSPC;
 }

@@ -35,9 +35,9 @@ long sl_sqs_metrics(char *buf, size_t cap);
 /* Control thread: a queue's messages that are visible, in flight and
  * delayed, from the workers that own its partitions. */
 void sl_sqs_counts(uint64_t uid, uint64_t out[3]);
-/* Control thread, once a queue's removal is durable: delete its
+/* Control thread, once a queue's removal is durable: delete its nparts
  * partitions (their owners close them first). */
-void sl_sqs_drop_partitions(uint64_t uid);
+void sl_sqs_drop_partitions(uint64_t uid, uint32_t nparts);
 /* Control thread: delete every message of a queue sent before now. 0 or
  * -errno. */
 int sl_sqs_purge(uint64_t uid);
@@ -70,9 +70,10 @@ struct sl_sqs_task {
 	_Atomic uint32_t failure;
 	/* Written by the control thread. */
 	_Atomic bool cancel;
-	/* The owner's. */
+	/* The owner's: the partition it moves from now (one after another). */
 	struct sl_timer timer;
 	void *wp;
+	uint32_t part;
 	int64_t last_ms;
 	double tokens;
 	uint32_t inflight;

@@ -51,6 +51,18 @@ async function counts(QueueUrl) {
   };
 }
 
+// The counts once the consumer's last deletes landed: stop() does not wait
+// for them, so give them up to 5 s.
+async function settled(QueueUrl) {
+  const deadline = Date.now() + 5000;
+  let c = await counts(QueueUrl);
+  while (c.visible + c.inFlight > 0 && Date.now() < deadline) {
+    await sleep(50);
+    c = await counts(QueueUrl);
+  }
+  return c;
+}
+
 async function sendAll(QueueUrl, bodies, extra = () => ({})) {
   for (let i = 0; i < bodies.length; i += 10) {
     const Entries = bodies.slice(i, i + 10).map((b, j) => ({ Id: `e${j}`, MessageBody: b, ...extra(i + j) }));
@@ -98,7 +110,7 @@ test("a consumer drains a standard queue and deletes every message it handled", 
   assert.deepEqual([...seen.keys()].sort(), [...bodies].sort());
   assert.ok([...seen.values()].every((n) => n === 1), "a message was handled twice");
   // Every handled message was deleted: nothing is left visible or in flight.
-  const c = await counts(QueueUrl);
+  const c = await settled(QueueUrl);
   assert.equal(c.visible, 0);
   assert.equal(c.inFlight, 0);
 });
@@ -146,7 +158,7 @@ test("heartbeats keep a slow message invisible, so it is handled once", async ()
   // Had a heartbeat failed, the message would be visible again by now.
   const stolen = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
   assert.equal(stolen.Messages?.length ?? 0, 0);
-  const c = await counts(QueueUrl);
+  const c = await settled(QueueUrl);
   assert.equal(c.visible + c.inFlight, 0);
 });
 
@@ -181,7 +193,7 @@ test("a failing handler releases the message at once, and the DLQ takes it after
   assert.deepEqual(receiveCounts, [1, 2, 3]);
   assert.equal(processingErrors.length, 3);
   assert.equal((await counts(dlq)).visible, 1);
-  const src = await counts(QueueUrl);
+  const src = await settled(QueueUrl);
   assert.equal(src.visible + src.inFlight, 0);
 });
 
@@ -217,6 +229,6 @@ test("a FIFO consumer gets each group's messages in order, in batches", async ()
   for (const g of groups) {
     assert.deepEqual(order[g], Array.from({ length: 20 }, (_, i) => i), `group ${g}`);
   }
-  const c = await counts(QueueUrl);
+  const c = await settled(QueueUrl);
   assert.equal(c.visible + c.inFlight, 0);
 });

@@ -1,7 +1,8 @@
 /* Tests for control/sqs/queues.c and queue_codec.c: a queue's record
  * survives the catalog (flush, reopen) byte for byte with every attribute
- * and tag, tags stay sorted and capped, and the decoder refuses records no
- * request could have made. */
+ * and tag, tags stay sorted and capped, a standard queue keeps its
+ * partition count, and the decoder refuses records no request could have
+ * made. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -169,6 +170,7 @@ static void long_visibility(struct sl_queue *q) { q->visibility_s = SL_SQS_VISIB
 static void fifo_name_on_standard(struct sl_queue *q) { q->fifo = false; q->content_dedup = false;
 	q->dedup_scope = 0; q->throughput = 0; }
 static void bad_name(struct sl_queue *q) { strcpy(q->name, "has space.fifo"); }
+static void fifo_partitions(struct sl_queue *q) { q->nparts = 2; }
 static void tags_unsorted(struct sl_queue *q)
 {
 	struct sl_sqs_tag t = q->tags[0];
@@ -185,13 +187,48 @@ Test(queues, the_decoder_refuses_what_no_request_could_make)
 	refused(fifo_name_on_standard, "a .fifo name on a standard queue");
 	refused(bad_name, "a name with a space");
 	refused(tags_unsorted, "unsorted tags");
-	/* Every prefix of a good record is refused too (never a crash). */
+	refused(fifo_partitions, "a FIFO queue of two partitions");
+	/* Every prefix of a good record is refused too (never a crash), but
+	 * the one without the partition count: a record written before queues
+	 * had partitions, which has one. */
 	struct sl_queue *q = full_queue();
 	struct sl_bw w = { 0 };
 	sl_queue_encode(&q->hdr, &w);
-	for (size_t n = 0; n < w.len; n++)
+	for (size_t n = 0; n < w.len - 1; n++)
 		cr_assert_null(sl_queue_decode(w.p, n), "a %zu-byte prefix decoded", n);
+	struct sl_cobj *o = sl_queue_decode(w.p, w.len - 1);
+	cr_assert_not_null(o, "a record of before partitions is refused");
+	cr_assert_eq(((struct sl_queue *)o)->nparts, 1);
+	sl_queue_free(o);
+	o = sl_queue_decode(w.p, w.len);
+	cr_assert_not_null(o);
+	sl_queue_free(o);
+	sl_bw_free(&w);
+}
+
+Test(queues, a_standard_queue_keeps_its_partitions_and_the_decoder_checks_them)
+{
+	cfg.sqs_partitions = 7;
+	cr_assert_eq(sl_catalog_init(dir), 0);
+	struct sl_queue *q = sl_queue_add("us-east-1", "jobs", false);
+	struct sl_queue *f = sl_queue_add("us-east-1", "jobs.fifo", true);
+	cr_assert_not_null(q);
+	cr_assert_not_null(f);
+	cr_assert_eq(q->nparts, 7, "--sqs-partitions");
+	cr_assert_eq(f->nparts, 1, "a FIFO queue has one");
+	struct sl_bw w = { 0 };
+	sl_queue_encode(&q->hdr, &w);
 	struct sl_cobj *o = sl_queue_decode(w.p, w.len);
+	cr_assert_not_null(o);
+	cr_assert_eq(((struct sl_queue *)o)->nparts, 7);
+	sl_queue_free(o);
+	/* Zero and past the cap are refused. */
+	w.p[w.len - 1] = 0;
+	cr_assert_null(sl_queue_decode(w.p, w.len));
+	w.p[w.len - 1] = SL_SQS_PARTS_MAX + 1;
+	cr_assert_null(sl_queue_decode(w.p, w.len));
+	w.p[w.len - 1] = SL_SQS_PARTS_MAX;
+	o = sl_queue_decode(w.p, w.len);
 	cr_assert_not_null(o);
 	sl_queue_free(o);
 	sl_bw_free(&w);
