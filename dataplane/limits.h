@@ -260,6 +260,13 @@
  * copy); a message due to move is hidden this long, then moves on the next
  * receive if its move did not land. */
 #define SL_SQS_MOVES_MAX 1024
+/* Ours: compaction of a standard queue's log. Its front segment is
+ * compacted when at most 1 in RATIO of its records is live; each second a
+ * partition looks at SCAN of its records and keeps at most INFLIGHT copies
+ * under way. */
+#define SL_SQS_COMPACT_RATIO 8
+#define SL_SQS_COMPACT_SCAN 65536
+#define SL_SQS_COMPACT_INFLIGHT 16
 /* Index slots a PurgeQueue sweeps per loop iteration on the owner. */
 #define SL_SQS_PURGE_CHUNK 4096
 #define SL_SQS_PURGE_INTERVAL_MS 60000    /* one PurgeQueue per queue per minute */
@@ -268,8 +275,9 @@
 /* Ours: MessageAttributeNames one receive may list (a message has at most
  * 10 attributes; prefixes cover the rest). */
 #define SL_SQS_RECV_NAMES_MAX 64
-/* Messages in flight per queue, standard and FIFO (AWS: about 120,000);
- * a receive past it gets OverLimit. */
+/* Messages in flight per queue, standard and FIFO (AWS: about 120,000),
+ * split evenly over its partitions; a receive that finds a partition at
+ * its share and no message elsewhere gets OverLimit. */
 #define SL_SQS_INFLIGHT_MAX 120000
 /* FIFO: the deduplication interval (AWS: 5 minutes), and ours: the sends a
  * partition remembers for it (about 72 bytes each). Past the cap a send

@@ -4,6 +4,7 @@ against this file's own implementation of AWS's encoding), bad input,
 kill -9 and restart. JSON with the image's boto3, query with Debian's."""
 
 import base64
+import glob
 import hashlib
 import json
 import os
@@ -436,6 +437,107 @@ class SqsMessageTest(harness.KinesisTestCase):
 
 
 class SqsCrashTest(harness.KinesisTestCase):
+    def test_kill9_during_compaction_loses_and_revives_nothing(self):
+        """Old messages at the front of the log while load rolls 4 MiB
+        segments and deletes what it sends: compaction copies the old ones
+        forward; kill -9 twice at random points, and after each restart
+        every acknowledged message not deleted is there once, byte for byte,
+        and no deleted one is."""
+        with harness.Server(extra_args=["--segment-bytes", str(4 << 20), "--sqs-partitions", "1"],
+                            needs_local=True, name="SqsCompactCrashTest") as srv:
+            c = srv.client("sqs")
+            url = c.create_queue(QueueName="compact-crash")["QueueUrl"]
+            keepers = {}
+            for i in range(0, 40, 10):
+                out = c.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(k), "MessageBody": "keep-%d-%s" % (i + k, "k" * 3000)}
+                    for k in range(10)])
+                for e in out["Successful"]:
+                    keepers[e["MessageId"]] = "keep-%d-%s" % (i + int(e["Id"]), "k" * 3000)
+            # A delete the server died under may or may not have landed.
+            live, deleted, attempted, lock = {}, set(), set(), threading.Lock()
+            for round_ in range(2):
+                stop = threading.Event()
+
+                def producer(k):
+                    cl = srv.client("sqs")
+                    i = 0
+                    while not stop.is_set():
+                        bodies = ["r%d-p%d-%d-%d-%s" % (round_, k, i, j, "x" * 4000) for j in range(10)]
+                        try:
+                            out = cl.send_message_batch(QueueUrl=url, Entries=[
+                                {"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies)])
+                        except Exception:
+                            return  # the server died under it
+                        with lock:
+                            for e in out["Successful"]:
+                                live[e["MessageId"]] = bodies[int(e["Id"])]
+                        i += 1
+                        time.sleep(0.01)  # consumers keep up: old segments empty out
+
+                def consumer():
+                    cl = srv.client("sqs")
+                    while not stop.is_set():
+                        try:
+                            ms = cl.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                    VisibilityTimeout=1).get("Messages", [])
+                            for m in ms:
+                                if m["MessageId"] in keepers:  # back at once
+                                    cl.change_message_visibility(
+                                        QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                        VisibilityTimeout=0)
+                            ms = [m for m in ms if m["MessageId"] not in keepers]
+                            if not ms:
+                                continue
+                            with lock:
+                                attempted.update(m["MessageId"] for m in ms)
+                            out = cl.delete_message_batch(QueueUrl=url, Entries=[
+                                {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
+                                for j, m in enumerate(ms)])
+                            with lock:
+                                deleted.update(ms[int(e["Id"])]["MessageId"]
+                                               for e in out["Successful"])
+                        except Exception:
+                            return
+                threads = [threading.Thread(target=producer, args=(k,)) for k in range(3)]
+                threads += [threading.Thread(target=consumer) for _ in range(3)]
+                for t in threads:
+                    t.start()
+                time.sleep(3 + 2 * (os.getpid() % 7) / 7.0 + round_)
+                srv.kill9()
+                stop.set()
+                for t in threads:
+                    t.join(10)
+                srv.start()
+                c = srv.client("sqs")
+            # Drain everything there is, without deleting (a long timeout),
+            # once the 1-second visibility timeouts of before have ended.
+            srv.advance_clock(2000)
+            got = {}
+            for _ in range(100000):
+                ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       VisibilityTimeout=3600).get("Messages", [])
+                if not ms:
+                    break
+                for m in ms:
+                    self.assertNotIn(m["MessageId"], got, "received twice")
+                    got[m["MessageId"]] = m["Body"]
+            for k, body in keepers.items():
+                self.assertEqual(got.get(k), body, "an old message was lost or changed")
+            self.assertGreater(len(deleted), 100)
+            self.assertFalse(set(got) & deleted, "a deleted message came back")
+            missing = [k for k in live if k not in got and k not in attempted]
+            self.assertLess(len(got), 3000, "the consumers did not keep up: no compaction to test")
+            self.assertFalse(missing, "%d acknowledged sends lost" % len(missing))
+            for k, body in live.items():
+                if k in got:
+                    self.assertEqual(got[k], body)
+            # The old messages did not keep the first segment, and every
+            # later one, on disk: they were copied forward.
+            segs = sorted(os.path.basename(p) for p in glob.glob(
+                os.path.join(srv.data_dir, "logs", "*", "*", "*.seg")))
+            self.assertNotEqual(segs[0], "%020d.seg" % 0, "the first segment is still there")
+
     def test_kill9_keeps_every_acknowledged_send_and_delete_and_count(self):
         with harness.Server(needs_local=True, name="SqsCrashTest") as srv:
             c = srv.client("sqs")
@@ -550,6 +652,80 @@ class SqsSegmentTest(harness.KinesisTestCase):
                     break
                 bodies += [m["Body"] for m in ms]
             self.assertFalse(bodies, "purged or deleted messages came back: %r" % bodies[:3])
+
+    def test_compaction_frees_segments_an_old_message_kept(self):
+        """One old message no longer keeps every later segment on disk: it
+        is copied forward with its id, send time and receive count, and the
+        segments go; a restart finds it once, and a delete deletes it."""
+        with harness.Server(extra_args=["--segment-bytes", str(4 << 20), "--sqs-partitions", "1"],
+                            name="SqsCompactionTest") as srv:
+            c = srv.client("sqs")
+            url = c.create_queue(QueueName="compact")["QueueUrl"]
+            attrs = {"a": {"DataType": "String", "StringValue": "kept"}}
+            old = c.send_message(QueueUrl=url, MessageBody="old message", MessageAttributes=attrs)
+            late = c.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=900)
+            first = c.receive_message(QueueUrl=url, VisibilityTimeout=1, AttributeNames=["All"])
+            first = first["Messages"][0]
+            self.assertEqual(first["MessageId"], old["MessageId"])
+            body = "x" * 200000
+            for i in range(0, 80, 5):
+                out = c.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(k), "MessageBody": body[:-4] + "%04d" % (i + k)} for k in range(5)])
+                self.assertEqual(out["Failed"], [])
+            time.sleep(1.1)  # the old message is visible again
+            got = 0
+            while got < 80:
+                ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                ms_big = [m for m in ms if len(m["Body"]) == len(body)]
+                # The old message may come up among them: leave it be.
+                for m in ms:
+                    if m["MessageId"] == old["MessageId"]:
+                        c.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                                    VisibilityTimeout=0)
+                if ms_big:
+                    c.delete_message_batch(QueueUrl=url, Entries=[
+                        {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]}
+                        for k, m in enumerate(ms_big)])
+                got += len(ms_big)
+            pattern = os.path.join(srv.data_dir, "logs", "*", "*", "*.seg")
+            import glob
+            before = len(glob.glob(pattern))
+            self.assertGreaterEqual(before, 4, "16 MB of messages fill four segments")
+            deadline = time.monotonic() + 20
+            while len(glob.glob(pattern)) > 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertLessEqual(len(glob.glob(pattern)), 2,
+                                 "the segments the old message kept are still there")
+            a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            self.assertEqual((a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesDelayed"]),
+                             ("1", "1"))
+            for restart in (False, True):
+                if restart:
+                    srv.kill9()
+                    srv.start()
+                    c = srv.client("sqs")
+                ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                       MessageAttributeNames=["All"], VisibilityTimeout=0)
+                ms = ms.get("Messages", [])
+                self.assertEqual(len(ms), 1, "the old message, once\n" + srv.log_tail())
+                m = ms[0]
+                self.assertEqual((m["MessageId"], m["Body"], m["MessageAttributes"]),
+                                 (old["MessageId"], "old message", attrs))
+                self.assertEqual(m["Attributes"]["SentTimestamp"], first["Attributes"]["SentTimestamp"])
+                self.assertEqual(m["Attributes"]["ApproximateFirstReceiveTimestamp"],
+                                 first["Attributes"]["ApproximateFirstReceiveTimestamp"])
+                self.assertGreaterEqual(int(m["Attributes"]["ApproximateReceiveCount"]), 2)
+            a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            self.assertEqual(a["ApproximateNumberOfMessagesDelayed"], "1", "the delayed one stays")
+            c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            srv.kill9()
+            srv.start()
+            c = srv.client("sqs")
+            self.assertNotIn("Messages", c.receive_message(QueueUrl=url, MaxNumberOfMessages=10))
+            a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            self.assertEqual((a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesDelayed"]),
+                             ("0", "1"))
+            del late
 
 
 QUERY_SCRIPT = textwrap.dedent(r'''

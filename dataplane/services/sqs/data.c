@@ -9,6 +9,8 @@
  * (group commit: one fdatasync per loop iteration for everything the
  * worker wrote). The log holds typed frames:
  *   SEND  key = message id, data = the stored message (msg.h);
+ *   COPY  key = message id, data = {orig n, receives, first_receive_ms}
+ *         and the stored message: compaction moved message orig n here;
  *   RECV  {n, receives, visible_ms, first_receive_ms} of a receive;
  *   VIS   {n, visible_ms} of a visibility change;
  *   DEL   {n} of a delete or an expiry.
@@ -67,7 +69,34 @@
 #include "dataplane/services/sqs/sqs.h"
 #include "dataplane/storage/shardlog.h"
 
-enum { F_SEND = 1, F_RECV = 2, F_VIS = 3, F_DEL = 4, F_PURGE = 5 };
+enum { F_SEND = 1, F_RECV = 2, F_VIS = 3, F_DEL = 4, F_PURGE = 5, F_COPY = 6 };
+
+/* A COPY record: a message moved forward by compaction (its key is the
+ * message id; this header, then its stored send record as it was). */
+struct rec_copy {
+	uint64_t orig_n;
+	uint32_t receives;
+	uint32_t pad;
+	int64_t first_recv_ms;
+};
+
+/* The stored send of a SEND or COPY record. */
+static bool stored_of(const struct sl_rec_view *r, const uint8_t **data, size_t *len)
+{
+	if (r->key_len != 16)
+		return false;
+	if (r->type == F_SEND) {
+		*data = r->data;
+		*len = r->data_len;
+		return true;
+	}
+	if (r->type == F_COPY && r->data_len > sizeof(struct rec_copy)) {
+		*data = r->data + sizeof(struct rec_copy);
+		*len = r->data_len - sizeof(struct rec_copy);
+		return true;
+	}
+	return false;
+}
 
 struct rec_recv {
 	uint64_t n;
@@ -130,6 +159,13 @@ struct sqs_wpart {
 	uint32_t watchers;
 	uint32_t watch_out, watch_again, poke_out;
 	uint32_t poke_next;         /* where the next poke round starts */
+	/* Compaction (standard queues): the next record of the front segment
+	 * to look at, and the copies under way (their original messages are
+	 * hidden until the copy is durable). */
+	uint64_t compact_n;
+	uint32_t ncopies;
+	struct sqs_op *copies[SL_SQS_COMPACT_INFLIGHT];
+	uint64_t compacted;         /* messages moved forward so far */
 	struct sqs_qstats *st;      /* its /metrics slot, or NULL (none free) */
 	struct sl_sqs_task *task;   /* a message move task from this partition */
 	struct sqs_dedup dd;
@@ -145,7 +181,7 @@ struct sqs_attempt {
 	struct { uint64_t n; uint32_t receives; } m[SL_SQS_RECV_MAX];
 };
 
-enum op_kind { OP_SEND, OP_RECV, OP_DEL, OP_VIS, OP_MOVE };
+enum op_kind { OP_SEND, OP_RECV, OP_DEL, OP_VIS, OP_MOVE, OP_COPY };
 
 struct sqs_taken {
 	uint64_t n;
@@ -211,6 +247,15 @@ struct sqs_op {
 	uint32_t dlq_part;
 	uint32_t max_receives;
 	struct sl_sqs_task *task; /* a move of a move task */
+	/* A compaction copy: the record it wrote, whether its message was
+	 * deleted while it was under way, the message's state and deadline
+	 * before (restored if the copy fails), and the deadline that marks it
+	 * hidden by this copy (beyond any visibility timeout). */
+	uint64_t copy_n;
+	bool copy_deleted;
+	uint8_t copy_state;
+	int64_t copy_vis_ms;
+	int64_t copy_hide_ms;
 };
 
 /* Dead-letter moves in flight on this worker (each holds a copy of one
@@ -458,6 +503,33 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 				rp->err = rc;
 		}
 		return rp->err == 0;
+	}
+	if (r->type == F_COPY) {
+		/* The message moves from its original record to this one: the
+		 * original goes (its record dies) if its segment is still
+		 * there, and the copy takes its place with its receive count.
+		 * A copy is only ever written of a message in the queue, and a
+		 * delete after it deletes the copy too. */
+		struct rec_copy h;
+		if (r->key_len != 16 || r->data_len <= sizeof(h) || rp->wp->fifo ||
+		    sl_sqs_stored_decode(r->data + sizeof(h), r->data_len - sizeof(h), &m) < 0) {
+			sl_shardlog_kill(log, r->n);
+			return true;
+		}
+		memcpy(&h, r->data, sizeof(h));
+		if (sqs_idx_find(x, h.orig_n))
+			msg_drop(rp->wp, h.orig_n);
+		int64_t vis = m.sent_ms + (int64_t)m.delay_s * 1000;
+		if (sqs_idx_add(x, r->n, m.sent_ms, vis, vis > rp->now ? SQS_DELAYED : SQS_READY,
+				NULL) < 0) {
+			rp->err = -ENOMEM;
+			return false;
+		}
+		struct sqs_m *c = sqs_idx_find(x, r->n);
+		c->receives = h.receives;
+		if (h.first_recv_ms)
+			sqs_m_set_first_recv(c, h.first_recv_ms);
+		return true;
 	}
 	/* Receives, changes and deletes are never live; a purge, applied here
 	 * in full, is not needed any more either. */
@@ -1304,8 +1376,9 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 	struct sl_sqs_stored m;
 	char text[64], md5[33];
 
-	if (r->type != F_SEND || r->n != tk->n || r->key_len != 16 ||
-	    sl_sqs_stored_decode(r->data, r->data_len, &m) < 0)
+	const uint8_t *data;
+	size_t len;
+	if (!stored_of(r, &data, &len) || r->n != tk->n || sl_sqs_stored_decode(data, len, &m) < 0)
 		return false; /* not this message: it is left out of the answer */
 	if (!op->began) {
 		sl_reply_begin(req);
@@ -1430,16 +1503,30 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 
 static void recv_pump(struct sl_worker *w, struct sqs_op *op);
 
-/* A move: keep a copy of the message's record. */
+/* A move or a compaction copy: keep a copy of the message's record. */
 static bool move_one(void *arg, const struct sl_rec_view *r)
 {
 	struct sqs_op *op = arg;
 
-	if (r->type != F_SEND || r->n != op->taken[0].n || r->key_len != 16)
+	const uint8_t *data;
+	size_t dlen;
+	if (!stored_of(r, &data, &dlen) || r->n != op->taken[0].n)
 		return false;
+	if (op->kind == OP_COPY) {
+		/* Compaction: the record as it is, behind the copy's header. */
+		struct rec_copy h = { op->taken[0].n, op->taken[0].receives, 0,
+				      op->taken[0].first_recv_ms };
+		if (!(op->rec = malloc(sizeof(h) + dlen)))
+			return false;
+		memcpy(op->rec, &h, sizeof(h));
+		memcpy(op->rec + sizeof(h), data, dlen);
+		op->rec_len = (uint32_t)(sizeof(h) + dlen);
+		memcpy(op->id, r->key, 16);
+		return false;
+	}
 	/* No second delay where it goes. Into a dead-letter queue it takes
 	 * its source along; a move task takes it back out without one. */
-	long len = sl_sqs_stored_moved(r->data, r->data_len, op->task ? 0 : op->uid, &op->rec);
+	long len = sl_sqs_stored_moved(data, dlen, op->task ? 0 : op->uid, &op->rec);
 	if (len < 0) {
 		op->rec = NULL;
 		return false;
@@ -1460,6 +1547,7 @@ static bool move_one(void *arg, const struct sl_rec_view *r)
 }
 
 static void move_forward(struct sl_worker *w, struct sqs_op *op);
+static void copy_append(struct sl_worker *w, struct sqs_op *op);
 
 static void recv_cursor_done(struct sl_worker *w, struct sqs_op *op, int rc)
 {
@@ -1480,7 +1568,7 @@ static void recv_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
 		return;
 	}
 	int rc = sl_shardlog_cursor_feed(op->wp->wl->log, &op->cur, op->buf, (size_t)res,
-					 op->kind == OP_MOVE ? move_one : recv_one, op);
+					 op->kind >= OP_MOVE ? move_one : recv_one, op);
 	if (rc != 0)
 		recv_cursor_done(w, op, rc < 0 ? rc : 0);
 	else
@@ -1542,7 +1630,7 @@ static void recv_pump(struct sl_worker *w, struct sqs_op *op)
 			return; /* recv_read_done goes on */
 		}
 		rc = sl_shardlog_cursor_feed(log, &op->cur, op->buf, len,
-					     op->kind == OP_MOVE ? move_one : recv_one, op);
+					     op->kind >= OP_MOVE ? move_one : recv_one, op);
 		if (rc != 0) {
 			recv_cursor_done(w, op, rc < 0 ? rc : 0);
 			return;
@@ -1556,6 +1644,10 @@ static void recv_read_next(struct sl_worker *w, struct sqs_op *op)
 
 	if (op->nread == op->ntaken && op->kind == OP_MOVE) {
 		move_forward(w, op);
+		return;
+	}
+	if (op->nread == op->ntaken && op->kind == OP_COPY) {
+		copy_append(w, op);
 		return;
 	}
 	if (op->nread == op->ntaken) {
@@ -1712,6 +1804,170 @@ static void move_forward(struct sl_worker *w, struct sqs_op *op)
 	op->msg.done = move_done;
 	op->msg.arg = op;
 	sl_msg_send(w, part_owner(op->dlq_uid, op->dlq_part), &op->msg);
+}
+
+/* ---- Compaction --------------------------------------------------------------------- */
+
+/* A standard queue's log loses its front segment once every record in it
+ * is dead; one old message would keep it, and every later one, on disk.
+ * So when the front segment (with two more behind it) holds few live
+ * records (at most 1 in SL_SQS_COMPACT_RATIO), its ready and delayed
+ * messages are copied to the end of the log, a COPY record each, a few per
+ * second: the segment dies and goes. A message under copy is hidden (in
+ * flight, as far as receives go) and listed in wp->copies; a delete of it
+ * deletes both records, a visibility change is refused as for a message
+ * not in flight. Once the copy is durable the message lives at its new
+ * record with its id, send time and receive count, and its old record
+ * dies; a crash before leaves it where it was. Messages in flight stay
+ * (their receipt handles name the record). FIFO queues are not compacted:
+ * a copy would change a message's place in its group. */
+
+static struct sqs_op *copy_of(const struct sqs_wpart *wp, uint64_t n)
+{
+	for (uint32_t i = 0; i < wp->ncopies; i++)
+		if (wp->copies[i]->taken[0].n == n)
+			return wp->copies[i];
+	return NULL;
+}
+
+static void copy_end(struct sqs_wpart *wp, struct sqs_op *op)
+{
+	for (uint32_t i = 0; i < wp->ncopies; i++) {
+		if (wp->copies[i] == op) {
+			wp->copies[i] = wp->copies[--wp->ncopies];
+			break;
+		}
+	}
+	move_free(op);
+}
+
+/* The message of op, when it is still the one op hid. */
+static struct sqs_m *copy_target(struct sqs_wpart *wp, struct sqs_op *op)
+{
+	struct sqs_m *m = sqs_idx_find(&wp->idx, op->taken[0].n);
+
+	return m && !op->copy_deleted && m->state == SQS_INFLIGHT && m->visible_ms == op->copy_hide_ms &&
+	       !purged(wp, m) ? m : NULL;
+}
+
+/* The copy did not happen: the message is as it was. */
+static void copy_undo(struct sl_worker *w, struct sqs_op *op, bool serve)
+{
+	struct sqs_wpart *wp = op->wp;
+	struct sqs_m *m = copy_target(wp, op);
+
+	if (m && sqs_idx_set(&wp->idx, m, (enum sqs_state)op->copy_state, op->copy_vis_ms) == 0 &&
+	    serve)
+		serve_polls(w, wp);
+	copy_end(wp, op);
+}
+
+static void copy_durable(struct sl_worker *w, struct sl_waiter *wt)
+{
+	struct sqs_op *op = wt->arg;
+	struct sqs_wpart *wp = op->wp;
+	uint64_t n = op->taken[0].n;
+
+	if (!wt->reached) {
+		copy_undo(w, op, false); /* the log failed, or the queue is going */
+		return;
+	}
+	struct sqs_m *m = copy_target(wp, op);
+	if (!m) {
+		/* Deleted or purged meanwhile (the delete wrote one for the
+		 * copy too): the copy dies. */
+		sl_shardlog_kill(wp->wl->log, op->copy_n);
+		copy_end(wp, op);
+		return;
+	}
+	int64_t sent = m->sent_ms, first = sqs_m_first_recv(m);
+	uint32_t receives = m->receives;
+	enum sqs_state st = (enum sqs_state)op->copy_state;
+	msg_drop(wp, n);
+	if (sqs_idx_add(&wp->idx, op->copy_n, sent, op->copy_vis_ms, st, NULL) < 0) {
+		sl_warn("sqs: message %llu of queue %016llx is stored but not receivable until restart",
+			(unsigned long long)op->copy_n, (unsigned long long)wp->uid);
+	} else {
+		struct sqs_m *c = sqs_idx_find(&wp->idx, op->copy_n);
+		c->receives = receives;
+		if (first)
+			sqs_m_set_first_recv(c, first);
+		wp->compacted++;
+	}
+	copy_end(wp, op);
+	if (st == SQS_READY)
+		serve_polls(w, wp);
+	else
+		arm_due(w, wp);
+}
+
+/* The message's record is read (op->rec): append its copy. */
+static void copy_append(struct sl_worker *w, struct sqs_op *op)
+{
+	struct sqs_wpart *wp = op->wp;
+	uint64_t n1;
+
+	if (!op->rec || !copy_target(wp, op) ||
+	    sl_shardlog_append_typed(wp->wl->log, F_COPY, op->id, sizeof(op->id), op->rec,
+				     op->rec_len, sl_now_ms(), &n1) < 0) {
+		copy_undo(w, op, true);
+		return;
+	}
+	op->copy_n = n1;
+	op->wt = (struct sl_waiter){ .target_n = n1 + 1, .cb = copy_durable, .arg = op };
+	sl_worker_commit(w, wp->wl, &op->wt);
+}
+
+/* Hide m and start reading its record for a copy. false: nothing started. */
+static bool copy_start(struct sl_worker *w, struct sqs_wpart *wp, struct sqs_m *m, int64_t now)
+{
+	struct sqs_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return false;
+	op->kind = OP_COPY;
+	op->wp = wp;
+	op->uid = wp->uid;
+	op->part = wp->part;
+	op->taken[0] = (struct sqs_taken){ m->n - 1, m->receives, sqs_m_first_recv(m) };
+	op->ntaken = 1;
+	op->copy_state = (uint8_t)m->state;
+	op->copy_vis_ms = m->visible_ms;
+	op->copy_hide_ms = now + (int64_t)SL_SQS_VISIBILITY_MAX_S * 1000 + 1;
+	if (sqs_idx_set(&wp->idx, m, SQS_INFLIGHT, op->copy_hide_ms) < 0) {
+		free(op);
+		return false;
+	}
+	moves_in_flight++;
+	wp->copies[wp->ncopies++] = op;
+	recv_read_next(w, op);
+	return true;
+}
+
+/* Once a second: a few more copies out of a mostly dead front segment. */
+static void compact_tick(struct sl_worker *w, struct sqs_wpart *wp)
+{
+	struct sl_shardlog *log = wp->wl->log;
+	uint64_t first, end, live, f2, e2, l2;
+
+	if (wp->fifo || wp->sweeping || sl_shardlog_segment(log, 2, &f2, &e2, &l2) < 0 ||
+	    sl_shardlog_segment(log, 0, &first, &end, &live) < 0 || live == 0 ||
+	    live * SL_SQS_COMPACT_RATIO > end - first)
+		return;
+	if (wp->compact_n < first || wp->compact_n >= end)
+		wp->compact_n = first;
+	int64_t now = sl_now_ms();
+	/* Bounded: SL_SQS_COMPACT_SCAN records looked at, the copies capped. */
+	for (uint32_t looked = 0; wp->compact_n < end && looked < SL_SQS_COMPACT_SCAN &&
+				  wp->ncopies < SL_SQS_COMPACT_INFLIGHT &&
+				  moves_in_flight < SL_SQS_MOVES_MAX;
+	     looked++, wp->compact_n++) {
+		struct sqs_m *m = sqs_idx_find(&wp->idx, wp->compact_n);
+		if (!m || (m->state != SQS_READY && m->state != SQS_DELAYED) || purged(wp, m))
+			continue;
+		if (!copy_start(w, wp, m, now))
+			break;
+	}
 }
 
 /* ---- Message move tasks ------------------------------------------------------------ */
@@ -1944,6 +2200,9 @@ static void change_call(struct sl_worker *w, struct sl_msg *msg)
 	 * again since: as AWS does, a delete with it succeeds and deletes
 	 * nothing, a visibility change with it fails. */
 	bool current = m && m->receives == op->rh.rseq;
+	/* Under a compaction copy: to the client it is a message not in
+	 * flight (its visibility timeout ended). */
+	struct sqs_op *copy = m && wp->ncopies ? copy_of(wp, op->rh.n) : NULL;
 	if (op->kind == OP_DEL) {
 		if (!current) {
 			sl_msg_reply(w, msg);
@@ -1956,11 +2215,26 @@ static void change_call(struct sl_worker *w, struct sl_msg *msg)
 			return;
 		}
 		sl_shardlog_kill(log, rn);
+		if (copy) {
+			/* Its copy, once written, is deleted too, so that a replay
+			 * that moves the message to it deletes it there. */
+			uint64_t cn = copy->copy_n, rn2;
+			copy->copy_deleted = true;
+			if (cn && sl_shardlog_append_typed(log, F_DEL, NULL, 0, &cn, sizeof(cn), now,
+							   &rn2) == 0) {
+				sl_shardlog_kill(log, rn2);
+				rn = rn2;
+			} else if (cn) {
+				op_fail(op, SL_SQS_E_INTERNAL, "the delete could not be recorded");
+				sl_msg_reply(w, msg);
+				return;
+			}
+		}
 		msg_drop(wp, n);
 		if (wp->st)
 			stat_add(&wp->st->deletes, 1);
 	} else {
-		if (!current || m->state != SQS_INFLIGHT) {
+		if (!current || m->state != SQS_INFLIGHT || copy) {
 			op_fail(op, SL_SQS_E_MESSAGE_NOT_INFLIGHT, "Message does not exist or is not "
 								   "available for visibility timeout "
 								   "change.");
@@ -2965,6 +3239,7 @@ static void tick_one(struct sl_worker *w, struct sl_wlog *wl, void *arg)
 		atomic_store_explicit(&wp->st->delayed, wp->idx.n_state[SQS_DELAYED],
 				      memory_order_relaxed);
 	}
+	compact_tick(w, wp);
 	int rc = sl_worker_drop_dead(w, wl);
 	if (rc < 0)
 		sl_warn("sqs: queue %016llx partition %u: dropping dead segments: %s",
