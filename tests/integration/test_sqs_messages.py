@@ -622,7 +622,6 @@ class SqsSegmentTest(harness.KinesisTestCase):
                     for k in range(5)])
                 self.assertEqual(out["Failed"], [])
             pattern = os.path.join(srv.data_dir, "logs", "*", "*", "*.seg")
-            import glob
             before = len(glob.glob(pattern))
             self.assertGreaterEqual(before, 2)
             seen = 0
@@ -674,7 +673,9 @@ class SqsSegmentTest(harness.KinesisTestCase):
                 self.assertEqual(out["Failed"], [])
             time.sleep(1.1)  # the old message is visible again
             got = 0
-            while got < 80:
+            for _ in range(1000):
+                if got >= 80:
+                    break
                 ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
                 ms_big = [m for m in ms if len(m["Body"]) == len(body)]
                 # The old message may come up among them: leave it be.
@@ -687,8 +688,8 @@ class SqsSegmentTest(harness.KinesisTestCase):
                         {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]}
                         for k, m in enumerate(ms_big)])
                 got += len(ms_big)
+            self.assertEqual(got, 80)
             pattern = os.path.join(srv.data_dir, "logs", "*", "*", "*.seg")
-            import glob
             before = len(glob.glob(pattern))
             self.assertGreaterEqual(before, 4, "16 MB of messages fill four segments")
             deadline = time.monotonic() + 20

@@ -237,6 +237,11 @@ struct sqs_op {
 	struct sl_read_cursor cur;
 	uint8_t *buf;
 	size_t buf_cap;
+	/* What buf holds: bytes [buf_off, buf_off + buf_len) of segment
+	 * buf_seg, read by this request (a receive's messages often share an
+	 * index stride: the later ones are found there with no read). */
+	uint64_t buf_seg, buf_off;
+	size_t buf_len;
 	char *path;
 	/* DeleteMessage, ChangeMessageVisibility */
 	struct sl_sqs_receipt rh;
@@ -1567,6 +1572,9 @@ static void recv_read_done(struct sl_worker *w, struct sl_aio *aio, int res)
 		recv_cursor_done(w, op, res);
 		return;
 	}
+	op->buf_seg = op->cur.seg_first_n;
+	op->buf_off = op->cur.off;
+	op->buf_len = (size_t)res;
 	int rc = sl_shardlog_cursor_feed(op->wp->wl->log, &op->cur, op->buf, (size_t)res,
 					 op->kind >= OP_MOVE ? move_one : recv_one, op);
 	if (rc != 0)
@@ -1613,6 +1621,18 @@ static void recv_pump(struct sl_worker *w, struct sqs_op *op)
 			recv_cursor_done(w, op, rc < 0 ? rc : 0);
 			return;
 		}
+		if (op->buf_len && op->buf_seg == op->cur.seg_first_n && off >= op->buf_off &&
+		    off + len <= op->buf_off + op->buf_len) {
+			/* Already read: every message this request took was
+			 * written before it read, so these bytes are final. */
+			rc = sl_shardlog_cursor_feed(log, &op->cur, op->buf + (off - op->buf_off), len,
+						     op->kind >= OP_MOVE ? move_one : recv_one, op);
+			if (rc != 0) {
+				recv_cursor_done(w, op, rc < 0 ? rc : 0);
+				return;
+			}
+			continue;
+		}
 		if (len > op->buf_cap) {
 			free(op->buf);
 			op->buf = malloc(len);
@@ -1623,12 +1643,16 @@ static void recv_pump(struct sl_worker *w, struct sqs_op *op)
 			}
 		}
 		op->aio.done = recv_read_done;
+		op->buf_len = 0;
 		rc = sl_worker_read_nowait(w, &op->aio, fd, op->buf, len, off);
 		if (rc <= 0) {
 			if (rc < 0)
 				recv_cursor_done(w, op, rc);
 			return; /* recv_read_done goes on */
 		}
+		op->buf_seg = op->cur.seg_first_n;
+		op->buf_off = off;
+		op->buf_len = len;
 		rc = sl_shardlog_cursor_feed(log, &op->cur, op->buf, len,
 					     op->kind >= OP_MOVE ? move_one : recv_one, op);
 		if (rc != 0) {
@@ -3262,17 +3286,38 @@ static uint32_t control_parts(uint64_t uid)
 	return qparts(sl_queue_find_uid(sl_catalog_master(), uid));
 }
 
-struct purge_call {
+/* A control-thread call to one partition's owner, and what it answers. */
+struct part_call {
 	struct sl_msg msg;
 	uint64_t uid;
 	uint32_t part;
 	int rc;
+	uint64_t counts[3];
 };
+
+/* Control thread: fn on the owner of each of partitions 0..np-1 of queue
+ * uid, one call each in pc[], and wait for every answer. */
+static void call_parts(uint64_t uid, uint32_t np, void (*fn)(struct sl_worker *, struct sl_msg *),
+		       struct part_call pc[SL_SQS_PARTS_MAX])
+{
+	struct sl_msg *msgs[SL_SQS_PARTS_MAX];
+	uint16_t to[SL_SQS_PARTS_MAX];
+
+	assert(np >= 1 && np <= SL_SQS_PARTS_MAX);
+	for (uint32_t i = 0; i < np; i++) {
+		pc[i] = (struct part_call){ .uid = uid, .part = i };
+		pc[i].msg.fn = fn;
+		pc[i].msg.arg = &pc[i];
+		msgs[i] = &pc[i].msg;
+		to[i] = part_owner(uid, i);
+	}
+	sl_control_call_wait(msgs, to, np);
+}
 
 /* On the owner: one PURGE record, then the sweep. */
 static void purge_fn(struct sl_worker *w, struct sl_msg *msg)
 {
-	struct purge_call *pc = msg->arg;
+	struct part_call *pc = msg->arg;
 	struct sqs_wpart *wp = wpart_if_open(w, pc->uid, pc->part);
 	uint64_t below, rn;
 
@@ -3311,35 +3356,19 @@ static void purge_fn(struct sl_worker *w, struct sl_msg *msg)
 
 int sl_sqs_purge(uint64_t uid)
 {
-	struct purge_call pc[SL_SQS_PARTS_MAX];
-	struct sl_msg *msgs[SL_SQS_PARTS_MAX];
-	uint16_t to[SL_SQS_PARTS_MAX];
+	struct part_call pc[SL_SQS_PARTS_MAX];
 	uint32_t np = control_parts(uid);
 	int rc = 0;
 
-	for (uint32_t i = 0; i < np; i++) {
-		pc[i] = (struct purge_call){ .uid = uid, .part = i };
-		pc[i].msg.fn = purge_fn;
-		pc[i].msg.arg = &pc[i];
-		msgs[i] = &pc[i].msg;
-		to[i] = part_owner(uid, i);
-	}
-	sl_control_call_wait(msgs, to, np);
+	call_parts(uid, np, purge_fn, pc);
 	for (uint32_t i = 0; i < np; i++)
 		rc = rc ? rc : pc[i].rc;
 	return rc;
 }
 
-struct count_call {
-	struct sl_msg msg;
-	uint64_t uid;
-	uint32_t part;
-	uint64_t counts[3];
-};
-
 static void count_fn(struct sl_worker *w, struct sl_msg *msg)
 {
-	struct count_call *cc = msg->arg;
+	struct part_call *cc = msg->arg;
 	struct sqs_wpart *wp = wpart_if_open(w, cc->uid, cc->part);
 
 	if (wp) {
@@ -3353,34 +3382,19 @@ static void count_fn(struct sl_worker *w, struct sl_msg *msg)
 
 void sl_sqs_counts(uint64_t uid, uint64_t out[3])
 {
-	struct count_call cc[SL_SQS_PARTS_MAX];
-	struct sl_msg *msgs[SL_SQS_PARTS_MAX];
-	uint16_t to[SL_SQS_PARTS_MAX];
+	struct part_call cc[SL_SQS_PARTS_MAX];
 	uint32_t np = control_parts(uid);
 
-	for (uint32_t i = 0; i < np; i++) {
-		cc[i] = (struct count_call){ .uid = uid, .part = i };
-		cc[i].msg.fn = count_fn;
-		cc[i].msg.arg = &cc[i];
-		msgs[i] = &cc[i].msg;
-		to[i] = part_owner(uid, i);
-	}
-	sl_control_call_wait(msgs, to, np);
+	call_parts(uid, np, count_fn, cc);
 	out[0] = out[1] = out[2] = 0;
 	for (uint32_t i = 0; i < np; i++)
 		for (int k = 0; k < 3; k++)
 			out[k] += cc[i].counts[k];
 }
 
-struct drop_call {
-	struct sl_msg msg;
-	uint64_t uid;
-	uint32_t part;
-};
-
 static void drop_fn(struct sl_worker *w, struct sl_msg *msg)
 {
-	struct drop_call *d = msg->arg;
+	struct part_call *d = msg->arg;
 	struct sqs_wpart *wp = wpart_if_open(w, d->uid, d->part);
 	/* A purge's sweep still holds the partition: first let it end. */
 	int rc = wp && wp->sweeping ? -EBUSY : sl_worker_drop_log(w, d->uid, d->part);
@@ -3399,20 +3413,10 @@ static void drop_fn(struct sl_worker *w, struct sl_msg *msg)
 
 void sl_sqs_drop_partitions(uint64_t uid, uint32_t nparts)
 {
-	struct drop_call d[SL_SQS_PARTS_MAX];
-	struct sl_msg *msgs[SL_SQS_PARTS_MAX];
-	uint16_t to[SL_SQS_PARTS_MAX];
+	struct part_call d[SL_SQS_PARTS_MAX];
 	char dir[PATH_MAX];
 
-	assert(nparts >= 1 && nparts <= SL_SQS_PARTS_MAX);
-	for (uint32_t i = 0; i < nparts; i++) {
-		d[i] = (struct drop_call){ .uid = uid, .part = i };
-		d[i].msg.fn = drop_fn;
-		d[i].msg.arg = &d[i];
-		msgs[i] = &d[i].msg;
-		to[i] = part_owner(uid, i);
-	}
-	sl_control_call_wait(msgs, to, nparts);
+	call_parts(uid, nparts, drop_fn, d);
 	/* The owners handed the partitions' directories back for deletion; run
 	 * that before the queue's own directory goes. */
 	sl_control_poll();
