@@ -292,6 +292,9 @@
  * its owner; --sqs-partitions, by default one per worker). A FIFO queue has
  * one. Masks of partitions are 32 bits wide. */
 #define SL_SQS_PARTS_MAX 32
+/* Ours: the waiting long polls one POKE brings from another partition of
+ * the queue to the one with ready messages. */
+#define SL_SQS_POKE_POLLS 64
 /* Ours: queues whose counters each worker exports on /metrics (a slot per
  * partition it owns; partitions past it are served but not exported). */
 #define SL_SQS_METRIC_QUEUES 4096

@@ -777,6 +777,7 @@ struct sqs_note {
 	struct sl_msg msg;
 	uint64_t uid;
 	uint32_t from, to;
+	uint32_t count;  /* POKE: the polls `from` has messages for */
 };
 
 static void watch_fn(struct sl_worker *w, struct sl_msg *msg);
@@ -814,9 +815,11 @@ static void note_back(struct sl_worker *w, struct sl_msg *msg)
 	}
 }
 
-/* Send a note from wp to partition `to`; false when it could not be made.
- * A watch while one is on the way is sent again once that one is back. */
-static bool note_send(struct sl_worker *w, struct sqs_wpart *wp, uint32_t to, bool poke)
+/* Send a note from wp to partition `to` (a POKE for `count` polls); false
+ * when it could not be made. A watch while one is on the way is sent again
+ * once that one is back. */
+static bool note_send(struct sl_worker *w, struct sqs_wpart *wp, uint32_t to, bool poke,
+		      uint32_t count)
 {
 	uint32_t bit = 1u << to;
 	uint32_t *out = poke ? &wp->poke_out : &wp->watch_out;
@@ -829,7 +832,7 @@ static bool note_send(struct sl_worker *w, struct sqs_wpart *wp, uint32_t to, bo
 	struct sqs_note *nt = malloc(sizeof(*nt));
 	if (!nt)
 		return false;
-	*nt = (struct sqs_note){ .uid = wp->uid, .from = wp->part, .to = to };
+	*nt = (struct sqs_note){ .uid = wp->uid, .from = wp->part, .to = to, .count = count };
 	nt->msg.fn = poke ? poke_fn : watch_fn;
 	nt->msg.done = note_back;
 	nt->msg.arg = nt;
@@ -845,11 +848,12 @@ static void watch_all(struct sl_worker *w, struct sqs_wpart *wp)
 {
 	for (uint32_t p = 0; p < wp->nparts; p++)
 		if (p != wp->part)
-			note_send(w, wp, p, false);
+			note_send(w, wp, p, false, 0);
 }
 
 /* Ready messages here and no poll of this partition's to take them: poke
- * watching partitions, one per ready message, in turn. */
+ * watching partitions in turn, each for a poll per ready message (up to
+ * SL_SQS_POKE_POLLS), until the ready messages are spoken for. */
 static void notify_watchers(struct sl_worker *w, struct sqs_wpart *wp)
 {
 	if (!wp->watchers || wp->polls)
@@ -861,10 +865,11 @@ static void notify_watchers(struct sl_worker *w, struct sqs_wpart *wp)
 		uint32_t p = (wp->poke_next + i) % wp->nparts, bit = 1u << p;
 		if (!(wp->watchers & bit) || (wp->poke_out & bit))
 			continue; /* a poke on the way: looked at again when it is back */
-		if (!note_send(w, wp, p, true))
+		uint32_t k = ready < SL_SQS_POKE_POLLS ? (uint32_t)ready : SL_SQS_POKE_POLLS;
+		if (!note_send(w, wp, p, true, k))
 			break;
 		wp->watchers &= ~bit;
-		ready--;
+		ready -= k;
 	}
 	wp->poke_next = (wp->poke_next + 1) % wp->nparts;
 }
@@ -886,29 +891,32 @@ static void watch_fn(struct sl_worker *w, struct sl_msg *msg)
 	arm_due(w, wp);
 }
 
-/* On a partition with polls waiting, poked by nt->from: its oldest poll
- * goes there to take what is ready (or to wait there). */
+/* On a partition with polls waiting, poked by nt->from: its oldest polls
+ * (as many as nt->count) go there to take what is ready, or to wait there. */
 static void poke_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct sqs_note *nt = msg->arg;
 	uint64_t uid = nt->uid;
-	uint32_t from = nt->from, to = nt->to;
+	uint32_t from = nt->from, to = nt->to, count = nt->count;
 	struct sqs_wpart *wp = wpart_if_open(w, uid, to);
 
 	sl_msg_reply(w, msg);
-	if (!wp || !wp->polls)
-		return; /* they were answered meanwhile */
-	struct sqs_op *op = wp->polls;
-	poll_unlink(wp, op);
-	sl_worker_timer_cancel(w, &op->wait_timer);
+	if (!wp)
+		return;
+	/* Bounded by count (at most SL_SQS_POKE_POLLS). */
+	for (uint32_t i = 0; i < count && wp->polls; i++) {
+		struct sqs_op *op = wp->polls;
+		poll_unlink(wp, op);
+		sl_worker_timer_cancel(w, &op->wait_timer);
+		op->wp = NULL;
+		op->part = from;
+		op->scan_left = 0;
+		op->msg.fn = recv_call;
+		sl_msg_forward(w, part_owner(uid, from), &op->msg);
+	}
 	if (wp->polls)
-		note_send(w, wp, from, false); /* the others still wait here */
+		note_send(w, wp, from, false, 0); /* the others still wait here */
 	arm_due(w, wp);
-	op->wp = NULL;
-	op->part = from;
-	op->scan_left = 0;
-	op->msg.fn = recv_call;
-	sl_msg_forward(w, part_owner(uid, from), &op->msg);
 }
 
 /* ---- SendMessage on the owner -------------------------------------------------- */
