@@ -8,6 +8,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import struct
 import textwrap
 import threading
@@ -697,6 +698,12 @@ class SqsSegmentTest(harness.KinesisTestCase):
                 time.sleep(0.2)
             self.assertLessEqual(len(glob.glob(pattern)), 2,
                                  "the segments the old message kept are still there")
+            metrics = srv.raw_request("GET", "/metrics")[1].decode()
+            copied = re.search(r'^sluice_sqs_compacted_total\{region="us-east-1",queue="compact"\} (\d+)$',
+                               metrics, re.M)
+            self.assertTrue(copied, "no compaction series")
+            self.assertGreaterEqual(int(copied.group(1)), 2,
+                                    "the old and the delayed message were copied forward")
             a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             self.assertEqual((a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesDelayed"]),
                              ("1", "1"))

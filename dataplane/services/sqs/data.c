@@ -40,8 +40,8 @@
  * found nothing waits at the last partition it tried, and that partition
  * tells the others (a WATCH note). A partition that then has ready
  * messages and no poll of its own sends a POKE to one that has polls
- * waiting, which hands its oldest poll over; the poll takes from there,
- * or waits there. While polls wait at a partition, every other partition
+ * waiting, which hands its oldest polls over (one per ready message); a
+ * poll takes from there, or waits there. While polls wait at a partition, every other partition
  * holds its watch, has one on the way, or has poked it (and is watched
  * again once the poke is handled while polls remain).
  */
@@ -119,6 +119,7 @@ struct sqs_qstats {
 	_Atomic uint64_t uid;
 	_Atomic uint64_t sends, receives, deletes, empty;
 	_Atomic uint64_t depth, inflight, delayed;
+	_Atomic uint64_t compacted;
 };
 static struct sqs_qstats *_Atomic qstats[SL_WORKERS_MAX];
 
@@ -165,7 +166,6 @@ struct sqs_wpart {
 	uint64_t compact_n;
 	uint32_t ncopies;
 	struct sqs_op *copies[SL_SQS_COMPACT_INFLIGHT];
-	uint64_t compacted;         /* messages moved forward so far */
 	struct sqs_qstats *st;      /* its /metrics slot, or NULL (none free) */
 	struct sl_sqs_task *task;   /* a message move task from this partition */
 	struct sqs_dedup dd;
@@ -384,6 +384,7 @@ static struct sqs_qstats *stats_slot(struct sl_worker *w, uint64_t uid)
 			atomic_store(&q->depth, 0);
 			atomic_store(&q->inflight, 0);
 			atomic_store(&q->delayed, 0);
+			atomic_store(&q->compacted, 0);
 			atomic_store(&q->uid, uid);
 			return q;
 		}
@@ -1924,7 +1925,8 @@ static void copy_durable(struct sl_worker *w, struct sl_waiter *wt)
 		c->receives = receives;
 		if (first)
 			sqs_m_set_first_recv(c, first);
-		wp->compacted++;
+		if (wp->st)
+			stat_add(&wp->st->compacted, 1);
 	}
 	copy_end(wp, op);
 	if (st == SQS_READY)
@@ -3452,12 +3454,15 @@ static const struct {
 	  offsetof(struct sqs_qstats, deletes) },
 	{ "sluice_sqs_empty_receives_total", "counter", "ReceiveMessage calls answered with no message.",
 	  offsetof(struct sqs_qstats, empty) },
+	{ "sluice_sqs_compacted_total", "counter",
+	  "Messages copied forward by compaction, so that old segments could go.",
+	  offsetof(struct sqs_qstats, compacted) },
 };
 
 /* One queue's counters, summed over its partitions. */
 struct qsum {
 	uint64_t uid;
-	uint64_t v[7];
+	uint64_t v[8];
 };
 
 static int qsum_cmp(const void *a, const void *b)
