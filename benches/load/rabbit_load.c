@@ -38,9 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS_PER_S 1000000000ull
-#define NS_PER_MS 1000000ull
-#define NS_PER_US 1000ull
+#include "load_common.h"
 
 /* Flag limits; each keeps a buffer or a count computable. */
 #define RL_THREADS_MAX 512          /* producers, consumers and fillers together */
@@ -52,8 +50,6 @@
 #define RL_NAME_MAX 255             /* AMQP short string */
 #define RL_QUEUE_BASE_MAX 200       /* leaves room for the run suffix */
 
-#define RL_STAMP_LEN 20             /* decimal digits of a uint64_t ns time */
-#define RL_POOL_LEN (4u << 20)      /* random base64 text the bodies are cut from */
 #define RL_FRAME_MAX 131072
 #define RL_CHANNEL 1
 #define RL_FILL_BATCH 100           /* messages per confirm batch in the pre-fill */
@@ -69,14 +65,6 @@
 
 _Static_assert(RL_FILL_BATCH <= RL_BATCH_MAX, "the pre-fill batch fits the tag bitmap");
 _Static_assert(RL_QUEUE_BASE_MAX + 24 <= RL_NAME_MAX, "a queue name has room for its suffix");
-
-/* The latency histogram of sluice-load: log-linear, 2 significant digits,
- * the same buckets, so both tools report the same quantiles for the same
- * data. */
-#define HIST_SUB_BITS 7
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_MAX_US (60ull * 1000 * 1000)
-#define HIST_BUCKETS 2560
 
 enum rl_role { RL_PRODUCER, RL_CONSUMER, RL_FILLER };
 enum rl_phase { PH_RUN, PH_FILL, PH_DRAIN };
@@ -103,13 +91,6 @@ struct rl_opts {
 	const char *json_path;
 };
 
-struct rl_hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total;
-	uint64_t sum_us;
-	uint64_t max_us;
-};
-
 /* The counters, named as in the sqs summary. */
 struct rl_stats {
 	uint64_t sent;          /* confirmed messages */
@@ -134,7 +115,7 @@ struct rl_thread {
 	uint32_t idx;         /* among the threads of its role */
 	pthread_mutex_t mu;   /* guards st and the histograms */
 	struct rl_stats st;
-	struct rl_hist send_sec, send_all, e2e_sec, e2e_all;
+	struct load_hist send_sec, send_all, e2e_sec, e2e_all;
 	uint64_t last_done_ns;
 	uint64_t rng;
 	uint8_t *body;        /* record_size bytes */
@@ -158,7 +139,7 @@ struct rl_run {
 	atomic_uint err_logged;
 	/* What the report shows, summed over the threads. */
 	struct rl_stats tot, prev;
-	struct rl_hist e2e_sec, e2e_all, send_all;
+	struct load_hist e2e_sec, e2e_all, send_all;
 	uint64_t last_done_ns;
 	uint64_t last_report_ns;
 	uint64_t fill_sent, fill_failed;
@@ -166,6 +147,8 @@ struct rl_run {
 	long long depth_seen;
 	uint64_t unsent;           /* --rate: messages the schedule wanted sent by the end */
 };
+
+const char load_prog[] = "rabbit-load";
 
 static atomic_int g_signals;
 
@@ -209,155 +192,9 @@ static void on_signal(int sig)
 	atomic_fetch_add_explicit(&g_signals, 1, memory_order_relaxed);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-/* Sleep until CLOCK_MONOTONIC reaches t (or a signal arrives). */
-static void sleep_until(uint64_t t)
-{
-	struct timespec ts = { .tv_sec = (time_t)(t / NS_PER_S), .tv_nsec = (long)(t % NS_PER_S) };
-
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
 static bool stopping(const struct rl_run *run)
 {
 	return atomic_load_explicit(&run->stop, memory_order_acquire) != 0;
-}
-
-/* ---- histogram ---- */
-
-static uint32_t hist_index(uint64_t us)
-{
-	unsigned int shift;
-
-	if (us > HIST_MAX_US)
-		us = HIST_MAX_US;
-	if (us < 2 * HIST_SUB)
-		return (uint32_t)us;
-	shift = (unsigned int)(63 - __builtin_clzll(us)) - HIST_SUB_BITS;
-	return 2 * HIST_SUB + (shift - 1) * HIST_SUB + (uint32_t)((us >> shift) - HIST_SUB);
-}
-
-static uint64_t hist_high(uint32_t idx)
-{
-	uint32_t shift, sub;
-
-	if (idx < 2 * HIST_SUB)
-		return idx;
-	shift = (idx - 2 * HIST_SUB) / HIST_SUB + 1;
-	sub = (idx - 2 * HIST_SUB) % HIST_SUB + HIST_SUB;
-	return (((uint64_t)sub + 1) << shift) - 1;
-}
-
-static void hist_record(struct rl_hist *h, uint64_t us)
-{
-	uint32_t i = hist_index(us);
-
-	assert(i < HIST_BUCKETS);
-	h->count[i]++;
-	h->total++;
-	h->sum_us += us;
-	if (us > h->max_us)
-		h->max_us = us;
-}
-
-static void hist_merge(struct rl_hist *into, const struct rl_hist *h)
-{
-	if (h->total == 0)
-		return;
-	for (uint32_t i = 0; i < HIST_BUCKETS; i++)
-		into->count[i] += h->count[i];
-	into->total += h->total;
-	into->sum_us += h->sum_us;
-	if (h->max_us > into->max_us)
-		into->max_us = h->max_us;
-}
-
-/* Value at quantile q in us; 0 for an empty histogram. */
-static uint64_t hist_quantile(const struct rl_hist *h, double q)
-{
-	uint64_t want, seen = 0;
-
-	if (h->total == 0)
-		return 0;
-	want = (uint64_t)(q * (double)h->total + 0.999999);
-	if (want < 1)
-		want = 1;
-	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want)
-			return hist_high(i) < h->max_us ? hist_high(i) : h->max_us;
-	}
-	return h->max_us;
-}
-
-static double us_to_ms(uint64_t us)
-{
-	return (double)us / 1000.0;
-}
-
-/* ---- bodies ---- */
-
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Random base64 text, the same kind of filler as sluice-load's SQS bodies. */
-static uint8_t *pool_new(uint64_t *rng)
-{
-	uint8_t *p = malloc(RL_POOL_LEN);
-
-	if (!p)
-		return NULL;
-	for (size_t i = 0; i < RL_POOL_LEN; i++)
-		p[i] = (uint8_t)b64_alphabet[rng_next(rng) >> 58];
-	return p;
-}
-
-/* Stamp t as RL_STAMP_LEN digits, then filler up to record_size. */
-static void body_fill(struct rl_thread *t, uint64_t stamp)
-{
-	uint32_t rs = t->run->opt.record_size;
-	size_t fill = rs - RL_STAMP_LEN;
-	size_t k = rng_next(&t->rng) % (RL_POOL_LEN - fill + 1);
-
-	for (int i = RL_STAMP_LEN - 1; i >= 0; i--) {
-		t->body[i] = (uint8_t)('0' + stamp % 10);
-		stamp /= 10;
-	}
-	memcpy(t->body + RL_STAMP_LEN, t->run->pool + k, fill);
-}
-
-/* The send time at the start of a body, or -1 when it has none. */
-static int64_t body_stamp(const amqp_bytes_t *b)
-{
-	const uint8_t *p = b->bytes;
-	uint64_t v = 0;
-
-	if (b->len < RL_STAMP_LEN)
-		return -1;
-	for (int i = 0; i < RL_STAMP_LEN; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	return v > INT64_MAX ? -1 : (int64_t)v;
 }
 
 /* ---- connections ---- */
@@ -567,7 +404,7 @@ static int batch_publish(struct rl_thread *t, amqp_connection_state_t c, uint32_
 	int st;
 
 	for (uint32_t i = 0; i < n; i++) {
-		body_fill(t, stamp);
+		body_put(t->body, t->run->opt.record_size, stamp, t->run->pool, &t->rng);
 		st = amqp_basic_publish(c, RL_CHANNEL, amqp_empty_bytes, rk, 0, 0, &props, body);
 		if (st != AMQP_STATUS_OK) {
 			log_failure(t->run, "publish: %s", amqp_error_string2(st));
@@ -689,7 +526,7 @@ static int consumer_ack(struct rl_thread *t, amqp_connection_state_t c, uint64_t
 
 static void consumer_took(struct rl_thread *t, const amqp_envelope_t *e)
 {
-	int64_t stamp = body_stamp(&e->message.body);
+	int64_t stamp = stamp_parse(e->message.body.bytes, e->message.body.len);
 	uint64_t now = now_ns(), us;
 
 	pthread_mutex_lock(&t->mu);
@@ -697,7 +534,7 @@ static void consumer_took(struct rl_thread *t, const amqp_envelope_t *e)
 	if (stamp < 0) {
 		t->st.bad_bodies++;
 	} else {
-		us = (uint64_t)stamp < now ? (now - (uint64_t)stamp) / NS_PER_US : 0;
+		us = stamp_age_us((uint64_t)stamp, now);
 		hist_record(&t->e2e_sec, us);
 		hist_record(&t->e2e_all, us);
 	}
@@ -880,34 +717,20 @@ static void collect(struct rl_run *run, bool final)
 	}
 }
 
-static void print_ms(char *out, size_t cap, const struct rl_hist *h, double q)
-{
-	if (h->total)
-		snprintf(out, cap, "%8.3f", us_to_ms(hist_quantile(h, q)));
-	else
-		snprintf(out, cap, "%8s", "-");
-}
-
 /* The line sluice-load sqs prints each second, to the character. */
 static void report_second(struct rl_run *run, uint64_t now)
 {
 	const struct rl_stats *s = &run->tot, *p = &run->prev;
 	double dt = (double)(now - run->last_report_ns) / 1e9;
-	char p50[32], p99[32], p999[32];
+	double at = (double)(now - run->start_ns) / 1e9;
+	double sends = (double)(s->sent - p->sent) / dt;
 
-	print_ms(p50, sizeof(p50), &run->e2e_sec, 0.50);
-	print_ms(p99, sizeof(p99), &run->e2e_sec, 0.99);
-	print_ms(p999, sizeof(p999), &run->e2e_sec, 0.999);
 	if (run->phase == PH_FILL)
-		printf("%6.1fs fill %9.0f msg/s  %" PRIu64 " of %" PRIu64 " stored  err %" PRIu64 "\n",
-		       (double)(now - run->start_ns) / 1e9, (double)(s->sent - p->sent) / dt, s->sent,
-		       run->opt.depth, stats_errors(s) - stats_errors(p));
+		report_fill_line(at, sends, s->sent, run->opt.depth,
+				 stats_errors(s) - stats_errors(p));
 	else
-		printf("%6.1fs send %9.0f msg/s  e2e %9.0f msg/s  p50 %s  p99 %s  p99.9 %s ms  "
-		       "err %" PRIu64 "\n",
-		       (double)(now - run->start_ns) / 1e9, (double)(s->sent - p->sent) / dt,
-		       (double)(s->deleted - p->deleted) / dt, p50, p99, p999,
-		       stats_errors(s) - stats_errors(p));
+		report_e2e_line(at, sends, (double)(s->deleted - p->deleted) / dt, &run->e2e_sec,
+				stats_errors(s) - stats_errors(p));
 	fflush(stdout);
 	run->prev = run->tot;
 	memset(&run->e2e_sec, 0, sizeof(run->e2e_sec));
@@ -1018,9 +841,7 @@ static int phase_run(struct rl_run *run, uint8_t prole, uint32_t producers, uint
 
 static double elapsed_s(const struct rl_run *run)
 {
-	uint64_t end = run->last_done_ns > run->stop_ns ? run->last_done_ns : run->stop_ns;
-
-	return end > run->start_ns ? (double)(end - run->start_ns) / 1e9 : 1e-9;
+	return elapsed_between(run->start_ns, run->stop_ns, run->last_done_ns);
 }
 
 static const char *qtype_name(const struct rl_opts *o)
@@ -1031,13 +852,6 @@ static const char *qtype_name(const struct rl_opts *o)
 static bool drained(const struct rl_run *run)
 {
 	return run->phase == PH_DRAIN && run->fill_sent && run->tot.deleted >= run->fill_sent;
-}
-
-static void print_hist_line(const char *what, const struct rl_hist *h, const char *per)
-{
-	printf("  %-11s p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (%s)\n", what,
-	       us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
-	       us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us), per);
 }
 
 static void summary_print(const struct rl_run *run)
@@ -1057,10 +871,7 @@ static void summary_print(const struct rl_run *run)
 	else
 		printf("closed-loop\n");
 	if (o->depth)
-		printf("  pre-fill    %" PRIu64 " messages stored (%" PRIu64 " failed) in %.2f s, "
-		       "%.1f msg/s; the queue reports %lld\n", run->fill_sent, run->fill_failed,
-		       run->fill_s, run->fill_s > 0 ? (double)run->fill_sent / run->fill_s : 0.0,
-		       run->depth_seen);
+		print_fill_summary(run->fill_sent, run->fill_failed, run->fill_s, run->depth_seen);
 	if (drained(run))
 		printf("  drained     the queue was empty after %.3f s, before --duration\n", el);
 	printf("  sent        %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " errors, %" PRIu64
@@ -1081,26 +892,15 @@ static void summary_print(const struct rl_run *run)
 	fflush(stdout);
 }
 
-static void json_hist(FILE *f, const char *key, const struct rl_hist *h, const char *tail)
-{
-	fprintf(f, "  \"%s\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, "
-		"\"mean\": %.3f}%s\n", key,
-		us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
-		us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us),
-		h->total ? us_to_ms(h->sum_us) / (double)h->total : 0.0, tail);
-}
-
 static int summary_json(const struct rl_run *run, const char *path)
 {
 	const struct rl_opts *o = &run->opt;
 	const struct rl_stats *s = &run->tot;
 	double el = elapsed_s(run);
-	FILE *f = fopen(path, "w");
+	FILE *f = summary_open(path);
 
-	if (!f) {
-		fprintf(stderr, "rabbit-load: cannot write %s: %s\n", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
 	fprintf(f, "{\n  \"tool\": \"rabbit-load\",\n  \"mode\": \"amqp\",\n  \"endpoint\": \"%s\",\n"
 		"  \"queue\": \"%s\",\n  \"queue_type\": \"%s\",\n  \"producers\": %u,\n"
 		"  \"consumers\": %u,\n  \"batch\": %u,\n  \"recv_batch\": %u,\n  \"wait_s\": 0,\n"
@@ -1122,15 +922,9 @@ static int summary_json(const struct rl_run *run, const char *path)
 		(double)s->sent / el, (double)s->deleted / el);
 	json_hist(f, "latency_ms", &run->e2e_all, ",");
 	json_hist(f, "send_latency_ms", &run->send_all, ",");
-	fprintf(f, "  \"fill\": {\"messages\": %" PRIu64 ", \"failed\": %" PRIu64
-		", \"elapsed_s\": %.3f, \"messages_per_s\": %.1f, \"depth_reported\": %lld}\n}\n",
-		run->fill_sent, run->fill_failed, run->fill_s,
-		run->fill_s > 0 ? (double)run->fill_sent / run->fill_s : 0.0, run->depth_seen);
-	if (fclose(f) != 0) {
-		fprintf(stderr, "rabbit-load: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	json_fill(f, run->fill_sent, run->fill_failed, run->fill_s, run->depth_seen);
+	fputs("}\n", f);
+	return summary_close(f, path);
 }
 
 /* ---- flags ---- */
@@ -1162,56 +956,6 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
-
-__attribute__((format(printf, 1, 2)))
-static int bad_flag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "rabbit-load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see rabbit-load --help)\n");
-	return -1;
-}
-
-static int parse_u64(const char *flag, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
-		return bad_flag("--%s wants an integer in %" PRIu64 "..%" PRIu64 ", got '%s'", flag,
-				lo, hi, s);
-	*out = v;
-	return 0;
-}
-
-static int parse_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (parse_u64(flag, s, lo, hi, &v))
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int parse_f64(const char *flag, const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi))
-		return bad_flag("--%s wants a number in %g..%g, got '%s'", flag, lo, hi, s);
-	*out = v;
-	return 0;
-}
 
 /* HOST:PORT, characters limited so the endpoint goes into the JSON
  * summary without escaping. */
@@ -1287,7 +1031,7 @@ static int opt_apply(struct rl_opts *o, int c, const char *a)
 	case OPT_RECV_BATCH:
 		return parse_u32("recv-batch", a, 1, RL_PREFETCH_MAX, &o->recv_batch);
 	case OPT_RECORD_SIZE:
-		return parse_u32("record-size", a, RL_STAMP_LEN, RL_RECORD_MAX, &o->record_size);
+		return parse_u32("record-size", a, LOAD_STAMP_LEN, RL_RECORD_MAX, &o->record_size);
 	case OPT_DURATION:
 		return parse_f64("duration", a, 0.001, RL_DURATION_MAX_S, &o->duration_s);
 	case OPT_RATE:
@@ -1363,7 +1107,7 @@ static int opts_parse(struct rl_opts *o, int argc, char **argv)
 
 static int run_setup(struct rl_run *run)
 {
-	uint64_t rng = now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
+	uint64_t rng = rng_seed();
 	const struct rl_opts *o = &run->opt;
 	uint32_t n = o->producers + o->consumers;
 	struct rl_thread *t;
@@ -1387,8 +1131,7 @@ static int run_setup(struct rl_run *run)
 	if (o->rate > 0)
 		run->interval_ns = (uint64_t)((double)o->producers * o->batch * 1e9 / o->rate);
 	run->depth_seen = -1;
-	snprintf(run->queue, sizeof(run->queue), "%s-%lld-%ld", o->queue,
-		 (long long)time(NULL) % 10000000000ll, (long)getpid() % 10000000000l);
+	run_queue_name(run->queue, sizeof(run->queue), o->queue);
 	return 0;
 }
 
@@ -1436,17 +1179,6 @@ static int run_fill(struct rl_run *run)
 	return 0;
 }
 
-static void signals_init(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 int main(int argc, char **argv)
 {
 	static struct rl_run run;
@@ -1458,7 +1190,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rabbit-load: setup failed: %s\n", strerror(errno));
 		return 1;
 	}
-	signals_init();
+	signals_init(on_signal);
 	if (queue_declare(&run, false) < 0)
 		return 1;
 	printf("rabbit-load: queue %s (%s)\n", run.queue, qtype_name(&run.opt));

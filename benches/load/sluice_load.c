@@ -25,7 +25,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,9 +38,7 @@
 
 #include "dataplane/codec/doc.h"
 
-#define NS_PER_S 1000000000ull
-#define NS_PER_MS 1000000ull
-#define NS_PER_US 1000ull
+#include "load_common.h"
 
 /* Flag limits: generous, but they keep every buffer size computable. */
 #define MAX_CONNECTIONS 4096
@@ -62,7 +59,7 @@
 #define HTTP_HDR_LIMIT 65536
 #define HTTP_LINES_MAX 256
 #define PK_LEN 16
-#define POOL_RAW_BYTES (3u << 20) /* a multiple of 3 and of 8 */
+#define POOL_RAW_BYTES (3u << 20) /* a multiple of 3 and of 8; LOAD_POOL_LEN once encoded */
 #define ITER_MAX 4096
 #define SHARD_ID_MAX 256
 #define TOKS_INIT 4096u
@@ -81,11 +78,9 @@
 
 /* SQS. The limits are AWS's: 10 entries per batch request, 10 messages per
  * receive, a 20 s long poll, a queue name of 80 characters. A body starts
- * with its send time in ns as SQS_STAMP_LEN decimal digits (a uint64_t has
- * at most 20), so a body is never shorter than that. */
+ * with its send time (LOAD_STAMP_LEN digits, see load_common.h). */
 #define SQS_BATCH_MAX 10
 #define SQS_WAIT_MAX_S 20
-#define SQS_STAMP_LEN 20
 #define SQS_BODY_MAX (256u << 10)  /* AWS's default MaximumMessageSize */
 #define SQS_NAME_MAX 80
 #define SQS_SUFFIX_LEN 22           /* "-" + 10 digits of seconds + "-" + 10 of pid */
@@ -100,6 +95,7 @@
 _Static_assert(SQS_BATCH_MAX <= 10, "batch entry ids are one digit");
 _Static_assert(SQS_FILL_PIPELINE <= MAX_PIPELINE, "the fill pipeline is a pipeline");
 _Static_assert(SQS_NAME_MAX > SQS_SUFFIX_LEN, "a queue name has room for its run suffix");
+_Static_assert(POOL_RAW_BYTES / 3 * 4 == LOAD_POOL_LEN, "SQS bodies come from the encoded pool");
 
 /* The server does not check signatures, but AWS-style peers (kinesalite)
  * insist that the Authorization header is well formed and that a date
@@ -128,14 +124,6 @@ _Static_assert(SQS_NAME_MAX > SQS_SUFFIX_LEN, "a queue name has room for its run
 #define SQS_ENTRIES_TAIL "]}"
 #define SQS_ONE_BODY "\",\"MessageBody\":\""
 #define SQS_ONE_TAIL "\"}"
-
-/* Latency histogram: log-linear, like HdrHistogram with 2 significant digits.
- * Values below 2 * HIST_SUB us are exact; above, each power of two is split
- * into HIST_SUB buckets, so a bucket is at most 1/128 (0.8%) wide. */
-#define HIST_SUB_BITS 7
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_MAX_US (60ull * 1000 * 1000)
-#define HIST_BUCKETS 2560
 
 enum load_mode { MODE_KINESIS, MODE_REDIS, MODE_SQS };
 /* ROLE_SEND and ROLE_RECV are the SQS producer and consumer. */
@@ -169,13 +157,6 @@ struct sl_opts {
 	uint64_t depth;       /* sqs: pre-fill this many, then consumers only */
 	bool keep_queue;      /* sqs: do not delete the queue at the end */
 	bool refill;          /* sqs --depth: keep the depth while measuring */
-};
-
-struct sl_hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total;
-	uint64_t sum_us;
-	uint64_t max_us;
 };
 
 struct sl_buf {
@@ -249,8 +230,8 @@ struct sl_load {
 	uint32_t nconns;
 	struct sl_stats st;
 	struct sl_stats st_prev; /* at the last progress line */
-	struct sl_hist *hist_all;
-	struct sl_hist *hist_sec;
+	struct load_hist *hist_all;
+	struct load_hist *hist_sec;
 	uint8_t *pool_raw;
 	uint8_t *pool_b64;
 	uint64_t rng;
@@ -280,8 +261,8 @@ struct sl_load {
 	uint32_t act_hi;
 	uint64_t del_inflight;        /* DeleteMessageBatch requests in flight */
 	uint64_t fill_left;           /* PHASE_FILL: messages not yet put in a request */
-	struct sl_hist *e2e_all;      /* send to receive, per message */
-	struct sl_hist *e2e_sec;
+	struct load_hist *e2e_all;      /* send to receive, per message */
+	struct load_hist *e2e_sec;
 	char queue_name[SQS_NAME_MAX + 1];
 	char queue_url[SQS_URL_MAX];  /* raw JSON text, pasted into requests as is */
 	size_t queue_url_len;
@@ -292,6 +273,8 @@ struct sl_load {
 	long long depth_seen;         /* ApproximateNumberOfMessages after it; -1 unknown */
 	struct sl_buf ctl_rb;         /* the last SQS control reply */
 };
+
+const char load_prog[] = "sluice-load";
 
 static volatile sig_atomic_t g_stop;
 
@@ -361,14 +344,8 @@ static void on_signal(int sig)
 	g_stop = g_stop + 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
+/* Sleep ns, resumed after a signal unless the run is stopping (so not
+ * sleep_until, which any signal ends). */
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S) };
@@ -377,82 +354,9 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
-/* xorshift64*: cheap, and random enough to make payloads incompressible. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
-}
-
-/* ---- histogram ---- */
-
-static uint32_t hist_index(uint64_t us)
-{
-	unsigned int shift;
-
-	if (us > HIST_MAX_US)
-		us = HIST_MAX_US;
-	if (us < 2 * HIST_SUB)
-		return (uint32_t)us;
-	shift = (unsigned int)(63 - __builtin_clzll(us)) - HIST_SUB_BITS;
-	return 2 * HIST_SUB + (shift - 1) * HIST_SUB + (uint32_t)((us >> shift) - HIST_SUB);
-}
-
-/* Highest value that lands in bucket idx, as HdrHistogram reports it. */
-static uint64_t hist_high(uint32_t idx)
-{
-	uint32_t shift, sub;
-
-	if (idx < 2 * HIST_SUB)
-		return idx;
-	shift = (idx - 2 * HIST_SUB) / HIST_SUB + 1;
-	sub = (idx - 2 * HIST_SUB) % HIST_SUB + HIST_SUB;
-	return (((uint64_t)sub + 1) << shift) - 1;
-}
-
-static void hist_record(struct sl_hist *h, uint64_t us)
-{
-	uint32_t i = hist_index(us);
-
-	assert(i < HIST_BUCKETS);
-	h->count[i]++;
-	h->total++;
-	h->sum_us += us;
-	if (us > h->max_us)
-		h->max_us = us;
-}
-
-/* Value at quantile q in us; 0 for an empty histogram. */
-static uint64_t hist_quantile(const struct sl_hist *h, double q)
-{
-	uint64_t want, seen = 0;
-
-	if (h->total == 0)
-		return 0;
-	want = (uint64_t)(q * (double)h->total + 0.999999);
-	if (want < 1)
-		want = 1;
-	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want)
-			return min_u64(hist_high(i), h->max_us);
-	}
-	return h->max_us;
-}
-
-static double us_to_ms(uint64_t us)
-{
-	return (double)us / 1000.0;
 }
 
 /* ---- buffers ---- */
@@ -503,9 +407,6 @@ static uint8_t *put_mem(uint8_t *q, const void *s, size_t n)
 }
 
 /* ---- base64 and payloads ---- */
-
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static size_t b64_len(size_t n)
 {
@@ -1425,41 +1326,19 @@ static void cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 
 /* ---- SQS ---- */
 
-/* The send time as SQS_STAMP_LEN zero-padded decimal digits. */
-static uint8_t *put_stamp(uint8_t *q, uint64_t t)
-{
-	for (int i = SQS_STAMP_LEN - 1; i >= 0; i--) {
-		q[i] = (uint8_t)('0' + t % 10);
-		t /= 10;
-	}
-	return q + SQS_STAMP_LEN;
-}
-
-/* A body: the stamp, then random base64 text up to --record-size bytes.
- * Base64 needs no JSON escape, so the body goes into a request as is. */
+/* A body: the stamp, then random base64 text from the encoded pool up to
+ * --record-size bytes. Base64 needs no JSON escape, so the body goes into
+ * a request as is. */
 static uint8_t *put_sqs_body(struct sl_load *ld, uint8_t *q, uint64_t t)
 {
-	size_t fill = ld->opt.record_size - SQS_STAMP_LEN;
-	size_t k = rng_next(&ld->rng) % (b64_len(POOL_RAW_BYTES) - fill + 1);
-
-	q = put_stamp(q, t);
-	return put_mem(q, ld->pool_b64 + k, fill);
+	return body_put(q, ld->opt.record_size, t, ld->pool_b64, &ld->rng);
 }
 
 /* The send time at the start of a received body (raw JSON text: digits
  * are never escaped), or -1 when it has none. */
 static int64_t parse_stamp(const struct sl_doc_tok *t)
 {
-	uint64_t v = 0;
-
-	if (t->type != SL_DOC_STR || t->len < SQS_STAMP_LEN)
-		return -1;
-	for (uint32_t i = 0; i < SQS_STAMP_LEN; i++) {
-		if (t->ptr[i] < '0' || t->ptr[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(t->ptr[i] - '0');
-	}
-	return v > INT64_MAX ? -1 : (int64_t)v;
+	return t->type == SL_DOC_STR ? stamp_parse(t->ptr, t->len) : -1;
 }
 
 /* Whether a request goes out as SendMessage: one message per request
@@ -1607,7 +1486,7 @@ static void sqs_take(struct sl_load *ld, struct sl_conn *c, uint32_t m, uint64_t
 	if (stamp < 0) {
 		ld->st.cons_bad_body++;
 	} else {
-		us = (uint64_t)stamp < now ? (now - (uint64_t)stamp) / NS_PER_US : 0;
+		us = stamp_age_us((uint64_t)stamp, now);
 		hist_record(ld->e2e_all, us);
 		hist_record(ld->e2e_sec, us);
 	}
@@ -1951,14 +1830,6 @@ static uint64_t timers_fire(struct sl_load *ld, uint64_t now)
 	return next;
 }
 
-static void print_ms(char *out, size_t cap, const struct sl_hist *h, double q)
-{
-	if (h->total)
-		snprintf(out, cap, "%8.3f", us_to_ms(hist_quantile(h, q)));
-	else
-		snprintf(out, cap, "%8s", "-");
-}
-
 static void report_second(struct sl_load *ld, uint64_t now)
 {
 	const struct sl_stats *s = &ld->st, *p = &ld->st_prev;
@@ -1992,22 +1863,15 @@ static void report_second_sqs(struct sl_load *ld, uint64_t now)
 {
 	const struct sl_stats *s = &ld->st, *p = &ld->st_prev;
 	double dt = (double)(now - ld->last_report_ns) / 1e9;
+	double at = (double)(now - ld->start_ns) / 1e9;
 	double sends = (double)(s->records - p->records) / dt;
 	double e2e = (double)(s->cons_deleted - p->cons_deleted) / dt;
-	char p50[32], p99[32], p999[32];
 
-	print_ms(p50, sizeof(p50), ld->e2e_sec, 0.50);
-	print_ms(p99, sizeof(p99), ld->e2e_sec, 0.99);
-	print_ms(p999, sizeof(p999), ld->e2e_sec, 0.999);
 	if (ld->phase == PHASE_FILL)
-		printf("%6.1fs fill %9.0f msg/s  %" PRIu64 " of %" PRIu64 " stored  err %" PRIu64 "\n",
-		       (double)(now - ld->start_ns) / 1e9, sends, s->records, ld->opt.depth,
-		       sqs_errors(s) - sqs_errors(p));
+		report_fill_line(at, sends, s->records, ld->opt.depth,
+				 sqs_errors(s) - sqs_errors(p));
 	else
-		printf("%6.1fs send %9.0f msg/s  e2e %9.0f msg/s  p50 %s  p99 %s  p99.9 %s ms  "
-		       "err %" PRIu64 "\n",
-		       (double)(now - ld->start_ns) / 1e9, sends, e2e, p50, p99, p999,
-		       sqs_errors(s) - sqs_errors(p));
+		report_e2e_line(at, sends, e2e, ld->e2e_sec, sqs_errors(s) - sqs_errors(p));
 	fflush(stdout);
 	ld->st_prev = ld->st;
 	memset(ld->hist_sec, 0, sizeof(*ld->hist_sec));
@@ -2130,17 +1994,15 @@ static void load_run(struct sl_load *ld, uint64_t duration_ns)
 
 static double elapsed_s(const struct sl_load *ld)
 {
-	uint64_t end = ld->last_done_ns > ld->stop_ns ? ld->last_done_ns : ld->stop_ns;
-
-	return end > ld->start_ns ? (double)(end - ld->start_ns) / 1e9 : 1e-9;
+	return elapsed_between(ld->start_ns, ld->stop_ns, ld->last_done_ns);
 }
 
 static void summary_print(const struct sl_load *ld)
 {
 	const struct sl_opts *o = &ld->opt;
 	const struct sl_stats *s = &ld->st;
-	const struct sl_hist *h = ld->hist_all;
 	double el = elapsed_s(ld), rps = (double)s->records / el;
+	char per[64];
 
 	printf("\nsluice-load %s %s stream=%s connections=%u batch=%u record-size=%u pipeline=%u ",
 	       o->mode == MODE_KINESIS ? "kinesis" : "redis", o->endpoint, o->stream, o->connections,
@@ -2152,9 +2014,8 @@ static void summary_print(const struct sl_load *ld)
 	printf("  records     %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " errors, %" PRIu64
 	       " requests in %.2f s\n", s->records, s->failed, s->errors, s->requests, el);
 	printf("  throughput  %.1f records/s, %.2f MB/s\n", rps, rps * o->record_size / 1e6);
-	printf("  latency ms  p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (per request of %u records)\n",
-	       us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
-	       us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us), o->batch);
+	snprintf(per, sizeof(per), "per request of %u records", o->batch);
+	print_hist_line("latency ms", ld->hist_all, per);
 	if (o->rate > 0)
 		printf("  unsent      %" PRIu64 " records the schedule wanted sent\n", ld->unsent);
 	if (o->consumers)
@@ -2167,14 +2028,11 @@ static int summary_json(const struct sl_load *ld, const char *path)
 {
 	const struct sl_opts *o = &ld->opt;
 	const struct sl_stats *s = &ld->st;
-	const struct sl_hist *h = ld->hist_all;
 	double el = elapsed_s(ld), rps = (double)s->records / el;
-	FILE *f = fopen(path, "w");
+	FILE *f = summary_open(path);
 
-	if (!f) {
-		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
 	fprintf(f, "{\n  \"tool\": \"sluice-load\",\n  \"mode\": \"%s\",\n  \"endpoint\": \"%s\",\n"
 		"  \"stream\": \"%s\",\n  \"connections\": %u,\n  \"batch\": %u,\n"
 		"  \"record_size\": %u,\n  \"pipeline\": %u,\n  \"consumers\": %u,\n"
@@ -2187,20 +2045,12 @@ static int summary_json(const struct sl_load *ld, const char *path)
 		"  \"unsent_records\": %" PRIu64 ",\n  \"records_per_s\": %.1f,\n  \"mb_per_s\": %.3f,\n",
 		s->records, s->failed, s->requests, s->errors, ld->unsent, rps,
 		rps * o->record_size / 1e6);
-	fprintf(f, "  \"latency_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, "
-		"\"mean\": %.3f},\n",
-		us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
-		us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us),
-		h->total ? us_to_ms(h->sum_us) / (double)h->total : 0.0);
+	json_hist(f, "latency_ms", ld->hist_all, ",");
 	fprintf(f, "  \"consumer\": {\"records\": %" PRIu64 ", \"bytes\": %" PRIu64
 		", \"records_per_s\": %.1f, \"mb_per_s\": %.3f, \"errors\": %" PRIu64 "}\n}\n",
 		s->cons_records, s->cons_bytes, (double)s->cons_records / el,
 		(double)s->cons_bytes / el / 1e6, s->cons_errors);
-	if (fclose(f) != 0) {
-		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return summary_close(f, path);
 }
 
 /* ---- the SQS summary (rabbit-load writes the same shape) ---- */
@@ -2210,13 +2060,6 @@ static bool sqs_drained(const struct sl_load *ld)
 {
 	return ld->phase == PHASE_DRAIN && !ld->opt.refill && ld->fill_sent &&
 	       ld->st.cons_deleted >= ld->fill_sent;
-}
-
-static void print_hist_line(const char *what, const struct sl_hist *h, const char *per)
-{
-	printf("  %-11s p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (%s)\n", what,
-	       us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
-	       us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us), per);
 }
 
 static void summary_print_sqs(const struct sl_load *ld)
@@ -2237,10 +2080,7 @@ static void summary_print_sqs(const struct sl_load *ld)
 	else
 		printf("closed-loop\n");
 	if (o->depth)
-		printf("  pre-fill    %" PRIu64 " messages stored (%" PRIu64 " failed) in %.2f s, "
-		       "%.1f msg/s; the queue reports %lld\n", ld->fill_sent, ld->fill_failed,
-		       ld->fill_s, ld->fill_s > 0 ? (double)ld->fill_sent / ld->fill_s : 0.0,
-		       ld->depth_seen);
+		print_fill_summary(ld->fill_sent, ld->fill_failed, ld->fill_s, ld->depth_seen);
 	if (o->depth && sqs_drained(ld))
 		printf("  drained     the queue was empty after %.3f s, before --duration\n", el);
 	printf("  sent        %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " errors, %" PRIu64
@@ -2264,15 +2104,6 @@ static void summary_print_sqs(const struct sl_load *ld)
 	fflush(stdout);
 }
 
-static void json_hist(FILE *f, const char *key, const struct sl_hist *h, const char *tail)
-{
-	fprintf(f, "  \"%s\": {\"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, "
-		"\"mean\": %.3f}%s\n", key,
-		us_to_ms(hist_quantile(h, 0.5)), us_to_ms(hist_quantile(h, 0.99)),
-		us_to_ms(hist_quantile(h, 0.999)), us_to_ms(h->max_us),
-		h->total ? us_to_ms(h->sum_us) / (double)h->total : 0.0, tail);
-}
-
 /* One key a line and the latency keys on one line each, so a script can
  * pick numbers out with sed; "latency_ms" (send to receive) comes first. */
 static int summary_json_sqs(const struct sl_load *ld, const char *path)
@@ -2280,12 +2111,10 @@ static int summary_json_sqs(const struct sl_load *ld, const char *path)
 	const struct sl_opts *o = &ld->opt;
 	const struct sl_stats *s = &ld->st;
 	double el = elapsed_s(ld);
-	FILE *f = fopen(path, "w");
+	FILE *f = summary_open(path);
 
-	if (!f) {
-		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
 	fprintf(f, "{\n  \"tool\": \"sluice-load\",\n  \"mode\": \"sqs\",\n  \"endpoint\": \"%s\",\n"
 		"  \"queue\": \"%s\",\n  \"producers\": %u,\n  \"consumers\": %u,\n"
 		"  \"batch\": %u,\n  \"recv_batch\": %u,\n  \"wait_s\": %u,\n  \"record_size\": %u,\n"
@@ -2308,15 +2137,9 @@ static int summary_json_sqs(const struct sl_load *ld, const char *path)
 		(double)s->records / el, (double)s->cons_deleted / el);
 	json_hist(f, "latency_ms", ld->e2e_all, ",");
 	json_hist(f, "send_latency_ms", ld->hist_all, ",");
-	fprintf(f, "  \"fill\": {\"messages\": %" PRIu64 ", \"failed\": %" PRIu64
-		", \"elapsed_s\": %.3f, \"messages_per_s\": %.1f, \"depth_reported\": %lld}\n}\n",
-		ld->fill_sent, ld->fill_failed, ld->fill_s,
-		ld->fill_s > 0 ? (double)ld->fill_sent / ld->fill_s : 0.0, ld->depth_seen);
-	if (fclose(f) != 0) {
-		fprintf(stderr, "sluice-load: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	json_fill(f, ld->fill_sent, ld->fill_failed, ld->fill_s, ld->depth_seen);
+	fputs("}\n", f);
+	return summary_close(f, path);
 }
 
 /* ---- blocking control calls (--create, the SQS queue) ---- */
@@ -2507,8 +2330,7 @@ static int sqs_queue_create(struct sl_load *ld)
 	bool parsed;
 	int st, n;
 
-	n = snprintf(ld->queue_name, sizeof(ld->queue_name), "%s-%lld-%ld", ld->opt.queue,
-		     (long long)time(NULL) % 10000000000ll, (long)getpid() % 10000000000l);
+	n = run_queue_name(ld->queue_name, sizeof(ld->queue_name), ld->opt.queue);
 	assert(n > 0 && (size_t)n < sizeof(ld->queue_name));
 	snprintf(body, sizeof(body), "{\"QueueName\":\"%s\"}", ld->queue_name);
 	st = ctl_call(ld, "CreateQueue", body, &rb, &rx);
@@ -2577,52 +2399,6 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-__attribute__((format(printf, 1, 2)))
-static int bad_flag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "sluice-load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see sluice-load --help)\n");
-	return -1;
-}
-
-static int parse_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	char *end, range[64];
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < lo || v > hi) {
-		snprintf(range, sizeof(range), "an integer in %u..%u", lo, hi);
-		fprintf(stderr, "sluice-load: --%s wants %s, got '%s' (see sluice-load --help)\n", flag,
-			range, s);
-		return -1;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int parse_f64(const char *flag, const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "sluice-load: --%s wants a number in %g..%g, got '%s' "
-			"(see sluice-load --help)\n", flag, lo, hi, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* HOST:PORT or [V6]:PORT; the characters are limited so that the endpoint
  * can go into a Host header and a JSON summary without escaping. */
 static int parse_endpoint(struct sl_opts *o, const char *s)
@@ -2673,22 +2449,6 @@ static int parse_queue(struct sl_opts *o, const char *s)
 	return 0;
 }
 
-static int parse_u64(const char *flag, const char *s, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v > hi) {
-		fprintf(stderr, "sluice-load: --%s wants an integer in 0..%" PRIu64 ", got '%s' "
-			"(see sluice-load --help)\n", flag, hi, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static int opt_apply_sqs(struct sl_opts *o, int c, const char *a)
 {
 	switch (c) {
@@ -2699,7 +2459,7 @@ static int opt_apply_sqs(struct sl_opts *o, int c, const char *a)
 	case OPT_WAIT:
 		return parse_u32("wait", a, 0, SQS_WAIT_MAX_S, &o->wait_s);
 	case OPT_DEPTH:
-		return parse_u64("depth", a, SQS_DEPTH_MAX, &o->depth);
+		return parse_u64("depth", a, 0, SQS_DEPTH_MAX, &o->depth);
 	case OPT_FILL_CONNS:
 		return parse_u32("fill-connections", a, 1, MAX_CONNECTIONS, &o->fill_conns);
 	case OPT_KEEP_QUEUE:
@@ -2782,9 +2542,9 @@ static int opts_check_sqs(struct sl_opts *o, const bool *given)
 			return bad_flag("--%s is not for sqs", not_sqs[i]);
 	if (o->batch > SQS_BATCH_MAX)
 		return bad_flag("--batch wants 1..%d for sqs", SQS_BATCH_MAX);
-	if (o->record_size < SQS_STAMP_LEN || o->record_size > SQS_BODY_MAX)
+	if (o->record_size < LOAD_STAMP_LEN || o->record_size > SQS_BODY_MAX)
 		return bad_flag("--record-size wants %d..%u for sqs (a body starts with its "
-				"%d-digit send time)", SQS_STAMP_LEN, SQS_BODY_MAX, SQS_STAMP_LEN);
+				"%d-digit send time)", LOAD_STAMP_LEN, SQS_BODY_MAX, LOAD_STAMP_LEN);
 	if ((uint64_t)o->batch * o->record_size > SQS_BODY_MAX)
 		return bad_flag("--batch x --record-size is over 256 KiB, SQS's batch limit");
 	if (o->depth && o->consumers == 0)
@@ -2957,7 +2717,7 @@ static int load_setup(struct sl_load *ld)
 	const struct sl_opts *o = &ld->opt;
 
 	assert(hist_index(HIST_MAX_US) < HIST_BUCKETS);
-	ld->rng = now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
+	ld->rng = rng_seed();
 	ld->toks_cap = TOKS_INIT;
 	ld->toks = calloc(ld->toks_cap, sizeof(*ld->toks));
 	ld->hist_all = calloc(1, sizeof(*ld->hist_all));
@@ -3069,17 +2829,6 @@ static int sqs_main(struct sl_load *ld)
 	return rc;
 }
 
-static void signals_init(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 int main(int argc, char **argv)
 {
 	static struct sl_load ld;
@@ -3089,7 +2838,7 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	if (load_setup(&ld))
 		return 1;
-	signals_init();
+	signals_init(on_signal);
 	if (ld.opt.create && stream_create(&ld))
 		return 1;
 	if (ld.opt.duration_s == 0) {
