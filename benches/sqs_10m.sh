@@ -97,7 +97,7 @@ lines = [
     "# One SQS queue of %s messages of %d bytes" % (format(n, ","), size),
     "",
     "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); commit $(git -C "$ROOT" rev-parse --short HEAD)",
-    "- sluice \`--durability sync\` (the default), one queue (one partition, one worker owns it); filled with \`sluice-load sqs --depth\` (SendMessageBatch of 10 over 16 connections).",
+    "- sluice \`--durability sync\` (the default), one queue (one partition per worker, the default); filled with \`sluice-load sqs --depth\` (SendMessageBatch of 10 over 16 connections; its 0.1 s consumer takes a few thousand, which stay in flight).",
     "",
     "| measure | value |",
     "|---|---:|",
