@@ -893,3 +893,80 @@ Test(shardlog, a_log_that_retains_many_segments_holds_a_bounded_number_of_fds)
 	cr_assert_eq(rd.bad, 0);
 	sl_shardlog_close(log);
 }
+
+/* Read with a cursor the way a worker does (pread for io_uring): until it is
+ * done (1) or fails (-errno). *asked: the largest single read it wanted. */
+static int cursor_read(struct sl_shardlog *log, uint64_t from, uint32_t max, struct seen *s,
+		       size_t *asked)
+{
+	struct sl_read_cursor c;
+	int rc = sl_shardlog_cursor_start(log, &c, from, INT64_MIN, max, UINT64_MAX);
+
+	*asked = 0;
+	while (rc == 0) {
+		int fd;
+		uint64_t off;
+		size_t len;
+		rc = sl_shardlog_cursor_want(log, &c, &fd, &off, &len);
+		if (rc != 0)
+			break;
+		uint8_t *buf = malloc(len);
+		cr_assert_not_null(buf);
+		ssize_t got = pread(fd, buf, len, (off_t)off);
+		cr_assert_geq(got, 0);
+		*asked = len > *asked ? len : *asked;
+		rc = sl_shardlog_cursor_feed(log, &c, buf, (size_t)got, check_rec, s);
+		free(buf);
+	}
+	sl_shardlog_cursor_end(log, &c);
+	return rc;
+}
+
+Test(shardlog, a_cursor_for_a_few_records_reads_their_stride_and_checks_what_it_delivers)
+{
+	struct sl_shardlog *log;
+	size_t asked;
+
+	cr_assert_eq(sl_shardlog_open(dir, SL_SEGMENT_BYTES_MIN, &log), 0);
+	for (uint32_t i = 0; i < 100; i++)
+		append(log, i, 100, 1000, i);
+	append(log, 100, 300 * 1024, 1000, 100); /* a frame larger than a read chunk */
+	for (uint32_t i = 101; i < 121; i++)
+		append(log, i, 100, 1000, i);
+	flush(log, true);
+
+	/* One record: the read covers its index stride, not a whole chunk. */
+	struct seen s = { 40, 0, 100, true };
+	cr_assert_eq(cursor_read(log, 40, 1, &s, &asked), 1);
+	cr_assert(s.ok && s.count == 1);
+	cr_assert_lt(asked, (size_t)SL_INDEX_STRIDE * 200, "asked for %zu bytes", asked);
+	/* A record bigger than the stride is read whole. */
+	s = (struct seen){ 100, 0, 300 * 1024, true };
+	cr_assert_eq(cursor_read(log, 100, 1, &s, &asked), 1);
+	cr_assert(s.ok && s.count == 1);
+
+	/* Damage record 37's data on disk: a read of 38 steps over it (its
+	 * checksum is not its business), a read of 37 fails, and so does a
+	 * long read through it. */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 0);
+	int fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0, "%s", path);
+	static uint8_t file[64 * 1024];
+	ssize_t n = pread(fd, file, sizeof(file), 0);
+	cr_assert_gt(n, 0);
+	uint8_t *k = memmem(file, (size_t)n, "key-37", 6);
+	cr_assert_not_null(k);
+	uint8_t flip = k[6 + 10] ^ 0xff;
+	cr_assert_eq(pwrite(fd, &flip, 1, (off_t)(k - file) + 6 + 10), 1);
+	close(fd);
+	s = (struct seen){ 38, 0, 100, true };
+	cr_assert_eq(cursor_read(log, 38, 1, &s, &asked), 1);
+	cr_assert(s.ok && s.count == 1);
+	s = (struct seen){ 37, 0, 100, true };
+	cr_assert_eq(cursor_read(log, 37, 1, &s, &asked), -EIO);
+	s = (struct seen){ 32, 0, 100, true };
+	cr_assert_eq(cursor_read(log, 32, 64, &s, &asked), -EIO);
+	cr_assert_eq(s.count, 5, "the records before the damaged one were delivered");
+	sl_shardlog_close(log);
+}
