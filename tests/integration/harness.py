@@ -327,6 +327,17 @@ def server_for_class(cls, extra_args=(), needs_local=False):
 
 # ---- helpers used by several test files --------------------------------------
 
+def kill9_under_load(srv, stop, threads, service="sqs"):
+    """kill -9 the server while threads load it, then stop them (stop is
+    their threading.Event), start the server again and return a new client."""
+    srv.kill9()
+    stop.set()
+    for t in threads:
+        t.join(10)
+    srv.start()
+    return srv.client(service)
+
+
 def unique_name(prefix="s"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 

@@ -297,12 +297,7 @@ class SqsFifoCrashTest(harness.KinesisTestCase):
                     else:
                         inflight["%s-%s" % (g, i)] = m["MessageId"]
             time.sleep(0.3)
-            srv.kill9()
-            stop.set()
-            for t in threads:
-                t.join(10)
-            srv.start()
-            c = srv.client("sqs")
+            c = harness.kill9_under_load(srv, stop, threads)
             self.assertGreater(len(acked), 40)
             # Every acknowledged send again, inside the window: all duplicates.
             for key, mid in sorted(acked.items()):
