@@ -261,11 +261,11 @@
  * receive if its move did not land. */
 #define SL_SQS_MOVES_MAX 1024
 /* Ours: compaction of a standard queue's log. Its front segment is
- * compacted when at most 1 in RATIO of its records is live; each second a
- * partition looks at SCAN of its records and keeps at most INFLIGHT copies
- * under way. */
+ * compacted when at most 1 in RATIO of its records is live; a partition
+ * looks at CHUNK of its records per loop iteration while it compacts, and
+ * keeps at most INFLIGHT copies under way. */
 #define SL_SQS_COMPACT_RATIO 8
-#define SL_SQS_COMPACT_SCAN 65536
+#define SL_SQS_COMPACT_CHUNK 1024
 #define SL_SQS_COMPACT_INFLIGHT 16
 /* Index slots a PurgeQueue sweeps per loop iteration on the owner. */
 #define SL_SQS_PURGE_CHUNK 4096

@@ -166,6 +166,8 @@ struct sqs_wpart {
 	uint64_t compact_n;
 	uint32_t ncopies;
 	struct sqs_op *copies[SL_SQS_COMPACT_INFLIGHT];
+	bool compacting;            /* compact_msg is deferred: a step runs next iteration */
+	struct sl_msg compact_msg;
 	struct sqs_qstats *st;      /* its /metrics slot, or NULL (none free) */
 	struct sl_sqs_task *task;   /* a message move task from this partition */
 	struct sqs_dedup dd;
@@ -517,8 +519,10 @@ static bool replay_one(void *arg, const struct sl_rec_view *r)
 		 * A copy is only ever written of a message in the queue, and a
 		 * delete after it deletes the copy too. */
 		struct rec_copy h;
-		if (r->key_len != 16 || r->data_len <= sizeof(h) || rp->wp->fifo ||
-		    sl_sqs_stored_decode(r->data + sizeof(h), r->data_len - sizeof(h), &m) < 0) {
+		const uint8_t *data;
+		size_t len;
+		if (!stored_of(r, &data, &len) || rp->wp->fifo ||
+		    sl_sqs_stored_decode(data, len, &m) < 0) {
 			sl_shardlog_kill(log, r->n);
 			return true;
 		}
@@ -785,6 +789,9 @@ static void watch_fn(struct sl_worker *w, struct sl_msg *msg);
 static void poke_fn(struct sl_worker *w, struct sl_msg *msg);
 static void recv_call(struct sl_worker *w, struct sl_msg *msg);
 
+static bool note_send(struct sl_worker *w, struct sqs_wpart *wp, uint32_t to, bool poke,
+		      uint32_t count);
+
 static void note_back(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct sqs_note *nt = msg->arg;
@@ -801,18 +808,10 @@ static void note_back(struct sl_worker *w, struct sl_msg *msg)
 		notify_watchers(w, wp); /* watched again meanwhile, and still ready */
 	} else {
 		wp->watch_out &= ~bit;
-		if ((wp->watch_again & bit) && wp->polls) {
-			wp->watch_again &= ~bit;
-			struct sqs_note *again = malloc(sizeof(*again));
-			if (again) {
-				*again = (struct sqs_note){ .uid = wp->uid, .from = wp->part, .to = to };
-				again->msg.fn = watch_fn;
-				again->msg.done = note_back;
-				again->msg.arg = again;
-				wp->watch_out |= bit;
-				sl_msg_send(w, part_owner(wp->uid, to), &again->msg);
-			}
-		}
+		bool again = wp->watch_again & bit;
+		wp->watch_again &= ~bit;
+		if (again && wp->polls)
+			note_send(w, wp, to, false, 0);
 	}
 }
 
@@ -875,7 +874,8 @@ static void notify_watchers(struct sl_worker *w, struct sqs_wpart *wp)
 	wp->poke_next = (wp->poke_next + 1) % wp->nparts;
 }
 
-/* On the partition that has polls waiting (nt->from asks to be poked). */
+/* On the partition watched: nt->from has polls waiting and asks to be
+ * poked when this one has messages. */
 static void watch_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct sqs_note *nt = msg->arg;
@@ -1863,7 +1863,10 @@ static struct sqs_op *copy_of(const struct sqs_wpart *wp, uint64_t n)
 	return NULL;
 }
 
-static void copy_end(struct sqs_wpart *wp, struct sqs_op *op)
+static void compact_kick(struct sl_worker *w, struct sqs_wpart *wp);
+
+/* kick: look for the next copy (not while the partition is going). */
+static void copy_end(struct sl_worker *w, struct sqs_wpart *wp, struct sqs_op *op, bool kick)
 {
 	for (uint32_t i = 0; i < wp->ncopies; i++) {
 		if (wp->copies[i] == op) {
@@ -1872,6 +1875,8 @@ static void copy_end(struct sqs_wpart *wp, struct sqs_op *op)
 		}
 	}
 	move_free(op);
+	if (kick)
+		compact_kick(w, wp); /* room for the next copy */
 }
 
 /* The message of op, when it is still the one op hid. */
@@ -1892,7 +1897,7 @@ static void copy_undo(struct sl_worker *w, struct sqs_op *op, bool serve)
 	if (m && sqs_idx_set(&wp->idx, m, (enum sqs_state)op->copy_state, op->copy_vis_ms) == 0 &&
 	    serve)
 		serve_polls(w, wp);
-	copy_end(wp, op);
+	copy_end(w, wp, op, serve);
 }
 
 static void copy_durable(struct sl_worker *w, struct sl_waiter *wt)
@@ -1910,7 +1915,7 @@ static void copy_durable(struct sl_worker *w, struct sl_waiter *wt)
 		/* Deleted or purged meanwhile (the delete wrote one for the
 		 * copy too): the copy dies. */
 		sl_shardlog_kill(wp->wl->log, op->copy_n);
-		copy_end(wp, op);
+		copy_end(w, wp, op, true);
 		return;
 	}
 	int64_t sent = m->sent_ms, first = sqs_m_first_recv(m);
@@ -1928,7 +1933,7 @@ static void copy_durable(struct sl_worker *w, struct sl_waiter *wt)
 		if (wp->st)
 			stat_add(&wp->st->compacted, 1);
 	}
-	copy_end(wp, op);
+	copy_end(w, wp, op, true);
 	if (st == SQS_READY)
 		serve_polls(w, wp);
 	else
@@ -1978,21 +1983,34 @@ static bool copy_start(struct sl_worker *w, struct sqs_wpart *wp, struct sqs_m *
 	return true;
 }
 
-/* Once a second: a few more copies out of a mostly dead front segment. */
-static void compact_tick(struct sl_worker *w, struct sqs_wpart *wp)
+/* Whether the front segment is worth compacting now: two more behind it,
+ * some live records, at most 1 in SL_SQS_COMPACT_RATIO of them. */
+static bool compact_due(struct sqs_wpart *wp, uint64_t *first, uint64_t *end)
 {
 	struct sl_shardlog *log = wp->wl->log;
-	uint64_t first, end, live, f2, e2, l2;
+	uint64_t live, f2, e2, l2;
 
-	if (wp->fifo || wp->sweeping || sl_shardlog_segment(log, 2, &f2, &e2, &l2) < 0 ||
-	    sl_shardlog_segment(log, 0, &first, &end, &live) < 0 || live == 0 ||
-	    live * SL_SQS_COMPACT_RATIO > end - first)
+	return !wp->fifo && !wp->sweeping && sl_shardlog_segment(log, 2, &f2, &e2, &l2) == 0 &&
+	       sl_shardlog_segment(log, 0, first, end, &live) == 0 && live > 0 &&
+	       live * SL_SQS_COMPACT_RATIO <= *end - *first;
+}
+
+/* One step, once per loop iteration while there is work: looks at
+ * SL_SQS_COMPACT_CHUNK records of the front segment and starts copies of
+ * those that are ready or delayed, at most SL_SQS_COMPACT_INFLIGHT at once.
+ * Bounded, so the worker never stalls on a segment of a million records. */
+static void compact_step(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_wpart *wp = msg->arg;
+	uint64_t first, end;
+
+	wp->compacting = false;
+	if (sl_worker_stopping(w) || !compact_due(wp, &first, &end))
 		return;
 	if (wp->compact_n < first || wp->compact_n >= end)
 		wp->compact_n = first;
 	int64_t now = sl_now_ms();
-	/* Bounded: SL_SQS_COMPACT_SCAN records looked at, the copies capped. */
-	for (uint32_t looked = 0; wp->compact_n < end && looked < SL_SQS_COMPACT_SCAN &&
+	for (uint32_t looked = 0; wp->compact_n < end && looked < SL_SQS_COMPACT_CHUNK &&
 				  wp->ncopies < SL_SQS_COMPACT_INFLIGHT &&
 				  moves_in_flight < SL_SQS_MOVES_MAX;
 	     looked++, wp->compact_n++) {
@@ -2000,8 +2018,33 @@ static void compact_tick(struct sl_worker *w, struct sqs_wpart *wp)
 		if (!m || (m->state != SQS_READY && m->state != SQS_DELAYED) || purged(wp, m))
 			continue;
 		if (!copy_start(w, wp, m, now))
-			break;
+			return; /* out of memory: the next tick tries again */
 	}
+	/* More of the segment to look at, and room for copies: go on next
+	 * iteration. Without room, the end of a copy kicks it again; at the
+	 * segment's end, the next tick starts over (messages that were in
+	 * flight may be ready by then). */
+	if (wp->compact_n < end && wp->ncopies < SL_SQS_COMPACT_INFLIGHT &&
+	    moves_in_flight < SL_SQS_MOVES_MAX)
+		compact_kick(w, wp);
+}
+
+static void compact_kick(struct sl_worker *w, struct sqs_wpart *wp)
+{
+	if (wp->compacting || wp->fifo)
+		return;
+	wp->compacting = true;
+	wp->compact_msg = (struct sl_msg){ .type = SL_MSG_CALL, .fn = compact_step, .arg = wp };
+	sl_worker_defer(w, &wp->compact_msg);
+}
+
+/* Once a second: compaction starts (again) if the front segment is due. */
+static void compact_tick(struct sl_worker *w, struct sqs_wpart *wp)
+{
+	uint64_t first, end;
+
+	if (compact_due(wp, &first, &end))
+		compact_kick(w, wp);
 }
 
 /* ---- Message move tasks ------------------------------------------------------------ */
@@ -3406,8 +3449,10 @@ static void drop_fn(struct sl_worker *w, struct sl_msg *msg)
 {
 	struct part_call *d = msg->arg;
 	struct sqs_wpart *wp = wpart_if_open(w, d->uid, d->part);
-	/* A purge's sweep still holds the partition: first let it end. */
-	int rc = wp && wp->sweeping ? -EBUSY : sl_worker_drop_log(w, d->uid, d->part);
+	/* A purge's sweep or a compaction step still holds the partition:
+	 * first let it end. */
+	int rc = wp && (wp->sweeping || wp->compacting) ? -EBUSY :
+						       sl_worker_drop_log(w, d->uid, d->part);
 
 	if (rc == -EBUSY) {
 		/* I/O still holds it: again next iteration. */
@@ -3481,16 +3526,22 @@ long sl_sqs_metrics(char *buf, size_t cap)
 	struct qsum *sums = NULL;
 
 	/* Every worker's slots, sorted by queue, partitions of one queue added
-	 * up: bounded by the workers times SL_SQS_METRIC_QUEUES. */
+	 * up: bounded by the workers times SL_SQS_METRIC_QUEUES. The slots in
+	 * use are counted first; one taken meanwhile waits for the next scrape. */
+	size_t used = 0;
 	for (uint16_t wi = 0; wi < sl_worker_count(); wi++) {
 		struct sqs_qstats *t = atomic_load(&qstats[wi]);
-		for (uint32_t i = 0; t && i < SL_SQS_METRIC_QUEUES; i++) {
+		for (uint32_t i = 0; t && i < SL_SQS_METRIC_QUEUES; i++)
+			used += atomic_load_explicit(&t[i].uid, memory_order_relaxed) != 0;
+	}
+	if (used && !(sums = malloc(used * sizeof(*sums))))
+		return -ENOMEM;
+	for (uint16_t wi = 0; wi < sl_worker_count() && ns < used; wi++) {
+		struct sqs_qstats *t = atomic_load(&qstats[wi]);
+		for (uint32_t i = 0; t && i < SL_SQS_METRIC_QUEUES && ns < used; i++) {
 			uint64_t uid = atomic_load_explicit(&t[i].uid, memory_order_relaxed);
 			if (!uid || !sl_queue_find_uid(c, uid))
 				continue;
-			if (!sums && !(sums = malloc((size_t)sl_worker_count() * SL_SQS_METRIC_QUEUES *
-						     sizeof(*sums))))
-				return -ENOMEM;
 			sums[ns].uid = uid;
 			for (size_t k = 0; k < NSERIES; k++)
 				sums[ns].v[k] = atomic_load_explicit(
