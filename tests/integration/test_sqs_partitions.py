@@ -145,7 +145,9 @@ class SqsPartitionTest(harness.KinesisTestCase):
             c.send_message(QueueUrl=url, MessageBody="v-%d" % i)
         # Received with a 2 s visibility timeout and not deleted.
         held = []
-        while len(held) < 4:
+        for _ in range(100):  # a short poll may answer from an empty partition
+            if len(held) >= 4:
+                break
             held += self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
                                            VisibilityTimeout=2).get("Messages", [])
         for i, c in enumerate(cl):
@@ -225,7 +227,9 @@ class SqsPartitionTest(harness.KinesisTestCase):
         # First receives, left to time out; the second receive of each
         # moves it to the DLQ instead.
         first = 0
-        while first < 40:
+        for _ in range(100):
+            if first >= 40:
+                break
             first += len(self.c.receive_message(QueueUrl=src, MaxNumberOfMessages=10)
                          .get("Messages", []))
         time.sleep(1.5)
@@ -257,7 +261,9 @@ class SqsPartitionTest(harness.KinesisTestCase):
         cl = self.clients(4)
         self.send_many(url, ["x-%d" % i for i in range(60)], cl)
         got = 0
-        while got < 20:
+        for _ in range(100):
+            if got >= 20:
+                break
             got += len(self.c.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
                        .get("Messages", []))
         deadline = time.monotonic() + 5
@@ -293,12 +299,18 @@ class SqsPartitionRestartTest(harness.KinesisTestCase):
             # 50 in flight with a long timeout: they stay in flight over the
             # restart (their receive is durable).
             taken = []
-            while len(taken) < 50:
+            for _ in range(100):
+                if len(taken) >= 50:
+                    break
                 taken += c.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
                                            VisibilityTimeout=600).get("Messages", [])
+            self.assertGreaterEqual(len(taken), 50)
+            # Sends spread over the partitions their workers own (at least
+            # two, taking turns); each partition a handle names has its log.
             uid_dirs = glob.glob(os.path.join(srv.data_dir, "logs", "*"))
-            parts = [p for d in uid_dirs for p in glob.glob(os.path.join(d, "*"))]
-            self.assertEqual(len(parts), PARTS, "one log per partition")
+            logs = {int(os.path.basename(p)) for d in uid_dirs for p in glob.glob(os.path.join(d, "*"))}
+            self.assertTrue(2 <= len(logs) <= PARTS, logs)
+            self.assertLessEqual({partition_of(m["ReceiptHandle"]) for m in taken}, logs)
             srv.kill9()
             srv.start()
             c = srv.client("sqs")
@@ -307,7 +319,7 @@ class SqsPartitionRestartTest(harness.KinesisTestCase):
                               int(a["ApproximateNumberOfMessagesNotVisible"])),
                              (200 - len(taken), len(taken)))
             rest = []
-            while True:
+            for _ in range(100):
                 ms = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
                 if not ms:
                     break
