@@ -271,7 +271,11 @@ class SqsPartitionTest(harness.KinesisTestCase):
             text = self.server.raw_request("GET", "/metrics")[1].decode()
             lines = [l for l in text.splitlines() if 'queue="%s"' % name in l]
             vals = {l.split("{")[0]: float(l.rsplit(" ", 1)[1]) for l in lines}
-            if vals.get("sluice_sqs_messages_visible") == 60 - got:
+            # The gauges are refreshed once a second per partition: wait
+            # until every partition's refresh shows the whole state (two
+            # stale partitions can make one sum look right on its own).
+            if (vals.get("sluice_sqs_messages_visible") == 60 - got and
+                    vals.get("sluice_sqs_messages_in_flight") == got):
                 break
             time.sleep(0.2)
         for series in ("sluice_sqs_sends_total", "sluice_sqs_receives_total",
