@@ -42,6 +42,8 @@ enum sl_cobj_type_id {
 	SL_COBJ_BLOB = 1,   /* a generic named resource (tests, benchmarks) */
 	SL_COBJ_STREAM = 2, /* a Kinesis stream */
 	SL_COBJ_QUEUE = 3,  /* an SQS queue */
+	SL_COBJ_TOPIC = 4,  /* an SNS topic */
+	SL_COBJ_SUB = 5,    /* an SNS subscription */
 	SL_COBJ_TYPES,
 };
 

@@ -5,10 +5,13 @@
  */
 #include "control/catalog.h"
 #include "control/kinesis/streams.h"
+#include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 
 const struct sl_cobj_type *const sl_cobj_types[SL_COBJ_TYPES] = {
 	[SL_COBJ_BLOB] = &sl_blob_type,
 	[SL_COBJ_STREAM] = &sl_stream_type,
 	[SL_COBJ_QUEUE] = &sl_queue_type,
+	[SL_COBJ_TOPIC] = &sl_topic_type,
+	[SL_COBJ_SUB] = &sl_sub_type,
 };

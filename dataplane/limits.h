@@ -314,6 +314,33 @@
 #define SL_SQS_ATTEMPT_WINDOW_MS 300000
 #define SL_SQS_ATTEMPTS_MAX 4096
 
+/* ---- SNS (AWS documented limits) ---------------------------------------- */
+#define SL_SNS_TOPIC_NAME_MAX 256         /* topic name, with .fifo */
+#define SL_SNS_MSG_MAX (256 * 1024)       /* Message plus attributes */
+#define SL_SNS_SUBJECT_MAX 100
+#define SL_SNS_ATTRS_MAX 10               /* message attributes delivered to SQS (AWS: 10) */
+#define SL_SNS_TAGS_MAX 50
+#define SL_SNS_TAG_KEY_MAX 128
+#define SL_SNS_TAG_VALUE_MAX 256
+#define SL_SNS_BATCH_MAX 10               /* PublishBatch entries */
+#define SL_SNS_BATCH_ID_MAX 80
+#define SL_SNS_LIST_PAGE 100              /* ListTopics, ListSubscriptions(ByTopic) pages */
+#define SL_SNS_ATTR_VALUE_MAX (30 * 1024) /* a topic or subscription attribute (Policy: 30 KiB) */
+#define SL_SNS_ENDPOINT_MAX 2048          /* a subscription's endpoint */
+#define SL_SNS_ARN_MAX 1024               /* a topic or subscription ARN in a request */
+#define SL_SNS_DEDUP_WINDOW_MS 300000     /* FIFO topics: 5 minutes */
+/* Ours: topics and subscriptions the server keeps (AWS: 100,000 topics
+ * per account, 12.5 million subscriptions per topic). Publish walks a
+ * topic's subscriptions on the publishing worker, so the per-topic cap
+ * bounds the work and memory one Publish can ask for. */
+#define SL_SNS_TOPICS_MAX 100000
+#define SL_SNS_SUBS_MAX 1000000
+#define SL_SNS_SUBS_PER_TOPIC_MAX 1000
+/* Ours: deliveries one worker has on the way into SQS queues (each holds
+ * the message's copy until it is durable). A Publish that would go past
+ * it is answered Throttled: back-pressure, not growth. */
+#define SL_SNS_DELIVERIES_MAX 65536
+
 /* ---- Timers ------------------------------------------------------------- */
 
 /* Each worker's timer wheel (dataplane/runtime/timer.h) ticks in

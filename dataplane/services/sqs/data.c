@@ -2455,6 +2455,17 @@ static uint64_t rand64(void)
 }
 
 /* A string member's token, or -1 (absent). */
+/* A new message id: a version 4 UUID. */
+static void msg_id_new(uint8_t id[16])
+{
+	uint64_t a = rand64(), b = rand64();
+
+	memcpy(id, &a, 8);
+	memcpy(id + 8, &b, 8);
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
 static int member(struct sl_fields *f, int obj, const char *name)
 {
 	return sl_doc_get(f->t, (uint32_t)obj, name);
@@ -2747,11 +2758,74 @@ static int send_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_
 	op->rec = *arena;
 	*arena += op->rec_len;
 	sl_sqs_stored_encode(&m, op->rec);
-	uint64_t a = rand64(), b = rand64();
-	memcpy(op->id, &a, 8);
-	memcpy(op->id + 8, &b, 8);
-	op->id[6] = (uint8_t)((op->id[6] & 0x0f) | 0x40); /* a version 4 UUID */
-	op->id[8] = (uint8_t)((op->id[8] & 0x3f) | 0x80);
+	msg_id_new(op->id);
+	return 0;
+}
+
+/* ---- Deliveries from other services --------------------------------------------- */
+
+/* A delivery's op, the caller's callback, and the stored record. */
+struct sqs_delivery {
+	struct sqs_op op; /* first: the op's aio alignment is the block's */
+	sl_sqs_delivered_fn done;
+	void *arg;
+	uint8_t rec[];
+};
+
+static void deliver_done(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sqs_delivery *d = (struct sqs_delivery *)msg->arg;
+
+	d->done(w, d->arg, d->op.err, d->op.err ? d->op.err_msg : NULL);
+	free(d);
+}
+
+int sl_sqs_deliver(struct sl_worker *w, const struct sl_queue *q, const struct sl_sqs_stored *m,
+		   sl_sqs_delivered_fn done, void *arg)
+{
+	struct sl_sqs_stored s = *m;
+
+	if ((size_t)s.body_len + sl_sqs_attrs_size(s.attrs, s.nattrs) > q->max_size)
+		return -EMSGSIZE;
+	if (!q->fifo) {
+		s.group = s.dedup = NULL;
+		s.group_len = s.dedup_len = 0;
+		s.delay_s = q->delay_s;
+	} else {
+		if (!s.group || !s.dedup)
+			return -EINVAL;
+		s.delay_s = 0;
+	}
+	size_t len = sl_sqs_stored_size(&s);
+	struct sqs_delivery *d = malloc(sizeof(*d) + len);
+	if (!d)
+		return -ENOMEM;
+	struct sqs_op *op = &d->op;
+	memset(op, 0, sizeof(*op));
+	op->kind = OP_SEND;
+	op->uid = q->hdr.uid;
+	op->nparts = (uint8_t)qparts(q);
+	op->vis_s = q->visibility_s;
+	op->retention_s = q->retention_s;
+	op->delay_s = s.delay_s;
+	op->fifo = q->fifo;
+	op->has_group = q->fifo;
+	if (q->fifo) {
+		group_key(s.group, s.group_len, op->gkey);
+		dedup_key(q->dedup_scope == SL_SQS_DEDUP_GROUP, s.group, s.group_len, s.dedup,
+			  s.dedup_len, op->dkey);
+	}
+	op->rec = d->rec;
+	op->rec_len = (uint32_t)len;
+	sl_sqs_stored_encode(&s, d->rec);
+	msg_id_new(op->id);
+	d->done = done;
+	d->arg = arg;
+	op->part = part_local(w, q);
+	op->msg.fn = send_call;
+	op->msg.done = deliver_done;
+	op->msg.arg = d;
+	sl_msg_send(w, part_owner(op->uid, op->part), &op->msg);
 	return 0;
 }
 

@@ -21,6 +21,21 @@ void sl_sqs_send_message_batch(struct sl_worker *w, struct sl_req *req);
 void sl_sqs_delete_message_batch(struct sl_worker *w, struct sl_req *req);
 void sl_sqs_change_message_visibility_batch(struct sl_worker *w, struct sl_req *req);
 
+/* A message for a queue from another service (SNS deliveries), stored as
+ * a SendMessage of it would be: into a partition of the queue this worker
+ * owns when there is one, with the queue's delay (standard queues), or in
+ * its FIFO group with its deduplication id (FIFO queues: both required;
+ * a standard queue drops them). done runs on w once the message is
+ * durable (err 0) or could not be stored (err: enum sl_sqs_err + 1, msg
+ * why). The message's bytes are copied: m may go when this returns.
+ * 0, or -ENOMEM / -EMSGSIZE (larger than the queue takes) with nothing
+ * started. */
+struct sl_queue;
+struct sl_sqs_stored;
+typedef void (*sl_sqs_delivered_fn)(struct sl_worker *w, void *arg, int err, const char *msg);
+int sl_sqs_deliver(struct sl_worker *w, const struct sl_queue *q, const struct sl_sqs_stored *m,
+		   sl_sqs_delivered_fn done, void *arg);
+
 /* Hooks: start-up replay of the partitions worker w owns (control thread),
  * and shutdown (long polls answer empty). */
 void sl_sqs_preload(struct sl_worker *w);

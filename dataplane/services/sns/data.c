@@ -1,0 +1,896 @@
+/* data.c - Publish and PublishBatch, on the worker that received them.
+ *
+ * A publish is checked whole (AWS's limits and errors, nothing delivered
+ * when it fails), then fanned out to the topic's subscriptions as this
+ * iteration's catalog lists them. An SQS subscription gets the message as
+ * an SQS send of its own (the SNS envelope, or with RawMessageDelivery the
+ * bare message with its attributes as SQS message attributes), stored
+ * through sl_sqs_deliver: into a partition of the queue this worker owns
+ * when the queue has one, so that fan-out to standard queues crosses no
+ * ring and K deliveries share this worker's one group commit. The publish
+ * is answered once every delivery is durable: an acknowledged publish is in
+ * every subscribed queue, across kill -9. A delivery that cannot be
+ * stored for a reason of the queue's (gone, message larger than it takes)
+ * is lost as AWS loses it after its retries, and counted; one that fails
+ * for the server's own reason (storage) fails the publish, so that the
+ * client retries it.
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/sns/topics.h"
+#include "control/sqs/queues.h"
+#include "dataplane/codec/doc.h"
+#include "dataplane/codec/enc.h"
+#include "dataplane/net/server.h"
+#include "dataplane/runtime/config.h"
+#include "dataplane/runtime/worker.h"
+#include "dataplane/services/sns/data.h"
+#include "dataplane/services/sns/sns.h"
+#include "dataplane/services/sqs/data.h"
+#include "dataplane/services/sqs/msg.h"
+#include "dataplane/services/sqs/sqs.h"
+
+/* Per-topic counters for /metrics are a later step; these are the
+ * server's. */
+static _Atomic uint64_t n_publishes, n_deliveries, n_failures;
+
+/* Deliveries this worker has on the way (SL_SNS_DELIVERIES_MAX). */
+static __thread uint32_t deliveries_out;
+
+/* One message of a publish (PublishBatch: one per entry). */
+struct sns_entry {
+	struct sns_pub *pub;
+	char id[SL_SNS_BATCH_ID_MAX + 1];
+	uint8_t msg_id[16];
+	uint64_t seq;            /* FIFO topics: its SequenceNumber */
+	bool failed;
+	enum sl_sns_err err;
+	char msg[256];
+	/* The message as checked; views into the request or the arena. */
+	const char *message;     /* the text delivered (default, or per protocol) */
+	uint32_t message_len;
+	const char *sqs_message; /* MessageStructure=json: the "sqs" entry, else message */
+	uint32_t sqs_message_len;
+	const char *subject;
+	const char *group, *dedup;
+	uint32_t group_len, dedup_len;
+	unsigned nattrs;
+	struct sl_sqs_attr attrs[SL_SNS_ATTRS_MAX];
+};
+
+struct sns_pub {
+	struct sl_req *req;
+	bool batch;
+	bool fifo;
+	uint32_t n;
+	uint32_t pending;        /* deliveries not back yet */
+	uint64_t topic_uid;
+	char topic_arn[SL_TOPIC_ARN_MAX];
+	int64_t now_ms;
+	struct sns_entry e[SL_SNS_BATCH_MAX];
+};
+
+/* ---- Reading a message ------------------------------------------------------------ */
+
+static long arena_str(const struct sl_doc_tok *t, int i, uint8_t **arena, uint8_t *end)
+{
+	if (t[i].type != SL_DOC_STR)
+		return -1;
+	int len = sl_doc_str(&t[i], (char *)*arena, (size_t)(end - *arena));
+	if (len < 0)
+		return -1;
+	*arena += len + 1;
+	return len;
+}
+
+/* A String.Array value: a JSON array of strings, numbers, booleans and
+ * nulls. */
+static bool string_array_ok(struct sl_worker *w, const uint8_t *v, size_t len)
+{
+	/* The request's tokens are in use: parse into a small local set. */
+	struct sl_doc_tok local[256];
+
+	(void)w;
+	int n = sl_json_parse(v, len, local, sizeof(local) / sizeof(local[0]));
+
+	if (n <= 0 || local[0].type != SL_DOC_ARR)
+		return false;
+	for (int i = 1; i < n; i++) {
+		if (local[i].type == SL_DOC_ARR || local[i].type == SL_DOC_OBJ)
+			return false;
+	}
+	return true;
+}
+
+/* MessageAttributes.entry.N.Name / .Value.DataType / .Value.StringValue |
+ * .Value.BinaryValue under obj into e->attrs. 0, or -1 with the error set. */
+static int read_attrs(struct sl_worker *w, struct sl_fields *f, int obj, struct sns_entry *e,
+		      uint8_t **arena, uint8_t *end)
+{
+	const struct sl_doc_tok *t = f->t;
+	struct sl_req *req = f->req;
+	int m = sl_doc_get(t, (uint32_t)obj, "MessageAttributes");
+
+	e->nattrs = 0;
+	if (m < 0)
+		return 0;
+	int en = t[m].type == SL_DOC_OBJ ? sl_doc_get(t, (uint32_t)m, "entry") : -1;
+	if (en < 0 || t[en].type != SL_DOC_ARR) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: MessageAttributes");
+		return -1;
+	}
+	if (t[en].count > SL_SNS_ATTRS_MAX) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
+			     "Number of message attributes [%u] exceeds the allowed maximum [%d].",
+			     t[en].count, SL_SNS_ATTRS_MAX);
+		return -1;
+	}
+	uint32_t c = sl_doc_first((uint32_t)en);
+	for (uint32_t k = 0; k < t[en].count; k++, c = sl_doc_next(t, c)) {
+		int ni = t[c].type == SL_DOC_OBJ ? sl_doc_get(t, c, "Name") : -1;
+		int vi = t[c].type == SL_DOC_OBJ ? sl_doc_get(t, c, "Value") : -1;
+		struct sl_sqs_attr *a = &e->attrs[k];
+		const char *name = (const char *)*arena;
+		long nl = ni < 0 ? -1 : arena_str(t, ni, arena, end);
+		if (nl <= 0 || vi < 0 || t[vi].type != SL_DOC_OBJ) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute %u must have a name and a value.", k + 1);
+			return -1;
+		}
+		if (!sl_sqs_attr_name_ok(name, (size_t)nl)) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute name '%s' is invalid.", name);
+			return -1;
+		}
+		for (unsigned j = 0; j < k; j++) {
+			if (e->attrs[j].name_len == (uint32_t)nl &&
+			    memcmp(e->attrs[j].name, name, (size_t)nl) == 0) {
+				sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
+					     "The message attribute '%s' is given twice.", name);
+				return -1;
+			}
+		}
+		int ti = sl_doc_get(t, (uint32_t)vi, "DataType");
+		int si = sl_doc_get(t, (uint32_t)vi, "StringValue");
+		int bi = sl_doc_get(t, (uint32_t)vi, "BinaryValue");
+		const char *type = (const char *)*arena;
+		long tl = ti < 0 ? -1 : arena_str(t, ti, arena, end);
+		bool bin = false, num = false;
+		bool arr = tl == 12 && memcmp(type, "String.Array", 12) == 0;
+		if (tl <= 0 || !sl_sqs_attr_type_ok(type, (size_t)tl, &bin, &num)) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute '%s' has an invalid message attribute "
+				     "type, the set of supported type prefixes is Binary, Number, "
+				     "and String.", name);
+			return -1;
+		}
+		if (bin ? bi < 0 : si < 0) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute '%s' with type '%s' must use field '%s'.",
+				     name, type, bin ? "Binary" : "String");
+			return -1;
+		}
+		uint8_t *val = *arena;
+		long vl = arena_str(t, bin ? bi : si, arena, end);
+		if (vl >= 0 && bin)
+			vl = sl_base64_dec(val, (const char *)val, (size_t)vl);
+		int32_t bad;
+		if (vl < 0 || (vl == 0 && !bin) ||
+		    (!bin && !sl_sqs_chars_ok(val, (size_t)vl, &bad)) ||
+		    (num && !sl_sqs_number_ok((const char *)val, (size_t)vl)) ||
+		    (arr && !string_array_ok(w, val, (size_t)vl))) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
+				     "The message attribute '%s' has an invalid value for message "
+				     "attribute type '%s'.", name, type);
+			return -1;
+		}
+		*a = (struct sl_sqs_attr){ .name = name, .type = type, .value = val,
+					   .name_len = (uint32_t)nl, .type_len = (uint32_t)tl,
+					   .value_len = (uint32_t)vl, .binary = bin };
+		e->nattrs = k + 1;
+	}
+	return 0;
+}
+
+/* Subject: 1..100 characters of printable ASCII, no line breaks. */
+static bool subject_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > SL_SNS_SUBJECT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+/* MessageStructure=json: the message is a JSON object of strings with a
+ * "default"; each protocol may have its own. Sets the text SQS gets. */
+static int structure_json(struct sl_req *req, struct sns_entry *e, uint8_t **arena, uint8_t *end)
+{
+	struct sl_doc_tok t[64];
+	int n = sl_json_parse((const uint8_t *)e->message, e->message_len, t, 64);
+
+	if (n <= 0 || t[0].type != SL_DOC_OBJ) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
+			     "Structure - JSON message body failed to parse");
+		return -1;
+	}
+	int d = sl_doc_get(t, 0, "default"), q = sl_doc_get(t, 0, "sqs");
+	if (d < 0 || t[d].type != SL_DOC_STR) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
+			     "Structure - No default entry in JSON message body");
+		return -1;
+	}
+	int use = q >= 0 && t[q].type == SL_DOC_STR ? q : d;
+	const char *s = (const char *)*arena;
+	long len = arena_str(t, use, arena, end);
+	if (len < 0) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
+			     "Structure - JSON message body failed to parse");
+		return -1;
+	}
+	e->sqs_message = s;
+	e->sqs_message_len = (uint32_t)len;
+	return 0;
+}
+
+static void msg_id_new(uint8_t id[16])
+{
+	static __thread uint64_t s;
+
+	if (!s)
+		s = (uint64_t)sl_now_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&s;
+	for (int k = 0; k < 2; k++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		memcpy(id + 8 * k, &s, 8);
+	}
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+static void uuid_fmt(const uint8_t id[16], char out[37])
+{
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0], id[1],
+		 id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12],
+		 id[13], id[14], id[15]);
+}
+
+/* FIFO topics' sequence numbers: increasing across the server, and across
+ * restarts (they start from the clock). */
+static _Atomic uint64_t fifo_seq;
+
+static uint64_t seq_next(void)
+{
+	uint64_t s = atomic_load(&fifo_seq);
+
+	if (!s) {
+		uint64_t base = (uint64_t)sl_now_ms() << 20;
+		atomic_compare_exchange_strong(&fifo_seq, &s, base);
+	}
+	return atomic_fetch_add(&fifo_seq, 1) + 1;
+}
+
+/* One message's members under obj into e. 0, or -1 with the error set. */
+static int read_entry(struct sl_worker *w, struct sl_fields *f, int obj, const struct sl_topic *t,
+		      struct sns_entry *e, uint8_t **arena, uint8_t *end)
+{
+	const struct sl_doc_tok *tk = f->t;
+	struct sl_req *req = f->req;
+	int mi = sl_doc_get(tk, (uint32_t)obj, "Message");
+
+	if (mi < 0) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message Reason: "
+			     "missing");
+		return -1;
+	}
+	const char *msg = (const char *)*arena;
+	long ml = arena_str(tk, mi, arena, end);
+	int32_t bad;
+	if (ml <= 0) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Empty message");
+		return -1;
+	}
+	if (!sl_sqs_chars_ok((const uint8_t *)msg, (size_t)ml, &bad)) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message Reason: "
+			     "invalid characters");
+		return -1;
+	}
+	e->message = e->sqs_message = msg;
+	e->message_len = e->sqs_message_len = (uint32_t)ml;
+	int si = sl_doc_get(tk, (uint32_t)obj, "Subject");
+	if (si >= 0) {
+		const char *s = (const char *)*arena;
+		long sl = arena_str(tk, si, arena, end);
+		if (sl < 0 || !subject_ok(s, (size_t)sl)) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Subject");
+			return -1;
+		}
+		e->subject = s;
+	}
+	if (read_attrs(w, f, obj, e, arena, end) < 0)
+		return -1;
+	size_t size = (size_t)ml + sl_sqs_attrs_size(e->attrs, e->nattrs);
+	if (size > SL_SNS_MSG_MAX) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message too long");
+		return -1;
+	}
+	int st = sl_doc_get(tk, (uint32_t)obj, "MessageStructure");
+	if (st >= 0) {
+		char s[16];
+		if (tk[st].type != SL_DOC_STR || sl_doc_str(&tk[st], s, sizeof(s)) < 0 ||
+		    strcmp(s, "json") != 0) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER,
+				     "Invalid parameter: MessageStructure");
+			return -1;
+		}
+		if (structure_json(req, e, arena, end) < 0)
+			return -1;
+	}
+	static const char *const names[2] = { "MessageGroupId", "MessageDeduplicationId" };
+	for (int k = 0; k < 2; k++) {
+		int i = sl_doc_get(tk, (uint32_t)obj, names[k]);
+		const char *v = (const char *)*arena;
+		long vl = i < 0 ? -1 : arena_str(tk, i, arena, end);
+		if (i >= 0 && (vl < 0 || !sl_sqs_fifo_id_ok(v, (size_t)vl))) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: %s",
+				     names[k]);
+			return -1;
+		}
+		if (i >= 0 && k == 1 && !t->fifo) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: "
+				     "MessageDeduplicationId Reason: The request includes "
+				     "MessageDeduplicationId parameter that is not valid for this "
+				     "topic type");
+			return -1;
+		}
+		if (i < 0)
+			continue;
+		if (k == 0) {
+			e->group = v;
+			e->group_len = (uint32_t)vl;
+		} else {
+			e->dedup = v;
+			e->dedup_len = (uint32_t)vl;
+		}
+	}
+	if (t->fifo && !e->group) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: The "
+			     "MessageGroupId parameter is required for FIFO topics");
+		return -1;
+	}
+	if (t->fifo && !e->dedup) {
+		if (!t->content_dedup) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: The topic "
+				     "should either have ContentBasedDeduplication enabled or "
+				     "MessageDeduplicationId provided explicitly");
+			return -1;
+		}
+		/* The SHA-256 of the message, in hex, as its deduplication id. */
+		uint8_t d[EVP_MAX_MD_SIZE];
+		unsigned dl = 0;
+		if ((size_t)(end - *arena) < 65) {
+			sl_sns_error(req, SL_SNS_E_INTERNAL, "no room for the message");
+			return -1;
+		}
+		EVP_Digest(msg, (size_t)ml, d, &dl, EVP_sha256(), NULL);
+		char *hex = (char *)*arena;
+		for (unsigned i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		*arena += 65;
+		e->dedup = hex;
+		e->dedup_len = 64;
+	}
+	if (!t->fifo) {
+		e->group = NULL; /* standard topics keep no order */
+		e->group_len = 0;
+	}
+	return 0;
+}
+
+/* ---- Delivering ------------------------------------------------------------------- */
+
+/* The SNS envelope as an SQS queue receives it. */
+static int envelope(struct sl_enc *out, const struct sns_pub *p, const struct sns_entry *e,
+		    const struct sl_sub *s, const char *host, size_t host_len)
+{
+	char id[37], arn[SL_SUB_ARN_MAX], url[SL_SUB_ARN_MAX + 320];
+
+	uuid_fmt(e->msg_id, id);
+	sl_sub_arn(s, arn);
+	sl_enc_reset(out);
+	sl_enc_obj_begin(out);
+	sl_enc_key(out, "Type");
+	sl_enc_cstr(out, "Notification");
+	sl_enc_key(out, "MessageId");
+	sl_enc_cstr(out, id);
+	if (p->fifo) {
+		char seq[24];
+		snprintf(seq, sizeof(seq), "%020llu", (unsigned long long)e->seq);
+		sl_enc_key(out, "SequenceNumber");
+		sl_enc_cstr(out, seq);
+	}
+	sl_enc_key(out, "TopicArn");
+	sl_enc_cstr(out, p->topic_arn);
+	if (e->subject) {
+		sl_enc_key(out, "Subject");
+		sl_enc_cstr(out, e->subject);
+	}
+	sl_enc_key(out, "Message");
+	sl_enc_str(out, e->sqs_message, e->sqs_message_len);
+	sl_enc_key(out, "Timestamp");
+	/* JSON writes times as epoch seconds: the envelope has ISO 8601. */
+	char ts[64];
+	int64_t ms = p->now_ms;
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	sl_enc_cstr(out, ts);
+	snprintf(url, sizeof(url),
+		 "http://%.*s/?Action=Unsubscribe&Version=" SL_SNS_VERSION "&SubscriptionArn=%s",
+		 (int)host_len, host, arn);
+	sl_enc_key(out, "UnsubscribeURL");
+	sl_enc_cstr(out, url);
+	if (e->nattrs) {
+		sl_enc_key(out, "MessageAttributes");
+		sl_enc_obj_begin(out);
+		for (unsigned i = 0; i < e->nattrs; i++) {
+			const struct sl_sqs_attr *a = &e->attrs[i];
+			char name[SL_SQS_ATTR_NAME_MAX + 1], type[SL_SQS_ATTR_TYPE_MAX + 1];
+			memcpy(name, a->name, a->name_len);
+			name[a->name_len] = '\0';
+			memcpy(type, a->type, a->type_len);
+			type[a->type_len] = '\0';
+			sl_enc_key(out, name);
+			sl_enc_obj_begin(out);
+			sl_enc_key(out, "Type");
+			sl_enc_cstr(out, type);
+			sl_enc_key(out, "Value");
+			if (a->binary)
+				sl_enc_blob(out, a->value, a->value_len);
+			else
+				sl_enc_str(out, (const char *)a->value, a->value_len);
+			sl_enc_obj_end(out);
+		}
+		sl_enc_obj_end(out);
+	}
+	sl_enc_obj_end(out);
+	return out->err;
+}
+
+static void pub_reply(struct sl_worker *w, struct sns_pub *p);
+
+static void delivered(struct sl_worker *w, void *arg, int err, const char *msg)
+{
+	struct sns_entry *e = arg;
+	struct sns_pub *p = e->pub;
+
+	deliveries_out--;
+	if (err) {
+		enum sl_sqs_err se = (enum sl_sqs_err)(err - 1);
+		atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
+		/* The server's own failure: the publish fails, and the client
+		 * retries it. */
+		if ((se == SL_SQS_E_INTERNAL || se == SL_SQS_E_THROTTLED) && !e->failed) {
+			e->failed = true;
+			e->err = se == SL_SQS_E_THROTTLED ? SL_SNS_E_THROTTLED : SL_SNS_E_INTERNAL;
+			snprintf(e->msg, sizeof(e->msg), "a delivery could not be stored: %s",
+				 msg ? msg : "");
+		}
+	} else {
+		atomic_fetch_add_explicit(&n_deliveries, 1, memory_order_relaxed);
+	}
+	if (--p->pending == 0)
+		pub_reply(w, p);
+}
+
+struct fanout {
+	struct sl_worker *w;
+	struct sns_pub *p;
+	const struct sl_catalog *c;
+	struct sl_enc env;
+	const char *host;
+	size_t host_len;
+	int err;
+};
+
+static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s,
+			const struct sl_queue *q)
+{
+	struct sl_sqs_stored m = { .sent_ms = fo->p->now_ms };
+
+	if (s->raw) {
+		m.body = (const uint8_t *)e->sqs_message;
+		m.body_len = e->sqs_message_len;
+		m.nattrs = e->nattrs;
+		memcpy(m.attrs, e->attrs, e->nattrs * sizeof(e->attrs[0]));
+	} else {
+		if (envelope(&fo->env, fo->p, e, s, fo->host, fo->host_len) < 0) {
+			fo->err = -ENOMEM;
+			return;
+		}
+		m.body = fo->env.buf;
+		m.body_len = (uint32_t)fo->env.len;
+	}
+	m.group = e->group;
+	m.group_len = e->group_len;
+	m.dedup = e->dedup;
+	m.dedup_len = e->dedup_len;
+	int rc = sl_sqs_deliver(fo->w, q, &m, delivered, e);
+	if (rc == -ENOMEM) {
+		fo->err = rc;
+		return;
+	}
+	if (rc < 0) {
+		/* Larger than the queue takes: lost, as AWS loses it. */
+		atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
+		return;
+	}
+	deliveries_out++;
+	fo->p->pending++;
+}
+
+static bool fan_one(const struct sl_sub *s, void *arg)
+{
+	struct fanout *fo = arg;
+	char region[SL_REGION_MAX + 1], name[SL_SQS_NAME_MAX + 1];
+
+	if (!s->confirmed || s->protocol != SL_SNS_SQS)
+		return true;
+	/* arn:aws:sqs:<region>:<account>:<name>, checked at Subscribe. */
+	const char *r = s->endpoint + 12, *c1 = strchr(r, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	const struct sl_queue *q = NULL;
+	if (c2 && (size_t)(c1 - r) <= SL_REGION_MAX && strlen(c2 + 1) <= SL_SQS_NAME_MAX &&
+	    strncmp(c1 + 1, sl_cfg->account_id, (size_t)(c2 - c1 - 1)) == 0) {
+		memcpy(region, r, (size_t)(c1 - r));
+		region[c1 - r] = '\0';
+		memcpy(name, c2 + 1, strlen(c2 + 1) + 1);
+		q = sl_queue_find(fo->c, region, name);
+	}
+	if (!q || (q->fifo && !fo->p->fifo)) {
+		atomic_fetch_add_explicit(&n_failures, fo->p->n, memory_order_relaxed);
+		return true;
+	}
+	for (uint32_t i = 0; i < fo->p->n && !fo->err; i++) {
+		if (!fo->p->e[i].failed)
+			deliver_one(fo, &fo->p->e[i], s, q);
+	}
+	return !fo->err;
+}
+
+static void pub_reply(struct sl_worker *w, struct sns_pub *p)
+{
+	struct sl_req *req = p->req;
+	struct sl_enc *e = &req->out;
+	char id[37], seq[24];
+
+	if (!p->batch) {
+		struct sns_entry *en = &p->e[0];
+		if (en->failed) {
+			sl_sns_error(req, en->err, "%s", en->msg);
+		} else {
+			atomic_fetch_add_explicit(&n_publishes, 1, memory_order_relaxed);
+			uuid_fmt(en->msg_id, id);
+			sl_reply_begin(req);
+			sl_enc_key(e, "MessageId");
+			sl_enc_cstr(e, id);
+			if (p->fifo) {
+				snprintf(seq, sizeof(seq), "%020llu", (unsigned long long)en->seq);
+				sl_enc_key(e, "SequenceNumber");
+				sl_enc_cstr(e, seq);
+			}
+			sl_reply_end(req);
+		}
+		sl_req_finish(w, req);
+		return;
+	}
+	sl_reply_begin(req);
+	sl_enc_key(e, "Successful");
+	sl_enc_arr_begin(e);
+	for (uint32_t i = 0; i < p->n; i++) {
+		struct sns_entry *en = &p->e[i];
+		if (en->failed)
+			continue;
+		atomic_fetch_add_explicit(&n_publishes, 1, memory_order_relaxed);
+		uuid_fmt(en->msg_id, id);
+		sl_enc_obj_begin(e);
+		sl_enc_key(e, "Id");
+		sl_enc_cstr(e, en->id);
+		sl_enc_key(e, "MessageId");
+		sl_enc_cstr(e, id);
+		if (p->fifo) {
+			snprintf(seq, sizeof(seq), "%020llu", (unsigned long long)en->seq);
+			sl_enc_key(e, "SequenceNumber");
+			sl_enc_cstr(e, seq);
+		}
+		sl_enc_obj_end(e);
+	}
+	sl_enc_arr_end(e);
+	sl_enc_key(e, "Failed");
+	sl_enc_arr_begin(e);
+	for (uint32_t i = 0; i < p->n; i++) {
+		struct sns_entry *en = &p->e[i];
+		if (!en->failed)
+			continue;
+		sl_enc_obj_begin(e);
+		sl_enc_key(e, "Id");
+		sl_enc_cstr(e, en->id);
+		sl_enc_key(e, "Code");
+		sl_enc_cstr(e, sl_sns_err_code(en->err));
+		sl_enc_key(e, "Message");
+		sl_enc_cstr(e, en->msg);
+		sl_enc_key(e, "SenderFault");
+		sl_enc_bool(e, sl_sns_err_sender(en->err));
+		sl_enc_obj_end(e);
+	}
+	sl_enc_arr_end(e);
+	sl_reply_end(req);
+	sl_req_finish(w, req);
+}
+
+/* ---- The operations ---------------------------------------------------------------- */
+
+struct sub_count {
+	uint32_t n;
+};
+
+static bool count_sqs(const struct sl_sub *s, void *arg)
+{
+	struct sub_count *c = arg;
+
+	c->n += s->confirmed && s->protocol == SL_SNS_SQS;
+	return true;
+}
+
+/* Start the deliveries of p's messages (those not failed already). */
+static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_catalog *c)
+{
+	struct sl_req *req = p->req;
+	struct sub_count sc = { 0 };
+
+	sl_sub_walk(c, p->topic_uid, NULL, count_sqs, &sc);
+	if ((uint64_t)deliveries_out + (uint64_t)sc.n * p->n > SL_SNS_DELIVERIES_MAX) {
+		sl_sns_error(req, SL_SNS_E_THROTTLED, "Rate exceeded");
+		sl_req_finish(w, req);
+		return;
+	}
+	const struct sl_http_header *h = sl_req_header(req, "host");
+	struct fanout fo = { .w = w, .p = p, .c = c,
+			     .host = h ? h->value : "localhost",
+			     .host_len = h ? h->value_len : 9 };
+	if (fo.host_len > 255)
+		fo.host_len = 255;
+	if (sl_enc_init(&fo.env, SL_ENC_JSON, 1024) < 0) {
+		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		sl_req_finish(w, req);
+		return;
+	}
+	for (uint32_t i = 0; i < p->n; i++) {
+		struct sns_entry *e = &p->e[i];
+		msg_id_new(e->msg_id);
+		if (p->fifo)
+			e->seq = seq_next();
+	}
+	/* The reply waits for the last delivery: hold one count while they
+	 * start, so that one finishing at once cannot answer early. */
+	p->pending = 1;
+	sl_sub_walk(c, p->topic_uid, NULL, fan_one, &fo);
+	sl_enc_free(&fo.env);
+	if (fo.err) {
+		/* Out of memory part way: the publish fails (what was stored
+		 * is delivered; the client's retry may deliver it again). */
+		for (uint32_t i = 0; i < p->n; i++) {
+			if (!p->e[i].failed) {
+				p->e[i].failed = true;
+				p->e[i].err = SL_SNS_E_INTERNAL;
+				snprintf(p->e[i].msg, sizeof(p->e[i].msg), "out of memory");
+			}
+		}
+	}
+	if (--p->pending == 0)
+		pub_reply(w, p);
+}
+
+static size_t arena_need(const struct sl_req *req)
+{
+	return 2 * (req->body_len + req->query.n) + SL_SNS_BATCH_MAX * 128 + 64;
+}
+
+/* The topic of TopicArn or TargetArn (PhoneNumber: not served yet). */
+static const struct sl_topic *pub_topic(struct sl_req *req, struct sl_fields *f,
+					const struct sl_catalog *c, bool batch)
+{
+	char arn[SL_SNS_ARN_MAX + 1], region[SL_REGION_MAX + 1], name[SL_SNS_TOPIC_NAME_MAX + 1];
+	int rc = sl_sns_str(f, (int)f->obj, "TopicArn", arn, sizeof(arn), SL_SNS_ARN_MAX, batch);
+
+	if (rc < 0)
+		return NULL;
+	if (rc == 0) {
+		if (sl_doc_get(f->t, f->obj, "PhoneNumber") >= 0) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: "
+				     "PhoneNumber Reason: SMS delivery is not supported by this server "
+				     "yet");
+			return NULL;
+		}
+		rc = sl_sns_str(f, (int)f->obj, "TargetArn", arn, sizeof(arn), SL_SNS_ARN_MAX, false);
+		if (rc <= 0) {
+			if (rc == 0)
+				sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: "
+					     "TopicArn or TargetArn Reason: no value for required "
+					     "parameter");
+			return NULL;
+		}
+	}
+	if (sl_sns_topic_arn_parse(arn, region, name) < 0) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: TopicArn");
+		return NULL;
+	}
+	const struct sl_topic *t = sl_topic_find(c, region, name);
+	if (!t)
+		sl_sns_error(req, SL_SNS_E_NOT_FOUND, "Topic does not exist");
+	return t;
+}
+
+static struct sns_pub *pub_new(struct sl_req *req, const struct sl_topic *t, bool batch,
+			       uint8_t **arena, uint8_t **end)
+{
+	size_t cap = arena_need(req);
+	struct sns_pub *p = sl_req_scratch(req, sizeof(*p) + cap);
+
+	if (!p) {
+		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	memset(p, 0, sizeof(*p));
+	p->req = req;
+	p->batch = batch;
+	p->fifo = t->fifo;
+	p->topic_uid = t->hdr.uid;
+	p->now_ms = sl_now_ms();
+	sl_topic_arn(t, p->topic_arn);
+	*arena = (uint8_t *)(p + 1);
+	*end = *arena + cap;
+	return p;
+}
+
+void sl_sns_publish(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_catalog *c = sl_catalog_get();
+	uint8_t *arena, *end;
+
+	if (sl_sns_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, &f) < 0) {
+		sl_req_finish(w, req);
+		return;
+	}
+	const struct sl_topic *t = pub_topic(req, &f, c, false);
+	struct sns_pub *p = t ? pub_new(req, t, false, &arena, &end) : NULL;
+	if (!p) {
+		sl_req_finish(w, req);
+		return;
+	}
+	p->n = 1;
+	p->e[0].pub = p;
+	if (read_entry(w, &f, (int)f.obj, t, &p->e[0], &arena, end) < 0) {
+		sl_req_finish(w, req);
+		return;
+	}
+	fan_out(w, p, c);
+}
+
+static bool batch_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SL_SNS_BATCH_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_catalog *c = sl_catalog_get();
+	uint8_t *arena, *end;
+
+	if (sl_sns_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, &f) < 0) {
+		sl_req_finish(w, req);
+		return;
+	}
+	const struct sl_topic *t = pub_topic(req, &f, c, true);
+	int m = t ? sl_sns_list(&f, (int)f.obj, "PublishBatchRequestEntries") : SL_FIELD_ERR;
+	if (m == 0) {
+		sl_sns_error(req, SL_SNS_E_EMPTY_BATCH, "The batch request doesn't contain any "
+			     "entries");
+		m = SL_FIELD_ERR;
+	}
+	if (m > 0 && f.t[m].count > SL_SNS_BATCH_MAX) {
+		sl_sns_error(req, SL_SNS_E_TOO_MANY_ENTRIES, "The batch request contains more "
+			     "entries than permissible");
+		m = SL_FIELD_ERR;
+	}
+	struct sns_pub *p = m > 0 ? pub_new(req, t, true, &arena, &end) : NULL;
+	if (!p) {
+		sl_req_finish(w, req);
+		return;
+	}
+	const struct sl_doc_tok *tk = f.t;
+	uint32_t ci = sl_doc_first((uint32_t)m);
+	size_t total = 0;
+	p->n = tk[m].count;
+	for (uint32_t i = 0; i < p->n; i++, ci = sl_doc_next(tk, ci)) {
+		struct sns_entry *e = &p->e[i];
+		e->pub = p;
+		int ii = tk[ci].type == SL_DOC_OBJ ? sl_doc_get(tk, ci, "Id") : -1;
+		if (ii < 0 || tk[ii].type != SL_DOC_STR ||
+		    sl_doc_str(&tk[ii], e->id, sizeof(e->id)) < 0 || !batch_id_ok(e->id)) {
+			sl_sns_error(req, SL_SNS_E_INVALID_BATCH_ID, "The Id of a batch entry in a "
+				     "batch request doesn't abide by the specification.");
+			sl_req_finish(w, req);
+			return;
+		}
+		for (uint32_t j = 0; j < i; j++) {
+			if (strcmp(p->e[j].id, e->id) == 0) {
+				sl_sns_error(req, SL_SNS_E_BATCH_IDS_NOT_DISTINCT, "Two or more batch "
+					     "entries in the request have the same Id.");
+				sl_req_finish(w, req);
+				return;
+			}
+		}
+		/* An entry's own errors make it fail alone. */
+		struct sl_sns_errcap cap;
+		sl_sns_capture(&cap);
+		int rc = read_entry(w, &f, (int)ci, t, e, &arena, end);
+		sl_sns_capture(NULL);
+		if (rc < 0) {
+			e->failed = true;
+			e->err = cap.set ? cap.err : SL_SNS_E_INTERNAL;
+			snprintf(e->msg, sizeof(e->msg), "%.255s", cap.set ? cap.msg : "invalid entry");
+			continue;
+		}
+		total += e->message_len + sl_sqs_attrs_size(e->attrs, e->nattrs);
+	}
+	if (total > SL_SNS_MSG_MAX) {
+		sl_sns_error(req, SL_SNS_E_BATCH_TOO_LONG, "The length of all the messages put "
+			     "together is more than the limit.");
+		sl_req_finish(w, req);
+		return;
+	}
+	fan_out(w, p, c);
+}
+
+long sl_sns_metrics(char *buf, size_t cap)
+{
+	int r = snprintf(buf, cap,
+			 "# HELP sluice_sns_publishes_total Messages accepted by Publish(Batch).\n"
+			 "# TYPE sluice_sns_publishes_total counter\n"
+			 "sluice_sns_publishes_total %llu\n"
+			 "# HELP sluice_sns_deliveries_total Deliveries stored in subscribed queues.\n"
+			 "# TYPE sluice_sns_deliveries_total counter\n"
+			 "sluice_sns_deliveries_total{protocol=\"sqs\"} %llu\n"
+			 "# HELP sluice_sns_delivery_failures_total Deliveries that could not be "
+			 "made (queue gone, message too large for it, storage).\n"
+			 "# TYPE sluice_sns_delivery_failures_total counter\n"
+			 "sluice_sns_delivery_failures_total{protocol=\"sqs\"} %llu\n",
+			 (unsigned long long)atomic_load(&n_publishes),
+			 (unsigned long long)atomic_load(&n_deliveries),
+			 (unsigned long long)atomic_load(&n_failures));
+
+	return r < 0 || (size_t)r >= cap ? -ENOSPC : r;
+}

@@ -1,0 +1,40 @@
+/* service.c - Amazon SNS's row in the service table: query protocol
+ * (Version=2010-03-31). Topic and subscription operations run on the
+ * control thread (control/sns/meta.c), Publish and PublishBatch on the
+ * workers (data.c). */
+#include "control/sns/meta.h"
+#include "dataplane/net/service.h"
+#include "dataplane/services/sns/data.h"
+#include "dataplane/services/sns/sns.h"
+
+/* Sorted by name (checked at start-up). */
+static const struct sl_op sns_ops[] = {
+	{ .name = "ConfirmSubscription", .control = sl_sns_confirm_subscription },
+	{ .name = "CreateTopic", .control = sl_sns_create_topic },
+	{ .name = "DeleteTopic", .control = sl_sns_delete_topic },
+	{ .name = "GetSubscriptionAttributes", .control = sl_sns_get_subscription_attributes },
+	{ .name = "GetTopicAttributes", .control = sl_sns_get_topic_attributes },
+	{ .name = "ListSubscriptions", .control = sl_sns_list_subscriptions },
+	{ .name = "ListSubscriptionsByTopic", .control = sl_sns_list_subscriptions_by_topic },
+	{ .name = "ListTagsForResource", .control = sl_sns_list_tags_for_resource },
+	{ .name = "ListTopics", .control = sl_sns_list_topics },
+	{ .name = "Publish", .handle = sl_sns_publish },
+	{ .name = "PublishBatch", .handle = sl_sns_publish_batch },
+	{ .name = "SetSubscriptionAttributes", .control = sl_sns_set_subscription_attributes },
+	{ .name = "SetTopicAttributes", .control = sl_sns_set_topic_attributes },
+	{ .name = "Subscribe", .control = sl_sns_subscribe },
+	{ .name = "TagResource", .control = sl_sns_tag_resource },
+	{ .name = "Unsubscribe", .control = sl_sns_unsubscribe },
+	{ .name = "UntagResource", .control = sl_sns_untag_resource },
+};
+
+struct sl_service sl_sns_service = {
+	.name = "sns",
+	.signing_name = "sns",
+	.query_version = SL_SNS_VERSION,
+	.xmlns = SL_SNS_XMLNS,
+	.ops = sns_ops,
+	.nops = sizeof(sns_ops) / sizeof(sns_ops[0]),
+	.install = sl_sns_ctl_install,
+	.metrics = sl_sns_metrics,
+};
