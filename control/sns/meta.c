@@ -888,6 +888,14 @@ void sl_sns_subscribe(struct sl_req *req)
 		bad_param(req, "Endpoint");
 		goto out;
 	}
+	if (proto == SL_SNS_LAMBDA || proto == SL_SNS_SMS || proto == SL_SNS_APPLICATION ||
+	    proto == SL_SNS_FIREHOSE) {
+		/* These would be confirmed at once and then receive nothing:
+		 * refused until their deliveries exist. */
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Protocol Reason: "
+			     "%s delivery is not supported by this server yet", proto_s);
+		goto out;
+	}
 	if (endpoint_ok(req, t, proto, ep) < 0 ||
 	    sl_sns_map(&f, (int)f.obj, "Attributes", SL_SNS_ATTR_VALUE_MAX, attr_in, &a) < 0 ||
 	    sub_attrs_ok(req, proto, &a.kv) < 0)

@@ -1,6 +1,7 @@
 /* fuzz_catalog.c - the catalog's record frames (catrec.c) and the object
  * decoders (Kinesis streams, control/kinesis/stream_codec.c; SQS queues,
- * control/sqs/queue_codec.c), as recovery reads them from a log or
+ * control/sqs/queue_codec.c; SNS topics and subscriptions,
+ * control/sns/topic_codec.c), as recovery reads them from a log or
  * snapshot it did not write.
  * Invariants: the scan never reads past the input and reports a prefix of
  * it; a frame it passes re-frames to the same bytes; a stream that decodes
@@ -12,6 +13,7 @@
 
 #include "control/catrec.h"
 #include "control/kinesis/streams.h"
+#include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,6 +51,39 @@ static void check_queue(const struct sl_cobj *o)
 	}
 }
 
+/* Attribute and tag lists that decode are sorted, within their caps. */
+static void check_kvs(const struct sl_sns_kvs *kv, uint32_t max)
+{
+	if (kv->n > max)
+		abort();
+	for (uint32_t i = 1; i < kv->n; i++) {
+		if (strcmp(kv->v[i - 1].key, kv->v[i].key) >= 0)
+			abort();
+	}
+}
+
+static void check_topic(const struct sl_cobj *o)
+{
+	const struct sl_topic *t = (const void *)o;
+	bool fifo;
+
+	if (!t->region[0] || !sl_topic_name_ok(t->name, strlen(t->name), &fifo) || fifo != t->fifo ||
+	    (t->content_dedup && !t->fifo))
+		abort();
+	check_kvs(&t->attrs, 64);
+	check_kvs(&t->tags, SL_SNS_TAGS_MAX);
+}
+
+static void check_sub(const struct sl_cobj *o)
+{
+	const struct sl_sub *s = (const void *)o;
+
+	if (!s->topic_uid || strlen(s->id) != SL_SNS_SUB_ID_LEN || s->protocol >= SL_SNS_PROTOS ||
+	    !s->endpoint || !s->endpoint[0])
+		abort();
+	check_kvs(&s->attrs, 64);
+}
+
 static void check_stream_obj(const struct sl_cobj *o)
 {
 	check_stream((const struct sl_stream_meta *)o);
@@ -65,6 +100,8 @@ struct codec {
 static const struct codec codecs[] = {
 	{ sl_stream_decode, sl_stream_encode, sl_stream_clone, sl_stream_free, check_stream_obj },
 	{ sl_queue_decode, sl_queue_encode, sl_queue_clone, sl_queue_free, check_queue },
+	{ sl_topic_decode, sl_topic_encode, sl_topic_clone, sl_topic_free, check_topic },
+	{ sl_sub_decode, sl_sub_encode, sl_sub_clone, sl_sub_free, check_sub },
 };
 
 static void round_trip_with(const struct codec *k, const uint8_t *p, size_t n)

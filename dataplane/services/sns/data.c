@@ -30,6 +30,7 @@
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/worker.h"
 #include "dataplane/services/sns/data.h"
+#include "dataplane/services/sns/envelope.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/data.h"
 #include "dataplane/services/sqs/msg.h"
@@ -406,66 +407,16 @@ static int envelope(struct sl_enc *out, const struct sns_pub *p, const struct sn
 
 	uuid_fmt(e->msg_id, id);
 	sl_sub_arn(s, arn);
-	sl_enc_reset(out);
-	sl_enc_obj_begin(out);
-	sl_enc_key(out, "Type");
-	sl_enc_cstr(out, "Notification");
-	sl_enc_key(out, "MessageId");
-	sl_enc_cstr(out, id);
-	if (p->fifo) {
-		char seq[24];
-		snprintf(seq, sizeof(seq), "%020llu", (unsigned long long)e->seq);
-		sl_enc_key(out, "SequenceNumber");
-		sl_enc_cstr(out, seq);
-	}
-	sl_enc_key(out, "TopicArn");
-	sl_enc_cstr(out, p->topic_arn);
-	if (e->subject) {
-		sl_enc_key(out, "Subject");
-		sl_enc_cstr(out, e->subject);
-	}
-	sl_enc_key(out, "Message");
-	sl_enc_str(out, e->sqs_message, e->sqs_message_len);
-	sl_enc_key(out, "Timestamp");
-	/* JSON writes times as epoch seconds: the envelope has ISO 8601. */
-	char ts[64];
-	int64_t ms = p->now_ms;
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-	sl_enc_cstr(out, ts);
 	snprintf(url, sizeof(url),
 		 "http://%.*s/?Action=Unsubscribe&Version=" SL_SNS_VERSION "&SubscriptionArn=%s",
 		 (int)host_len, host, arn);
-	sl_enc_key(out, "UnsubscribeURL");
-	sl_enc_cstr(out, url);
-	if (e->nattrs) {
-		sl_enc_key(out, "MessageAttributes");
-		sl_enc_obj_begin(out);
-		for (unsigned i = 0; i < e->nattrs; i++) {
-			const struct sl_sqs_attr *a = &e->attrs[i];
-			char name[SL_SQS_ATTR_NAME_MAX + 1], type[SL_SQS_ATTR_TYPE_MAX + 1];
-			memcpy(name, a->name, a->name_len);
-			name[a->name_len] = '\0';
-			memcpy(type, a->type, a->type_len);
-			type[a->type_len] = '\0';
-			sl_enc_key(out, name);
-			sl_enc_obj_begin(out);
-			sl_enc_key(out, "Type");
-			sl_enc_cstr(out, type);
-			sl_enc_key(out, "Value");
-			if (a->binary)
-				sl_enc_blob(out, a->value, a->value_len);
-			else
-				sl_enc_str(out, (const char *)a->value, a->value_len);
-			sl_enc_obj_end(out);
-		}
-		sl_enc_obj_end(out);
-	}
-	sl_enc_obj_end(out);
-	return out->err;
+	struct sl_sns_note n = {
+		.type = "Notification", .message_id = id, .topic_arn = p->topic_arn,
+		.subject = e->subject, .message = e->sqs_message, .message_len = e->sqs_message_len,
+		.timestamp_ms = p->now_ms, .has_seq = p->fifo, .seq = e->seq,
+		.unsubscribe_url = url, .attrs = e->attrs, .nattrs = e->nattrs,
+	};
+	return sl_sns_envelope(out, &n);
 }
 
 static void pub_reply(struct sl_worker *w, struct sns_pub *p);
@@ -585,7 +536,7 @@ static void pub_reply(struct sl_worker *w, struct sns_pub *p)
 			sl_enc_key(e, "MessageId");
 			sl_enc_cstr(e, id);
 			if (p->fifo) {
-				snprintf(seq, sizeof(seq), "%020llu", (unsigned long long)en->seq);
+				sl_sns_seq_fmt(en->seq, seq);
 				sl_enc_key(e, "SequenceNumber");
 				sl_enc_cstr(e, seq);
 			}
@@ -609,7 +560,7 @@ static void pub_reply(struct sl_worker *w, struct sns_pub *p)
 		sl_enc_key(e, "MessageId");
 		sl_enc_cstr(e, id);
 		if (p->fifo) {
-			snprintf(seq, sizeof(seq), "%020llu", (unsigned long long)en->seq);
+			sl_sns_seq_fmt(en->seq, seq);
 			sl_enc_key(e, "SequenceNumber");
 			sl_enc_cstr(e, seq);
 		}

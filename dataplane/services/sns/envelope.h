@@ -1,0 +1,44 @@
+/* envelope.h - the JSON document SNS wraps a message in for its
+ * subscribers (an SQS queue's body, an HTTP POST's body): Type, MessageId,
+ * TopicArn, Subject, Message, Timestamp, UnsubscribeURL and the message
+ * attributes as {"Type", "Value"} (Binary values in base64), as AWS writes
+ * them.
+ *
+ * Standalone (no server state), for unit tests.
+ */
+#ifndef SL_SNS_ENVELOPE_H
+#define SL_SNS_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataplane/services/sqs/msg.h"
+
+struct sl_enc;
+
+struct sl_sns_note {
+	const char *type;            /* "Notification", "SubscriptionConfirmation"... */
+	const char *message_id;      /* a UUID in text */
+	const char *topic_arn;
+	const char *subject;         /* NULL: none */
+	const char *message;
+	size_t message_len;
+	int64_t timestamp_ms;
+	bool has_seq;                /* FIFO topics */
+	uint64_t seq;
+	const char *unsubscribe_url; /* NULL: none */
+	const struct sl_sqs_attr *attrs;
+	unsigned nattrs;
+};
+
+/* Write n as JSON into out (reset first). 0, or out's error (-ENOMEM,
+ * -EILSEQ). */
+int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n);
+/* A time as SNS writes it: 2026-12-03T12:56:56.651Z. */
+#define SL_SNS_TIME_BUF 64 /* room for any year */
+void sl_sns_timestamp(int64_t ms, char out[SL_SNS_TIME_BUF]);
+/* A FIFO sequence number as SNS writes it: 20 digits. */
+void sl_sns_seq_fmt(uint64_t seq, char out[24]);
+
+#endif
