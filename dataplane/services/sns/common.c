@@ -163,6 +163,9 @@ int sl_sns_list(struct sl_fields *f, int obj, const char *name)
 
 	if (l < 0)
 		return 0;
+	/* The query protocol writes an empty list as `<name>=`. */
+	if (t[l].type == SL_DOC_STR && t[l].len == 0)
+		return 0;
 	int m = t[l].type == SL_DOC_OBJ ? sl_doc_get(t, (uint32_t)l, "member") : -1;
 	if (m < 0 || t[m].type != SL_DOC_ARR) {
 		sl_sns_error(f->req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: %s", name);

@@ -76,7 +76,7 @@ typedef int (*sl_sns_kv_fn)(void *arg, const char *key, const char *val, size_t 
 int sl_sns_map(struct sl_fields *f, int obj, const char *name, size_t val_max, sl_sns_kv_fn fn,
 	       void *arg);
 /* The array of a list `<name>.member.N` under obj: its token index, 0 when
- * absent (count 0), or SL_FIELD_ERR (not a list). */
+ * absent or empty (`<name>=`), or SL_FIELD_ERR (not a list). */
 int sl_sns_list(struct sl_fields *f, int obj, const char *name);
 
 /* A topic ARN `arn:aws:sns:<region>:<account>:<name>`: its region and

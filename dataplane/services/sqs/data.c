@@ -949,8 +949,11 @@ static void send_durable(struct sl_worker *w, struct sl_waiter *wt)
 	if (rc < 0)
 		sl_warn("sqs: message %llu of queue %016llx is stored but not receivable until restart",
 			(unsigned long long)(op->wt.target_n - 1), (unsigned long long)wp->uid);
+	/* The reply hands op back to its sender (maybe another worker, which
+	 * may free it at once): nothing of op is read after it. */
+	bool delayed = op->delay_s != 0;
 	sl_msg_reply(w, &op->msg);
-	if (op->delay_s)
+	if (delayed)
 		arm_due(w, wp);
 	else
 		serve_polls(w, wp);
