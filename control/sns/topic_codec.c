@@ -192,30 +192,6 @@ void sl_sub_encode(const struct sl_cobj *o, struct sl_bw *w)
 	kvs_encode(w, &s->attrs);
 }
 
-/* A string of min..max bytes without NUL, as a new allocation; an empty one
- * is NULL when empty_null. false: malformed (r->bad set). */
-static bool take_str(struct sl_br *r, size_t min, size_t max, bool empty_null, char **out)
-{
-	uint32_t n = sl_br_u32(r);
-	const uint8_t *b = r->bad || n > max || n < min ? NULL : sl_br_take(r, n);
-
-	*out = NULL;
-	if (!b || memchr(b, 0, n)) {
-		r->bad = true;
-		return false;
-	}
-	if (n == 0 && empty_null)
-		return true;
-	*out = malloc(n + 1);
-	if (!*out) {
-		r->bad = true;
-		return false;
-	}
-	memcpy(*out, b, n);
-	(*out)[n] = '\0';
-	return true;
-}
-
 static bool kvs_decode(struct sl_br *r, struct sl_sns_kvs *kv, uint32_t max, size_t key_max,
 		       size_t value_max)
 {
@@ -230,8 +206,8 @@ static bool kvs_decode(struct sl_br *r, struct sl_sns_kvs *kv, uint32_t max, siz
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		kv->n = i + 1;
-		if (!take_str(r, 1, key_max, false, &kv->v[i].key) ||
-		    !take_str(r, 0, value_max, false, &kv->v[i].value) ||
+		if (!sl_br_dup_str(r, 1, key_max, false, &kv->v[i].key) ||
+		    !sl_br_dup_str(r, 0, value_max, false, &kv->v[i].value) ||
 		    (i && strcmp(kv->v[i - 1].key, kv->v[i].key) >= 0))
 			return false;
 	}
@@ -299,8 +275,8 @@ struct sl_cobj *sl_sub_decode(const uint8_t *p, size_t n)
 	bool ok = !r.bad && (flags & ~3u) == 0 && s->topic_uid && id_ok(s->id) && s->region[0] &&
 		  sl_topic_name_ok(s->topic, strlen(s->topic), &fifo) &&
 		  s->protocol < SL_SNS_PROTOS &&
-		  take_str(&r, 1, SL_SNS_ENDPOINT_MAX, false, &s->endpoint) &&
-		  take_str(&r, 0, SL_SNS_TOKEN_LEN, true, &s->token) &&
+		  sl_br_dup_str(&r, 1, SL_SNS_ENDPOINT_MAX, false, &s->endpoint) &&
+		  sl_br_dup_str(&r, 0, SL_SNS_TOKEN_LEN, true, &s->token) &&
 		  kvs_decode(&r, &s->attrs, KV_MAX, 64, SL_SNS_ATTR_VALUE_MAX);
 	if (!ok || r.bad || sl_br_left(&r) != 0) {
 		sl_sub_free(&s->hdr);

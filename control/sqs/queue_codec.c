@@ -105,30 +105,6 @@ void sl_queue_encode(const struct sl_cobj *o, struct sl_bw *w)
 	sl_bw_u8(w, q->nparts ? q->nparts : 1); /* absent in records from before partitions: 1 */
 }
 
-/* A string of at most max bytes, without NUL, as a new allocation; an empty
- * one is NULL when `empty_null` (an unset attribute). false: malformed. */
-static bool take_str(struct sl_br *r, size_t min, size_t max, bool empty_null, char **out)
-{
-	uint32_t n = sl_br_u32(r);
-	const uint8_t *b = r->bad || n > max || n < min ? NULL : sl_br_take(r, n);
-
-	*out = NULL;
-	if (!b || memchr(b, 0, n)) {
-		r->bad = true;
-		return false;
-	}
-	if (n == 0 && empty_null)
-		return true;
-	*out = malloc(n + 1);
-	if (!*out) {
-		r->bad = true;
-		return false;
-	}
-	memcpy(*out, b, n);
-	(*out)[n] = '\0';
-	return true;
-}
-
 bool sl_queue_name_ok(const char *name, size_t n, bool *fifo)
 {
 	*fifo = n > 5 && memcmp(name + n - 5, ".fifo", 5) == 0;
@@ -189,10 +165,10 @@ struct sl_cobj *sl_queue_decode(const uint8_t *p, size_t n)
 	q->created_ms = (int64_t)sl_br_u64(&r);
 	q->modified_ms = (int64_t)sl_br_u64(&r);
 	bool ok = !r.bad && (flags & ~7u) == 0 && q->region[0] && name_ok(q->name, q->fifo) &&
-		  ranges_ok(q) && take_str(&r, 0, SL_SQS_POLICY_MAX, true, &q->policy) &&
-		  take_str(&r, 0, SL_SQS_REDRIVE_MAX, true, &q->redrive) &&
-		  take_str(&r, 0, SL_SQS_REDRIVE_MAX, true, &q->redrive_allow) &&
-		  take_str(&r, 0, SL_SQS_KMS_KEY_MAX, true, &q->kms_key);
+		  ranges_ok(q) && sl_br_dup_str(&r, 0, SL_SQS_POLICY_MAX, true, &q->policy) &&
+		  sl_br_dup_str(&r, 0, SL_SQS_REDRIVE_MAX, true, &q->redrive) &&
+		  sl_br_dup_str(&r, 0, SL_SQS_REDRIVE_MAX, true, &q->redrive_allow) &&
+		  sl_br_dup_str(&r, 0, SL_SQS_KMS_KEY_MAX, true, &q->kms_key);
 	uint32_t nt = ok ? sl_br_u32(&r) : 0;
 	ok = ok && !r.bad && nt <= SL_SQS_TAGS_MAX;
 	if (ok && nt) {
@@ -201,8 +177,8 @@ struct sl_cobj *sl_queue_decode(const uint8_t *p, size_t n)
 	}
 	for (uint32_t i = 0; ok && i < nt; i++) {
 		q->ntags = i + 1;
-		ok = take_str(&r, 1, SL_SQS_TAG_KEY_MAX, false, &q->tags[i].key) &&
-		     take_str(&r, 0, SL_SQS_TAG_VALUE_MAX, false, &q->tags[i].value) &&
+		ok = sl_br_dup_str(&r, 1, SL_SQS_TAG_KEY_MAX, false, &q->tags[i].key) &&
+		     sl_br_dup_str(&r, 0, SL_SQS_TAG_VALUE_MAX, false, &q->tags[i].value) &&
 		     (i == 0 || strcmp(q->tags[i - 1].key, q->tags[i].key) < 0);
 	}
 	q->nparts = 1;

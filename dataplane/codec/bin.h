@@ -165,4 +165,30 @@ static inline void sl_br_str(struct sl_br *r, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* A string of min..max bytes without NUL, as a new allocation (*out);
+ * an empty one is NULL when empty_null (an unset attribute). false:
+ * malformed or out of memory, with r->bad set. */
+static inline bool sl_br_dup_str(struct sl_br *r, size_t min, size_t max, bool empty_null,
+				 char **out)
+{
+	uint32_t n = sl_br_u32(r);
+	const uint8_t *b = r->bad || n > max || n < min ? NULL : sl_br_take(r, n);
+
+	*out = NULL;
+	if (!b || memchr(b, 0, n)) {
+		r->bad = true;
+		return false;
+	}
+	if (n == 0 && empty_null)
+		return true;
+	*out = (char *)malloc(n + 1);
+	if (!*out) {
+		r->bad = true;
+		return false;
+	}
+	memcpy(*out, b, n);
+	(*out)[n] = '\0';
+	return true;
+}
+
 #endif
