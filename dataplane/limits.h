@@ -324,8 +324,17 @@
 #define SL_SNS_TAG_VALUE_MAX 256
 #define SL_SNS_BATCH_MAX 10               /* PublishBatch entries */
 #define SL_SNS_BATCH_ID_MAX 80
+_Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check serves both");
 #define SL_SNS_LIST_PAGE 100              /* ListTopics, ListSubscriptions(ByTopic) pages */
 #define SL_SNS_ATTR_VALUE_MAX (30 * 1024) /* a topic or subscription attribute (Policy: 30 KiB) */
+/* Ours: attributes one topic or subscription record may hold (the
+ * handlers know about 25 names; a decoded record holding more is refused). */
+#define SL_SNS_OBJ_ATTRS_MAX 64
+/* Ours: JSON tokens of a MessageStructure=json message (an object of one
+ * string per protocol: 10 protocols are 21 tokens) and of a String.Array
+ * attribute value (a flat array); past them the value is refused. */
+#define SL_SNS_STRUCTURE_TOKS 64
+#define SL_SNS_ARRAY_TOKS 256
 #define SL_SNS_ENDPOINT_MAX 2048          /* a subscription's endpoint */
 #define SL_SNS_ARN_MAX 1024               /* a topic or subscription ARN in a request */
 #define SL_SNS_DEDUP_WINDOW_MS 300000     /* FIFO topics: 5 minutes */

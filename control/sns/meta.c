@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
@@ -182,7 +183,7 @@ static int attr_in(void *arg, const char *key, const char *val, size_t len)
 			     "filter policies are not supported by this server yet");
 		return SL_FIELD_ERR;
 	}
-	if (sl_sns_kv_set(&a->kv, key, val, 64) < 0) {
+	if (sl_sns_kv_set(&a->kv, key, val, SL_SNS_OBJ_ATTRS_MAX) < 0) {
 		sl_sns_error(a->req, SL_SNS_E_INTERNAL, "out of memory");
 		return SL_FIELD_ERR;
 	}
@@ -369,7 +370,7 @@ static int topic_attrs_apply(struct sl_req *req, struct sl_topic *t, const struc
 			t->content_dedup = strcasecmp(v, "true") == 0;
 			continue;
 		}
-		if (sl_sns_kv_set(&t->attrs, k, v[0] ? v : NULL, 64) < 0) {
+		if (sl_sns_kv_set(&t->attrs, k, v[0] ? v : NULL, SL_SNS_OBJ_ATTRS_MAX) < 0) {
 			sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
 			return -1;
 		}
@@ -456,10 +457,20 @@ void sl_sns_create_topic(struct sl_req *req)
 	reply_topic_arn(req, t);
 }
 
-static bool remove_sub(const struct sl_sub *s, void *arg)
+/* A topic's subscriptions, collected before they are removed: removing
+ * while walking would change the tree under the walk. */
+struct sub_list {
+	uint32_t n;
+	const struct sl_sub *s[SL_SNS_SUBS_PER_TOPIC_MAX];
+};
+
+static bool collect_sub(const struct sl_sub *s, void *arg)
 {
-	(void)arg;
-	sl_catalog_remove(&s->hdr);
+	struct sub_list *l = arg;
+
+	if (l->n == SL_SNS_SUBS_PER_TOPIC_MAX)
+		return false; /* Subscribe keeps a topic within it */
+	l->s[l->n++] = s;
 	return true;
 }
 
@@ -479,7 +490,16 @@ void sl_sns_delete_topic(struct sl_req *req)
 	 * subscriptions go with it. */
 	const struct sl_topic *t = sl_topic_find(sl_catalog_master(), region, name);
 	if (t) {
-		sl_sub_walk(sl_catalog_master(), t->hdr.uid, NULL, remove_sub, NULL);
+		struct sub_list *l = malloc(sizeof(*l));
+		if (!l) {
+			sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+			return;
+		}
+		l->n = 0;
+		sl_sub_walk(sl_catalog_master(), t->hdr.uid, NULL, collect_sub, l);
+		for (uint32_t i = 0; i < l->n; i++)
+			sl_catalog_remove(&l->s[i]->hdr);
+		free(l);
 		sl_catalog_remove(&t->hdr);
 		sl_catalog_commit();
 	}
@@ -671,27 +691,6 @@ static int proto_of(const char *s)
 	return -1;
 }
 
-/* An SQS queue ARN's region and name, when it is one. */
-static bool sqs_arn(const char *arn, char region[SL_REGION_MAX + 1],
-		    char name[SL_SQS_NAME_MAX + 1], bool *fifo)
-{
-	static const char pre[] = "arn:aws:sqs:";
-
-	if (strncmp(arn, pre, sizeof(pre) - 1) != 0)
-		return false;
-	const char *r = arn + sizeof(pre) - 1, *c1 = strchr(r, ':');
-	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-	if (!c2 || c1 == r || (size_t)(c1 - r) > SL_REGION_MAX || c2 == c1 + 1)
-		return false;
-	const char *n = c2 + 1;
-	if (!sl_queue_name_ok(n, strlen(n), fifo))
-		return false;
-	memcpy(region, r, (size_t)(c1 - r));
-	region[c1 - r] = '\0';
-	memcpy(name, n, strlen(n) + 1);
-	return true;
-}
-
 static bool e164(const char *s)
 {
 	size_t n = strlen(s), i = s[0] == '+';
@@ -728,7 +727,7 @@ static int endpoint_ok(struct sl_req *req, const struct sl_topic *t, int proto, 
 		ok = e164(ep);
 		break;
 	case SL_SNS_SQS:
-		ok = sqs_arn(ep, region, qname, &fifo);
+		ok = sl_queue_arn_parse(ep, region, qname, &fifo);
 		if (ok && fifo && !t->fifo) {
 			bad_param(req, "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not "
 				       "be subscribed to standard SNS topics");
@@ -785,7 +784,7 @@ static int sub_attrs_apply(struct sl_req *req, struct sl_sub *s, const struct sl
 			s->raw = strcasecmp(v, "true") == 0;
 			continue;
 		}
-		if (sl_sns_kv_set(&s->attrs, k, v[0] ? v : NULL, 64) < 0) {
+		if (sl_sns_kv_set(&s->attrs, k, v[0] ? v : NULL, SL_SNS_OBJ_ATTRS_MAX) < 0) {
 			sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
 			return -1;
 		}
@@ -831,13 +830,8 @@ static bool sub_same(const struct sl_sub *s, const struct sl_sns_kvs *kv)
 static int token_make(char out[SL_SNS_TOKEN_LEN + 1])
 {
 	uint8_t b[SL_SNS_TOKEN_LEN / 2];
-	FILE *fp = fopen("/dev/urandom", "rb");
 
-	if (!fp)
-		return -errno;
-	size_t got = fread(b, 1, sizeof(b), fp);
-	fclose(fp);
-	if (got != sizeof(b))
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		return -EIO;
 	for (size_t i = 0; i < sizeof(b); i++)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);

@@ -26,10 +26,6 @@ const char *const sl_sns_proto_names[SL_SNS_PROTOS] = {
 	[SL_SNS_FIREHOSE] = "firehose",
 };
 
-/* Attributes a topic or subscription may carry: a bound on the list a
- * record may hold (the handlers accept fewer names than this). */
-#define KV_MAX 64
-
 bool sl_topic_name_ok(const char *name, size_t n, bool *fifo)
 {
 	*fifo = n > 5 && memcmp(name + n - 5, ".fifo", 5) == 0;
@@ -232,7 +228,7 @@ struct sl_cobj *sl_topic_decode(const uint8_t *p, size_t n)
 	bool ok = !r.bad && (flags & ~3u) == 0 && t->region[0] &&
 		  sl_topic_name_ok(t->name, strlen(t->name), &fifo) && fifo == t->fifo &&
 		  (t->fifo || !t->content_dedup) &&
-		  kvs_decode(&r, &t->attrs, KV_MAX, 64, SL_SNS_ATTR_VALUE_MAX) &&
+		  kvs_decode(&r, &t->attrs, SL_SNS_OBJ_ATTRS_MAX, 64, SL_SNS_ATTR_VALUE_MAX) &&
 		  kvs_decode(&r, &t->tags, SL_SNS_TAGS_MAX, SL_SNS_TAG_KEY_MAX, SL_SNS_TAG_VALUE_MAX);
 	if (!ok || r.bad || sl_br_left(&r) != 0) {
 		sl_topic_free(&t->hdr);
@@ -277,7 +273,7 @@ struct sl_cobj *sl_sub_decode(const uint8_t *p, size_t n)
 		  s->protocol < SL_SNS_PROTOS &&
 		  sl_br_dup_str(&r, 1, SL_SNS_ENDPOINT_MAX, false, &s->endpoint) &&
 		  sl_br_dup_str(&r, 0, SL_SNS_TOKEN_LEN, true, &s->token) &&
-		  kvs_decode(&r, &s->attrs, KV_MAX, 64, SL_SNS_ATTR_VALUE_MAX);
+		  kvs_decode(&r, &s->attrs, SL_SNS_OBJ_ATTRS_MAX, 64, SL_SNS_ATTR_VALUE_MAX);
 	if (!ok || r.bad || sl_br_left(&r) != 0) {
 		sl_sub_free(&s->hdr);
 		return NULL;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "control/sns/topics.h"
 #include "dataplane/runtime/config.h"
@@ -244,13 +245,8 @@ struct sl_topic *sl_topic_edit(const struct sl_topic *t)
 static int uuid_make(char out[SL_SNS_SUB_ID_LEN + 1])
 {
 	uint8_t b[16];
-	FILE *f = fopen("/dev/urandom", "rb");
 
-	if (!f)
-		return -errno;
-	size_t got = fread(b, 1, sizeof(b), f);
-	fclose(f);
-	if (got != sizeof(b))
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		return -EIO;
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);

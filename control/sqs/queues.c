@@ -80,6 +80,27 @@ void sl_queue_arn(const struct sl_queue *q, char out[SL_QUEUE_ARN_MAX])
 		 q->name);
 }
 
+bool sl_queue_arn_parse(const char *arn, char region[SL_REGION_MAX + 1],
+			char name[SL_SQS_NAME_MAX + 1], bool *fifo)
+{
+	static const char pre[] = "arn:aws:sqs:";
+	size_t acct = strlen(sl_cfg->account_id);
+
+	if (strncmp(arn, pre, sizeof(pre) - 1) != 0)
+		return false;
+	const char *r = arn + sizeof(pre) - 1, *c1 = strchr(r, ':');
+	if (!c1 || c1 == r || (size_t)(c1 - r) > SL_REGION_MAX ||
+	    strncmp(c1 + 1, sl_cfg->account_id, acct) != 0 || c1[1 + acct] != ':')
+		return false;
+	const char *n = c1 + 2 + acct;
+	if (!sl_queue_name_ok(n, strlen(n), fifo))
+		return false;
+	memcpy(region, r, (size_t)(c1 - r));
+	region[c1 - r] = '\0';
+	memcpy(name, n, strlen(n) + 1);
+	return true;
+}
+
 uint64_t sl_queues_count(void)
 {
 	return sl_catalog_master()->count[SL_COBJ_QUEUE];

@@ -65,6 +65,11 @@ void sl_queue_walk(const struct sl_catalog *c, const char *region, const char *a
 		   bool (*visit)(const struct sl_queue *q, void *arg), void *arg);
 #define SL_QUEUE_ARN_MAX (SL_REGION_MAX + SL_SQS_NAME_MAX + 64)
 void sl_queue_arn(const struct sl_queue *q, char out[SL_QUEUE_ARN_MAX]);
+/* The region and name of an SQS queue ARN of this server's account
+ * (`arn:aws:sqs:<region>:<account>:<name>`, a valid name; *fifo tells a
+ * .fifo name). false when it is not one. */
+bool sl_queue_arn_parse(const char *arn, char region[SL_REGION_MAX + 1],
+			char name[SL_SQS_NAME_MAX + 1], bool *fifo);
 /* Queues in the catalog, every region. */
 uint64_t sl_queues_count(void);
 /* Whether dlq's RedriveAllowPolicy lets the queue of ARN src_arn use it as

@@ -91,13 +91,11 @@ static long arena_str(const struct sl_doc_tok *t, int i, uint8_t **arena, uint8_
 
 /* A String.Array value: a JSON array of strings, numbers, booleans and
  * nulls. */
-static bool string_array_ok(struct sl_worker *w, const uint8_t *v, size_t len)
+static bool string_array_ok(const uint8_t *v, size_t len)
 {
 	/* The request's tokens are in use: parse into a small local set. */
-	struct sl_doc_tok local[256];
-
-	(void)w;
-	int n = sl_json_parse(v, len, local, sizeof(local) / sizeof(local[0]));
+	struct sl_doc_tok local[SL_SNS_ARRAY_TOKS];
+	int n = sl_json_parse(v, len, local, SL_SNS_ARRAY_TOKS);
 
 	if (n <= 0 || local[0].type != SL_DOC_ARR)
 		return false;
@@ -110,7 +108,7 @@ static bool string_array_ok(struct sl_worker *w, const uint8_t *v, size_t len)
 
 /* MessageAttributes.entry.N.Name / .Value.DataType / .Value.StringValue |
  * .Value.BinaryValue under obj into e->attrs. 0, or -1 with the error set. */
-static int read_attrs(struct sl_worker *w, struct sl_fields *f, int obj, struct sns_entry *e,
+static int read_attrs(struct sl_fields *f, int obj, struct sns_entry *e,
 		      uint8_t **arena, uint8_t *end)
 {
 	const struct sl_doc_tok *t = f->t;
@@ -184,7 +182,7 @@ static int read_attrs(struct sl_worker *w, struct sl_fields *f, int obj, struct 
 		if (vl < 0 || (vl == 0 && !bin) ||
 		    (!bin && !sl_sqs_chars_ok(val, (size_t)vl, &bad)) ||
 		    (num && !sl_sqs_number_ok((const char *)val, (size_t)vl)) ||
-		    (arr && !string_array_ok(w, val, (size_t)vl))) {
+		    (arr && !string_array_ok(val, (size_t)vl))) {
 			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
 				     "The message attribute '%s' has an invalid value for message "
 				     "attribute type '%s'.", name, type);
@@ -214,8 +212,8 @@ static bool subject_ok(const char *s, size_t n)
  * "default"; each protocol may have its own. Sets the text SQS gets. */
 static int structure_json(struct sl_req *req, struct sns_entry *e, uint8_t **arena, uint8_t *end)
 {
-	struct sl_doc_tok t[64];
-	int n = sl_json_parse((const uint8_t *)e->message, e->message_len, t, 64);
+	struct sl_doc_tok t[SL_SNS_STRUCTURE_TOKS];
+	int n = sl_json_parse((const uint8_t *)e->message, e->message_len, t, SL_SNS_STRUCTURE_TOKS);
 
 	if (n <= 0 || t[0].type != SL_DOC_OBJ) {
 		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
@@ -241,30 +239,6 @@ static int structure_json(struct sl_req *req, struct sns_entry *e, uint8_t **are
 	return 0;
 }
 
-static void msg_id_new(uint8_t id[16])
-{
-	static __thread uint64_t s;
-
-	if (!s)
-		s = (uint64_t)sl_now_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&s;
-	for (int k = 0; k < 2; k++) {
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		memcpy(id + 8 * k, &s, 8);
-	}
-	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
-	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
-}
-
-static void uuid_fmt(const uint8_t id[16], char out[37])
-{
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0], id[1],
-		 id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12],
-		 id[13], id[14], id[15]);
-}
-
 /* FIFO topics' sequence numbers: increasing across the server, and across
  * restarts (they start from the clock). */
 static _Atomic uint64_t fifo_seq;
@@ -281,7 +255,7 @@ static uint64_t seq_next(void)
 }
 
 /* One message's members under obj into e. 0, or -1 with the error set. */
-static int read_entry(struct sl_worker *w, struct sl_fields *f, int obj, const struct sl_topic *t,
+static int read_entry(struct sl_fields *f, int obj, const struct sl_topic *t,
 		      struct sns_entry *e, uint8_t **arena, uint8_t *end)
 {
 	const struct sl_doc_tok *tk = f->t;
@@ -317,7 +291,7 @@ static int read_entry(struct sl_worker *w, struct sl_fields *f, int obj, const s
 		}
 		e->subject = s;
 	}
-	if (read_attrs(w, f, obj, e, arena, end) < 0)
+	if (read_attrs(f, obj, e, arena, end) < 0)
 		return -1;
 	size_t size = (size_t)ml + sl_sqs_attrs_size(e->attrs, e->nattrs);
 	if (size > SL_SNS_MSG_MAX) {
@@ -405,7 +379,7 @@ static int envelope(struct sl_enc *out, const struct sns_pub *p, const struct sn
 {
 	char id[37], arn[SL_SUB_ARN_MAX], url[SL_SUB_ARN_MAX + 320];
 
-	uuid_fmt(e->msg_id, id);
+	sl_sqs_uuid_fmt(e->msg_id, id);
 	sl_sub_arn(s, arn);
 	snprintf(url, sizeof(url),
 		 "http://%.*s/?Action=Unsubscribe&Version=" SL_SNS_VERSION "&SubscriptionArn=%s",
@@ -498,18 +472,14 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 
 	if (!s->confirmed || s->protocol != SL_SNS_SQS)
 		return true;
-	/* arn:aws:sqs:<region>:<account>:<name>, checked at Subscribe. */
-	const char *r = s->endpoint + 12, *c1 = strchr(r, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-	const struct sl_queue *q = NULL;
-	if (c2 && (size_t)(c1 - r) <= SL_REGION_MAX && strlen(c2 + 1) <= SL_SQS_NAME_MAX &&
-	    strncmp(c1 + 1, sl_cfg->account_id, (size_t)(c2 - c1 - 1)) == 0) {
-		memcpy(region, r, (size_t)(c1 - r));
-		region[c1 - r] = '\0';
-		memcpy(name, c2 + 1, strlen(c2 + 1) + 1);
-		q = sl_queue_find(fo->c, region, name);
-	}
-	if (!q || (q->fifo && !fo->p->fifo)) {
-		atomic_fetch_add_explicit(&n_failures, fo->p->n, memory_order_relaxed);
+	bool fifo;
+	const struct sl_queue *q = sl_queue_arn_parse(s->endpoint, region, name, &fifo) ?
+		sl_queue_find(fo->c, region, name) : NULL;
+	if (!q) {
+		/* The queue is gone: every message of this publish is lost for it. */
+		for (uint32_t i = 0; i < fo->p->n; i++)
+			if (!fo->p->e[i].failed)
+				atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
 		return true;
 	}
 	for (uint32_t i = 0; i < fo->p->n && !fo->err; i++) {
@@ -531,7 +501,7 @@ static void pub_reply(struct sl_worker *w, struct sns_pub *p)
 			sl_sns_error(req, en->err, "%s", en->msg);
 		} else {
 			atomic_fetch_add_explicit(&n_publishes, 1, memory_order_relaxed);
-			uuid_fmt(en->msg_id, id);
+			sl_sqs_uuid_fmt(en->msg_id, id);
 			sl_reply_begin(req);
 			sl_enc_key(e, "MessageId");
 			sl_enc_cstr(e, id);
@@ -553,7 +523,7 @@ static void pub_reply(struct sl_worker *w, struct sns_pub *p)
 		if (en->failed)
 			continue;
 		atomic_fetch_add_explicit(&n_publishes, 1, memory_order_relaxed);
-		uuid_fmt(en->msg_id, id);
+		sl_sqs_uuid_fmt(en->msg_id, id);
 		sl_enc_obj_begin(e);
 		sl_enc_key(e, "Id");
 		sl_enc_cstr(e, en->id);
@@ -628,7 +598,7 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 	}
 	for (uint32_t i = 0; i < p->n; i++) {
 		struct sns_entry *e = &p->e[i];
-		msg_id_new(e->msg_id);
+		sl_sqs_msg_id_new(e->msg_id);
 		if (p->fifo)
 			e->seq = seq_next();
 	}
@@ -732,26 +702,11 @@ void sl_sns_publish(struct sl_worker *w, struct sl_req *req)
 	}
 	p->n = 1;
 	p->e[0].pub = p;
-	if (read_entry(w, &f, (int)f.obj, t, &p->e[0], &arena, end) < 0) {
+	if (read_entry(&f, (int)f.obj, t, &p->e[0], &arena, end) < 0) {
 		sl_req_finish(w, req);
 		return;
 	}
 	fan_out(w, p, c);
-}
-
-static bool batch_id_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > SL_SNS_BATCH_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '-' || ch == '_'))
-			return false;
-	}
-	return true;
 }
 
 void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
@@ -790,7 +745,7 @@ void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
 		e->pub = p;
 		int ii = tk[ci].type == SL_DOC_OBJ ? sl_doc_get(tk, ci, "Id") : -1;
 		if (ii < 0 || tk[ii].type != SL_DOC_STR ||
-		    sl_doc_str(&tk[ii], e->id, sizeof(e->id)) < 0 || !batch_id_ok(e->id)) {
+		    sl_doc_str(&tk[ii], e->id, sizeof(e->id)) < 0 || !sl_sqs_batch_id_ok(e->id)) {
 			sl_sns_error(req, SL_SNS_E_INVALID_BATCH_ID, "The Id of a batch entry in a "
 				     "batch request doesn't abide by the specification.");
 			sl_req_finish(w, req);
@@ -807,7 +762,7 @@ void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
 		/* An entry's own errors make it fail alone. */
 		struct sl_sns_errcap cap;
 		sl_sns_capture(&cap);
-		int rc = read_entry(w, &f, (int)ci, t, e, &arena, end);
+		int rc = read_entry(&f, (int)ci, t, e, &arena, end);
 		sl_sns_capture(NULL);
 		if (rc < 0) {
 			e->failed = true;

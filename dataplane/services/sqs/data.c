@@ -1343,20 +1343,6 @@ static void put_seq(struct sl_enc *e, uint64_t n)
 	sl_enc_cstr(e, b);
 }
 
-static void uuid_fmt(const uint8_t id[16], char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	char *p = out;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*p++ = '-';
-		*p++ = hex[id[i] >> 4];
-		*p++ = hex[id[i] & 15];
-	}
-	*p = '\0';
-}
-
 static bool name_wanted(const struct sqs_op *op, const struct sl_sqs_attr *a)
 {
 	if (op->all_names)
@@ -1403,7 +1389,7 @@ static bool recv_one(void *arg, const struct sl_rec_view *r)
 		op->began = true;
 	}
 	sl_enc_obj_begin(e);
-	uuid_fmt(r->key, text);
+	sl_sqs_uuid_fmt(r->key, text);
 	sl_enc_key(e, "MessageId");
 	sl_enc_cstr(e, text);
 	struct sl_sqs_receipt rh = { op->uid, tk->n, op->part, tk->receives };
@@ -2364,7 +2350,7 @@ static void op_reply(struct sl_worker *w, struct sqs_op *op)
 	}
 	if (op->kind == OP_SEND) {
 		char id[37];
-		uuid_fmt(op->id, id);
+		sl_sqs_uuid_fmt(op->id, id);
 		sl_reply_begin(req);
 		sl_enc_key(&req->out, "MessageId");
 		sl_enc_cstr(&req->out, id);
@@ -2441,34 +2427,7 @@ static struct sqs_op *op_new(struct sl_req *req, const struct sl_queue *q, uint8
 	return op;
 }
 
-/* A fast, per-thread generator for message ids (not secrets). */
-static uint64_t rand64(void)
-{
-	static __thread uint64_t s;
-
-	if (!s) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		s = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)(uintptr_t)&s;
-	}
-	uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* A string member's token, or -1 (absent). */
-/* A new message id: a version 4 UUID. */
-static void msg_id_new(uint8_t id[16])
-{
-	uint64_t a = rand64(), b = rand64();
-
-	memcpy(id, &a, 8);
-	memcpy(id + 8, &b, 8);
-	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
-	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
-}
-
 static int member(struct sl_fields *f, int obj, const char *name)
 {
 	return sl_doc_get(f->t, (uint32_t)obj, name);
@@ -2761,7 +2720,7 @@ static int send_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_
 	op->rec = *arena;
 	*arena += op->rec_len;
 	sl_sqs_stored_encode(&m, op->rec);
-	msg_id_new(op->id);
+	sl_sqs_msg_id_new(op->id);
 	return 0;
 }
 
@@ -2821,7 +2780,7 @@ int sl_sqs_deliver(struct sl_worker *w, const struct sl_queue *q, const struct s
 	op->rec = d->rec;
 	op->rec_len = (uint32_t)len;
 	sl_sqs_stored_encode(&s, d->rec);
-	msg_id_new(op->id);
+	sl_sqs_msg_id_new(op->id);
 	d->done = done;
 	d->arg = arg;
 	op->part = part_local(w, q);
@@ -2909,7 +2868,7 @@ static void batch_reply(struct sl_worker *w, struct sqs_batch *b)
 		sl_enc_key(e, "Id");
 		sl_enc_cstr(e, b->e[i].id);
 		if (b->kind == OP_SEND) {
-			uuid_fmt(op->id, id);
+			sl_sqs_uuid_fmt(op->id, id);
 			sl_enc_key(e, "MessageId");
 			sl_enc_cstr(e, id);
 			sl_enc_key(e, "MD5OfMessageBody");
@@ -2962,21 +2921,6 @@ static void batch_op_done(struct sl_worker *w, struct sl_msg *msg)
 	}
 	if (--b->pending == 0)
 		batch_reply(w, b);
-}
-
-static bool batch_id_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > SL_SQS_BATCH_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
 }
 
 static int change_prepare(struct sl_req *req, const struct sl_queue *q, struct sl_fields *f,
@@ -3034,7 +2978,7 @@ static void batch(struct sl_worker *w, struct sl_req *req, uint8_t kind)
 		if (sl_sqs_str(&ef, "Id", b->e[i].id, sizeof(b->e[i].id), 0, SL_SQS_BATCH_ID_MAX * 4,
 			       true) < 0)
 			goto fail;
-		if (!batch_id_ok(b->e[i].id)) {
+		if (!sl_sqs_batch_id_ok(b->e[i].id)) {
 			sl_sqs_error(req, SL_SQS_E_INVALID_BATCH_ID,
 				     "A batch entry id can only contain alphanumeric characters, "
 				     "hyphens and underscores. It can be at most %d letters long.",

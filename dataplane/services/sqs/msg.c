@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* MD5() is deprecated in OpenSSL 3; the EVP interface allocates per call
  * (see kinesis/data.c), and these digests run once per message. */
@@ -468,4 +469,62 @@ int sl_sqs_receipt_parse(const char *s, size_t n, struct sl_sqs_receipt *r)
 	r->rseq = (uint32_t)get_le(&rd, 4);
 	uint32_t crc = (uint32_t)get_le(&rd, 4);
 	return crc == sl_crc32c(b, RECEIPT_BYTES - 4, 0) ? 0 : -EINVAL;
+}
+
+/* ---- Ids ---------------------------------------------------------------------- */
+
+/* A fast, per-thread generator for message ids (not secrets): splitmix64
+ * seeded from the clock and the thread's address. */
+static uint64_t rand64(void)
+{
+	static __thread uint64_t s;
+
+	if (!s) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)(uintptr_t)&s;
+	}
+	uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void sl_sqs_msg_id_new(uint8_t id[16])
+{
+	uint64_t a = rand64(), b = rand64();
+
+	memcpy(id, &a, 8);
+	memcpy(id + 8, &b, 8);
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* a version 4 UUID */
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+void sl_sqs_uuid_fmt(const uint8_t id[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = out;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[id[i] >> 4];
+		*p++ = hex[id[i] & 15];
+	}
+	*p = '\0';
+}
+
+bool sl_sqs_batch_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SL_SQS_BATCH_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
 }

@@ -119,4 +119,13 @@ void sl_sqs_receipt_fmt(const struct sl_sqs_receipt *r, char out[SL_SQS_RECEIPT_
 /* 0, or -EINVAL when s is not a handle this server made. */
 int sl_sqs_receipt_parse(const char *s, size_t n, struct sl_sqs_receipt *r);
 
+/* ---- Ids ---------------------------------------------------------------------- */
+
+/* A new message id (a version 4 UUID from a fast per-thread generator; not
+ * a secret), and a UUID in text: 36 characters and a NUL. */
+void sl_sqs_msg_id_new(uint8_t id[16]);
+void sl_sqs_uuid_fmt(const uint8_t id[16], char out[37]);
+/* A batch entry's Id (SQS and SNS alike): 1..80 of [A-Za-z0-9_-]. */
+bool sl_sqs_batch_id_ok(const char *s);
+
 #endif
