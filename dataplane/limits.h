@@ -338,6 +338,14 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_ENDPOINT_MAX 2048          /* a subscription's endpoint */
 #define SL_SNS_ARN_MAX 1024               /* a topic or subscription ARN in a request */
 #define SL_SNS_DEDUP_WINDOW_MS 300000     /* FIFO topics: 5 minutes */
+/* Filter policies (AWS's documented limits): the text, the distinct keys,
+ * the combinations of values (each key's conditions multiplied, "$or"
+ * branches added), and the subscriptions of one topic that have one
+ * (past it: FilterPolicyLimitExceeded). */
+#define SL_SNS_FILTER_POLICY_MAX (256 * 1024)
+#define SL_SNS_FILTER_KEYS_MAX 5
+#define SL_SNS_FILTER_COMBOS_MAX 150
+#define SL_SNS_FILTER_POLICIES_PER_TOPIC 200
 /* Ours: topics and subscriptions the server keeps (AWS: 100,000 topics
  * per account, 12.5 million subscriptions per topic). Publish walks a
  * topic's subscriptions on the publishing worker, so the per-topic cap

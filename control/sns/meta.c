@@ -24,6 +24,7 @@
 #include "dataplane/net/server.h"
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/worker.h"
+#include "dataplane/services/sns/filter.h"
 #include "dataplane/services/sns/sns.h"
 
 static struct sl_doc_tok *ctl_toks;
@@ -51,7 +52,7 @@ static int bad_param(struct sl_req *req, const char *what)
 /* ---- Attribute checks --------------------------------------------------------- */
 
 enum vkind { V_ANY, V_JSON, V_BOOL, V_SIGV, V_TRACING, V_SCOPE, V_RATE, V_POLICY_SCOPE,
-	     V_FIFO_SCOPE };
+	     V_FIFO_SCOPE, V_FILTER };
 
 struct attr_def {
 	const char *name;
@@ -92,7 +93,7 @@ static const struct attr_def topic_attrs[] = {
 /* Subscription attributes (Subscribe, SetSubscriptionAttributes). */
 static const struct attr_def sub_attrs[] = {
 	{ "DeliveryPolicy", V_JSON, false, false },
-	{ "FilterPolicy", V_JSON, false, false },
+	{ "FilterPolicy", V_FILTER, false, false }, /* compiled in sub_attrs_ok */
 	{ "FilterPolicyScope", V_POLICY_SCOPE, false, false },
 	{ "RawMessageDelivery", V_BOOL, false, false },
 	{ "RedrivePolicy", V_JSON, false, false },
@@ -121,6 +122,12 @@ static int value_ok(struct sl_req *req, const struct attr_def *def, const char *
 {
 	bool ok = true;
 
+	if (len > (def->kind == V_FILTER ? SL_SNS_FILTER_POLICY_MAX : SL_SNS_ATTR_VALUE_MAX)) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Attributes Reason: "
+			     "%s: the value is longer than %d bytes", def->name,
+			     def->kind == V_FILTER ? SL_SNS_FILTER_POLICY_MAX : SL_SNS_ATTR_VALUE_MAX);
+		return SL_FIELD_ERR;
+	}
 	switch (def->kind) {
 	case V_JSON:
 		ok = len == 0 || json_obj(v, len);
@@ -176,13 +183,6 @@ static int attr_in(void *arg, const char *key, const char *val, size_t len)
 		return bad_param(a->req, "AttributeName");
 	if (value_ok(a->req, def, val, len) < 0)
 		return SL_FIELD_ERR;
-	if (strcmp(key, "FilterPolicy") == 0 && len) {
-		/* Not matched yet: refused rather than stored and ignored, which
-		 * would deliver what the policy is there to hold back. */
-		sl_sns_error(a->req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: FilterPolicy: "
-			     "filter policies are not supported by this server yet");
-		return SL_FIELD_ERR;
-	}
 	if (sl_sns_kv_set(&a->kv, key, val, SL_SNS_OBJ_ATTRS_MAX) < 0) {
 		sl_sns_error(a->req, SL_SNS_E_INTERNAL, "out of memory");
 		return SL_FIELD_ERR;
@@ -638,7 +638,7 @@ void sl_sns_get_topic_attributes(struct sl_req *req)
 static int set_one(struct sl_req *req, struct sl_fields *f, struct attrs_in *a)
 {
 	char name[SL_SNS_KEY_MAX + 1];
-	char *val = malloc(SL_SNS_ATTR_VALUE_MAX + 1);
+	char *val = malloc(SL_SNS_FILTER_POLICY_MAX + 1); /* the longest attribute */
 	int rc = -1;
 
 	if (!val) {
@@ -647,8 +647,8 @@ static int set_one(struct sl_req *req, struct sl_fields *f, struct attrs_in *a)
 	}
 	if (sl_sns_str(f, (int)f->obj, "AttributeName", name, sizeof(name), SL_SNS_KEY_MAX,
 		       true) >= 0 &&
-	    sl_sns_str(f, (int)f->obj, "AttributeValue", val, SL_SNS_ATTR_VALUE_MAX + 1,
-		       SL_SNS_ATTR_VALUE_MAX, false) >= 0)
+	    sl_sns_str(f, (int)f->obj, "AttributeValue", val, SL_SNS_FILTER_POLICY_MAX + 1,
+		       SL_SNS_FILTER_POLICY_MAX, false) >= 0)
 		rc = attr_in(a, name, val, strlen(val));
 	free(val);
 	return rc < 0 ? -1 : 0;
@@ -758,7 +758,60 @@ static int endpoint_ok(struct sl_req *req, const struct sl_topic *t, int proto, 
 
 /* Checks that depend on the subscription: raw delivery only where AWS has
  * it. */
-static int sub_attrs_ok(struct sl_req *req, int proto, const struct sl_sns_kvs *kv)
+struct filter_count {
+	const struct sl_sub *except;
+	uint32_t n;
+};
+
+static bool count_filtered(const struct sl_sub *s, void *arg)
+{
+	struct filter_count *c = arg;
+
+	c->n += s->filter && s != c->except;
+	return true;
+}
+
+/* The filter policy a change leaves on a subscription (kv over what the
+ * subscription `was` has) compiles under the scope it leaves, and the
+ * topic keeps within its count of filtered subscriptions. */
+static int filter_ok(struct sl_req *req, uint64_t topic_uid, const struct sl_sns_kvs *kv,
+		     const struct sl_sub *was)
+{
+	const char *policy = sl_sns_kv_get(kv, "FilterPolicy");
+	const char *scope = sl_sns_kv_get(kv, "FilterPolicyScope");
+	char err[256];
+
+	if (!policy && was)
+		policy = sl_sns_kv_get(&was->attrs, "FilterPolicy");
+	if (!scope && was)
+		scope = sl_sns_kv_get(&was->attrs, "FilterPolicyScope");
+	if (!policy || !policy[0])
+		return 0;
+	struct sl_filter *fp = sl_filter_compile(policy, strlen(policy),
+						 scope && strcmp(scope, "MessageBody") == 0 ?
+						 SL_FILTER_BODY : SL_FILTER_ATTRIBUTES,
+						 err, sizeof(err));
+	if (!fp) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: FilterPolicy: %s",
+			     err);
+		return -1;
+	}
+	sl_filter_free(fp);
+	if (was && was->filter)
+		return 0;
+	struct filter_count c = { was, 0 };
+	sl_sub_walk(sl_catalog_master(), topic_uid, NULL, count_filtered, &c);
+	if (c.n >= SL_SNS_FILTER_POLICIES_PER_TOPIC) {
+		sl_sns_error(req, SL_SNS_E_FILTER_POLICY_LIMIT, "Filter policy limit exceeded: a "
+			     "topic can have %d subscriptions with a filter policy",
+			     SL_SNS_FILTER_POLICIES_PER_TOPIC);
+		return -1;
+	}
+	return 0;
+}
+
+static int sub_attrs_ok(struct sl_req *req, uint64_t topic_uid, int proto,
+			const struct sl_sns_kvs *kv, const struct sl_sub *was)
 {
 	const char *raw = sl_sns_kv_get(kv, "RawMessageDelivery");
 
@@ -769,11 +822,11 @@ static int sub_attrs_ok(struct sl_req *req, int proto, const struct sl_sns_kvs *
 		return -1;
 	}
 	if (proto == SL_SNS_FIREHOSE && !sl_sns_kv_get(kv, "SubscriptionRoleArn")) {
-		bad_param(req, "Invalid parameter: Attributes Reason: SubscriptionRoleArn is "
+		bad_param(req, "Attributes Reason: SubscriptionRoleArn is "
 			       "required for firehose subscriptions");
 		return -1;
 	}
-	return 0;
+	return filter_ok(req, topic_uid, kv, was);
 }
 
 static int sub_attrs_apply(struct sl_req *req, struct sl_sub *s, const struct sl_sns_kvs *kv)
@@ -788,6 +841,11 @@ static int sub_attrs_apply(struct sl_req *req, struct sl_sub *s, const struct sl
 			sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
 			return -1;
 		}
+	}
+	/* Checked by filter_ok: only memory can fail here. */
+	if (sl_sub_filter_load(s) < 0) {
+		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		return -1;
 	}
 	return 0;
 }
@@ -891,8 +949,8 @@ void sl_sns_subscribe(struct sl_req *req)
 		goto out;
 	}
 	if (endpoint_ok(req, t, proto, ep) < 0 ||
-	    sl_sns_map(&f, (int)f.obj, "Attributes", SL_SNS_ATTR_VALUE_MAX, attr_in, &a) < 0 ||
-	    sub_attrs_ok(req, proto, &a.kv) < 0)
+	    sl_sns_map(&f, (int)f.obj, "Attributes", SL_SNS_FILTER_POLICY_MAX, attr_in, &a) < 0 ||
+	    sub_attrs_ok(req, t->hdr.uid, proto, &a.kv, NULL) < 0)
 		goto out;
 	bool show = strcasecmp(ret, "true") == 0;
 	struct sub_match m = { proto, ep, NULL, 0 };
@@ -1169,7 +1227,7 @@ void sl_sns_set_subscription_attributes(struct sl_req *req)
 		return;
 	struct attrs_in a = { .req = req, .defs = sub_attrs,
 			      .ndefs = sizeof(sub_attrs) / sizeof(sub_attrs[0]) };
-	if (set_one(req, &f, &a) < 0 || sub_attrs_ok(req, s->protocol, &a.kv) < 0) {
+	if (set_one(req, &f, &a) < 0 || sub_attrs_ok(req, s->topic_uid, s->protocol, &a.kv, s) < 0) {
 		kvs_clear(&a.kv);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "control/sns/topics.h"
+#include "dataplane/services/sns/filter.h"
 
 const char *const sl_sns_proto_names[SL_SNS_PROTOS] = {
 	[SL_SNS_HTTP] = "http",
@@ -114,6 +115,7 @@ void sl_sub_free(struct sl_cobj *o)
 	free(s->endpoint);
 	free(s->token);
 	kvs_free(&s->attrs);
+	sl_filter_free(s->filter);
 	free(s);
 }
 
@@ -143,12 +145,46 @@ struct sl_cobj *sl_sub_clone(const struct sl_cobj *o)
 	*c = *s;
 	c->endpoint = c->token = NULL;
 	c->attrs = (struct sl_sns_kvs){ 0 };
+	c->filter = NULL;
 	if (!dup_str(&c->endpoint, s->endpoint) || !dup_str(&c->token, s->token) ||
-	    !kvs_clone(&c->attrs, &s->attrs)) {
+	    !kvs_clone(&c->attrs, &s->attrs) || sl_sub_filter_load(c) < 0) {
 		sl_sub_free(&c->hdr);
 		return NULL;
 	}
 	return &c->hdr;
+}
+
+const char *sl_sns_kv_get(const struct sl_sns_kvs *kv, const char *key)
+{
+	uint32_t lo = 0, hi = kv->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(kv->v[mid].key, key);
+		if (c == 0)
+			return kv->v[mid].value;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int sl_sub_filter_load(struct sl_sub *s)
+{
+	const char *policy = sl_sns_kv_get(&s->attrs, "FilterPolicy");
+	const char *scope = sl_sns_kv_get(&s->attrs, "FilterPolicyScope");
+	char err[256];
+
+	sl_filter_free(s->filter);
+	s->filter = NULL;
+	if (!policy)
+		return 0;
+	s->filter = sl_filter_compile(policy, strlen(policy),
+				      scope && strcmp(scope, "MessageBody") == 0 ? SL_FILTER_BODY :
+				      SL_FILTER_ATTRIBUTES, err, sizeof(err));
+	return s->filter ? 0 : -1;
 }
 
 static void kvs_encode(struct sl_bw *w, const struct sl_sns_kvs *kv)
@@ -273,8 +309,8 @@ struct sl_cobj *sl_sub_decode(const uint8_t *p, size_t n)
 		  s->protocol < SL_SNS_PROTOS &&
 		  sl_br_dup_str(&r, 1, SL_SNS_ENDPOINT_MAX, false, &s->endpoint) &&
 		  sl_br_dup_str(&r, 0, SL_SNS_TOKEN_LEN, true, &s->token) &&
-		  kvs_decode(&r, &s->attrs, SL_SNS_OBJ_ATTRS_MAX, 64, SL_SNS_ATTR_VALUE_MAX);
-	if (!ok || r.bad || sl_br_left(&r) != 0) {
+		  kvs_decode(&r, &s->attrs, SL_SNS_OBJ_ATTRS_MAX, 64, SL_SNS_FILTER_POLICY_MAX);
+	if (!ok || r.bad || sl_br_left(&r) != 0 || sl_sub_filter_load(s) < 0) {
 		sl_sub_free(&s->hdr);
 		return NULL;
 	}

@@ -157,23 +157,6 @@ void sl_sub_arn(const struct sl_sub *s, char out[SL_SUB_ARN_MAX])
 		 s->topic, s->id);
 }
 
-const char *sl_sns_kv_get(const struct sl_sns_kvs *kv, const char *key)
-{
-	uint32_t lo = 0, hi = kv->n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(kv->v[mid].key, key);
-		if (c == 0)
-			return kv->v[mid].value;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 int sl_sns_kv_set(struct sl_sns_kvs *kv, const char *key, const char *value, uint32_t max)
 {
 	uint32_t lo = 0, hi = kv->n;

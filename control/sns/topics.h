@@ -21,6 +21,8 @@
 #include "control/catalog.h"
 #include "dataplane/limits.h"
 
+struct sl_filter;
+
 /* A name and its value (attributes, tags). */
 struct sl_sns_kv {
 	char *key;
@@ -75,6 +77,9 @@ struct sl_sub {
 	char *endpoint;
 	char *token;                           /* while pending: the confirmation token */
 	struct sl_sns_kvs attrs;
+	/* FilterPolicy compiled under FilterPolicyScope (NULL: none), made
+	 * from attrs whenever they change and when the record is read. */
+	struct sl_filter *filter;
 };
 
 extern const struct sl_cobj_type sl_topic_type;
@@ -130,6 +135,10 @@ struct sl_cobj *sl_topic_clone(const struct sl_cobj *o);
 void sl_topic_free(struct sl_cobj *o);
 void sl_topic_encode(const struct sl_cobj *o, struct sl_bw *w);
 struct sl_cobj *sl_topic_decode(const uint8_t *p, size_t n);
+
+/* (Re)compile s->filter from its FilterPolicy and FilterPolicyScope
+ * attributes. 0, or -1 (the policy does not compile, or out of memory). */
+int sl_sub_filter_load(struct sl_sub *s);
 
 int sl_sub_cmp(const struct sl_cobj *key, const struct sl_cobj *o);
 struct sl_cobj *sl_sub_clone(const struct sl_cobj *o);

@@ -1,8 +1,8 @@
 /* fuzz_catalog.c - the catalog's record frames (catrec.c) and the object
  * decoders (Kinesis streams, control/kinesis/stream_codec.c; SQS queues,
  * control/sqs/queue_codec.c; SNS topics and subscriptions,
- * control/sns/topic_codec.c), as recovery reads them from a log or
- * snapshot it did not write.
+ * control/sns/topic_codec.c, with the filter policies it compiles), as
+ * recovery reads them from a log or snapshot it did not write.
  * Invariants: the scan never reads past the input and reports a prefix of
  * it; a frame it passes re-frames to the same bytes; a stream that decodes
  * is well formed (parents before children, open shards sorted and open) and
@@ -82,6 +82,9 @@ static void check_sub(const struct sl_cobj *o)
 	    !s->endpoint || !s->endpoint[0])
 		abort();
 	check_kvs(&s->attrs, 64);
+	/* A subscription with a filter policy has it compiled. */
+	if ((sl_sns_kv_get(&s->attrs, "FilterPolicy") != NULL) != (s->filter != NULL))
+		abort();
 }
 
 static void check_stream_obj(const struct sl_cobj *o)

@@ -31,6 +31,7 @@
 #include "dataplane/runtime/worker.h"
 #include "dataplane/services/sns/data.h"
 #include "dataplane/services/sns/envelope.h"
+#include "dataplane/services/sns/filter.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/data.h"
 #include "dataplane/services/sqs/msg.h"
@@ -38,7 +39,7 @@
 
 /* Per-topic counters for /metrics are a later step; these are the
  * server's. */
-static _Atomic uint64_t n_publishes, n_deliveries, n_failures;
+static _Atomic uint64_t n_publishes, n_deliveries, n_failures, n_filtered;
 
 /* Deliveries this worker has on the way (SL_SNS_DELIVERIES_MAX). */
 static __thread uint32_t deliveries_out;
@@ -62,6 +63,11 @@ struct sns_entry {
 	uint32_t group_len, dedup_len;
 	unsigned nattrs;
 	struct sl_sqs_attr attrs[SL_SNS_ATTRS_MAX];
+	/* The message SQS gets, parsed as JSON for MessageBody filter
+	 * policies: once, when the first such policy asks (fan-out only). */
+	bool body_parsed;
+	int body_n;
+	struct sl_doc_tok *body;
 };
 
 struct sns_pub {
@@ -465,6 +471,26 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 	fo->p->pending++;
 }
 
+/* Whether e passes s's filter policy. */
+static bool passes(const struct sl_sub *s, struct sns_entry *e)
+{
+	if (!s->filter)
+		return true;
+	if (sl_filter_scope(s->filter) == SL_FILTER_BODY && !e->body_parsed) {
+		size_t n = e->sqs_message_len / 2 + 2;
+		e->body_parsed = true;
+		e->body = malloc(n * sizeof(*e->body));
+		e->body_n = e->body ? sl_json_parse((const uint8_t *)e->sqs_message, e->sqs_message_len,
+						    e->body, (uint32_t)n) : -1;
+	}
+	struct sl_filter_msg m = { .attrs = e->attrs, .nattrs = e->nattrs, .body = e->body,
+				   .body_n = e->body_n };
+	if (sl_filter_match(s->filter, &m))
+		return true;
+	atomic_fetch_add_explicit(&n_filtered, 1, memory_order_relaxed);
+	return false;
+}
+
 static bool fan_one(const struct sl_sub *s, void *arg)
 {
 	struct fanout *fo = arg;
@@ -478,12 +504,12 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 	if (!q) {
 		/* The queue is gone: every message of this publish is lost for it. */
 		for (uint32_t i = 0; i < fo->p->n; i++)
-			if (!fo->p->e[i].failed)
+			if (!fo->p->e[i].failed && passes(s, &fo->p->e[i]))
 				atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
 		return true;
 	}
 	for (uint32_t i = 0; i < fo->p->n && !fo->err; i++) {
-		if (!fo->p->e[i].failed)
+		if (!fo->p->e[i].failed && passes(s, &fo->p->e[i]))
 			deliver_one(fo, &fo->p->e[i], s, q);
 	}
 	return !fo->err;
@@ -607,6 +633,10 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 	p->pending = 1;
 	sl_sub_walk(c, p->topic_uid, NULL, fan_one, &fo);
 	sl_enc_free(&fo.env);
+	for (uint32_t i = 0; i < p->n; i++) {
+		free(p->e[i].body);
+		p->e[i].body = NULL;
+	}
 	if (fo.err) {
 		/* Out of memory part way: the publish fails (what was stored
 		 * is delivered; the client's retry may deliver it again). */
@@ -793,10 +823,15 @@ long sl_sns_metrics(char *buf, size_t cap)
 			 "# HELP sluice_sns_delivery_failures_total Deliveries that could not be "
 			 "made (queue gone, message too large for it, storage).\n"
 			 "# TYPE sluice_sns_delivery_failures_total counter\n"
-			 "sluice_sns_delivery_failures_total{protocol=\"sqs\"} %llu\n",
+			 "sluice_sns_delivery_failures_total{protocol=\"sqs\"} %llu\n"
+			 "# HELP sluice_sns_filtered_total Deliveries a subscription's filter "
+			 "policy held back (AWS: NumberOfNotificationsFilteredOut).\n"
+			 "# TYPE sluice_sns_filtered_total counter\n"
+			 "sluice_sns_filtered_total %llu\n",
 			 (unsigned long long)atomic_load(&n_publishes),
 			 (unsigned long long)atomic_load(&n_deliveries),
-			 (unsigned long long)atomic_load(&n_failures));
+			 (unsigned long long)atomic_load(&n_failures),
+			 (unsigned long long)atomic_load(&n_filtered));
 
 	return r < 0 || (size_t)r >= cap ? -ENOSPC : r;
 }
