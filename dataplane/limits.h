@@ -346,6 +346,8 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_FILTER_KEYS_MAX 5
 #define SL_SNS_FILTER_COMBOS_MAX 150
 #define SL_SNS_FILTER_POLICIES_PER_TOPIC 200
+/* Ours: accounts, and actions, one AddPermission may name. */
+#define SL_SNS_PERMISSION_VALUES_MAX 100
 /* Ours: topics and subscriptions the server keeps (AWS: 100,000 topics
  * per account, 12.5 million subscriptions per topic). Publish walks a
  * topic's subscriptions on the publishing worker, so the per-topic cap

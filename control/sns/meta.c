@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "control/policy.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 #include "dataplane/codec/doc.h"
@@ -590,11 +591,30 @@ static void put_num(struct sl_req *req, const char *k, uint64_t v)
 	sl_sns_map_put(req, k, b);
 }
 
+#define DEFAULT_POLICY_MAX (2 * SL_TOPIC_ARN_MAX + 640)
+
+/* The Policy a topic has until one is set: AWS's default statement, the
+ * owner's account allowed the topic's actions. */
+static void default_policy(const struct sl_topic *t, char out[DEFAULT_POLICY_MAX])
+{
+	char arn[SL_TOPIC_ARN_MAX];
+
+	sl_topic_arn(t, arn);
+	snprintf(out, DEFAULT_POLICY_MAX,
+		 "{\"Version\":\"2008-10-17\",\"Id\":\"__default_policy_ID\",\"Statement\":"
+		 "[{\"Sid\":\"__default_statement_ID\",\"Effect\":\"Allow\",\"Principal\":"
+		 "{\"AWS\":\"*\"},\"Action\":[\"SNS:GetTopicAttributes\","
+		 "\"SNS:SetTopicAttributes\",\"SNS:AddPermission\",\"SNS:RemovePermission\","
+		 "\"SNS:DeleteTopic\",\"SNS:Subscribe\",\"SNS:ListSubscriptionsByTopic\","
+		 "\"SNS:Publish\"],\"Resource\":\"%s\",\"Condition\":{\"StringEquals\":"
+		 "{\"AWS:SourceOwner\":\"%s\"}}}]}", arn, sl_cfg->account_id);
+}
+
 void sl_sns_get_topic_attributes(struct sl_req *req)
 {
 	struct sl_fields f;
 	const struct sl_topic *t = named_topic(req, &f);
-	char arn[SL_TOPIC_ARN_MAX], policy[SL_TOPIC_ARN_MAX + 640];
+	char arn[SL_TOPIC_ARN_MAX], policy[DEFAULT_POLICY_MAX];
 
 	if (!t)
 		return;
@@ -606,14 +626,7 @@ void sl_sns_get_topic_attributes(struct sl_req *req)
 	sl_sns_map_put(req, "TopicArn", arn);
 	sl_sns_map_put(req, "Owner", sl_cfg->account_id);
 	if (!sl_sns_kv_get(&t->attrs, "Policy")) {
-		snprintf(policy, sizeof(policy),
-			 "{\"Version\":\"2008-10-17\",\"Id\":\"__default_policy_ID\",\"Statement\":"
-			 "[{\"Sid\":\"__default_statement_ID\",\"Effect\":\"Allow\",\"Principal\":"
-			 "{\"AWS\":\"*\"},\"Action\":[\"SNS:GetTopicAttributes\","
-			 "\"SNS:SetTopicAttributes\",\"SNS:AddPermission\",\"SNS:RemovePermission\","
-			 "\"SNS:DeleteTopic\",\"SNS:Subscribe\",\"SNS:ListSubscriptionsByTopic\","
-			 "\"SNS:Publish\"],\"Resource\":\"%s\",\"Condition\":{\"StringEquals\":"
-			 "{\"AWS:SourceOwner\":\"%s\"}}}]}", arn, sl_cfg->account_id);
+		default_policy(t, policy);
 		sl_sns_map_put(req, "Policy", policy);
 	}
 	if (!sl_sns_kv_get(&t->attrs, "DisplayName"))
@@ -1336,4 +1349,174 @@ void sl_sns_list_tags_for_resource(struct sl_req *req)
 	}
 	sl_enc_arr_end(&req->out);
 	sl_reply_end(req);
+}
+
+/* ---- Permissions ------------------------------------------------------------------ */
+
+static const char *const sns_actions[] = {
+	"AddPermission", "DeleteTopic", "GetTopicAttributes", "ListSubscriptionsByTopic",
+	"Publish", "Receive", "RemovePermission", "SetTopicAttributes", "Subscribe",
+};
+
+/* A label: 1 to 80 of [A-Za-z0-9_-]. */
+static bool label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 80 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}
+
+/* The topic's policy (set, or the default) with `drop`'s statement
+ * removed and `add` appended (control/policy.c). */
+static char *topic_policy_rebuild(const struct sl_topic *t, const char *drop, const char *add,
+				  bool *found)
+{
+	char def[DEFAULT_POLICY_MAX];
+	const char *old = sl_sns_kv_get(&t->attrs, "Policy");
+
+	if (!old) {
+		default_policy(t, def);
+		old = def;
+	}
+	return sl_policy_rebuild(old, "2008-10-17", "__default_policy_ID", drop, add,
+				 SL_SNS_ATTR_VALUE_MAX, found);
+}
+
+/* Store a rebuilt policy ("" : none left, which AWS shows as an empty
+ * statement list). */
+static void topic_policy_set(struct sl_req *req, const struct sl_topic *t, const char *pol)
+{
+	struct sl_topic *e = sl_topic_edit(t);
+	char empty[128];
+
+	if (!pol[0]) {
+		snprintf(empty, sizeof(empty), "{\"Version\":\"2008-10-17\",\"Id\":"
+			 "\"__default_policy_ID\",\"Statement\":[]}");
+		pol = empty;
+	}
+	if (!e || sl_sns_kv_set(&e->attrs, "Policy", pol, SL_SNS_OBJ_ATTRS_MAX) < 0) {
+		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		return;
+	}
+	sl_catalog_commit();
+	sl_reply_begin(req);
+	sl_reply_end(req);
+}
+
+static bool account_ok(const char *s)
+{
+	return strlen(s) == 12 && strspn(s, "0123456789") == 12;
+}
+
+static bool action_ok(const char *s)
+{
+	for (size_t i = 0; i < sizeof(sns_actions) / sizeof(sns_actions[0]); i++) {
+		if (strcmp(s, sns_actions[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A list parameter's strings (Name.member.N), each checked by ok. The
+ * count, or -1 with the error set. */
+static int read_members(struct sl_fields *f, const char *name, char (*out)[64], int max,
+			bool (*ok)(const char *s))
+{
+	int m = sl_sns_list(f, (int)f->obj, name);
+
+	if (m == SL_FIELD_ERR)
+		return -1;
+	if (m == 0) {
+		bad_param(f->req, name);
+		return -1;
+	}
+	if ((int)f->t[m].count > max) {
+		sl_sns_error(f->req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: %s Reason: "
+			     "more than %d values", name, max);
+		return -1;
+	}
+	uint32_t c = sl_doc_first((uint32_t)m);
+	for (uint32_t i = 0; i < f->t[m].count; i++, c = sl_doc_next(f->t, c)) {
+		if (f->t[c].type != SL_DOC_STR || sl_doc_str(&f->t[c], out[i], 64) <= 0 ||
+		    !ok(out[i])) {
+			if (ok == action_ok)
+				sl_sns_error(f->req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: "
+					     "Policy statement action out of service scope!");
+			else
+				bad_param(f->req, name);
+			return -1;
+		}
+	}
+	return (int)f->t[m].count;
+}
+
+void sl_sns_add_permission(struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_topic *t = named_topic(req, &f);
+	char label[256], arn[SL_TOPIC_ARN_MAX];
+	char accounts[SL_SNS_PERMISSION_VALUES_MAX][64], actions[SL_SNS_PERMISSION_VALUES_MAX][64];
+
+	if (!t || sl_sns_str(&f, (int)f.obj, "Label", label, sizeof(label), sizeof(label) - 1,
+			     true) < 0)
+		return;
+	if (!label_ok(label)) {
+		bad_param(req, "Label");
+		return;
+	}
+	int na = read_members(&f, "AWSAccountId", accounts, SL_SNS_PERMISSION_VALUES_MAX,
+			      account_ok);
+	int nc = na < 0 ? -1 : read_members(&f, "ActionName", actions,
+					      SL_SNS_PERMISSION_VALUES_MAX, action_ok);
+	if (nc < 0)
+		return;
+	const char *acc[SL_SNS_PERMISSION_VALUES_MAX], *act[SL_SNS_PERMISSION_VALUES_MAX];
+	for (int i = 0; i < na; i++)
+		acc[i] = accounts[i];
+	for (int i = 0; i < nc; i++)
+		act[i] = actions[i];
+	sl_topic_arn(t, arn);
+	bool found;
+	char *pol = topic_policy_rebuild(t, label, NULL, &found);
+	free(pol);
+	if (found) {
+		bad_param(req, "Statement already exists");
+		return;
+	}
+	char *st = sl_policy_statement(label, acc, (size_t)na, "SNS:", act, (size_t)nc, arn);
+	pol = st ? topic_policy_rebuild(t, NULL, st, &found) : NULL;
+	free(st);
+	if (!pol) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Policy Reason: the "
+			     "policy would be longer than %d bytes", SL_SNS_ATTR_VALUE_MAX);
+		return;
+	}
+	topic_policy_set(req, t, pol);
+	free(pol);
+}
+
+/* An unknown label is no error (AWS answers success). */
+void sl_sns_remove_permission(struct sl_req *req)
+{
+	struct sl_fields f;
+	const struct sl_topic *t = named_topic(req, &f);
+	char label[256];
+	bool found;
+
+	if (!t || sl_sns_str(&f, (int)f.obj, "Label", label, sizeof(label), sizeof(label) - 1,
+			     true) < 0)
+		return;
+	char *pol = topic_policy_rebuild(t, label, NULL, &found);
+	if (!pol) {
+		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (found) {
+		topic_policy_set(req, t, pol);
+	} else {
+		sl_reply_begin(req);
+		sl_reply_end(req);
+	}
+	free(pol);
 }

@@ -19,6 +19,8 @@ void sl_sns_list_subscriptions_by_topic(struct sl_req *req);
 void sl_sns_get_subscription_attributes(struct sl_req *req);
 void sl_sns_set_subscription_attributes(struct sl_req *req);
 void sl_sns_tag_resource(struct sl_req *req);
+void sl_sns_add_permission(struct sl_req *req);
+void sl_sns_remove_permission(struct sl_req *req);
 void sl_sns_untag_resource(struct sl_req *req);
 void sl_sns_list_tags_for_resource(struct sl_req *req);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "control/policy.h"
 #include "control/sqs/queues.h"
 #include "dataplane/codec/doc.h"
 #include "dataplane/codec/enc.h"
@@ -1200,31 +1201,6 @@ void sl_sqs_list_dead_letter_source_queues(struct sl_req *req)
 
 /* ---- AddPermission and RemovePermission --------------------------------------- */
 
-/* The end of the JSON value starting at p (a policy checked when set):
- * past its closing brace or bracket, strings and escapes skipped. */
-static const char *json_end(const char *p, const char *end)
-{
-	int depth = 0;
-	bool in_str = false;
-
-	for (; p < end; p++) {
-		if (in_str) {
-			if (*p == '\\')
-				p++;
-			else if (*p == '"')
-				in_str = false;
-			continue;
-		}
-		if (*p == '"')
-			in_str = true;
-		else if (*p == '{' || *p == '[')
-			depth++;
-		else if ((*p == '}' || *p == ']') && --depth == 0)
-			return p + 1;
-	}
-	return end;
-}
-
 struct perm_list {
 	struct sl_req *req;
 	char (*items)[SL_QUEUE_ARN_MAX];
@@ -1273,101 +1249,16 @@ static bool label_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
 }
 
-/* Append JSON string s (escaped) to the buffer at *p, within end. */
-static void put_json_str(char **p, char *end, const char *s)
-{
-	if (*p < end)
-		*(*p)++ = '"';
-	for (; *s && *p + 6 < end; s++) {
-		if (*s == '"' || *s == '\\')
-			*(*p)++ = '\\';
-		*(*p)++ = *s;
-	}
-	if (*p < end)
-		*(*p)++ = '"';
-}
-
-static void put_raw(char **p, char *end, const char *s, size_t n)
-{
-	size_t room = (size_t)(end - *p);
-
-	if (n > room)
-		n = room;
-	memcpy(*p, s, n);
-	*p += n;
-}
-
-static void put_cstr(char **p, char *end, const char *s)
-{
-	put_raw(p, end, s, strlen(s));
-}
-
-/* The queue's policy rebuilt: its statements but the one with Sid drop
- * (when given), plus add (when given), under its Version and Id (or the
- * defaults). *found tells whether drop was there. The result, malloc'd,
- * "" when no statement is left, or NULL when it would exceed the policy
- * size (or out of memory). */
+/* The queue's policy rebuilt (control/policy.c), under AWS's default
+ * Version and Id for a queue. */
 static char *policy_rebuild(const struct sl_queue *q, const char *drop, const char *add,
 			    bool *found)
 {
-	char arn[SL_QUEUE_ARN_MAX], sid[SL_SQS_NAME_MAX + 2];
-	const char *old = q->policy && q->policy[0] ? q->policy : NULL;
-	size_t cap = SL_SQS_POLICY_MAX + 1, nst = 0;
-	char *out = malloc(cap + 1), *p = out, *end = out + cap;
-	int n = old ? json_value(old, strlen(old)) : -1;
+	char arn[SL_QUEUE_ARN_MAX], id[SL_QUEUE_ARN_MAX + 32];
 
-	*found = false;
-	if (!out)
-		return NULL;
 	sl_queue_arn(q, arn);
-	put_cstr(&p, end, "{\"Version\":");
-	int vi = n > 0 ? sl_doc_get(policy_toks, 0, "Version") : -1;
-	int ii = n > 0 ? sl_doc_get(policy_toks, 0, "Id") : -1;
-	char v[64], id[SL_QUEUE_ARN_MAX + 32];
-	if (vi < 0 || sl_doc_str(&policy_toks[vi], v, sizeof(v)) <= 0)
-		snprintf(v, sizeof(v), "2012-10-17");
-	if (ii < 0 || sl_doc_str(&policy_toks[ii], id, sizeof(id)) <= 0)
-		snprintf(id, sizeof(id), "%s/SQSDefaultPolicy", arn);
-	put_json_str(&p, end, v);
-	put_cstr(&p, end, ",\"Id\":");
-	put_json_str(&p, end, id);
-	put_cstr(&p, end, ",\"Statement\":[");
-	int si = n > 0 ? sl_doc_get(policy_toks, 0, "Statement") : -1;
-	if (si >= 0) {
-		/* One statement, or a list of them. */
-		bool list = policy_toks[si].type == SL_DOC_ARR;
-		uint32_t cnt = list ? policy_toks[si].count : 1;
-		uint32_t c = list ? sl_doc_first((uint32_t)si) : (uint32_t)si;
-		const char *oend = old + strlen(old);
-		for (uint32_t k = 0; k < cnt; k++, c = sl_doc_next(policy_toks, c)) {
-			if (policy_toks[c].type != SL_DOC_OBJ)
-				continue;
-			int sidi = sl_doc_get(policy_toks, c, "Sid");
-			if (drop && sidi >= 0 && sl_doc_str(&policy_toks[sidi], sid, sizeof(sid)) > 0 &&
-			    strcmp(sid, drop) == 0) {
-				*found = true;
-				continue;
-			}
-			const char *s0 = (const char *)policy_toks[c].ptr;
-			if (nst++)
-				put_cstr(&p, end, ",");
-			put_raw(&p, end, s0, (size_t)(json_end(s0, oend) - s0));
-		}
-	}
-	if (add) {
-		if (nst++)
-			put_cstr(&p, end, ",");
-		put_raw(&p, end, add, strlen(add));
-	}
-	put_cstr(&p, end, "]}");
-	if (p == end) {
-		free(out);
-		return NULL; /* would not fit */
-	}
-	*p = '\0';
-	if (nst == 0)
-		out[0] = '\0';
-	return out;
+	snprintf(id, sizeof(id), "%s/SQSDefaultPolicy", arn);
+	return sl_policy_rebuild(q->policy, "2012-10-17", id, drop, add, SL_SQS_POLICY_MAX, found);
 }
 
 void sl_sqs_add_permission(struct sl_req *req)
@@ -1397,37 +1288,18 @@ void sl_sqs_add_permission(struct sl_req *req)
 	}
 	/* The statement AWS writes: principals as account roots, actions
 	 * with the SQS: prefix, a single one as a string. */
-	size_t cap = 512 + (size_t)(pa.n + pc.n) * (SL_QUEUE_ARN_MAX + 16);
-	char *st = malloc(cap), *p = st, *end = st + cap - 1;
+	const char *acc[sizeof(accounts) / sizeof(accounts[0])];
+	const char *act[sizeof(actions) / sizeof(actions[0])];
+	for (uint32_t i = 0; i < pa.n; i++)
+		acc[i] = accounts[i];
+	for (uint32_t i = 0; i < pc.n; i++)
+		act[i] = actions[i];
+	sl_queue_arn(q, arn);
+	char *st = sl_policy_statement(label, acc, pa.n, "SQS:", act, pc.n, arn);
 	if (!st) {
 		sl_sqs_error(req, SL_SQS_E_INTERNAL, "out of memory");
 		return;
 	}
-	sl_queue_arn(q, arn);
-	put_cstr(&p, end, "{\"Sid\":");
-	put_json_str(&p, end, label);
-	put_cstr(&p, end, ",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":");
-	for (int k = 0; k < 2; k++) {
-		struct perm_list *pl = k == 0 ? &pa : &pc;
-		if (pl->n > 1)
-			put_cstr(&p, end, "[");
-		for (uint32_t i = 0; i < pl->n; i++) {
-			char v[SL_QUEUE_ARN_MAX + 32];
-			if (k == 0)
-				snprintf(v, sizeof(v), "arn:aws:iam::%s:root", pl->items[i]);
-			else
-				snprintf(v, sizeof(v), "SQS:%s", pl->items[i]);
-			if (i)
-				put_cstr(&p, end, ",");
-			put_json_str(&p, end, v);
-		}
-		if (pl->n > 1)
-			put_cstr(&p, end, "]");
-		put_cstr(&p, end, k == 0 ? "},\"Action\":" : ",\"Resource\":");
-	}
-	put_json_str(&p, end, arn);
-	put_cstr(&p, end, "}");
-	*p = '\0';
 	bool found;
 	char *pol = policy_rebuild(q, label, NULL, &found);
 	free(pol);

@@ -166,6 +166,60 @@ class SnsTopicTest(SnsCase):
         finally:
             srv.stop()
 
+    def test_permissions_edit_the_policy(self):
+        arn = self.sns.create_topic(Name=unique_name("p"))["TopicArn"]
+
+        def statements():
+            policy = json.loads(self.sns.get_topic_attributes(TopicArn=arn)["Attributes"][
+                "Policy"])
+            return {st["Sid"]: st for st in policy["Statement"]}
+        self.sns.add_permission(TopicArn=arn, Label="pub", AWSAccountId=["111122223333"],
+                                ActionName=["Publish"])
+        self.sns.add_permission(TopicArn=arn, Label="two", AWSAccountId=["111122223333",
+                                                                         "444455556666"],
+                                ActionName=["Publish", "Subscribe"])
+        st = statements()
+        self.assertEqual(sorted(st), ["__default_statement_ID", "pub", "two"],
+                         "added to the default policy")
+        self.assertEqual(st["pub"], {"Sid": "pub", "Effect": "Allow",
+                                     "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                                     "Action": "SNS:Publish", "Resource": arn})
+        self.assertEqual(st["two"]["Principal"]["AWS"], ["arn:aws:iam::111122223333:root",
+                                                         "arn:aws:iam::444455556666:root"])
+        self.assertEqual(st["two"]["Action"], ["SNS:Publish", "SNS:Subscribe"])
+        e = self.assertAwsError("InvalidParameter", self.sns.add_permission, TopicArn=arn,
+                                Label="pub", AWSAccountId=["111122223333"],
+                                ActionName=["Publish"])
+        self.assertIn("Statement already exists", e.response["Error"]["Message"])
+        e = self.assertAwsError("InvalidParameter", self.sns.add_permission, TopicArn=arn,
+                                Label="bad", AWSAccountId=["111122223333"],
+                                ActionName=["SendMessage"])
+        self.assertIn("out of service scope", e.response["Error"]["Message"])
+        for bad in [{"Label": "has space"}, {"AWSAccountId": ["12"]}, {"AWSAccountId": []},
+                    {"ActionName": []}]:
+            kw = {"TopicArn": arn, "Label": "x", "AWSAccountId": ["111122223333"],
+                  "ActionName": ["Publish"]}
+            kw.update(bad)
+            self.assertAwsError("InvalidParameter", self.sns.add_permission, **kw)
+        self.assertAwsError("NotFound", self.sns.add_permission, TopicArn=arn + "-gone",
+                            Label="x", AWSAccountId=["111122223333"], ActionName=["Publish"],
+                            status=404)
+        self.sns.remove_permission(TopicArn=arn, Label="pub")
+        self.sns.remove_permission(TopicArn=arn, Label="never-there")
+        self.assertEqual(sorted(statements()), ["__default_statement_ID", "two"])
+        # A set policy is what permissions edit from then on.
+        own = {"Version": "2012-10-17", "Id": "mine", "Statement": [
+            {"Sid": "only", "Effect": "Deny", "Principal": "*", "Action": "SNS:Publish",
+             "Resource": arn}]}
+        self.sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy",
+                                      AttributeValue=json.dumps(own))
+        self.sns.add_permission(TopicArn=arn, Label="more", AWSAccountId=["111122223333"],
+                                ActionName=["Receive"])
+        policy = json.loads(self.sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+        self.assertEqual((policy["Version"], policy["Id"]), ("2012-10-17", "mine"))
+        self.assertEqual([x["Sid"] for x in policy["Statement"]], ["only", "more"])
+        self.assertEqual(policy["Statement"][0], own["Statement"][0])
+
     def test_tags(self):
         arn = self.sns.create_topic(Name=unique_name("tg"), Tags=[{"Key": "team", "Value": "a"}])[
             "TopicArn"]

@@ -36,6 +36,9 @@ OPS = {
     "TagResource": {"ResourceArn": "ARN", "Tags": [{"Key": "k", "Value": "v"}]},
     "UntagResource": {"ResourceArn": "ARN", "TagKeys": ["k"]},
     "ListTagsForResource": {"ResourceArn": "ARN"},
+    "AddPermission": {"TopicArn": "ARN", "Label": "l", "AWSAccountId": ["111122223333"],
+                      "ActionName": ["Publish"]},
+    "RemovePermission": {"TopicArn": "ARN", "Label": "l"},
     "Publish": {"TopicArn": "ARN", "Message": "m", "Subject": "s",
                 "MessageAttributes": {"a": {"DataType": "String", "StringValue": "v"}}},
     "PublishBatch": {"TopicArn": "ARN", "PublishBatchRequestEntries": [
@@ -45,11 +48,13 @@ OPS = {
 }
 
 ODD_VALUES = ["", "x" * 5000, "\u00e9\u0000", "-5", "0", "true", "json", "{}", "[1, {}]",
+              '{"a": [{"numeric": [">", 1]}], "$or": [{"b": ["x"]}, {"c": {"d": [null]}}]}',
+              "MessageBody",
               "arn:aws:sns:us-east-1:000000000000:", "arn:aws:sns:us-east-1:000000000000:a:b",
               "arn:aws:sqs:us-east-1:000000000000:q.fifo", "http://x", "+15555550100",
               "a@b", "String.Array", "Binary", "ffffffffffffffff/" + "0" * 36]
 ATTR_NAMES = ["DisplayName", "Policy", "DeliveryPolicy", "FifoTopic", "RawMessageDelivery",
-              "FilterPolicy", "ContentBasedDeduplication", "Bogus", "TopicArn", "SignatureVersion"]
+              "FilterPolicy", "FilterPolicyScope", "ContentBasedDeduplication", "Bogus", "TopicArn", "SignatureVersion"]
 
 
 def mutate(rnd, body):

@@ -9,6 +9,7 @@
 
 /* Sorted by name (checked at start-up). */
 static const struct sl_op sns_ops[] = {
+	{ .name = "AddPermission", .control = sl_sns_add_permission },
 	{ .name = "ConfirmSubscription", .control = sl_sns_confirm_subscription },
 	{ .name = "CreateTopic", .control = sl_sns_create_topic },
 	{ .name = "DeleteTopic", .control = sl_sns_delete_topic },
@@ -20,6 +21,7 @@ static const struct sl_op sns_ops[] = {
 	{ .name = "ListTopics", .control = sl_sns_list_topics },
 	{ .name = "Publish", .handle = sl_sns_publish },
 	{ .name = "PublishBatch", .handle = sl_sns_publish_batch },
+	{ .name = "RemovePermission", .control = sl_sns_remove_permission },
 	{ .name = "SetSubscriptionAttributes", .control = sl_sns_set_subscription_attributes },
 	{ .name = "SetTopicAttributes", .control = sl_sns_set_topic_attributes },
 	{ .name = "Subscribe", .control = sl_sns_subscribe },
