@@ -291,6 +291,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	control_loop(sigfd);
 	sl_workers_stop();
+	sl_router_stop_services();
 	sl_catalog_fini();
 	rte_eal_cleanup();
 	sl_info("stopped cleanly");

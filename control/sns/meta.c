@@ -18,15 +18,19 @@
 #include <sys/random.h>
 
 #include "control/policy.h"
+#include "control/sns/http.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 #include "dataplane/codec/doc.h"
 #include "dataplane/codec/enc.h"
 #include "dataplane/net/server.h"
 #include "dataplane/runtime/config.h"
+#include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
+#include "dataplane/services/sns/envelope.h"
 #include "dataplane/services/sns/filter.h"
 #include "dataplane/services/sns/sns.h"
+#include "dataplane/services/sqs/msg.h"
 
 static struct sl_doc_tok *ctl_toks;
 static struct sl_doc_tok *json_toks; /* for the JSON inside attribute values */
@@ -36,7 +40,14 @@ int sl_sns_ctl_install(void)
 {
 	ctl_toks = malloc(sizeof(*ctl_toks) * SL_DOC_TOKS_MAX);
 	json_toks = malloc(sizeof(*json_toks) * JSON_TOKS_MAX);
-	return ctl_toks && json_toks ? 0 : -ENOMEM;
+	if (!ctl_toks || !json_toks)
+		return -ENOMEM;
+	return sl_sns_http_start(sl_cfg->data_dir);
+}
+
+void sl_sns_ctl_stop(void)
+{
+	sl_sns_http_stop();
 }
 
 static int parse(struct sl_req *req, struct sl_fields *f)
@@ -909,6 +920,49 @@ static int token_make(char out[SL_SNS_TOKEN_LEN + 1])
 	return 0;
 }
 
+/* The SubscriptionConfirmation of a pending http subscription, into the
+ * deliverer's outbox: its token, and the SubscribeURL (on the Host the
+ * request came to) whose GET confirms it. */
+static void send_confirmation(struct sl_req *req, const struct sl_topic *t, const struct sl_sub *s)
+{
+	const struct sl_http_header *h = sl_req_header(req, "host");
+	int hl = h ? (int)(h->value_len > 255 ? 255 : h->value_len) : 9;
+	const char *host = h ? h->value : "localhost";
+	char arn[SL_TOPIC_ARN_MAX], url[SL_TOPIC_ARN_MAX + SL_SNS_TOKEN_LEN + 400], id[37];
+	char text[SL_TOPIC_ARN_MAX + 160], *ctype = NULL;
+	uint8_t raw_id[16];
+	struct sl_enc env;
+
+	sl_topic_arn(t, arn);
+	snprintf(url, sizeof(url), "http://%.*s/?Action=ConfirmSubscription&Version="
+		 SL_SNS_VERSION "&TopicArn=%s&Token=%s", hl, host, arn, s->token);
+	snprintf(text, sizeof(text), "You have chosen to subscribe to the topic %s.\nTo confirm the "
+		 "subscription, visit the SubscribeURL included in this message.", arn);
+	sl_sqs_msg_id_new(raw_id);
+	sl_sqs_uuid_fmt(raw_id, id);
+	struct sl_sns_note n = {
+		.type = "SubscriptionConfirmation", .message_id = id, .token = s->token,
+		.topic_arn = arn, .message = text, .message_len = strlen(text),
+		.subscribe_url = url, .timestamp_ms = sl_now_ms(),
+	};
+	if (sl_enc_init(&env, SL_ENC_JSON, 1024) < 0)
+		return;
+	struct sl_sns_http_req r = { .kind = SL_SNS_SUBSCRIPTION_CONFIRMATION, .url = s->endpoint,
+				     .message_id = id, .topic_arn = arn, .sub_arn = "" };
+	sl_sns_http_policy(sl_sns_kv_get(&t->attrs, "DeliveryPolicy"),
+			   sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
+	r.content_type = ctype;
+	if (sl_sns_envelope(&env, &n) == 0) {
+		r.body = env.buf;
+		r.body_len = env.len;
+		if (sl_sns_http_put(&r, NULL, NULL) < 0)
+			sl_warn("sns: the confirmation of a subscription to %s could not be queued",
+				s->endpoint);
+	}
+	free(ctype);
+	sl_enc_free(&env);
+}
+
 static void reply_sub_arn(struct sl_req *req, const struct sl_sub *s, bool show)
 {
 	char arn[SL_SUB_ARN_MAX];
@@ -969,12 +1023,16 @@ void sl_sns_subscribe(struct sl_req *req)
 	struct sub_match m = { proto, ep, NULL, 0 };
 	sl_sub_walk(sl_catalog_master(), t->hdr.uid, NULL, match_sub, &m);
 	if (m.found) {
-		/* The same endpoint again: its subscription, when nothing differs. */
-		if (sub_same(m.found, &a.kv))
+		/* The same endpoint again: its subscription, when nothing
+		 * differs (a pending http one gets its confirmation again). */
+		if (sub_same(m.found, &a.kv)) {
+			if (!m.found->confirmed && m.found->protocol == SL_SNS_HTTP && m.found->token)
+				send_confirmation(req, t, m.found);
 			reply_sub_arn(req, m.found, show);
-		else
+		} else {
 			bad_param(req, "Attributes Reason: Subscription already exists with "
 				       "different attributes");
+		}
 		goto out;
 	}
 	if (m.n >= SL_SNS_SUBS_PER_TOPIC_MAX || sl_subs_count() >= SL_SNS_SUBS_MAX) {
@@ -1003,6 +1061,8 @@ void sl_sns_subscribe(struct sl_req *req)
 	if (sub_attrs_apply(req, s, &a.kv) < 0)
 		goto out;
 	sl_catalog_commit();
+	if (proto == SL_SNS_HTTP)
+		send_confirmation(req, t, s);
 	reply_sub_arn(req, s, show);
 out:
 	kvs_clear(&a.kv);

@@ -5,6 +5,7 @@
 struct sl_req;
 
 int sl_sns_ctl_install(void);
+void sl_sns_ctl_stop(void);
 
 void sl_sns_create_topic(struct sl_req *req);
 void sl_sns_delete_topic(struct sl_req *req);

@@ -143,6 +143,14 @@ int sl_router_install_services(void)
 	return 0;
 }
 
+void sl_router_stop_services(void)
+{
+	for (unsigned i = nsvcs; i-- > 0;) {
+		if (svcs[i]->control_stop)
+			svcs[i]->control_stop();
+	}
+}
+
 void sl_router_control_tick(void)
 {
 	for (unsigned i = 0; i < nsvcs; i++) {

@@ -84,6 +84,9 @@ struct sl_service {
 	int (*install)(void);
 	/* Control thread, about every 100 ms: state transitions that are due. */
 	void (*control_tick)(void);
+	/* Control thread, at shutdown after the workers stopped: stop what
+	 * install started (helper threads). May be NULL. */
+	void (*control_stop)(void);
 	/* Every worker: once when it starts, about once a second, and at
 	 * shutdown before its connections close. Any may be NULL. */
 	void (*start)(struct sl_worker *w);
@@ -108,6 +111,8 @@ int sl_router_init(struct sl_service *const *services, unsigned n);
 /* Run every service's install / control_tick hook (control thread). The
  * first install failure stops and is returned. */
 int sl_router_install_services(void);
+/* Every service's control_stop, in reverse order (control thread). */
+void sl_router_stop_services(void);
 void sl_router_control_tick(void);
 
 /* The operation `name` of svc, or NULL. */

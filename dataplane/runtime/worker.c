@@ -231,6 +231,25 @@ void sl_msg_forward(struct sl_worker *self, uint16_t to, struct sl_msg *msg)
 	msg_route(self, msg);
 }
 
+void sl_msg_prepare(struct sl_worker *self, struct sl_msg *msg)
+{
+	msg->type = SL_MSG_CALL;
+	msg->anytime = false;
+	msg->from = self->idx;
+	msg->to = self->idx;
+}
+
+bool sl_msg_reply_helper(struct sl_msg *msg)
+{
+	assert(msg->type == SL_MSG_CALL);
+	msg->type = SL_MSG_REPLY;
+	msg->to = msg->from;
+	if (msg_post(msg))
+		return true;
+	msg->type = SL_MSG_CALL;
+	return false;
+}
+
 void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg)
 {
 	assert(msg->type == SL_MSG_CALL);

@@ -72,6 +72,13 @@ void sl_msg_send_anytime(struct sl_worker *self, struct sl_msg *msg);
 void sl_msg_forward(struct sl_worker *self, uint16_t to, struct sl_msg *msg);
 /* Send msg back to msg->from as a reply. */
 void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg);
+/* Calls to a helper thread (neither a worker nor the control thread) that
+ * takes them through a queue of its own: the worker prepares msg as its
+ * call (msg->done set by the caller), and the helper hands it back with
+ * sl_msg_reply_helper, from its own thread; false when the worker's ring
+ * is full (the helper keeps msg and tries again later). */
+void sl_msg_prepare(struct sl_worker *self, struct sl_msg *msg);
+bool sl_msg_reply_helper(struct sl_msg *msg);
 
 /* Index of this worker, and how many there are. */
 uint16_t sl_worker_index(const struct sl_worker *w);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/sns/http.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 #include "dataplane/codec/doc.h"
@@ -58,6 +59,8 @@ struct sns_entry {
 	uint32_t message_len;
 	const char *sqs_message; /* MessageStructure=json: the "sqs" entry, else message */
 	uint32_t sqs_message_len;
+	const char *http_message; /* MessageStructure=json: the "http" entry, else message */
+	uint32_t http_message_len;
 	const char *subject;
 	const char *group, *dedup;
 	uint32_t group_len, dedup_len;
@@ -232,16 +235,33 @@ static int structure_json(struct sl_req *req, struct sns_entry *e, uint8_t **are
 			     "Structure - No default entry in JSON message body");
 		return -1;
 	}
-	int use = q >= 0 && t[q].type == SL_DOC_STR ? q : d;
-	const char *s = (const char *)*arena;
-	long len = arena_str(t, use, arena, end);
-	if (len < 0) {
-		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
-			     "Structure - JSON message body failed to parse");
-		return -1;
+	int h = sl_doc_get(t, 0, "http"), used = -1;
+	for (int k = 0; k < 2; k++) {
+		int pick = k == 0 ? q : h;
+		int use = pick >= 0 && t[pick].type == SL_DOC_STR ? pick : d;
+		if (use == used) {
+			/* Both fall back to "default": one copy (the arena has
+			 * room for two texts the size of the message). */
+			e->http_message = e->sqs_message;
+			e->http_message_len = e->sqs_message_len;
+			break;
+		}
+		used = use;
+		const char *s = (const char *)*arena;
+		long len = arena_str(t, use, arena, end);
+		if (len < 0) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
+				     "Structure - JSON message body failed to parse");
+			return -1;
+		}
+		if (k == 0) {
+			e->sqs_message = s;
+			e->sqs_message_len = (uint32_t)len;
+		} else {
+			e->http_message = s;
+			e->http_message_len = (uint32_t)len;
+		}
 	}
-	e->sqs_message = s;
-	e->sqs_message_len = (uint32_t)len;
 	return 0;
 }
 
@@ -285,8 +305,8 @@ static int read_entry(struct sl_fields *f, int obj, const struct sl_topic *t,
 			     "invalid characters");
 		return -1;
 	}
-	e->message = e->sqs_message = msg;
-	e->message_len = e->sqs_message_len = (uint32_t)ml;
+	e->message = e->sqs_message = e->http_message = msg;
+	e->message_len = e->sqs_message_len = e->http_message_len = (uint32_t)ml;
 	int si = sl_doc_get(tk, (uint32_t)obj, "Subject");
 	if (si >= 0) {
 		const char *s = (const char *)*arena;
@@ -381,7 +401,8 @@ static int read_entry(struct sl_fields *f, int obj, const struct sl_topic *t,
 
 /* The SNS envelope as an SQS queue receives it. */
 static int envelope(struct sl_enc *out, const struct sns_pub *p, const struct sns_entry *e,
-		    const struct sl_sub *s, const char *host, size_t host_len)
+		    const struct sl_sub *s, const char *host, size_t host_len, const char *text,
+		    uint32_t text_len)
 {
 	char id[37], arn[SL_SUB_ARN_MAX], url[SL_SUB_ARN_MAX + 320];
 
@@ -392,7 +413,7 @@ static int envelope(struct sl_enc *out, const struct sns_pub *p, const struct sn
 		 (int)host_len, host, arn);
 	struct sl_sns_note n = {
 		.type = "Notification", .message_id = id, .topic_arn = p->topic_arn,
-		.subject = e->subject, .message = e->sqs_message, .message_len = e->sqs_message_len,
+		.subject = e->subject, .message = text, .message_len = text_len,
 		.timestamp_ms = p->now_ms, .has_seq = p->fifo, .seq = e->seq,
 		.unsubscribe_url = url, .attrs = e->attrs, .nattrs = e->nattrs,
 	};
@@ -401,9 +422,12 @@ static int envelope(struct sl_enc *out, const struct sns_pub *p, const struct sn
 
 static void pub_reply(struct sl_worker *w, struct sns_pub *p);
 
-static void delivered(struct sl_worker *w, void *arg, int err, const char *msg)
+/* A delivery of e came back: stored (err 0), or not (err: an SQS error
+ * + 1). `counted`: a stored one is a delivery made (SQS); an http one is
+ * counted by the deliverer once the endpoint has it. */
+static void delivery_back(struct sl_worker *w, struct sns_entry *e, int err, const char *msg,
+			  bool counted)
 {
-	struct sns_entry *e = arg;
 	struct sns_pub *p = e->pub;
 
 	deliveries_out--;
@@ -418,17 +442,39 @@ static void delivered(struct sl_worker *w, void *arg, int err, const char *msg)
 			snprintf(e->msg, sizeof(e->msg), "a delivery could not be stored: %s",
 				 msg ? msg : "");
 		}
-	} else {
+	} else if (counted) {
 		atomic_fetch_add_explicit(&n_deliveries, 1, memory_order_relaxed);
 	}
 	if (--p->pending == 0)
 		pub_reply(w, p);
 }
 
+static void delivered(struct sl_worker *w, void *arg, int err, const char *msg)
+{
+	delivery_back(w, arg, err, msg, true);
+}
+
+/* An http delivery's put into the deliverer's outbox (control/sns/http.c). */
+struct http_put {
+	struct sl_msg msg;
+	struct sns_entry *e;
+	int result;
+};
+
+static void http_durable(struct sl_worker *w, struct sl_msg *m)
+{
+	struct http_put *hp = m->arg;
+
+	delivery_back(w, hp->e, hp->result ? (int)SL_SQS_E_INTERNAL + 1 : 0,
+		      hp->result ? "the http outbox could not store it" : NULL, false);
+	free(hp);
+}
+
 struct fanout {
 	struct sl_worker *w;
 	struct sns_pub *p;
 	const struct sl_catalog *c;
+	const struct sl_topic *topic;
 	struct sl_enc env;
 	const char *host;
 	size_t host_len;
@@ -446,7 +492,8 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 		m.nattrs = e->nattrs;
 		memcpy(m.attrs, e->attrs, e->nattrs * sizeof(e->attrs[0]));
 	} else {
-		if (envelope(&fo->env, fo->p, e, s, fo->host, fo->host_len) < 0) {
+		if (envelope(&fo->env, fo->p, e, s, fo->host, fo->host_len, e->sqs_message,
+			     e->sqs_message_len) < 0) {
 			fo->err = -ENOMEM;
 			return;
 		}
@@ -491,12 +538,72 @@ static bool passes(const struct sl_sub *s, struct sns_entry *e)
 	return false;
 }
 
+/* The messages of the publish that s's filter passes, into the http
+ * deliverer's outbox; each answers once it is durable there. */
+static void fan_http(struct fanout *fo, const struct sl_sub *s)
+{
+	char id[37], arn[SL_SUB_ARN_MAX], *ctype = NULL;
+	struct sl_sns_http_req r = { .kind = SL_SNS_NOTIFICATION, .raw = s->raw, .url = s->endpoint,
+				     .message_id = id, .topic_arn = fo->p->topic_arn, .sub_arn = arn };
+
+	sl_sub_arn(s, arn);
+	sl_sns_http_policy(fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DeliveryPolicy") : NULL,
+			   sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
+	r.content_type = ctype;
+	for (uint32_t i = 0; i < fo->p->n && !fo->err; i++) {
+		struct sns_entry *e = &fo->p->e[i];
+		if (e->failed || !passes(s, e))
+			continue;
+		sl_sqs_uuid_fmt(e->msg_id, id);
+		if (s->raw) {
+			r.body = (const uint8_t *)e->http_message;
+			r.body_len = e->http_message_len;
+		} else {
+			if (envelope(&fo->env, fo->p, e, s, fo->host, fo->host_len, e->http_message,
+				     e->http_message_len) < 0) {
+				fo->err = -ENOMEM;
+				break;
+			}
+			r.body = fo->env.buf;
+			r.body_len = fo->env.len;
+		}
+		struct http_put *hp = malloc(sizeof(*hp));
+		if (!hp) {
+			fo->err = -ENOMEM;
+			break;
+		}
+		sl_msg_prepare(fo->w, &hp->msg);
+		hp->msg.done = http_durable;
+		hp->msg.arg = hp;
+		hp->e = e;
+		hp->result = 0;
+		int rc = sl_sns_http_put(&r, &hp->msg, &hp->result);
+		if (rc < 0) {
+			free(hp);
+			e->failed = true;
+			e->err = rc == -EAGAIN ? SL_SNS_E_THROTTLED : SL_SNS_E_INTERNAL;
+			snprintf(e->msg, sizeof(e->msg), "%s", rc == -EAGAIN ?
+				 "Rate exceeded: the http outbox is full" : "out of memory");
+			continue;
+		}
+		deliveries_out++;
+		fo->p->pending++;
+	}
+	free(ctype);
+}
+
 static bool fan_one(const struct sl_sub *s, void *arg)
 {
 	struct fanout *fo = arg;
 	char region[SL_REGION_MAX + 1], name[SL_SQS_NAME_MAX + 1];
 
-	if (!s->confirmed || s->protocol != SL_SNS_SQS)
+	if (!s->confirmed)
+		return true;
+	if (s->protocol == SL_SNS_HTTP) {
+		fan_http(fo, s);
+		return !fo->err;
+	}
+	if (s->protocol != SL_SNS_SQS)
 		return true;
 	bool fifo;
 	const struct sl_queue *q = sl_queue_arn_parse(s->endpoint, region, name, &fifo) ?
@@ -595,7 +702,7 @@ static bool count_sqs(const struct sl_sub *s, void *arg)
 {
 	struct sub_count *c = arg;
 
-	c->n += s->confirmed && s->protocol == SL_SNS_SQS;
+	c->n += s->confirmed && (s->protocol == SL_SNS_SQS || s->protocol == SL_SNS_HTTP);
 	return true;
 }
 
@@ -612,7 +719,7 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 		return;
 	}
 	const struct sl_http_header *h = sl_req_header(req, "host");
-	struct fanout fo = { .w = w, .p = p, .c = c,
+	struct fanout fo = { .w = w, .p = p, .c = c, .topic = sl_topic_find_uid(c, p->topic_uid),
 			     .host = h ? h->value : "localhost",
 			     .host_len = h ? h->value_len : 9 };
 	if (fo.host_len > 255)
@@ -813,24 +920,38 @@ void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
 
 long sl_sns_metrics(char *buf, size_t cap)
 {
+	uint64_t hd, hf, hr, hp;
+
+	sl_sns_http_counts(&hd, &hf, &hr, &hp);
 	int r = snprintf(buf, cap,
 			 "# HELP sluice_sns_publishes_total Messages accepted by Publish(Batch).\n"
 			 "# TYPE sluice_sns_publishes_total counter\n"
 			 "sluice_sns_publishes_total %llu\n"
-			 "# HELP sluice_sns_deliveries_total Deliveries stored in subscribed queues.\n"
+			 "# HELP sluice_sns_deliveries_total Deliveries made: stored in subscribed "
+			 "queues, accepted (2xx) by http endpoints.\n"
 			 "# TYPE sluice_sns_deliveries_total counter\n"
 			 "sluice_sns_deliveries_total{protocol=\"sqs\"} %llu\n"
+			 "sluice_sns_deliveries_total{protocol=\"http\"} %llu\n"
 			 "# HELP sluice_sns_delivery_failures_total Deliveries that could not be "
-			 "made (queue gone, message too large for it, storage).\n"
+			 "made (queue gone, message too large for it, storage; http: refused, or "
+			 "retries exhausted).\n"
 			 "# TYPE sluice_sns_delivery_failures_total counter\n"
 			 "sluice_sns_delivery_failures_total{protocol=\"sqs\"} %llu\n"
+			 "sluice_sns_delivery_failures_total{protocol=\"http\"} %llu\n"
+			 "# HELP sluice_sns_http_retries_total http delivery attempts retried.\n"
+			 "# TYPE sluice_sns_http_retries_total counter\n"
+			 "sluice_sns_http_retries_total %llu\n"
+			 "# HELP sluice_sns_http_pending http deliveries in the outbox, not yet made.\n"
+			 "# TYPE sluice_sns_http_pending gauge\n"
+			 "sluice_sns_http_pending %llu\n"
 			 "# HELP sluice_sns_filtered_total Deliveries a subscription's filter "
 			 "policy held back (AWS: NumberOfNotificationsFilteredOut).\n"
 			 "# TYPE sluice_sns_filtered_total counter\n"
 			 "sluice_sns_filtered_total %llu\n",
 			 (unsigned long long)atomic_load(&n_publishes),
-			 (unsigned long long)atomic_load(&n_deliveries),
-			 (unsigned long long)atomic_load(&n_failures),
+			 (unsigned long long)atomic_load(&n_deliveries), (unsigned long long)hd,
+			 (unsigned long long)atomic_load(&n_failures), (unsigned long long)hf,
+			 (unsigned long long)hr, (unsigned long long)hp,
 			 (unsigned long long)atomic_load(&n_filtered));
 
 	return r < 0 || (size_t)r >= cap ? -ENOSPC : r;

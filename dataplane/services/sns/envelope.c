@@ -47,6 +47,10 @@ int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
 		sl_enc_key(out, "SequenceNumber");
 		sl_enc_cstr(out, seq);
 	}
+	if (n->token) {
+		sl_enc_key(out, "Token");
+		sl_enc_cstr(out, n->token);
+	}
 	sl_enc_key(out, "TopicArn");
 	sl_enc_cstr(out, n->topic_arn);
 	if (n->subject) {
@@ -55,6 +59,10 @@ int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
 	}
 	sl_enc_key(out, "Message");
 	sl_enc_str(out, n->message, n->message_len);
+	if (n->subscribe_url) {
+		sl_enc_key(out, "SubscribeURL");
+		sl_enc_cstr(out, n->subscribe_url);
+	}
 	sl_sns_timestamp(n->timestamp_ms, ts);
 	sl_enc_key(out, "Timestamp");
 	sl_enc_cstr(out, ts);

@@ -20,10 +20,12 @@ struct sl_enc;
 struct sl_sns_note {
 	const char *type;            /* "Notification", "SubscriptionConfirmation"... */
 	const char *message_id;      /* a UUID in text */
+	const char *token;           /* SubscriptionConfirmation: its token; else NULL */
 	const char *topic_arn;
 	const char *subject;         /* NULL: none */
 	const char *message;
 	size_t message_len;
+	const char *subscribe_url;   /* SubscriptionConfirmation: where to confirm */
 	int64_t timestamp_ms;
 	bool has_seq;                /* FIFO topics */
 	uint64_t seq;

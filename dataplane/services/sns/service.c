@@ -38,5 +38,6 @@ struct sl_service sl_sns_service = {
 	.ops = sns_ops,
 	.nops = sizeof(sns_ops) / sizeof(sns_ops[0]),
 	.install = sl_sns_ctl_install,
+	.control_stop = sl_sns_ctl_stop,
 	.metrics = sl_sns_metrics,
 };

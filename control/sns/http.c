@@ -1,0 +1,748 @@
+/* http.c - the SNS http deliverer (http.h): its outbox log, its thread,
+ * and a small HTTP/1.1 client.
+ *
+ * The outbox is one append-only file, data/sns-http.log, of frames
+ * [u32 crc32c][u32 length][payload]: PUT (a delivery, whole) and DONE (its
+ * id). The deliverer writes the PUTs of everything it took from its ring,
+ * fdatasyncs once for them all (group commit), then answers their makers;
+ * DONE frames ride along with the next write, unsynced: a crash that loses
+ * one makes that delivery again (at least once). Start-up replays the file
+ * (a torn tail is cut off) and delivers what is not DONE. When the file
+ * outgrows SL_SNS_HTTP_LOG_COMPACT it is rewritten with the live
+ * deliveries only.
+ *
+ * Deliveries wait in a heap by due time; at most SL_SNS_HTTP_INFLIGHT are
+ * attempted at once, each on its own connection (Connection: close), with
+ * SL_SNS_HTTP_ATTEMPT_MS to connect, send and get the status line. 2xx is
+ * delivered; a connection failure, a timeout, 5xx and 429 are retried by the
+ * delivery's policy; another status, or retries run out, is a failure
+ * (counted; the subscription's dead-letter queue is a later step).
+ *
+ * Names resolve with getaddrinfo on this thread: it may block it, never a
+ * worker.
+ */
+#include "control/sns/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_ring.h>
+
+#include "dataplane/codec/bin.h"
+#include "dataplane/limits.h"
+#include "dataplane/runtime/log.h"
+#include "dataplane/runtime/worker.h"
+
+/* ---- Deliveries -------------------------------------------------------------------- */
+
+enum { ST_IDLE = 0, ST_CONNECTING, ST_WRITING, ST_READING };
+
+struct job {
+	uint64_t id;
+	uint8_t kind;
+	bool raw;
+	uint8_t state;
+	struct sl_sns_retry retry;
+	int attempts;
+	int64_t due_ms, deadline_ms;
+	char *url, *message_id, *topic_arn, *sub_arn, *content_type;
+	uint8_t *body;
+	size_t body_len;
+	struct sl_msg *msg;      /* the maker's call, until durable */
+	int *result;
+	int fd;
+	char *req;               /* the request being sent */
+	size_t req_len, req_off;
+	char resp[256];
+	size_t resp_len;
+	bool orphan;             /* not stored or not scheduled: freed once answered */
+	struct job *next;        /* in flight */
+	struct job *next_answer; /* answers due */
+};
+
+static struct {
+	pthread_t thread;
+	bool running;
+	_Atomic bool stop;
+	struct rte_ring *ring;
+	int efd, epfd, logfd;
+	char path[PATH_MAX];
+	_Atomic int sleeping;
+	_Atomic uint64_t live;   /* deliveries held, for the put cap */
+	uint64_t next_id;
+	off_t log_size;
+	/* The deliverer's own (its thread only). */
+	struct job **heap;
+	size_t nheap, capheap;
+	struct job *inflight;
+	unsigned ninflight;
+	struct job *answers;     /* durable, their answers not yet taken by a full ring */
+	struct sl_bw done;       /* DONE frames waiting for the next write */
+	/* Counters for /metrics. */
+	_Atomic uint64_t delivered, failed, retries;
+} d = { .efd = -1, .epfd = -1, .logfd = -1 };
+
+/* The delivery as its maker gave it (views into j). */
+static struct sl_sns_http_req req_of(const struct job *j)
+{
+	return (struct sl_sns_http_req){
+		.kind = j->kind, .raw = j->raw, .url = j->url, .message_id = j->message_id,
+		.topic_arn = j->topic_arn, .sub_arn = j->sub_arn, .content_type = j->content_type,
+		.body = j->body, .body_len = j->body_len, .retry = j->retry,
+	};
+}
+
+static void put_frame(struct sl_bw *w, const struct job *j)
+{
+	struct sl_sns_http_req r = req_of(j);
+
+	sl_sns_outbox_put(w, j->id, &r);
+}
+
+static void job_free(struct job *j)
+{
+	free(j->req);
+	free(j);
+}
+
+/* One allocation for a delivery and its strings. */
+static struct job *job_make(const struct sl_sns_http_req *r)
+{
+	const char *s[5] = { r->url, r->message_id, r->topic_arn, r->sub_arn, r->content_type };
+	size_t need = sizeof(struct job) + r->body_len + 1;
+
+	for (int i = 0; i < 5; i++)
+		need += (s[i] ? strlen(s[i]) : 0) + 1;
+	struct job *j = calloc(1, need);
+	if (!j)
+		return NULL;
+	char *p = (char *)(j + 1);
+	char **slot[5] = { &j->url, &j->message_id, &j->topic_arn, &j->sub_arn, &j->content_type };
+	for (int i = 0; i < 5; i++) {
+		size_t n = s[i] ? strlen(s[i]) : 0;
+		memcpy(p, s[i] ? s[i] : "", n);
+		p[n] = '\0';
+		*slot[i] = p;
+		p += n + 1;
+	}
+	if (!r->content_type)
+		j->content_type = NULL;
+	j->body = (uint8_t *)p;
+	memcpy(j->body, r->body, r->body_len);
+	j->body_len = r->body_len;
+	j->kind = r->kind;
+	j->raw = r->raw;
+	j->retry = r->retry;
+	j->fd = -1;
+	return j;
+}
+
+/* ---- The heap of deliveries by due time ------------------------------------------ */
+
+static bool heap_less(size_t a, size_t b)
+{
+	return d.heap[a]->due_ms < d.heap[b]->due_ms ||
+	       (d.heap[a]->due_ms == d.heap[b]->due_ms && d.heap[a]->id < d.heap[b]->id);
+}
+
+static void heap_swap(size_t a, size_t b)
+{
+	struct job *t = d.heap[a];
+	d.heap[a] = d.heap[b];
+	d.heap[b] = t;
+}
+
+static int heap_push(struct job *j)
+{
+	if (d.nheap == d.capheap) {
+		size_t cap = d.capheap ? d.capheap * 2 : 1024;
+		struct job **h = realloc(d.heap, cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		d.heap = h;
+		d.capheap = cap;
+	}
+	size_t i = d.nheap++;
+	d.heap[i] = j;
+	while (i && heap_less(i, (i - 1) / 2)) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	return 0;
+}
+
+static struct job *heap_pop(void)
+{
+	struct job *top = d.heap[0];
+
+	d.heap[0] = d.heap[--d.nheap];
+	for (size_t i = 0;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < d.nheap && heap_less(l, m))
+			m = l;
+		if (r < d.nheap && heap_less(r, m))
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(i, m);
+		i = m;
+	}
+	return top;
+}
+
+/* ---- The outbox log --------------------------------------------------------------- */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+struct replay_state {
+	struct job **puts;
+	uint64_t *dones;
+	size_t nputs, ndones, cap_p, cap_d;
+	bool oom;
+};
+
+static bool replay_put(void *arg, uint64_t id, const struct sl_sns_http_req *r)
+{
+	struct replay_state *st = arg;
+	struct job *j = job_make(r);
+
+	if (j && st->nputs == st->cap_p) {
+		size_t cap = st->cap_p ? st->cap_p * 2 : 256;
+		struct job **np = realloc(st->puts, cap * sizeof(*np));
+		if (np) {
+			st->puts = np;
+			st->cap_p = cap;
+		}
+	}
+	if (!j || st->nputs == st->cap_p) {
+		free(j);
+		st->oom = true;
+		return false;
+	}
+	j->id = id;
+	st->puts[st->nputs++] = j;
+	if (id >= d.next_id)
+		d.next_id = id + 1;
+	return true;
+}
+
+static bool replay_done(void *arg, uint64_t id)
+{
+	struct replay_state *st = arg;
+
+	if (st->ndones == st->cap_d) {
+		size_t cap = st->cap_d ? st->cap_d * 2 : 256;
+		uint64_t *nd = realloc(st->dones, cap * sizeof(*nd));
+		if (!nd) {
+			st->oom = true;
+			return false;
+		}
+		st->dones = nd;
+		st->cap_d = cap;
+	}
+	st->dones[st->ndones++] = id;
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Read the log: every PUT without its DONE is due now. The file is cut
+ * after its last whole frame (a torn write's tail). */
+static int replay(void)
+{
+	struct stat st;
+	struct replay_state rs = { 0 };
+
+	if (fstat(d.logfd, &st) < 0)
+		return -errno;
+	size_t size = (size_t)st.st_size;
+	uint8_t *buf = size ? malloc(size) : NULL;
+	if (size && !buf)
+		return -ENOMEM;
+	if (size && pread(d.logfd, buf, size, 0) != (ssize_t)size) {
+		free(buf);
+		return -EIO;
+	}
+	size_t off = sl_sns_outbox_scan(buf, size, replay_put, replay_done, &rs);
+	free(buf);
+	int rc = rs.oom ? -ENOMEM : 0;
+	if (rc == 0 && rs.ndones)
+		qsort(rs.dones, rs.ndones, sizeof(*rs.dones), cmp_u64);
+	size_t live = 0;
+	int64_t now = sl_now_ms();
+	for (size_t i = 0; i < rs.nputs; i++) {
+		struct job *j = rs.puts[i];
+		if (rc == 0 &&
+		    !(rs.ndones && bsearch(&j->id, rs.dones, rs.ndones, sizeof(*rs.dones), cmp_u64))) {
+			j->due_ms = now;
+			if (heap_push(j) == 0) {
+				live++;
+				continue;
+			}
+			rc = -ENOMEM;
+		}
+		job_free(j);
+	}
+	free(rs.puts);
+	free(rs.dones);
+	if (rc < 0)
+		return rc;
+	atomic_store(&d.live, live);
+	if (ftruncate(d.logfd, (off_t)off) < 0 || lseek(d.logfd, (off_t)off, SEEK_SET) < 0)
+		return -errno;
+	d.log_size = (off_t)off;
+	if (live)
+		sl_info("sns: %zu http deliveries to make from the outbox", live);
+	return 0;
+}
+
+/* Rewrite the log with the live deliveries only (those in the heap and in
+ * flight: every delivery this thread holds is durable by now). */
+static void compact(void)
+{
+	char tmp[PATH_MAX + 8];
+	struct sl_bw w = { 0 };
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d.path);
+	for (size_t i = 0; i < d.nheap; i++)
+		put_frame(&w, d.heap[i]);
+	for (struct job *j = d.inflight; j; j = j->next)
+		put_frame(&w, j);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w.err || fd < 0 || write_all(fd, w.p, w.len) < 0 || fdatasync(fd) < 0 ||
+	    rename(tmp, d.path) < 0) {
+		sl_warn("sns: cannot compact %s: %s", d.path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		sl_bw_free(&w);
+		return;
+	}
+	close(d.logfd);
+	d.logfd = fd;
+	d.log_size = (off_t)w.len;
+	lseek(fd, d.log_size, SEEK_SET);
+	/* The rename itself must survive: sync the directory. */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", d.path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	sl_bw_free(&w);
+}
+
+/* ---- The HTTP client -------------------------------------------------------------- */
+
+static char *request_text(const struct job *j, const char *host_hdr, const char *path,
+			  size_t *len)
+{
+	const char *type = j->kind == SL_SNS_SUBSCRIPTION_CONFIRMATION ? "SubscriptionConfirmation" :
+			   "Notification";
+	size_t cap = 1024 + strlen(host_hdr) + strlen(path) + strlen(j->topic_arn) +
+		     strlen(j->sub_arn) + strlen(j->message_id) +
+		     (j->content_type ? strlen(j->content_type) : 0) + j->body_len;
+	char *r = malloc(cap);
+	if (!r)
+		return NULL;
+	int n = snprintf(r, cap,
+			 "POST %s HTTP/1.1\r\nHost: %s\r\n"
+			 "Content-Type: %s\r\nContent-Length: %zu\r\n"
+			 "x-amz-sns-message-type: %s\r\nx-amz-sns-message-id: %s\r\n"
+			 "x-amz-sns-topic-arn: %s\r\n",
+			 path, host_hdr, j->content_type ? j->content_type :
+			 "text/plain; charset=UTF-8", j->body_len, type, j->message_id,
+			 j->topic_arn);
+	if (j->kind == SL_SNS_NOTIFICATION && j->sub_arn[0])
+		n += snprintf(r + n, cap - (size_t)n, "x-amz-sns-subscription-arn: %s\r\n",
+			      j->sub_arn);
+	if (j->raw)
+		n += snprintf(r + n, cap - (size_t)n, "x-amz-sns-rawdelivery: true\r\n");
+	n += snprintf(r + n, cap - (size_t)n,
+		      "User-Agent: Amazon Simple Notification Service Agent\r\n"
+		      "Connection: close\r\n\r\n");
+	memcpy(r + n, j->body, j->body_len);
+	*len = (size_t)n + j->body_len;
+	return r;
+}
+
+static void finish(struct job *j, int status);
+
+static void inflight_remove(struct job *j)
+{
+	for (struct job **pp = &d.inflight; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+	j->next = NULL;
+	d.ninflight--;
+	if (j->fd >= 0) {
+		epoll_ctl(d.epfd, EPOLL_CTL_DEL, j->fd, NULL);
+		close(j->fd);
+		j->fd = -1;
+	}
+	free(j->req);
+	j->req = NULL;
+	j->state = ST_IDLE;
+}
+
+/* Begin an attempt: resolve, connect (non-blocking), queue the request. */
+static void attempt(struct job *j, int64_t now)
+{
+	char host[256], port[8], hosthdr[300];
+	const char *path;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL, *ai = NULL;
+
+	j->attempts++;
+	j->next = d.inflight;
+	d.inflight = j;
+	d.ninflight++;
+	j->deadline_ms = now + SL_SNS_HTTP_ATTEMPT_MS;
+	if (!sl_sns_http_url_parse(j->url, host, sizeof(host), port, &path) ||
+	    getaddrinfo(host, port, &hints, &res) != 0 || !res) {
+		finish(j, -1);
+		return;
+	}
+	/* IPv4 first where a name has both (localhost). */
+	for (struct addrinfo *a = res; a && !ai; a = a->ai_next)
+		if (a->ai_family == AF_INET)
+			ai = a;
+	if (!ai)
+		ai = res;
+	snprintf(hosthdr, sizeof(hosthdr), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	j->req = request_text(j, hosthdr, path, &j->req_len);
+	j->req_off = 0;
+	j->resp_len = 0;
+	j->fd = j->req ? socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+	int rc = j->fd < 0 ? -1 : connect(j->fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(res);
+	if (j->fd < 0 || (rc < 0 && errno != EINPROGRESS)) {
+		finish(j, -1);
+		return;
+	}
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = j };
+	j->state = ST_CONNECTING;
+	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, j->fd, &ev) < 0)
+		finish(j, -1);
+}
+
+static void on_event(struct job *j, uint32_t ev)
+{
+	if (j->state == ST_CONNECTING) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+		if ((ev & (EPOLLERR | EPOLLHUP)) ||
+		    getsockopt(j->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+			finish(j, -1);
+			return;
+		}
+		j->state = ST_WRITING;
+	}
+	if (j->state == ST_WRITING) {
+		while (j->req_off < j->req_len) {
+			ssize_t w = send(j->fd, j->req + j->req_off, j->req_len - j->req_off,
+					 MSG_NOSIGNAL);
+			if (w < 0 && errno == EAGAIN)
+				return;
+			if (w <= 0) {
+				finish(j, -1);
+				return;
+			}
+			j->req_off += (size_t)w;
+		}
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = j };
+		j->state = ST_READING;
+		if (epoll_ctl(d.epfd, EPOLL_CTL_MOD, j->fd, &e) < 0)
+			finish(j, -1);
+		return;
+	}
+	if (j->state == ST_READING) {
+		for (;;) {
+			ssize_t n = recv(j->fd, j->resp + j->resp_len, sizeof(j->resp) - j->resp_len, 0);
+			if (n < 0 && errno == EAGAIN)
+				return;
+			if (n <= 0) {
+				int s = sl_sns_http_status(j->resp, j->resp_len, sizeof(j->resp));
+				finish(j, s > 0 ? s : -1);
+				return;
+			}
+			j->resp_len += (size_t)n;
+			int s = sl_sns_http_status(j->resp, j->resp_len, sizeof(j->resp));
+			if (s != 0) {
+				finish(j, s);
+				return;
+			}
+		}
+	}
+}
+
+static void log_done(struct job *j)
+{
+	sl_sns_outbox_done(&d.done, j->id);
+	atomic_fetch_sub(&d.live, 1);
+	job_free(j);
+}
+
+/* An attempt ended with HTTP status (or -1: no answer). */
+static void finish(struct job *j, int status)
+{
+	inflight_remove(j);
+	if (status >= 200 && status <= 299) {
+		atomic_fetch_add(&d.delivered, 1);
+		log_done(j);
+		return;
+	}
+	bool retryable = status < 0 || status >= 500 || status == 429;
+	int delay = retryable ? sl_sns_retry_delay(&j->retry, j->attempts) : -1;
+	if (delay < 0) {
+		atomic_fetch_add(&d.failed, 1);
+		sl_warn("sns: http delivery %s to %s failed after %d attempts (last: %d)",
+			j->message_id, j->url, j->attempts, status);
+		log_done(j);
+		return;
+	}
+	atomic_fetch_add(&d.retries, 1);
+	j->due_ms = sl_now_ms() + (int64_t)delay * 1000;
+	if (heap_push(j) < 0) {
+		atomic_fetch_add(&d.failed, 1);
+		log_done(j);
+	}
+}
+
+/* ---- The thread ------------------------------------------------------------------- */
+
+/* Take what the makers put: log it, sync, answer them, schedule it. */
+static void take_puts(void)
+{
+	void *batch[256];
+	unsigned n = rte_ring_sc_dequeue_burst(d.ring, batch, 256, NULL);
+	struct sl_bw w = { 0 };
+
+	if (!n && !d.done.len)
+		return;
+	/* The DONE frames first: they ride along with this write. */
+	if (d.done.len) {
+		sl_bw_bytes(&w, d.done.p, d.done.len);
+		d.done.len = 0;
+	}
+	int64_t now = sl_now_ms();
+	for (unsigned i = 0; i < n; i++) {
+		struct job *j = batch[i];
+		j->id = d.next_id++;
+		put_frame(&w, j);
+	}
+	int rc = w.err ? w.err : write_all(d.logfd, w.p, w.len);
+	if (rc == 0 && n && fdatasync(d.logfd) < 0)
+		rc = -errno;
+	if (rc == 0)
+		d.log_size += (off_t)w.len;
+	else
+		sl_warn("sns: cannot write %s: %s", d.path, strerror(-rc));
+	sl_bw_free(&w);
+	for (unsigned i = 0; i < n; i++) {
+		struct job *j = batch[i];
+		if (j->msg) {
+			*j->result = rc;
+			j->next_answer = d.answers;
+			d.answers = j;
+		}
+		if (rc < 0) {
+			/* Not stored: the maker fails its publish, and nothing
+			 * is delivered. */
+			atomic_fetch_sub(&d.live, 1);
+			j->orphan = true;
+		} else {
+			j->due_ms = now;
+			if (heap_push(j) < 0) {
+				atomic_fetch_add(&d.failed, 1);
+				sl_sns_outbox_done(&d.done, j->id);
+				atomic_fetch_sub(&d.live, 1);
+				j->orphan = true;
+			}
+		}
+		if (j->orphan && !j->msg)
+			job_free(j);
+	}
+}
+
+/* Hand the makers their answers; what a full ring refuses waits. */
+static void answer(void)
+{
+	struct job *keep = NULL;
+
+	for (struct job *j = d.answers, *next; j; j = next) {
+		next = j->next_answer;
+		if (!sl_msg_reply_helper(j->msg)) {
+			j->next_answer = keep;
+			keep = j;
+			continue;
+		}
+		/* The maker has its answer: touch its call no more. */
+		j->msg = NULL;
+		j->result = NULL;
+		if (j->orphan)
+			job_free(j);
+	}
+	d.answers = keep;
+}
+
+static void *deliverer(void *arg)
+{
+	struct epoll_event evs[64];
+
+	(void)arg;
+	while (!atomic_load(&d.stop)) {
+		take_puts();
+		answer();
+		int64_t now = sl_now_ms();
+		while (d.nheap && d.heap[0]->due_ms <= now && d.ninflight < SL_SNS_HTTP_INFLIGHT &&
+		       !d.heap[0]->msg)
+			attempt(heap_pop(), now);
+		for (struct job *j = d.inflight, *next; j; j = next) {
+			next = j->next;
+			if (now >= j->deadline_ms)
+				finish(j, -1);
+		}
+		if (d.log_size > SL_SNS_HTTP_LOG_COMPACT && !d.answers && !d.done.len)
+			compact();
+		int64_t wait = 1000;
+		if (d.nheap && d.ninflight < SL_SNS_HTTP_INFLIGHT)
+			wait = d.heap[0]->due_ms - now;
+		for (struct job *j = d.inflight; j; j = j->next) {
+			if (j->deadline_ms - now < wait)
+				wait = j->deadline_ms - now;
+		}
+		if (d.answers || d.done.len)
+			wait = d.answers ? 1 : (wait < 100 ? wait : 100);
+		if (wait < 0)
+			wait = 0;
+		atomic_store(&d.sleeping, 1);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (!rte_ring_empty(d.ring))
+			wait = 0;
+		int n = epoll_wait(d.epfd, evs, 64, (int)wait);
+		atomic_store(&d.sleeping, 0);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == NULL) {
+				uint64_t v;
+				ssize_t rc = read(d.efd, &v, sizeof(v));
+				(void)rc;
+				continue;
+			}
+			on_event(evs[i].data.ptr, evs[i].events);
+		}
+	}
+	return NULL;
+}
+
+int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *result)
+{
+	if (!d.running || atomic_load(&d.live) >= SL_SNS_HTTP_PENDING_MAX)
+		return -EAGAIN;
+	struct job *j = job_make(r);
+	if (!j)
+		return -ENOMEM;
+	j->msg = msg;
+	j->result = result;
+	atomic_fetch_add(&d.live, 1);
+	if (rte_ring_mp_enqueue(d.ring, j) != 0) {
+		atomic_fetch_sub(&d.live, 1);
+		free(j);
+		return -EAGAIN;
+	}
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with the sleep in deliverer() */
+	if (atomic_load(&d.sleeping)) {
+		uint64_t one = 1;
+		ssize_t rc = write(d.efd, &one, sizeof(one));
+		(void)rc;
+	}
+	return 0;
+}
+
+int sl_sns_http_start(const char *data_dir)
+{
+	snprintf(d.path, sizeof(d.path), "%s/sns-http.log", data_dir);
+	d.next_id = 1;
+	d.logfd = open(d.path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d.logfd < 0)
+		return -errno;
+	int rc = replay();
+	if (rc < 0)
+		return rc;
+	d.ring = rte_ring_create("sl_sns_http", SL_SNS_HTTP_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	d.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!d.ring || d.efd < 0 || d.epfd < 0)
+		return -ENOMEM;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.efd, &ev) < 0)
+		return -errno;
+	if (pthread_create(&d.thread, NULL, deliverer, NULL) != 0)
+		return -EAGAIN;
+	pthread_setname_np(d.thread, "sl-sns-http");
+	d.running = true;
+	return 0;
+}
+
+void sl_sns_http_stop(void)
+{
+	if (!d.running)
+		return;
+	atomic_store(&d.stop, true);
+	uint64_t one = 1;
+	ssize_t rc = write(d.efd, &one, sizeof(one));
+	(void)rc;
+	pthread_join(d.thread, NULL);
+	d.running = false;
+	/* The DONE frames still due, so that a clean stop repeats nothing. */
+	if (d.done.len && write_all(d.logfd, d.done.p, d.done.len) == 0)
+		fdatasync(d.logfd);
+	sl_bw_free(&d.done);
+}
+
+void sl_sns_http_counts(uint64_t *delivered, uint64_t *failed, uint64_t *retries,
+			uint64_t *pending)
+{
+	*delivered = atomic_load(&d.delivered);
+	*failed = atomic_load(&d.failed);
+	*retries = atomic_load(&d.retries);
+	*pending = atomic_load(&d.live);
+}

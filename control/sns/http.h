@@ -1,0 +1,113 @@
+/* http.h - SNS deliveries to http endpoints: a durable outbox and the
+ * deliverer thread that POSTs from it.
+ *
+ * A worker that fans a publish out to an http subscription puts the
+ * delivery (the envelope it built, the endpoint, the retry policy) into the
+ * outbox and answers the publish only once the deliverer has written it to
+ * its log and fdatasynced it: an acknowledged publish reaches the endpoint
+ * even across kill -9 (at least once: a delivery made just before a crash
+ * may be made again). The deliverer thread (a helper thread, not a worker:
+ * it may block) POSTs each delivery, retries it by the subscription's or
+ * the topic's DeliveryPolicy, and logs it done when the endpoint answered
+ * 2xx, or when its retries ran out (counted as a failure).
+ *
+ * The control thread puts the SubscriptionConfirmation of a new http
+ * subscription the same way, without waiting.
+ */
+#ifndef SL_SNS_HTTP_H
+#define SL_SNS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_msg;
+
+/* A DeliveryPolicy's healthyRetryPolicy (and throttle), as the deliverer
+ * applies it. */
+struct sl_sns_retry {
+	int32_t num_retries;      /* retries after the first attempt */
+	int32_t num_no_delay;     /* immediate retries first */
+	int32_t num_min_delay;    /* then these, min_delay_s apart */
+	int32_t num_max_delay;    /* and these last, max_delay_s apart */
+	int32_t min_delay_s, max_delay_s;
+	uint8_t backoff;          /* enum sl_sns_backoff, between the two */
+};
+
+enum sl_sns_backoff { SL_SNS_LINEAR = 0, SL_SNS_ARITHMETIC, SL_SNS_GEOMETRIC, SL_SNS_EXPONENTIAL };
+
+enum sl_sns_http_kind {
+	SL_SNS_NOTIFICATION = 0,
+	SL_SNS_SUBSCRIPTION_CONFIRMATION,
+};
+
+/* One delivery as its maker gives it (copied by sl_sns_http_put). */
+struct sl_sns_http_req {
+	uint8_t kind;             /* enum sl_sns_http_kind */
+	bool raw;                 /* RawMessageDelivery: x-amz-sns-rawdelivery */
+	const char *url;          /* the endpoint */
+	const char *message_id;
+	const char *topic_arn;
+	const char *sub_arn;      /* notifications */
+	const char *content_type; /* NULL: text/plain; charset=UTF-8 */
+	const uint8_t *body;
+	size_t body_len;
+	struct sl_sns_retry retry;
+};
+
+/* The retry policy of a subscription: its DeliveryPolicy's
+ * healthyRetryPolicy unless the topic's "http" section disables
+ * subscription overrides, else the topic's defaultHealthyRetryPolicy, else
+ * AWS's default (3 retries, 20 s apart). *content_type (when not NULL) is
+ * set to a malloc'd requestPolicy headerContentType, or NULL. */
+void sl_sns_http_policy(const char *topic_dp, const char *sub_dp, struct sl_sns_retry *out,
+			char **content_type);
+
+/* The seconds to wait before retry number n (1-based) of r; -1 when r
+ * has no retry n. */
+int sl_sns_retry_delay(const struct sl_sns_retry *r, int n);
+
+/* ---- The outbox log's frames and the client's parsers (http_codec.c) ---- */
+
+struct sl_bw;
+/* Append a PUT frame (the delivery r, as id) or a DONE frame to w. */
+void sl_sns_outbox_put(struct sl_bw *w, uint64_t id, const struct sl_sns_http_req *r);
+void sl_sns_outbox_done(struct sl_bw *w, uint64_t id);
+/* Walk the frames of p[0..n): on_put gets each PUT (r's strings valid for
+ * the call), on_done each DONE; either returns false to stop. Returns the
+ * bytes of the whole, valid frames read before the first bad one (or the
+ * stop). */
+typedef bool (*sl_sns_outbox_put_fn)(void *arg, uint64_t id, const struct sl_sns_http_req *r);
+typedef bool (*sl_sns_outbox_done_fn)(void *arg, uint64_t id);
+size_t sl_sns_outbox_scan(const uint8_t *p, size_t n, sl_sns_outbox_put_fn on_put,
+			  sl_sns_outbox_done_fn on_done, void *arg);
+/* http://host[:port][/path...]: the host (IPv6 without its brackets), the
+ * port ("80" when none) and the path ("/" when none). false: not such a
+ * URL. */
+bool sl_sns_http_url_parse(const char *url, char *host, size_t hcap, char port[6],
+			   const char **path);
+/* The status of a response whose first len bytes (of at most cap) are in
+ * r: 100..999, 0 while its status line is incomplete, -1 when it is not
+ * HTTP/1.x. */
+int sl_sns_http_status(const char *r, size_t len, size_t cap);
+
+/* ---- The deliverer (http.c) ----------------------------------------------- */
+
+/* Open (and replay) the outbox under data_dir and start the deliverer.
+ * Control thread, at start-up. 0 or -errno. */
+int sl_sns_http_start(const char *data_dir);
+void sl_sns_http_stop(void);
+
+/* Queue a delivery. From a worker: msg is a call it prepared
+ * (sl_msg_prepare), handed back once the delivery is durable, with *result
+ * set first (0, or -errno when it could not be stored). From the control
+ * thread: msg NULL, no answer. Returns 0, or -EAGAIN when the outbox is
+ * full (the caller refuses the publish: back-pressure), -ENOMEM. */
+int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *result);
+
+/* The deliverer's counts, for /metrics: deliveries made (2xx), failed
+ * (refused or out of retries), retries, and held now. */
+void sl_sns_http_counts(uint64_t *delivered, uint64_t *failed, uint64_t *retries,
+			uint64_t *pending);
+
+#endif

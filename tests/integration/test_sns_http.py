@@ -1,0 +1,242 @@
+"""SNS deliveries to http endpoints, against a live sluice and a real HTTP
+server on loopback: the SubscriptionConfirmation POST (AWS's headers, its
+token and SubscribeURL) and confirming with a GET of that URL;
+notifications in the envelope or raw, through filter policies and
+MessageStructure's "http" entry; retries by the DeliveryPolicy (5xx and
+refused connections retried, 4xx not), counted in /metrics; and kill -9
+with the endpoint down, every acknowledged publish delivered after the
+restart."""
+
+import http.server
+import json
+import socket
+import threading
+import time
+import urllib.request
+
+import harness
+from harness import unique_name
+
+
+class Endpoint:
+    """An HTTP server on 127.0.0.1 that records each request and answers
+    with the next of `codes` (then 200)."""
+
+    def __init__(self, port=0):
+        self.requests = []
+        self.codes = []
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                with outer.cond:
+                    code = outer.codes.pop(0) if outer.codes else 200
+                    outer.requests.append({"path": self.path, "headers": dict(self.headers),
+                                           "body": body.decode(), "code": code,
+                                           "at": time.monotonic()})
+                    outer.cond.notify_all()
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            # The deliverer opens up to 64 connections at once: a backlog
+            # of 5 (the default) drops SYNs, and their retransmits take
+            # seconds.
+            request_queue_size = 128
+            allow_reuse_address = True
+
+        self.httpd = Server(("127.0.0.1", port), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/hook"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def wait(self, n, timeout=15):
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.requests) >= n, timeout)
+            return list(self.requests)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def metric(server, name):
+    text = server.raw_request("GET", "/metrics")[1].decode()
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(name))
+
+
+class SnsHttpTest(harness.KinesisTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.server_for_class(cls, needs_local=True)
+        cls.sns = cls.server.client("sns")
+
+    def setUp(self):
+        self.ep = Endpoint()
+
+    def tearDown(self):
+        self.ep.close()
+
+    def subscribe_confirmed(self, topic, path="/hook", attrs=None):
+        out = self.sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=self.ep.url(path),
+                                 Attributes=attrs or {}, ReturnSubscriptionArn=True)
+        sub = out["SubscriptionArn"]
+        reqs = self.ep.wait(len(self.ep.requests) + 1)
+        conf = reqs[-1]
+        body = json.loads(conf["body"])
+        self.assertEqual(conf["headers"]["x-amz-sns-message-type"], "SubscriptionConfirmation")
+        with urllib.request.urlopen(body["SubscribeURL"], timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn(sub.encode(), r.read())
+        return sub
+
+    def test_confirmation_then_notifications(self):
+        topic = self.sns.create_topic(Name=unique_name("h"))["TopicArn"]
+        out = self.sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=self.ep.url())
+        self.assertEqual(out["SubscriptionArn"], "pending confirmation")
+        conf = self.ep.wait(1)[0]
+        self.assertEqual(conf["path"], "/hook")
+        h = conf["headers"]
+        self.assertEqual(h["x-amz-sns-message-type"], "SubscriptionConfirmation")
+        self.assertEqual(h["x-amz-sns-topic-arn"], topic)
+        self.assertEqual(h["User-Agent"], "Amazon Simple Notification Service Agent")
+        self.assertTrue(h["Content-Type"].startswith("text/plain"))
+        body = json.loads(conf["body"])
+        self.assertEqual(body["Type"], "SubscriptionConfirmation")
+        self.assertEqual(body["TopicArn"], topic)
+        self.assertEqual(h["x-amz-sns-message-id"], body["MessageId"])
+        self.assertIn("SubscribeURL", body)
+        self.assertEqual(len(body["Token"]), 64)
+        # Nothing is delivered before the confirmation.
+        self.sns.publish(TopicArn=topic, Message="too early")
+        time.sleep(0.3)
+        self.assertEqual(len(self.ep.requests), 1)
+        with urllib.request.urlopen(body["SubscribeURL"], timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        subs = self.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        self.assertEqual(len(subs), 1)
+        sub = subs[0]["SubscriptionArn"]
+        self.assertNotEqual(sub, "PendingConfirmation")
+        mid = self.sns.publish(TopicArn=topic, Message="hello", Subject="S", MessageAttributes={
+            "color": {"DataType": "String", "StringValue": "red"}})["MessageId"]
+        note = self.ep.wait(2)[1]
+        h = note["headers"]
+        self.assertEqual(h["x-amz-sns-message-type"], "Notification")
+        self.assertEqual(h["x-amz-sns-message-id"], mid)
+        self.assertEqual(h["x-amz-sns-subscription-arn"], sub)
+        env = json.loads(note["body"])
+        self.assertEqual((env["Type"], env["MessageId"], env["TopicArn"], env["Subject"],
+                          env["Message"]), ("Notification", mid, topic, "S", "hello"))
+        self.assertEqual(env["MessageAttributes"], {"color": {"Type": "String", "Value": "red"}})
+        self.assertIn("Action=Unsubscribe", env["UnsubscribeURL"])
+        # Counted once the endpoint's answer is in.
+        deadline = time.monotonic() + 5
+        while (metric(self.server, 'sluice_sns_deliveries_total{protocol="http"}') < 2 and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+        self.assertGreaterEqual(
+            metric(self.server, 'sluice_sns_deliveries_total{protocol="http"}'), 2)
+
+    def test_raw_filtered_and_per_protocol_messages(self):
+        topic = self.sns.create_topic(Name=unique_name("hr"))["TopicArn"]
+        self.subscribe_confirmed(topic, attrs={"RawMessageDelivery": "true",
+                                               "FilterPolicy": json.dumps({"k": ["yes"]})})
+        base = len(self.ep.requests)
+        self.sns.publish(TopicArn=topic, Message="held back", MessageAttributes={
+            "k": {"DataType": "String", "StringValue": "no"}})
+        self.sns.publish(TopicArn=topic, Message="raw body", MessageAttributes={
+            "k": {"DataType": "String", "StringValue": "yes"}})
+        self.sns.publish(TopicArn=topic, MessageStructure="json", Message=json.dumps(
+            {"default": "d", "http": "for http", "sqs": "for sqs"}), MessageAttributes={
+            "k": {"DataType": "String", "StringValue": "yes"}})
+        reqs = self.ep.wait(base + 2)[base:]
+        time.sleep(0.3)
+        self.assertEqual(len(self.ep.requests), base + 2, "the filtered message is not sent")
+        self.assertEqual(sorted(r["body"] for r in reqs), ["for http", "raw body"])
+        self.assertTrue(all(r["headers"].get("x-amz-sns-rawdelivery") == "true" for r in reqs))
+
+    def test_retries_follow_the_delivery_policy(self):
+        topic = self.sns.create_topic(Name=unique_name("hp"))["TopicArn"]
+        policy = {"healthyRetryPolicy": {"numRetries": 2, "minDelayTarget": 1,
+                                         "maxDelayTarget": 1, "backoffFunction": "linear"}}
+        self.subscribe_confirmed(topic, attrs={"DeliveryPolicy": json.dumps(policy)})
+        base = len(self.ep.requests)
+        retries0 = metric(self.server, "sluice_sns_http_retries_total")
+        failed0 = metric(self.server, 'sluice_sns_delivery_failures_total{protocol="http"}')
+        # 500, 503, then 200: the third attempt is delivered, a second apart.
+        self.ep.codes = [500, 503]
+        self.sns.publish(TopicArn=topic, Message="eventually")
+        reqs = self.ep.wait(base + 3)[base:]
+        self.assertEqual([r["code"] for r in reqs], [500, 503, 200])
+        self.assertEqual(len({r["headers"]["x-amz-sns-message-id"] for r in reqs}), 1)
+        for a, b in zip(reqs, reqs[1:]):
+            self.assertGreaterEqual(b["at"] - a["at"], 0.9, "minDelayTarget apart")
+        # Three 500s: the two retries run out; a 400 is not retried.
+        self.ep.codes = [500, 500, 500, 400]
+        self.sns.publish(TopicArn=topic, Message="never")
+        self.ep.wait(base + 6)
+        self.sns.publish(TopicArn=topic, Message="refused")
+        self.ep.wait(base + 7)
+        time.sleep(1.5)
+        self.assertEqual(len(self.ep.requests), base + 7)
+        deadline = time.monotonic() + 5
+        while (metric(self.server, 'sluice_sns_delivery_failures_total{protocol="http"}') <
+               failed0 + 2 and time.monotonic() < deadline):
+            time.sleep(0.1)
+        self.assertEqual(metric(self.server, 'sluice_sns_delivery_failures_total{protocol="http"}'),
+                         failed0 + 2)
+        self.assertEqual(metric(self.server, "sluice_sns_http_retries_total"), retries0 + 4)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class SnsHttpCrashTest(harness.KinesisTestCase):
+    def test_kill9_with_the_endpoint_down_loses_no_acknowledged_publish(self):
+        with harness.Server(needs_local=True, name="SnsHttpCrashTest") as srv:
+            sns = srv.client("sns")
+            ep = Endpoint()
+            port = ep.port
+            try:
+                topic = sns.create_topic(Name=unique_name("hk"))["TopicArn"]
+                sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url(), Attributes={
+                    "RawMessageDelivery": "true", "DeliveryPolicy": json.dumps(
+                        {"healthyRetryPolicy": {"numRetries": 50, "minDelayTarget": 1,
+                                                "maxDelayTarget": 1}})})
+                body = json.loads(ep.wait(1)[0]["body"])
+                with urllib.request.urlopen(body["SubscribeURL"], timeout=10) as r:
+                    self.assertEqual(r.status, 200)
+            finally:
+                ep.close()
+            # The endpoint is down: every publish is acknowledged, none delivered.
+            sent = ["m%03d" % i for i in range(100)]
+            for m in sent:
+                sns.publish(TopicArn=topic, Message=m)
+            srv.kill9()
+            srv.start()
+            ep = Endpoint(port)
+            try:
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    got = {r["body"] for r in ep.requests if r["code"] == 200}
+                    if got >= set(sent):
+                        break
+                    time.sleep(0.2)
+                self.assertEqual(set(sent) - got, set(), "every acknowledged publish arrives")
+            finally:
+                ep.close()

@@ -1,0 +1,87 @@
+/* Tests for control/sns/http.c's retry policies: what a subscription's or
+ * topic's DeliveryPolicy makes of the delays between attempts, AWS's
+ * default when there is none, and which policy wins. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "control/sns/http.h"
+
+static int delays(const struct sl_sns_retry *r, int *out, int max)
+{
+	int n = 0;
+	for (int i = 1; i <= max; i++) {
+		int d = sl_sns_retry_delay(r, i);
+		if (d < 0)
+			break;
+		out[n++] = d;
+	}
+	return n;
+}
+
+Test(sns_http_policy, aws_default_is_three_retries_twenty_seconds_apart)
+{
+	struct sl_sns_retry r;
+	int d[8];
+
+	sl_sns_http_policy(NULL, NULL, &r, NULL);
+	cr_assert_eq(delays(&r, d, 8), 3);
+	cr_assert(d[0] == 20 && d[1] == 20 && d[2] == 20);
+	cr_assert_eq(sl_sns_retry_delay(&r, 0), -1);
+}
+
+Test(sns_http_policy, phases_run_in_order)
+{
+	struct sl_sns_retry r;
+	char *ct;
+	int d[16];
+
+	sl_sns_http_policy(NULL, "{\"healthyRetryPolicy\":{\"numRetries\":10,\"numNoDelayRetries\":2,"
+			   "\"numMinDelayRetries\":2,\"numMaxDelayRetries\":2,\"minDelayTarget\":1,"
+			   "\"maxDelayTarget\":9,\"backoffFunction\":\"linear\"},"
+			   "\"requestPolicy\":{\"headerContentType\":\"application/json\"}}", &r, &ct);
+	cr_assert_str_eq(ct, "application/json");
+	free(ct);
+	cr_assert_eq(delays(&r, d, 16), 10);
+	/* 2 immediate, 2 at the minimum, 4 of backoff 1..9, 2 at the maximum. */
+	int want[10] = { 0, 0, 1, 1, 1, 4, 6, 9, 9, 9 };
+	for (int i = 0; i < 10; i++)
+		cr_expect_eq(d[i], want[i], "retry %d: %d, not %d", i + 1, d[i], want[i]);
+}
+
+Test(sns_http_policy, exponential_backoff_grows_to_the_maximum)
+{
+	struct sl_sns_retry r;
+	int d[8];
+
+	sl_sns_http_policy(NULL, "{\"healthyRetryPolicy\":{\"numRetries\":4,\"minDelayTarget\":2,"
+			   "\"maxDelayTarget\":16,\"backoffFunction\":\"exponential\"}}", &r, NULL);
+	cr_assert_eq(delays(&r, d, 8), 4);
+	cr_expect(d[0] == 2 && d[1] == 4 && d[2] == 8 && d[3] == 16, "%d %d %d %d", d[0], d[1], d[2],
+		  d[3]);
+}
+
+Test(sns_http_policy, the_topic_may_forbid_overrides)
+{
+	struct sl_sns_retry r;
+	const char *topic = "{\"http\":{\"defaultHealthyRetryPolicy\":{\"numRetries\":1,"
+			    "\"minDelayTarget\":5,\"maxDelayTarget\":5},"
+			    "\"disableSubscriptionOverrides\":%s}}";
+	const char *sub = "{\"healthyRetryPolicy\":{\"numRetries\":7,\"minDelayTarget\":1,"
+			  "\"maxDelayTarget\":1}}";
+	char t[512];
+
+	snprintf(t, sizeof(t), topic, "false");
+	sl_sns_http_policy(t, sub, &r, NULL);
+	cr_assert_eq(r.num_retries, 7);
+	snprintf(t, sizeof(t), topic, "true");
+	sl_sns_http_policy(t, sub, &r, NULL);
+	cr_assert_eq(r.num_retries, 1);
+	cr_assert_eq(sl_sns_retry_delay(&r, 1), 5);
+	sl_sns_http_policy(t, NULL, &r, NULL);
+	cr_assert_eq(r.num_retries, 1);
+	/* Not JSON: AWS's default. */
+	sl_sns_http_policy("nope", "{", &r, NULL);
+	cr_assert_eq(r.num_retries, 3);
+}
