@@ -23,7 +23,12 @@
 #
 # Only loopback addresses are ever used (RabbitMQ's Erlang distribution and
 # its epmd included). Every process started here is stopped on exit.
+#
+# benches/sns_peers.sh sources this file for its installers, servers and
+# helpers (then main does not run); PROG names the script in messages.
 set -euo pipefail
+
+PROG=${PROG:-sqs_peers.sh}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build
@@ -98,7 +103,7 @@ EOF
 }
 
 die() {
-	echo "sqs_peers.sh: $*" >&2
+	echo "$PROG: $*" >&2
 	exit 1
 }
 
@@ -438,7 +443,7 @@ start_servers() {
 		else
 			wait_ready "$s" 300
 		fi
-		echo "sqs_peers.sh: $s listening on 127.0.0.1:${PORT[$s]} (pid ${PID[$s]})" >&2
+		echo "$PROG: $s listening on 127.0.0.1:${PORT[$s]} (pid ${PID[$s]})" >&2
 	done
 }
 
@@ -469,7 +474,7 @@ run_one() {
 	kill -0 "${PID[$s]}" 2>/dev/null || { tail -n 20 "$TMP/$s.log" >&2; die "$s died during $tag"; }
 	if ((rc != 0)); then
 		tail -n 8 "$TMP/$tag.log" >&2
-		echo "sqs_peers.sh: $tag: load tool exited $rc" >&2
+		echo "$PROG: $tag: load tool exited $rc" >&2
 		rm -f "$TMP/$tag.json"
 		FAILED_RUNS=$((FAILED_RUNS + 1))
 	fi
@@ -775,4 +780,7 @@ main() {
 	((FAILED_RUNS == 0)) || die "$FAILED_RUNS run(s) failed"
 }
 
-main "$@"
+# Run only when executed, not when sourced.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	main "$@"
+fi

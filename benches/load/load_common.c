@@ -165,6 +165,83 @@ void json_fill(FILE *f, uint64_t sent, uint64_t failed, double fill_s, long long
 		sent, failed, fill_s, fill_s > 0 ? (double)sent / fill_s : 0.0, depth_seen);
 }
 
+/* ---- fan-out ---- */
+
+uint64_t fanout_errors(const struct load_fanout *s)
+{
+	return s->publish_errors + s->publish_failed + s->recv_errors + s->delete_failed;
+}
+
+void report_fanout_line(double at_s, double pubs, double deliveries, const struct load_hist *h,
+			uint64_t errors)
+{
+	char p50[32], p99[32], p999[32];
+
+	print_ms(p50, sizeof(p50), h, 0.50);
+	print_ms(p99, sizeof(p99), h, 0.99);
+	print_ms(p999, sizeof(p999), h, 0.999);
+	printf("%6.1fs publish %9.0f msg/s  deliver %9.0f msg/s  p50 %s  p99 %s  p99.9 %s ms  "
+	       "err %" PRIu64 "\n", at_s, pubs, deliveries, p50, p99, p999, errors);
+}
+
+/* Deliveries per publish: K when the consumers kept up, less when a
+ * backlog was left in the queues. */
+static double fanout_per_publish(const struct load_fanout *s)
+{
+	return s->published ? (double)s->deleted / (double)s->published : 0.0;
+}
+
+void print_fanout_summary(const struct load_fanout *s, const struct load_hist *e2e,
+			  const struct load_hist *pub)
+{
+	double el = s->elapsed_s;
+	char per[64];
+
+	printf("  published   %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " errors, %" PRIu64
+	       " requests in %.2f s\n", s->published, s->publish_failed, s->publish_errors,
+	       s->publish_requests, el);
+	printf("  delivered   %" PRIu64 " received, %" PRIu64 " deleted, %" PRIu64 " delete failures, %"
+	       PRIu64 " empty receives, %" PRIu64 " errors, %" PRIu64 " without a send time\n",
+	       s->received, s->deleted, s->delete_failed, s->empty_receives, s->recv_errors,
+	       s->bad_bodies);
+	printf("  throughput  publishes %.1f msg/s, deliveries %.1f msg/s over %u queue%s "
+	       "(%.2f per publish)\n", (double)s->published / el, (double)s->deleted / el, s->queues,
+	       s->queues == 1 ? "" : "s", fanout_per_publish(s));
+	print_hist_line("e2e ms", e2e, "per delivery, publish to receive");
+	snprintf(per, sizeof(per), "per publish round trip of %u message%s", s->batch,
+		 s->batch == 1 ? "" : "s");
+	if (s->publish_requests)
+		print_hist_line("publish ms", pub, per);
+	if (s->rate > 0)
+		printf("  unsent      %" PRIu64 " messages the schedule wanted published\n", s->unsent);
+	if (s->backlog_end >= 0)
+		printf("  backlog     %lld messages left ready in the queues\n", s->backlog_end);
+	fflush(stdout);
+}
+
+void json_fanout(FILE *f, const struct load_fanout *s, const struct load_hist *e2e,
+		 const struct load_hist *pub)
+{
+	double el = s->elapsed_s;
+
+	fprintf(f, "  \"published\": %" PRIu64 ",\n  \"publish_failed\": %" PRIu64 ",\n"
+		"  \"publish_requests\": %" PRIu64 ",\n  \"publish_errors\": %" PRIu64 ",\n"
+		"  \"unsent\": %" PRIu64 ",\n  \"received\": %" PRIu64 ",\n  \"deleted\": %" PRIu64
+		",\n  \"delete_failed\": %" PRIu64 ",\n  \"consumer_requests\": %" PRIu64 ",\n"
+		"  \"empty_receives\": %" PRIu64 ",\n  \"recv_errors\": %" PRIu64 ",\n"
+		"  \"bad_bodies\": %" PRIu64 ",\n  \"errors\": %" PRIu64 ",\n"
+		"  \"backlog_end\": %lld,\n",
+		s->published, s->publish_failed, s->publish_requests, s->publish_errors, s->unsent,
+		s->received, s->deleted, s->delete_failed, s->consumer_requests, s->empty_receives,
+		s->recv_errors, s->bad_bodies, fanout_errors(s), s->backlog_end);
+	fprintf(f, "  \"publishes_per_s\": %.1f,\n  \"deliveries_per_s\": %.1f,\n"
+		"  \"deliveries_per_publish\": %.3f,\n",
+		(double)s->published / el, (double)s->deleted / el, fanout_per_publish(s));
+	json_hist(f, "latency_ms", e2e, ",");
+	json_hist(f, "publish_latency_ms", pub, "");
+	fputs("}\n", f);
+}
+
 /* ---- message bodies ---- */
 
 uint8_t *pool_new(uint64_t *rng)

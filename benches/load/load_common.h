@@ -142,6 +142,66 @@ int summary_close(FILE *f, const char *path);
 void print_fill_summary(uint64_t sent, uint64_t failed, double fill_s, long long depth_seen);
 void json_fill(FILE *f, uint64_t sent, uint64_t failed, double fill_s, long long depth_seen);
 
+/* ---- fan-out (sluice-load sns, rabbit-load fanout) ---- */
+
+/* A fan-out run's counts, as both tools' summaries name them. One
+ * publish (a message acknowledged by the server once every queue holds
+ * it) makes `queues` deliveries: a delivery is a message received from one
+ * of the queues and then deleted (SQS) or acked (AMQP). */
+struct load_fanout {
+	uint32_t queues;
+	uint32_t batch;             /* messages per publish round trip */
+	uint64_t published;         /* messages acknowledged */
+	uint64_t publish_failed;    /* messages refused, or lost with a connection */
+	uint64_t publish_requests;  /* acknowledged round trips */
+	uint64_t publish_errors;    /* failed round trips and connections */
+	uint64_t unsent;            /* --rate: messages the schedule wanted out by the end */
+	uint64_t received;
+	uint64_t deleted;           /* deliveries */
+	uint64_t delete_failed;
+	uint64_t consumer_requests;
+	uint64_t empty_receives;
+	uint64_t recv_errors;
+	uint64_t bad_bodies;        /* no send time at the start */
+	long long backlog_end;      /* messages still ready in the queues after the run; -1 unknown */
+	double elapsed_s;
+	double rate;                /* --rate (publishes/s), 0 for a closed loop */
+};
+
+/* Every kind of error of the run, as the per-second line counts them. */
+uint64_t fanout_errors(const struct load_fanout *s);
+/* The per-second line: publishes and deliveries per second, h's
+ * quantiles (publish to receive), the new errors of the second. */
+void report_fanout_line(double at_s, double pubs, double deliveries, const struct load_hist *h,
+			uint64_t errors);
+/* The summary lines after the run's first line, on stdout. */
+void print_fanout_summary(const struct load_fanout *s, const struct load_hist *e2e,
+			  const struct load_hist *pub);
+/* The JSON summary's members from "published" to the end (the caller
+ * wrote "{" and the members naming the run), and the closing brace. One
+ * key a line, "latency_ms" (per delivery) before "publish_latency_ms". */
+void json_fanout(FILE *f, const struct load_fanout *s, const struct load_hist *e2e,
+		 const struct load_hist *pub);
+
+/* Which queues consumer `idx` of `consumers` takes, of `queues`: with at
+ * least one consumer per queue, queue idx % queues alone; with fewer,
+ * queues idx, idx + consumers, ... in turn. fanout_queue_first gives the
+ * first, fanout_queue_next the one after q (q itself when it has one). */
+static inline uint32_t fanout_queue_first(uint32_t idx, uint32_t consumers, uint32_t queues)
+{
+	assert(consumers > 0 && queues > 0);
+	return idx % queues;
+}
+
+static inline uint32_t fanout_queue_next(uint32_t q, uint32_t idx, uint32_t consumers,
+					 uint32_t queues)
+{
+	assert(q < queues);
+	if (consumers >= queues)
+		return q;
+	return q + consumers < queues ? q + consumers : idx;
+}
+
 /* ---- message bodies ---- */
 
 /* LOAD_POOL_LEN bytes of random base64 text; NULL without memory.

@@ -14,9 +14,18 @@
  * its counts and histograms under its own mutex, which only the reporting
  * thread takes besides it, once a second.
  *
- * The human report and the --json-summary file match sluice-load sqs, key
- * for key, so one script reads both. "deleted" counts acked messages:
- * basic.ack has no reply, so an ack counts when it is written.
+ * The fanout mode is the peer of `sluice-load sns`: the producers publish
+ * to a durable fanout exchange with K durable queues bound (classic or
+ * quorum), so a confirm means the message is on disk in every queue, as a
+ * Publish to a topic with K SQS subscriptions is answered once every
+ * delivery is durable. The consumers drain the K queues, each taking its
+ * queues (one, or several in turn when there are fewer consumers than
+ * queues) on one channel.
+ *
+ * The human report and the --json-summary file match sluice-load sqs (in
+ * fanout mode sluice-load sns), key for key, so one script reads both.
+ * "deleted" counts acked messages: basic.ack has no reply, so an ack
+ * counts when it is written.
  */
 
 #include <amqp.h>
@@ -49,6 +58,7 @@
 #define RL_DEPTH_MAX 100000000ull
 #define RL_NAME_MAX 255             /* AMQP short string */
 #define RL_QUEUE_BASE_MAX 200       /* leaves room for the run suffix */
+#define RL_QUEUES_MAX 1000          /* fanout: queues bound to the exchange */
 
 #define RL_FRAME_MAX 131072
 #define RL_CHANNEL 1
@@ -64,11 +74,15 @@
 #define RL_WAIT_FRAMES_MAX 1000000  /* frames read while waiting for one batch's confirms */
 
 _Static_assert(RL_FILL_BATCH <= RL_BATCH_MAX, "the pre-fill batch fits the tag bitmap");
-_Static_assert(RL_QUEUE_BASE_MAX + 24 <= RL_NAME_MAX, "a queue name has room for its suffix");
+_Static_assert(RL_QUEUE_BASE_MAX + 24 + 5 <= RL_NAME_MAX,
+	       "a queue name has room for its run suffix and its number");
 
 enum rl_role { RL_PRODUCER, RL_CONSUMER, RL_FILLER };
 enum rl_phase { PH_RUN, PH_FILL, PH_DRAIN };
 enum rl_qtype { QT_QUORUM, QT_CLASSIC };
+/* RL_QUEUE: one queue (the default exchange routes to it by name);
+ * RL_FANOUT: a fanout exchange and its queues. */
+enum rl_mode { RL_QUEUE, RL_FANOUT };
 
 struct rl_opts {
 	char host[256];
@@ -79,6 +93,8 @@ struct rl_opts {
 	char vhost[128];
 	char queue[RL_QUEUE_BASE_MAX + 1];
 	uint8_t qtype;        /* enum rl_qtype */
+	uint8_t mode;         /* enum rl_mode */
+	uint32_t queues;      /* fanout: queues bound to the exchange */
 	uint32_t producers;
 	uint32_t consumers;
 	uint32_t batch;       /* messages per confirm batch */
@@ -123,9 +139,18 @@ struct rl_thread {
 	uint64_t next_send_ns;
 } __attribute__((aligned(64)));
 
+/* A queue name, as AMQP's short strings are. */
+struct rl_qname {
+	char s[RL_NAME_MAX + 1];
+};
+
 struct rl_run {
 	struct rl_opts opt;
-	char queue[RL_NAME_MAX + 1];
+	char queue[RL_NAME_MAX + 1];  /* the queue, or (fanout) the exchange */
+	struct rl_qname *fq;          /* fanout: the queues, <exchange>-<k> */
+	uint32_t fq_made;             /* fanout: queues declared so far (deleted at the end) */
+	bool ex_made;                 /* fanout: the exchange was declared */
+	long long backlog_end;        /* fanout: messages ready after the run; -1 unknown */
 	uint8_t *pool;
 	atomic_int stop;           /* producers stop; consumers ack and leave */
 	atomic_int_fast64_t fill_left;
@@ -153,17 +178,26 @@ const char load_prog[] = "rabbit-load";
 static atomic_int g_signals;
 
 static const char usage_text[] =
-	"usage: rabbit-load [--endpoint HOST:PORT] [--user U] [--password P] [--vhost V]\n"
+	"usage: rabbit-load [queue] [--endpoint HOST:PORT] [--user U] [--password P] [--vhost V]\n"
 	"                   [--queue NAME] [--queue-type quorum|classic] [--producers N]\n"
 	"                   [--consumers M] [--batch B] [--recv-batch R] [--record-size BYTES]\n"
 	"                   [--duration S] [--rate R] [--depth N] [--keep-queue]\n"
 	"                   [--json-summary FILE]\n"
+	"       rabbit-load fanout [--queues K] [the flags above but --depth]\n"
 	"\n"
 	"N producer connections publish persistent messages to a durable queue with publisher\n"
 	"confirms: B messages published, then their confirms awaited. M consumer connections\n"
 	"take them with manual acks and a prefetch of R, one multiple-ack per R messages. Each\n"
 	"run declares queue NAME-<time>-<pid> and deletes it at the end. The report matches\n"
 	"sluice-load sqs: end-to-end messages/s (received and acked) and send-to-receive latency.\n"
+	"\n"
+	"fanout: the producers publish to a durable fanout exchange NAME-<time>-<pid> with K\n"
+	"durable queues NAME-<time>-<pid>-<k> bound, so each message is confirmed once it is in\n"
+	"every queue; M consumers (default one per queue, at least 4) drain the queues, each\n"
+	"consuming its queues (queue i % K, or with fewer consumers than queues the queues i,\n"
+	"i + M, ...) on one channel with a prefetch of R per queue. The report matches\n"
+	"sluice-load sns: publishes/s, deliveries/s (received and acked, K per message) and the\n"
+	"latency of each delivery from its publish.\n"
 	"\n"
 	"  --endpoint HOST:PORT  broker (default 127.0.0.1:5672)\n"
 	"  --user, --password    credentials (default guest, guest)\n"
@@ -181,7 +215,8 @@ static const char usage_text[] =
 	"                        from the scheduled send time. Default: closed loop\n"
 	"  --depth N             pre-fill N messages over 8 connections, then run the consumers\n"
 	"                        alone for --duration (or until the queue is empty)\n"
-	"  --keep-queue          leave the queue in place at the end\n"
+	"  --queues K            fanout: queues bound to the exchange, 1..1000 (default 10)\n"
+	"  --keep-queue          leave the queue in place at the end (fanout: exchange and queues)\n"
 	"  --json-summary FILE   also write the summary as JSON\n"
 	"\n"
 	"Exit status: 0 ok, 1 setup failed, 2 bad flags, 3 no message went through.\n";
@@ -399,13 +434,17 @@ static int batch_publish(struct rl_thread *t, amqp_connection_state_t c, uint32_
 {
 	amqp_basic_properties_t props = { ._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
 					  .delivery_mode = AMQP_DELIVERY_PERSISTENT };
-	amqp_bytes_t rk = amqp_cstring_bytes(t->run->queue);
+	bool fanout = t->run->opt.mode == RL_FANOUT;
+	/* One queue: the default exchange routes by the queue's name. Fanout:
+	 * the run's exchange, which ignores the routing key. */
+	amqp_bytes_t ex = fanout ? amqp_cstring_bytes(t->run->queue) : amqp_empty_bytes;
+	amqp_bytes_t rk = fanout ? amqp_empty_bytes : amqp_cstring_bytes(t->run->queue);
 	amqp_bytes_t body = { .len = t->run->opt.record_size, .bytes = t->body };
 	int st;
 
 	for (uint32_t i = 0; i < n; i++) {
 		body_put(t->body, t->run->opt.record_size, stamp, t->run->pool, &t->rng);
-		st = amqp_basic_publish(c, RL_CHANNEL, amqp_empty_bytes, rk, 0, 0, &props, body);
+		st = amqp_basic_publish(c, RL_CHANNEL, ex, rk, 0, 0, &props, body);
 		if (st != AMQP_STATUS_OK) {
 			log_failure(t->run, "publish: %s", amqp_error_string2(st));
 			return -1;
@@ -541,18 +580,39 @@ static void consumer_took(struct rl_thread *t, const amqp_envelope_t *e)
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* basic.qos and basic.consume on a fresh connection. Returns 0 or -1. */
+/* basic.consume of one queue. */
+static amqp_rpc_reply_t consume_one(amqp_connection_state_t c, const char *queue)
+{
+	amqp_basic_consume(c, RL_CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0,
+			   amqp_empty_table);
+	return amqp_get_rpc_reply(c);
+}
+
+/* basic.qos and basic.consume on a fresh connection: the queue, or
+ * (fanout) each of this consumer's queues on the one channel. The
+ * prefetch is per consumer (global false: RabbitMQ's per-consumer limit,
+ * which quorum queues support too), so a consumer holds at most R unacked
+ * deliveries from each of its queues, as an SQS receive takes at most R.
+ * Returns 0 or -1. */
 static int consumer_start(struct rl_thread *t, amqp_connection_state_t c)
 {
+	const struct rl_opts *o = &t->run->opt;
 	char buf[256];
 	amqp_rpc_reply_t r;
+	uint32_t q;
 
-	amqp_basic_qos(c, RL_CHANNEL, 0, (uint16_t)t->run->opt.recv_batch, 0);
+	amqp_basic_qos(c, RL_CHANNEL, 0, (uint16_t)o->recv_batch, 0);
 	r = amqp_get_rpc_reply(c);
-	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-		amqp_basic_consume(c, RL_CHANNEL, amqp_cstring_bytes(t->run->queue), amqp_empty_bytes,
-				   0, 0, 0, amqp_empty_table);
-		r = amqp_get_rpc_reply(c);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL && o->mode == RL_QUEUE)
+		r = consume_one(c, t->run->queue);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL && o->mode == RL_FANOUT) {
+		q = fanout_queue_first(t->idx, o->consumers, o->queues);
+		for (uint32_t i = 0; i < o->queues && r.reply_type == AMQP_RESPONSE_NORMAL; i++) {
+			r = consume_one(c, t->run->fq[q].s);
+			if (fanout_queue_next(q, t->idx, o->consumers, o->queues) <= q)
+				break;
+			q = fanout_queue_next(q, t->idx, o->consumers, o->queues);
+		}
 	}
 	if (r.reply_type == AMQP_RESPONSE_NORMAL)
 		return 0;
@@ -627,50 +687,159 @@ static void *consumer_main(void *arg)
 
 /* ---- the queue ---- */
 
-/* Declare (or, passive, look up) the run's queue on a short-lived
- * connection. Returns its message count, or -1. */
-static long long queue_declare(struct rl_run *run, bool passive)
+/* Declare (or, passive, look up) queue `name` on connection c: durable,
+ * quorum or classic by --queue-type. Returns its message count (ready
+ * messages), or -1 with the reason on stderr (the channel is then closed). */
+static long long declare_on(struct rl_run *run, amqp_connection_state_t c, const char *name,
+			    bool passive)
 {
 	amqp_table_entry_t qt = { .key = amqp_cstring_bytes("x-queue-type"),
 				  .value = { .kind = AMQP_FIELD_KIND_UTF8,
 					     .value.bytes = amqp_cstring_bytes("quorum") } };
 	amqp_table_t args = { .num_entries = run->opt.qtype == QT_QUORUM ? 1 : 0, .entries = &qt };
-	amqp_connection_state_t c = rl_connect(run);
 	amqp_queue_declare_ok_t *ok;
 	amqp_rpc_reply_t r;
-	long long count = -1;
 	char buf[256];
 
-	if (!c)
-		return -1;
-	ok = amqp_queue_declare(c, RL_CHANNEL, amqp_cstring_bytes(run->queue), passive, 1, 0, 0,
+	ok = amqp_queue_declare(c, RL_CHANNEL, amqp_cstring_bytes(name), passive, 1, 0, 0,
 				passive ? amqp_empty_table : args);
 	r = amqp_get_rpc_reply(c);
 	if (ok && r.reply_type == AMQP_RESPONSE_NORMAL)
-		count = ok->message_count;
-	else
-		fprintf(stderr, "rabbit-load: queue.declare %s: %s\n", run->queue,
-			reply_text(r, buf, sizeof(buf)));
+		return ok->message_count;
+	fprintf(stderr, "rabbit-load: queue.declare %s: %s\n", name, reply_text(r, buf, sizeof(buf)));
+	return -1;
+}
+
+/* Declare (or, passive, look up) the run's queue on a short-lived
+ * connection. Returns its message count, or -1. */
+static long long queue_declare(struct rl_run *run, bool passive)
+{
+	amqp_connection_state_t c = rl_connect(run);
+	long long count;
+
+	if (!c)
+		return -1;
+	count = declare_on(run, c, run->queue, passive);
 	rl_close(c, count >= 0);
 	return count;
+}
+
+/* Delete queue (or exchange, `exchange`) `name` on connection c. Returns
+ * 0, or -1 with the reason on stderr (the channel is then closed). */
+static int delete_on(amqp_connection_state_t c, const char *name, bool exchange)
+{
+	amqp_rpc_reply_t r;
+	char buf[256];
+
+	if (exchange)
+		amqp_exchange_delete(c, RL_CHANNEL, amqp_cstring_bytes(name), 0);
+	else
+		amqp_queue_delete(c, RL_CHANNEL, amqp_cstring_bytes(name), 0, 0);
+	r = amqp_get_rpc_reply(c);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 0;
+	fprintf(stderr, "rabbit-load: %s.delete %s: %s\n", exchange ? "exchange" : "queue", name,
+		reply_text(r, buf, sizeof(buf)));
+	return -1;
 }
 
 static void queue_delete(struct rl_run *run)
 {
 	amqp_connection_state_t c = rl_connect(run);
-	amqp_rpc_reply_t r;
-	char buf[256];
 
 	if (!c) {
 		fprintf(stderr, "rabbit-load: could not delete queue %s\n", run->queue);
 		return;
 	}
-	amqp_queue_delete(c, RL_CHANNEL, amqp_cstring_bytes(run->queue), 0, 0);
+	rl_close(c, delete_on(c, run->queue, false) == 0);
+}
+
+/* ---- fanout: the exchange and its queues ---- */
+
+/* Declare the durable fanout exchange, then each queue and its binding,
+ * on one connection. Every queue declared is counted in fq_made at once,
+ * so fanout_delete removes it whatever fails after. Returns 0 or -1. */
+static int fanout_declare(struct rl_run *run)
+{
+	amqp_connection_state_t c = rl_connect(run);
+	amqp_rpc_reply_t r;
+	char buf[256];
+	int rc = 0;
+
+	if (!c)
+		return -1;
+	amqp_exchange_declare(c, RL_CHANNEL, amqp_cstring_bytes(run->queue),
+			      amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
 	r = amqp_get_rpc_reply(c);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		fprintf(stderr, "rabbit-load: queue.delete %s: %s\n", run->queue,
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		fprintf(stderr, "rabbit-load: exchange.declare %s: %s\n", run->queue,
 			reply_text(r, buf, sizeof(buf)));
-	rl_close(c, r.reply_type == AMQP_RESPONSE_NORMAL);
+		rc = -1;
+	}
+	run->ex_made = rc == 0;
+	for (uint32_t k = 0; rc == 0 && k < run->opt.queues && !atomic_load(&g_signals); k++) {
+		if (declare_on(run, c, run->fq[k].s, false) < 0) {
+			rc = -1;
+			break;
+		}
+		run->fq_made = k + 1;
+		amqp_queue_bind(c, RL_CHANNEL, amqp_cstring_bytes(run->fq[k].s),
+				amqp_cstring_bytes(run->queue), amqp_empty_bytes, amqp_empty_table);
+		r = amqp_get_rpc_reply(c);
+		if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+			fprintf(stderr, "rabbit-load: queue.bind %s: %s\n", run->fq[k].s,
+				reply_text(r, buf, sizeof(buf)));
+			rc = -1;
+		}
+	}
+	if (rc == 0 && run->fq_made < run->opt.queues)
+		rc = -1;
+	rl_close(c, rc == 0);
+	return rc;
+}
+
+/* Messages still ready in the queues after the run, from a passive
+ * declare of each; -1 when one would not say. */
+static long long fanout_backlog(struct rl_run *run)
+{
+	amqp_connection_state_t c = rl_connect(run);
+	long long sum = 0, n = 0;
+
+	if (!c)
+		return -1;
+	for (uint32_t k = 0; k < run->fq_made && n >= 0; k++) {
+		n = declare_on(run, c, run->fq[k].s, true);
+		sum += n;
+	}
+	rl_close(c, n >= 0);
+	return n >= 0 ? sum : -1;
+}
+
+/* Every queue declared, then the exchange. A failure closes the channel,
+ * so what follows goes on a new connection. */
+static void fanout_delete(struct rl_run *run)
+{
+	amqp_connection_state_t c = NULL;
+	uint32_t failed = 0;
+	bool ex;
+
+	if (!run->ex_made)
+		return;
+	assert(run->fq_made <= run->opt.queues);
+	for (uint32_t k = 0; k <= run->fq_made; k++) {
+		ex = k == run->fq_made;
+		if (!c)
+			c = rl_connect(run);
+		if (!c || delete_on(c, ex ? run->queue : run->fq[k].s, ex)) {
+			failed++;
+			rl_close(c, false);
+			c = NULL;
+		}
+	}
+	rl_close(c, c != NULL);
+	if (failed)
+		fprintf(stderr, "rabbit-load: %u of exchange %s and its %u queues not deleted\n",
+			failed, run->queue, run->fq_made);
 }
 
 /* ---- the run and its report ---- */
@@ -717,7 +886,8 @@ static void collect(struct rl_run *run, bool final)
 	}
 }
 
-/* The line sluice-load sqs prints each second, to the character. */
+/* The line sluice-load sqs (fanout: sns) prints each second, to the
+ * character. */
 static void report_second(struct rl_run *run, uint64_t now)
 {
 	const struct rl_stats *s = &run->tot, *p = &run->prev;
@@ -728,6 +898,9 @@ static void report_second(struct rl_run *run, uint64_t now)
 	if (run->phase == PH_FILL)
 		report_fill_line(at, sends, s->sent, run->opt.depth,
 				 stats_errors(s) - stats_errors(p));
+	else if (run->opt.mode == RL_FANOUT)
+		report_fanout_line(at, sends, (double)(s->deleted - p->deleted) / dt, &run->e2e_sec,
+				   stats_errors(s) - stats_errors(p));
 	else
 		report_e2e_line(at, sends, (double)(s->deleted - p->deleted) / dt, &run->e2e_sec,
 				stats_errors(s) - stats_errors(p));
@@ -927,12 +1100,77 @@ static int summary_json(const struct rl_run *run, const char *path)
 	return summary_close(f, path);
 }
 
+/* ---- the fanout summary (sluice-load sns's, key for key) ---- */
+
+/* AMQP has no empty receives and no delete replies: those counts are 0,
+ * and consumer_requests counts the ack frames written. */
+static void fanout_totals(const struct rl_run *run, struct load_fanout *f)
+{
+	const struct rl_stats *s = &run->tot;
+
+	memset(f, 0, sizeof(*f));
+	f->queues = run->opt.queues;
+	f->batch = run->opt.batch;
+	f->published = s->sent;
+	f->publish_failed = s->send_failed;
+	f->publish_requests = s->send_requests;
+	f->publish_errors = s->send_errors;
+	f->unsent = run->unsent;
+	f->received = s->received;
+	f->deleted = s->deleted;
+	f->consumer_requests = s->acks;
+	f->recv_errors = s->recv_errors;
+	f->bad_bodies = s->bad_bodies;
+	f->backlog_end = run->backlog_end;
+	f->elapsed_s = elapsed_s(run);
+	f->rate = run->opt.rate;
+	assert(fanout_errors(f) == stats_errors(s));
+}
+
+static void summary_print_fanout(const struct rl_run *run)
+{
+	const struct rl_opts *o = &run->opt;
+	struct load_fanout f;
+
+	fanout_totals(run, &f);
+	printf("\nrabbit-load fanout %s exchange=%s queues=%u queue-type=%s producers=%u "
+	       "consumers=%u batch=%u recv-batch=%u record-size=%u ", o->endpoint, run->queue,
+	       o->queues, qtype_name(o), o->producers, o->consumers, o->batch, o->recv_batch,
+	       o->record_size);
+	if (o->rate > 0)
+		printf("rate=%.0f/s\n", o->rate);
+	else
+		printf("closed-loop\n");
+	print_fanout_summary(&f, &run->e2e_all, &run->send_all);
+}
+
+static int summary_json_fanout(const struct rl_run *run, const char *path)
+{
+	const struct rl_opts *o = &run->opt;
+	struct load_fanout f;
+	FILE *out = summary_open(path);
+
+	if (!out)
+		return -1;
+	fanout_totals(run, &f);
+	fprintf(out, "{\n  \"tool\": \"rabbit-load\",\n  \"mode\": \"fanout\",\n"
+		"  \"endpoint\": \"%s\",\n  \"exchange\": \"%s\",\n  \"queue_type\": \"%s\",\n"
+		"  \"queues\": %u,\n  \"producers\": %u,\n  \"consumers\": %u,\n"
+		"  \"batch\": %u,\n  \"recv_batch\": %u,\n  \"wait_s\": 0,\n"
+		"  \"record_size\": %u,\n  \"pipeline\": 1,\n  \"rate\": %.1f,\n"
+		"  \"duration_s\": %.3f,\n  \"elapsed_s\": %.3f,\n",
+		o->endpoint, run->queue, qtype_name(o), o->queues, o->producers, o->consumers,
+		o->batch, o->recv_batch, o->record_size, o->rate, o->duration_s, f.elapsed_s);
+	json_fanout(out, &f, &run->e2e_all, &run->send_all);
+	return summary_close(out, path);
+}
+
 /* ---- flags ---- */
 
 enum {
 	OPT_ENDPOINT = 256, OPT_USER, OPT_PASSWORD, OPT_VHOST, OPT_QUEUE, OPT_QUEUE_TYPE,
 	OPT_PRODUCERS, OPT_CONSUMERS, OPT_BATCH, OPT_RECV_BATCH, OPT_RECORD_SIZE, OPT_DURATION,
-	OPT_RATE, OPT_DEPTH, OPT_KEEP_QUEUE, OPT_JSON,
+	OPT_RATE, OPT_DEPTH, OPT_KEEP_QUEUE, OPT_JSON, OPT_QUEUES,
 };
 
 static const struct option long_opts[] = {
@@ -953,6 +1191,7 @@ static const struct option long_opts[] = {
 	{ "depth", required_argument, NULL, OPT_DEPTH },
 	{ "keep-queue", no_argument, NULL, OPT_KEEP_QUEUE },
 	{ "json-summary", required_argument, NULL, OPT_JSON },
+	{ "queues", required_argument, NULL, OPT_QUEUES },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1044,6 +1283,8 @@ static int opt_apply(struct rl_opts *o, int c, const char *a)
 	case OPT_JSON:
 		o->json_path = a;
 		return 0;
+	case OPT_QUEUES:
+		return parse_u32("queues", a, 1, RL_QUEUES_MAX, &o->queues);
 	default:
 		assert(0);
 		return -1;
@@ -1065,16 +1306,49 @@ static void opts_defaults(struct rl_opts *o)
 	o->recv_batch = 10;
 	o->record_size = 100;
 	o->duration_s = 10;
+	o->queues = 10;
+}
+
+/* The fanout mode's checks. Without --consumers there is one consumer
+ * per queue, and at least 4 (as the queue mode has for its one queue), up
+ * to the thread limit. */
+static int opts_check_fanout(struct rl_opts *o, bool given_consumers)
+{
+	uint32_t m = o->queues > 4 ? o->queues : 4;
+
+	if (o->depth)
+		return bad_flag("--depth is not for fanout");
+	if (!given_consumers)
+		o->consumers = m < RL_THREADS_MAX / 2 ? m : RL_THREADS_MAX / 2;
+	return 0;
+}
+
+/* The mode word, when there is one: "queue" (the default) or "fanout".
+ * Returns the index of the first flag, or -1. */
+static int opts_mode(struct rl_opts *o, int argc, char **argv)
+{
+	if (argc < 2 || argv[1][0] == '-')
+		return 1;
+	if (!strcmp(argv[1], "queue"))
+		return 2;
+	if (!strcmp(argv[1], "fanout")) {
+		o->mode = RL_FANOUT;
+		return 2;
+	}
+	return bad_flag("unknown mode '%s': want queue or fanout", argv[1]);
 }
 
 /* Returns 0 to run, 1 after --help, -1 on a bad flag. */
 static int opts_parse(struct rl_opts *o, int argc, char **argv)
 {
-	bool given_producers = false;
+	bool given_producers = false, given_consumers = false, given_queues = false;
 	int c;
 
 	opts_defaults(o);
 	opterr = 0;
+	optind = opts_mode(o, argc, argv);
+	if (optind < 0)
+		return -1;
 	for (int i = 0; i < argc && (c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1; i++) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
@@ -1085,11 +1359,17 @@ static int opts_parse(struct rl_opts *o, int argc, char **argv)
 		if (c == '?')
 			return bad_flag("unknown flag '%s'", argv[optind - 1]);
 		given_producers |= c == OPT_PRODUCERS;
+		given_consumers |= c == OPT_CONSUMERS;
+		given_queues |= c == OPT_QUEUES;
 		if (opt_apply(o, c, optarg))
 			return -1;
 	}
 	if (optind < argc)
 		return bad_flag("unexpected argument '%s'", argv[optind]);
+	if (o->mode == RL_QUEUE && given_queues)
+		return bad_flag("--queues is for fanout");
+	if (o->mode == RL_FANOUT && opts_check_fanout(o, given_consumers))
+		return -1;
 	if (o->depth && (given_producers || o->rate > 0))
 		return bad_flag("--depth runs consumers alone: no --producers or --rate");
 	if (o->depth)
@@ -1104,6 +1384,21 @@ static int opts_parse(struct rl_opts *o, int argc, char **argv)
 }
 
 /* ---- main ---- */
+
+/* fanout: the queues are named after the exchange, <exchange>-<k>. */
+static int fanout_names(struct rl_run *run)
+{
+	int n;
+
+	run->fq = calloc(run->opt.queues, sizeof(*run->fq));
+	if (!run->fq)
+		return -1;
+	for (uint32_t k = 0; k < run->opt.queues; k++) {
+		n = snprintf(run->fq[k].s, sizeof(run->fq[k].s), "%s-%u", run->queue, k);
+		assert(n > 0 && (size_t)n < sizeof(run->fq[k].s));
+	}
+	return 0;
+}
 
 static int run_setup(struct rl_run *run)
 {
@@ -1131,8 +1426,9 @@ static int run_setup(struct rl_run *run)
 	if (o->rate > 0)
 		run->interval_ns = (uint64_t)((double)o->producers * o->batch * 1e9 / o->rate);
 	run->depth_seen = -1;
+	run->backlog_end = -1;
 	run_queue_name(run->queue, sizeof(run->queue), o->queue);
-	return 0;
+	return o->mode == RL_FANOUT ? fanout_names(run) : 0;
 }
 
 /* Forget the pre-fill's counts before the consumers run. */
@@ -1179,6 +1475,39 @@ static int run_fill(struct rl_run *run)
 	return 0;
 }
 
+/* The fanout mode: the exchange and its queues, the run, the backlog
+ * left, the summary, and everything deleted. Returns the exit status. */
+static int fanout_main(struct rl_run *run)
+{
+	uint64_t t0 = now_ns();
+	int rc = 0;
+
+	if (fanout_declare(run))
+		rc = 1;
+	else
+		printf("rabbit-load: exchange %s (fanout) with %u %s queues bound, set up in %.2f s\n",
+		       run->queue, run->opt.queues, qtype_name(&run->opt),
+		       (double)(now_ns() - t0) / 1e9);
+	if (rc == 0 && !atomic_load(&g_signals)) {
+		if (phase_run(run, RL_PRODUCER, run->opt.producers, run->opt.consumers,
+			      (uint64_t)(run->opt.duration_s * 1e9)))
+			rc = 1;
+		run->backlog_end = fanout_backlog(run);
+		summary_print_fanout(run);
+		if (run->opt.json_path && summary_json_fanout(run, run->opt.json_path))
+			rc = 1;
+		if (rc == 0 && run->tot.deleted == 0 && (run->opt.consumers || run->tot.sent == 0)) {
+			fprintf(stderr, "rabbit-load: no message went through\n");
+			rc = 3;
+		}
+	}
+	if (!run->opt.keep_queue)
+		fanout_delete(run);
+	else
+		printf("rabbit-load: kept exchange %s and its %u queues\n", run->queue, run->fq_made);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct rl_run run;
@@ -1191,6 +1520,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signals_init(on_signal);
+	if (run.opt.mode == RL_FANOUT)
+		return fanout_main(&run);
 	if (queue_declare(&run, false) < 0)
 		return 1;
 	printf("rabbit-load: queue %s (%s)\n", run.queue, qtype_name(&run.opt));

@@ -1,5 +1,5 @@
 /* sluice_load.c - load generator for sluice and its peers (Kinesis, SQS,
- * Redis).
+ * SNS, Redis).
  *
  * One process, one epoll loop, N non-blocking TCP connections. The kinesis
  * mode drives PutRecords over the AWS JSON 1.1 protocol on HTTP/1.1, with
@@ -8,7 +8,11 @@
  * records per round trip. The sqs mode drives SendMessage(Batch) producers
  * and ReceiveMessage + DeleteMessageBatch consumers over AWS JSON 1.0; every
  * body starts with its send time, so the consumers measure how long a
- * message took from send to receive (see "SQS" below).
+ * message took from send to receive (see "SQS" below). The sns mode
+ * publishes (Publish or PublishBatch, the query protocol) to a topic with K
+ * SQS queues subscribed for raw delivery, and the consumers of the sqs mode
+ * drain all K queues, so each message is measured K times: once per
+ * delivery, from its publish to its receive (see "SNS" below).
  *
  * Without --rate the load is closed-loop: every connection keeps --pipeline
  * requests in flight. With --rate it is open-loop: sends follow a fixed
@@ -97,6 +101,20 @@ _Static_assert(SQS_FILL_PIPELINE <= MAX_PIPELINE, "the fill pipeline is a pipeli
 _Static_assert(SQS_NAME_MAX > SQS_SUFFIX_LEN, "a queue name has room for its run suffix");
 _Static_assert(POOL_RAW_BYTES / 3 * 4 == LOAD_POOL_LEN, "SQS bodies come from the encoded pool");
 
+/* SNS. A message is at most 256 KiB, a PublishBatch 10 entries and 256 KiB
+ * in all (AWS's limits). SNS_QUEUES_MAX is sluice's subscriptions per topic
+ * (SL_SNS_SUBS_PER_TOPIC_MAX); set-up makes each queue and subscription in
+ * turn, one round trip after another, so many more would be slow anyway. */
+#define SNS_QUEUES_MAX 1000
+#define SNS_NAME_MAX 50             /* base name: the run suffix and "-<k>" follow */
+#define SNS_ARN_MAX 512             /* a topic or queue ARN */
+#define SNS_ARN_FORM_MAX (3 * SNS_ARN_MAX) /* percent-encoded, for a form */
+#define SNS_FORM_BODY_MAX (4 * SNS_ARN_MAX + 512)
+_Static_assert(SNS_NAME_MAX + SQS_SUFFIX_LEN + 5 <= SQS_NAME_MAX,
+	       "a queue name has room for the run suffix and its number");
+_Static_assert(SNS_QUEUES_MAX <= 9999, "a queue number is at most 4 digits");
+_Static_assert(SQS_BATCH_MAX <= 99, "a batch member number is at most 2 digits");
+
 /* The server does not check signatures, but AWS-style peers (kinesalite)
  * insist that the Authorization header is well formed and that a date
  * header exists. */
@@ -125,9 +143,20 @@ _Static_assert(POOL_RAW_BYTES / 3 * 4 == LOAD_POOL_LEN, "SQS bodies come from th
 #define SQS_ONE_BODY "\",\"MessageBody\":\""
 #define SQS_ONE_TAIL "\"}"
 
-enum load_mode { MODE_KINESIS, MODE_REDIS, MODE_SQS };
-/* ROLE_SEND and ROLE_RECV are the SQS producer and consumer. */
-enum conn_role { ROLE_PUT, ROLE_XADD, ROLE_GET, ROLE_SEND, ROLE_RECV };
+/* SNS requests are forms: Action=Publish, or PublishBatch with members
+ * numbered from 1; the TopicArn is percent-encoded once at set-up. */
+#define SNS_VERSION "&Version=2010-03-31"
+#define SNS_PUB_HEAD "Action=Publish" SNS_VERSION "&TopicArn="
+#define SNS_PUB_MSG "&Message="
+#define SNS_BATCH_HEAD "Action=PublishBatch" SNS_VERSION "&TopicArn="
+#define SNS_MEMBER "&PublishBatchRequestEntries.member."
+#define SNS_MEMBER_ID ".Id="
+#define SNS_MEMBER_MSG ".Message="
+
+enum load_mode { MODE_KINESIS, MODE_REDIS, MODE_SQS, MODE_SNS };
+/* ROLE_SEND and ROLE_RECV are the SQS producer and consumer, ROLE_PUB the
+ * SNS producer (its consumers are ROLE_RECV). */
+enum conn_role { ROLE_PUT, ROLE_XADD, ROLE_GET, ROLE_SEND, ROLE_RECV, ROLE_PUB };
 enum conn_state { ST_WAIT, ST_CONNECTING, ST_READY };
 /* Kinesis consumers walk LIST, ITER, GET; SQS consumers alternate RECV, DEL. */
 enum cons_step { CONS_LIST, CONS_ITER, CONS_GET, CONS_DONE, CONS_RECV, CONS_DEL };
@@ -155,8 +184,10 @@ struct sl_opts {
 	uint32_t wait_s;      /* sqs: WaitTimeSeconds */
 	uint32_t fill_conns;  /* sqs --depth: connections that pre-fill */
 	uint64_t depth;       /* sqs: pre-fill this many, then consumers only */
-	bool keep_queue;      /* sqs: do not delete the queue at the end */
+	bool keep_queue;      /* sqs: do not delete the queue at the end (sns: topic and queues) */
 	bool refill;          /* sqs --depth: keep the depth while measuring */
+	char topic[SNS_NAME_MAX + 1]; /* sns: the base name of the topic and its queues */
+	uint32_t queues;      /* sns: queues subscribed to the topic */
 };
 
 struct sl_buf {
@@ -214,11 +245,20 @@ struct sl_conn {
 	uint32_t nrh;          /* sqs consumers: receipt handles held */
 	uint16_t *rh_len;      /* sqs consumers: their lengths, recv_batch of them */
 	char *rh;              /* sqs consumers: recv_batch slots of SQS_RH_MAX */
+	uint32_t qi;           /* sns consumers: the queue they are at (sns_queues index) */
 	struct sl_buf wbuf;
 	struct sl_buf rbuf;
 	struct sl_http_rx rx;
 	char shard_id[SHARD_ID_MAX];
 	char iter[ITER_MAX];
+};
+
+/* One of the topic's queues: its URL as raw JSON text (pasted into the
+ * consumers' requests as is) and its name. */
+struct sns_queue {
+	char url[SQS_URL_MAX];
+	size_t url_len;
+	char name[SQS_NAME_MAX + 1];
 };
 
 struct sl_load {
@@ -272,6 +312,16 @@ struct sl_load {
 	double fill_s;
 	long long depth_seen;         /* ApproximateNumberOfMessages after it; -1 unknown */
 	struct sl_buf ctl_rb;         /* the last SQS control reply */
+	/* SNS. The topic's ARN goes into every publish percent-encoded; the
+	 * queues are made (and subscribed) one after another at set-up. */
+	char topic_name[SQS_NAME_MAX + 1];
+	char topic_arn[SNS_ARN_MAX];
+	char topic_arn_form[SNS_ARN_FORM_MAX];
+	size_t topic_arn_form_len;
+	struct sns_queue *sns_queues; /* opt.queues of them */
+	uint32_t sns_made;            /* queues created so far (deleted at the end) */
+	size_t pub_body_len;          /* one Publish or PublishBatch form */
+	long long backlog_end;        /* messages ready in the queues after the run; -1 unknown */
 };
 
 const char load_prog[] = "sluice-load";
@@ -291,6 +341,10 @@ static const char usage_text[] =
 	"                      [--duration S] [--rate R] [--pipeline D] [--depth N]\n"
 	"                      [--refill] [--fill-connections F] [--keep-queue]\n"
 	"                      [--json-summary FILE]\n"
+	"  sluice-load sns     [--endpoint HOST:PORT] [--topic NAME] [--queues K] [--producers N]\n"
+	"                      [--consumers M] [--batch B] [--recv-batch R] [--wait S]\n"
+	"                      [--record-size BYTES] [--duration S] [--rate R] [--pipeline D]\n"
+	"                      [--keep-queue] [--json-summary FILE]\n"
 	"\n"
 	"kinesis: each connection sends PutRecords of B records (default endpoint 127.0.0.1:4566).\n"
 	"redis:   each connection sends B pipelined XADDs per round trip (default 127.0.0.1:6379).\n"
@@ -300,6 +354,14 @@ static const char usage_text[] =
 	"         creates queue NAME-<time>-<pid> and deletes it at the end. Defaults: 4 producers,\n"
 	"         4 consumers, B 10, R 10, S 20. A body starts with its send time, so the report\n"
 	"         gives end-to-end messages/s (received and deleted) and send-to-receive latency.\n"
+	"sns:     each run creates topic NAME-<time>-<pid> and K queues NAME-<time>-<pid>-<k>, each\n"
+	"         subscribed with RawMessageDelivery, over the wire, and deletes them at the end.\n"
+	"         N producers send Publish (B = 1) or PublishBatch of B (2..10) to the topic; M\n"
+	"         consumers (default one per queue, at least 4) drain the queues as in sqs mode,\n"
+	"         a consumer taking its queues in turn when there are fewer consumers than queues.\n"
+	"         The report gives publishes/s, deliveries/s (received and deleted, K per\n"
+	"         publish) and the latency of each delivery from its publish. Defaults: K 10,\n"
+	"         4 producers, B 10, R 10, S 20.\n"
 	"\n"
 	"  --endpoint HOST:PORT  server address ([v6]:PORT works too)\n"
 	"  --stream NAME         stream name, [A-Za-z0-9_.-]{1,128} (default sluice-bench)\n"
@@ -327,13 +389,17 @@ static const char usage_text[] =
 	"                        send one message for each one deleted, so the queue stays at N\n"
 	"  --fill-connections F  sqs --depth: connections that pre-fill, 4 requests in flight\n"
 	"                        on each (default 16)\n"
-	"  --keep-queue          sqs: leave the queue in place at the end\n"
+	"  --keep-queue          sqs: leave the queue in place at the end (sns: topic and queues)\n"
+	"  --topic NAME          sns: base name, [A-Za-z0-9_-]{1,50} (default sluice-bench)\n"
+	"  --queues K            sns: queues subscribed to the topic, 1..1000 (default 10)\n"
 	"  --json-summary FILE   also write the summary as JSON\n"
 	"  --help                this text\n"
 	"\n"
 	"Latency is per request (one batch), in ms. MB/s counts payload bytes (10^6 bytes).\n"
 	"sqs latency is per message, from its send (its scheduled send with --rate) to its\n"
-	"receive; the send latency per request is reported too.\n"
+	"receive; the send latency per request is reported too. sns latency is per delivery,\n"
+	"from the publish (scheduled with --rate, which counts messages published) to the\n"
+	"receive from one queue; the publish round trip is reported too.\n"
 	"Exit status: 0 ok, 1 setup failed, 2 bad flags, 3 no record was acknowledged.\n";
 
 /* The first signal ends the run (the summary still prints); a second one
@@ -928,7 +994,8 @@ static void conn_arm(struct sl_load *ld, struct sl_conn *c, bool want_out)
 
 static bool is_producer(const struct sl_conn *c)
 {
-	return c->role == ROLE_PUT || c->role == ROLE_XADD || c->role == ROLE_SEND;
+	return c->role == ROLE_PUT || c->role == ROLE_XADD || c->role == ROLE_SEND ||
+	       c->role == ROLE_PUB;
 }
 
 /* Records (messages) in a producer's in-flight requests. */
@@ -1042,6 +1109,7 @@ static uint64_t ring_pop(struct sl_load *ld, struct sl_conn *c, uint32_t *n)
 }
 
 static int sqs_send_build(struct sl_load *ld, struct sl_buf *b, uint32_t n, uint64_t t);
+static int sns_pub_build(struct sl_load *ld, struct sl_buf *b, uint64_t t);
 
 /* Messages the next SQS request carries: a batch, or what is left to
  * send of the pre-fill (or the refill); 0 when nothing is. */
@@ -1066,6 +1134,8 @@ static int producer_build(struct sl_load *ld, struct sl_conn *c, uint64_t t, uin
 		return put_build(ld, &c->wbuf);
 	if (c->role == ROLE_XADD)
 		return xadd_build(ld, &c->wbuf);
+	if (c->role == ROLE_PUB)
+		return sns_pub_build(ld, &c->wbuf, t);
 	*n = sqs_next_count(ld);
 	return *n ? sqs_send_build(ld, &c->wbuf, *n, t) : 0;
 }
@@ -1457,6 +1527,33 @@ static void on_send_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, i
 
 static void conn_fill(struct sl_load *ld, struct sl_conn *c, uint64_t now);
 
+/* The queue URL a consumer's requests name (raw JSON text): the sqs
+ * mode's one queue, or the sns queue the consumer is at. */
+static const char *cons_url(const struct sl_load *ld, const struct sl_conn *c, size_t *len)
+{
+	const struct sns_queue *q;
+
+	if (ld->opt.mode != MODE_SNS) {
+		*len = ld->queue_url_len;
+		return ld->queue_url;
+	}
+	assert(c->qi < ld->opt.queues);
+	q = &ld->sns_queues[c->qi];
+	*len = q->url_len;
+	return q->url;
+}
+
+/* An sns consumer with several queues moves on to its next one after a
+ * delete and after a receive that found nothing, so each of its queues
+ * gets its turn. Never between a receive and its delete: the receipt
+ * handles belong to the queue. */
+static void cons_next_queue(const struct sl_load *ld, struct sl_conn *c)
+{
+	assert(c->step == CONS_RECV);
+	if (ld->opt.mode == MODE_SNS)
+		c->qi = fanout_queue_next(c->qi, c->idx, ld->opt.consumers, ld->opt.queues);
+}
+
 /* --refill: send one message for each one deleted, so the depth stays
  * where the pre-fill left it; the idle pre-fill connections pick them up. */
 static void sqs_refill(struct sl_load *ld, uint64_t n, uint64_t now)
@@ -1515,6 +1612,7 @@ static bool sqs_on_messages(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 	c->nrh = 0;
 	if (arr < 0 || t[arr].count == 0) {
 		ld->st.cons_empty++;
+		cons_next_queue(ld, c);
 		/* Without a long poll an empty queue would be a busy loop. */
 		c->wake_ns = ld->opt.wait_s ? now : now + CONS_EMPTY_NS;
 		return true;
@@ -1552,6 +1650,7 @@ static void sqs_on_deleted(struct sl_load *ld, struct sl_conn *c, uint64_t now, 
 	ld->st.cons_del_failed += c->nrh - (uint64_t)ok;
 	c->nrh = 0;
 	c->step = CONS_RECV;
+	cons_next_queue(ld, c);
 	if (ld->phase == PHASE_DRAIN && ld->opt.refill && ok > 0)
 		sqs_refill(ld, (uint64_t)ok, now);
 }
@@ -1578,7 +1677,9 @@ static void on_sqs_cons_reply(struct sl_load *ld, struct sl_conn *c, uint64_t no
 static int sqs_delete_build(struct sl_load *ld, struct sl_conn *c)
 {
 	struct sl_buf *b = &c->wbuf;
-	size_t body_len = LIT_LEN(SQS_URL_HEAD) + ld->queue_url_len + LIT_LEN(SQS_ENTRIES) +
+	size_t url_len;
+	const char *url = cons_url(ld, c, &url_len);
+	size_t body_len = LIT_LEN(SQS_URL_HEAD) + url_len + LIT_LEN(SQS_ENTRIES) +
 			  (c->nrh - 1) + LIT_LEN(SQS_ENTRIES_TAIL), h;
 	uint8_t *p, *q;
 
@@ -1591,7 +1692,7 @@ static int sqs_delete_build(struct sl_load *ld, struct sl_conn *c)
 	p = b->p + b->len;
 	h = http_head(ld, (char *)p, "DeleteMessageBatch", body_len);
 	q = PUT_LIT(p + h, SQS_URL_HEAD);
-	q = put_mem(q, ld->queue_url, ld->queue_url_len);
+	q = put_mem(q, url, url_len);
 	q = PUT_LIT(q, SQS_ENTRIES);
 	for (uint32_t i = 0; i < c->nrh; i++) {
 		if (i)
@@ -1613,6 +1714,7 @@ static int sqs_delete_build(struct sl_load *ld, struct sl_conn *c)
 static void sqs_cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 {
 	char body[SQS_CTL_BODY_MAX];
+	size_t url_len;
 	int n, r;
 
 	assert(c->state == ST_READY);
@@ -1623,7 +1725,7 @@ static void sqs_cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 	} else {
 		n = snprintf(body, sizeof(body),
 			     SQS_URL_HEAD "%s\",\"MaxNumberOfMessages\":%u,\"WaitTimeSeconds\":%u}",
-			     ld->queue_url, ld->opt.recv_batch, ld->opt.wait_s);
+			     cons_url(ld, c, &url_len), ld->opt.recv_batch, ld->opt.wait_s);
 		assert(n > 0 && (size_t)n < sizeof(body));
 		r = http_request(ld, &c->wbuf, "ReceiveMessage", body, (size_t)n);
 	}
@@ -1633,6 +1735,218 @@ static void sqs_cons_send(struct sl_load *ld, struct sl_conn *c, uint64_t now)
 	}
 	c->inflight = 1;
 	conn_flush(ld, c, now);
+}
+
+/* ---- SNS ---- */
+
+/* A request head for the query protocol (a form; no X-Amz-Target). */
+static size_t form_head(const struct sl_load *ld, char *out, size_t body_len)
+{
+	int n = snprintf(out, HTTP_HEAD_MAX,
+			 "POST / HTTP/1.1\r\n"
+			 "Host: %s\r\n"
+			 "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
+			 "X-Amz-Date: " AMZ_DATE "\r\n"
+			 "Authorization: " AMZ_AUTH_FOR("sns") "\r\n"
+			 "Content-Length: %zu\r\n"
+			 "\r\n",
+			 ld->opt.endpoint, body_len);
+
+	assert(n > 0 && n < HTTP_HEAD_MAX);
+	return (size_t)n;
+}
+
+static int form_request(const struct sl_load *ld, struct sl_buf *b, const char *body,
+			size_t body_len)
+{
+	size_t h;
+
+	if (buf_reserve(b, HTTP_HEAD_MAX + body_len, WBUF_MAX))
+		return -1;
+	h = form_head(ld, (char *)b->p + b->len, body_len);
+	memcpy(b->p + b->len + h, body, body_len);
+	b->len += h + body_len;
+	return 0;
+}
+
+/* Percent-encode s[0..n) as a form value: all but A-Z a-z 0-9 - _ . ~.
+ * Returns the length written (and a NUL after it), or 0 when it does not
+ * fit cap. */
+static size_t form_escape(char *out, size_t cap, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = (uint8_t)s[i];
+
+		if (o + 4 > cap)
+			return 0;
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* A form value may carry '-' and '_' as they are, but '+' would read as
+ * a space and '/' wants escaping: sns bodies use base64's URL-safe
+ * alphabet, which JSON and XML also take as it is. */
+static void sns_pool_url_safe(struct sl_load *ld)
+{
+	for (size_t i = 0; i < LOAD_POOL_LEN; i++) {
+		if (ld->pool_b64[i] == '+')
+			ld->pool_b64[i] = '-';
+		else if (ld->pool_b64[i] == '/')
+			ld->pool_b64[i] = '_';
+	}
+}
+
+/* Digits of a batch member number, 1..99. */
+static size_t member_digits(uint32_t no)
+{
+	assert(no >= 1 && no <= 99);
+	return no >= 10 ? 2 : 1;
+}
+
+static uint8_t *put_member_no(uint8_t *q, uint32_t no)
+{
+	if (member_digits(no) == 2)
+		*q++ = (uint8_t)('0' + no / 10);
+	*q++ = (uint8_t)('0' + no % 10);
+	return q;
+}
+
+/* Every publish has opt.batch messages of record_size bytes: Publish for
+ * one, PublishBatch with ids "0".."9" for more. Its length is known once
+ * the topic's ARN is. */
+static void sns_pub_body_len_init(struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+	size_t len;
+
+	if (o->batch == 1) {
+		ld->pub_body_len = LIT_LEN(SNS_PUB_HEAD) + ld->topic_arn_form_len +
+				   LIT_LEN(SNS_PUB_MSG) + o->record_size;
+		return;
+	}
+	len = LIT_LEN(SNS_BATCH_HEAD) + ld->topic_arn_form_len;
+	for (uint32_t i = 1; i <= o->batch; i++)
+		len += 2 * (LIT_LEN(SNS_MEMBER) + member_digits(i)) + LIT_LEN(SNS_MEMBER_ID) + 1 +
+		       LIT_LEN(SNS_MEMBER_MSG) + o->record_size;
+	ld->pub_body_len = len;
+}
+
+/* Publish or PublishBatch, every message stamped t, straight into the
+ * write buffer. Returns 0 or -1 when out of memory. */
+static int sns_pub_build(struct sl_load *ld, struct sl_buf *b, uint64_t t)
+{
+	uint32_t n = ld->opt.batch;
+	uint8_t *p, *q;
+	size_t h;
+
+	assert(n >= 1 && n <= SQS_BATCH_MAX);
+	assert(ld->topic_arn_form_len > 0);
+	if (buf_reserve(b, HTTP_HEAD_MAX + ld->pub_body_len, WBUF_MAX))
+		return -1;
+	p = b->p + b->len;
+	h = form_head(ld, (char *)p, ld->pub_body_len);
+	q = n == 1 ? PUT_LIT(p + h, SNS_PUB_HEAD) : PUT_LIT(p + h, SNS_BATCH_HEAD);
+	q = put_mem(q, ld->topic_arn_form, ld->topic_arn_form_len);
+	if (n == 1) {
+		q = PUT_LIT(q, SNS_PUB_MSG);
+		q = put_sqs_body(ld, q, t);
+	}
+	for (uint32_t i = 0; n > 1 && i < n; i++) {
+		q = put_member_no(PUT_LIT(q, SNS_MEMBER), i + 1);
+		q = PUT_LIT(q, SNS_MEMBER_ID);
+		*q++ = (uint8_t)('0' + i);
+		q = put_member_no(PUT_LIT(q, SNS_MEMBER), i + 1);
+		q = PUT_LIT(q, SNS_MEMBER_MSG);
+		q = put_sqs_body(ld, q, t);
+	}
+	assert((size_t)(q - p) == h + ld->pub_body_len);
+	b->len += (size_t)(q - p);
+	return 0;
+}
+
+/* The text of the first <tag>..</tag> of an XML reply, *len its length;
+ * NULL when there is none. The values read here are ARNs and ids, which
+ * need no entity: a value with '&' or '<' in it is refused, not decoded. */
+static const uint8_t *xml_text(const uint8_t *p, size_t n, const char *tag, size_t *len)
+{
+	char open[64], close[64];
+	int no = snprintf(open, sizeof(open), "<%s>", tag);
+	int nc = snprintf(close, sizeof(close), "</%s>", tag);
+	const uint8_t *v, *e;
+
+	assert(no > 0 && (size_t)no < sizeof(open));
+	assert(nc > 0 && (size_t)nc < sizeof(close));
+	v = memmem(p, n, open, (size_t)no);
+	if (!v)
+		return NULL;
+	v += no;
+	e = memmem(v, n - (size_t)(v - p), close, (size_t)nc);
+	if (!e || memchr(v, '&', (size_t)(e - v)) || memchr(v, '<', (size_t)(e - v)))
+		return NULL;
+	*len = (size_t)(e - v);
+	return v;
+}
+
+/* Messages a 200 publish reply says were published: Publish answers a
+ * MessageId; PublishBatch one per entry in Successful (which may be
+ * empty, or written <Successful/>). -1 when the reply is unusable. */
+static long sns_pub_ok(const uint8_t *body, size_t len, uint32_t n)
+{
+	const uint8_t *s, *e, *at;
+	size_t vlen;
+	long ok = 0;
+
+	if (n == 1)
+		return xml_text(body, len, "MessageId", &vlen) ? 1 : -1;
+	s = memmem(body, len, "<Successful>", LIT_LEN("<Successful>"));
+	if (!s)
+		return memmem(body, len, "<Successful/>", LIT_LEN("<Successful/>")) ? 0 : -1;
+	e = memmem(s, len - (size_t)(s - body), "</Successful>", LIT_LEN("</Successful>"));
+	if (!e)
+		return -1;
+	for (at = s; ok <= SQS_BATCH_MAX; ok++) {
+		at = memmem(at, (size_t)(e - at), "<MessageId>", LIT_LEN("<MessageId>"));
+		if (!at)
+			break;
+		at += LIT_LEN("<MessageId>");
+	}
+	return ok <= (long)n ? ok : -1;
+}
+
+static void on_pub_reply(struct sl_load *ld, struct sl_conn *c, uint64_t now, int status,
+			 const uint8_t *body, size_t len)
+{
+	uint32_t n;
+	uint64_t t0 = ring_pop(ld, c, &n);
+	long ok = status == 200 ? sns_pub_ok(body, len, n) : -1;
+
+	assert(n == ld->opt.batch);
+	ld->last_done_ns = now;
+	if (ok < 0) {
+		ld->st.errors++;
+		ld->st.failed += n;
+		log_failure(ld, n == 1 ? "Publish failed" : "PublishBatch failed", status, body, len);
+		return;
+	}
+	ld->st.requests++;
+	ld->st.records += (uint64_t)ok;
+	ld->st.failed += n - (uint64_t)ok;
+	if ((uint64_t)ok < n)
+		log_failure(ld, "PublishBatch entries failed", status, body, len);
+	hist_record(ld->hist_all, (now - t0) / NS_PER_US);
+	hist_record(ld->hist_sec, (now - t0) / NS_PER_US);
 }
 
 /* Handle every complete HTTP reply in the read buffer. Returns -1 when the
@@ -1660,6 +1974,8 @@ static int conn_process_http(struct sl_load *ld, struct sl_conn *c, uint64_t now
 				on_put_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
 			else if (c->role == ROLE_SEND)
 				on_send_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
+			else if (c->role == ROLE_PUB)
+				on_pub_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
 			else if (c->role == ROLE_RECV)
 				on_sqs_cons_reply(ld, c, now, c->rx.status, body, c->rx.body_len);
 			else
@@ -1858,7 +2174,8 @@ static uint64_t sqs_errors(const struct sl_stats *s)
 }
 
 /* One line a second; rabbit-load prints the same, so one script reads
- * both. In the pre-fill only the sends count. */
+ * both (sns: the fan-out line, publishes and deliveries). In the pre-fill
+ * only the sends count. */
 static void report_second_sqs(struct sl_load *ld, uint64_t now)
 {
 	const struct sl_stats *s = &ld->st, *p = &ld->st_prev;
@@ -1870,6 +2187,8 @@ static void report_second_sqs(struct sl_load *ld, uint64_t now)
 	if (ld->phase == PHASE_FILL)
 		report_fill_line(at, sends, s->records, ld->opt.depth,
 				 sqs_errors(s) - sqs_errors(p));
+	else if (ld->opt.mode == MODE_SNS)
+		report_fanout_line(at, sends, e2e, ld->e2e_sec, sqs_errors(s) - sqs_errors(p));
 	else
 		report_e2e_line(at, sends, e2e, ld->e2e_sec, sqs_errors(s) - sqs_errors(p));
 	fflush(stdout);
@@ -1881,7 +2200,7 @@ static void report_second_sqs(struct sl_load *ld, uint64_t now)
 
 static void report_tick(struct sl_load *ld, uint64_t now)
 {
-	if (ld->opt.mode == MODE_SQS)
+	if (ld->opt.mode == MODE_SQS || ld->opt.mode == MODE_SNS)
 		report_second_sqs(ld, now);
 	else
 		report_second(ld, now);
@@ -2142,7 +2461,73 @@ static int summary_json_sqs(const struct sl_load *ld, const char *path)
 	return summary_close(f, path);
 }
 
-/* ---- blocking control calls (--create, the SQS queue) ---- */
+/* ---- the SNS summary (rabbit-load fanout writes the same shape) ---- */
+
+static void sns_totals(const struct sl_load *ld, struct load_fanout *f)
+{
+	const struct sl_stats *s = &ld->st;
+
+	memset(f, 0, sizeof(*f));
+	f->queues = ld->opt.queues;
+	f->batch = ld->opt.batch;
+	f->published = s->records;
+	f->publish_failed = s->failed;
+	f->publish_requests = s->requests;
+	f->publish_errors = s->errors;
+	f->unsent = ld->unsent;
+	f->received = s->cons_records;
+	f->deleted = s->cons_deleted;
+	f->delete_failed = s->cons_del_failed;
+	f->consumer_requests = s->cons_requests;
+	f->empty_receives = s->cons_empty;
+	f->recv_errors = s->cons_errors;
+	f->bad_bodies = s->cons_bad_body;
+	f->backlog_end = ld->backlog_end;
+	f->elapsed_s = elapsed_s(ld);
+	f->rate = ld->opt.rate;
+	assert(fanout_errors(f) == sqs_errors(s));
+}
+
+static void summary_print_sns(const struct sl_load *ld)
+{
+	const struct sl_opts *o = &ld->opt;
+	struct load_fanout f;
+
+	sns_totals(ld, &f);
+	printf("\nsluice-load sns %s topic=%s queues=%u producers=%u consumers=%u batch=%u "
+	       "recv-batch=%u wait=%u record-size=%u pipeline=%u ", o->endpoint, ld->topic_name,
+	       o->queues, o->connections, o->consumers, o->batch, o->recv_batch, o->wait_s,
+	       o->record_size, o->pipeline);
+	if (o->rate > 0)
+		printf("rate=%.0f/s\n", o->rate);
+	else
+		printf("closed-loop\n");
+	print_fanout_summary(&f, ld->e2e_all, ld->hist_all);
+}
+
+static int summary_json_sns(const struct sl_load *ld, const char *path)
+{
+	const struct sl_opts *o = &ld->opt;
+	struct load_fanout f;
+	FILE *f_out = summary_open(path);
+
+	if (!f_out)
+		return -1;
+	sns_totals(ld, &f);
+	fprintf(f_out, "{\n  \"tool\": \"sluice-load\",\n  \"mode\": \"sns\",\n"
+		"  \"endpoint\": \"%s\",\n  \"topic\": \"%s\",\n  \"queues\": %u,\n"
+		"  \"producers\": %u,\n  \"consumers\": %u,\n  \"batch\": %u,\n"
+		"  \"recv_batch\": %u,\n  \"wait_s\": %u,\n  \"record_size\": %u,\n"
+		"  \"pipeline\": %u,\n  \"rate\": %.1f,\n  \"duration_s\": %.3f,\n"
+		"  \"elapsed_s\": %.3f,\n",
+		o->endpoint, ld->topic_name, o->queues, o->connections, o->consumers, o->batch,
+		o->recv_batch, o->wait_s, o->record_size, o->pipeline, o->rate, o->duration_s,
+		f.elapsed_s);
+	json_fanout(f_out, &f, ld->e2e_all, ld->hist_all);
+	return summary_close(f_out, path);
+}
+
+/* ---- blocking control calls (--create, the SQS queue, the SNS topic) ---- */
 
 static int ctl_connect(const struct sl_load *ld)
 {
@@ -2190,36 +2575,65 @@ static int ctl_read_reply(int fd, struct sl_buf *rb, struct sl_http_rx *rx)
 	return -1;
 }
 
-/* One request on a fresh blocking connection. The reply body is at
- * rb->p + rb->off + rx->hdr_len. Returns the HTTP status or -1. */
-static int ctl_call(struct sl_load *ld, const char *op, const char *body, struct sl_buf *rb,
-		    struct sl_http_rx *rx)
+/* Send the request in wb on a fresh blocking connection and read its
+ * reply into rb (the body at rb->p + rb->off + rx->hdr_len). Frees wb.
+ * Returns the HTTP status or -1. */
+static int ctl_exchange(struct sl_load *ld, struct sl_buf *wb, struct sl_buf *rb,
+			struct sl_http_rx *rx)
 {
-	struct sl_buf wb = { 0 };
 	int fd = -1, status = -1;
 	ssize_t w;
 
 	memset(rx, 0, sizeof(*rx));
 	rb->off = rb->len = 0;
-	if (http_request(ld, &wb, op, body, strlen(body)))
+	if (!wb->p)
 		goto out;
 	fd = ctl_connect(ld);
 	if (fd < 0)
 		goto out;
-	for (int i = 0; i < 100000 && wb.off < wb.len; i++) {
-		w = send(fd, wb.p + wb.off, wb.len - wb.off, MSG_NOSIGNAL);
+	for (int i = 0; i < 100000 && wb->off < wb->len; i++) {
+		w = send(fd, wb->p + wb->off, wb->len - wb->off, MSG_NOSIGNAL);
 		if (w < 0 && errno != EINTR)
 			goto out;
 		if (w > 0)
-			wb.off += (size_t)w;
+			wb->off += (size_t)w;
 	}
-	if (wb.off == wb.len)
+	if (wb->off == wb->len)
 		status = ctl_read_reply(fd, rb, rx);
 out:
 	if (fd >= 0)
 		close(fd);
-	free(wb.p);
+	free(wb->p);
+	memset(wb, 0, sizeof(*wb));
 	return status;
+}
+
+/* One JSON request (the mode's protocol) on a fresh blocking connection.
+ * The reply body is at rb->p + rb->off + rx->hdr_len. Returns the HTTP
+ * status or -1. */
+static int ctl_call(struct sl_load *ld, const char *op, const char *body, struct sl_buf *rb,
+		    struct sl_http_rx *rx)
+{
+	struct sl_buf wb = { 0 };
+
+	if (http_request(ld, &wb, op, body, strlen(body))) {
+		free(wb.p);
+		wb.p = NULL;
+	}
+	return ctl_exchange(ld, &wb, rb, rx);
+}
+
+/* One query-protocol request (a form body), as ctl_call. */
+static int ctl_call_form(struct sl_load *ld, const char *body, struct sl_buf *rb,
+			 struct sl_http_rx *rx)
+{
+	struct sl_buf wb = { 0 };
+
+	if (form_request(ld, &wb, body, strlen(body))) {
+		free(wb.p);
+		wb.p = NULL;
+	}
+	return ctl_exchange(ld, &wb, rb, rx);
 }
 
 static bool stream_active(struct sl_load *ld, struct sl_buf *rb, struct sl_http_rx *rx)
@@ -2275,12 +2689,13 @@ out:
  * the HTTP status or -1; the reply is parsed into ld->toks when it is 200
  * (then *parsed says whether that worked). The tokens point into
  * ld->ctl_rb, which stays until the next call. */
-static int sqs_ctl(struct sl_load *ld, const char *op, const char *rest, bool *parsed)
+static int sqs_ctl_at(struct sl_load *ld, const char *url, const char *op, const char *rest,
+		      bool *parsed)
 {
 	struct sl_buf *rb = &ld->ctl_rb;
 	struct sl_http_rx rx;
 	char body[SQS_CTL_BODY_MAX];
-	int n = snprintf(body, sizeof(body), SQS_URL_HEAD "%s\"%s}", ld->queue_url, rest);
+	int n = snprintf(body, sizeof(body), SQS_URL_HEAD "%s\"%s}", url, rest);
 	int st;
 
 	assert(n > 0 && (size_t)n < sizeof(body));
@@ -2295,17 +2710,24 @@ static int sqs_ctl(struct sl_load *ld, const char *op, const char *rest, bool *p
 	return st;
 }
 
-/* ApproximateNumberOfMessages (a string in AWS's replies, a number in
- * some emulators'), or -1 when it cannot be had. */
-static long long sqs_queue_depth(struct sl_load *ld)
+/* sqs_ctl_at the sqs mode's queue. */
+static int sqs_ctl(struct sl_load *ld, const char *op, const char *rest, bool *parsed)
+{
+	return sqs_ctl_at(ld, ld->queue_url, op, rest, parsed);
+}
+
+/* ApproximateNumberOfMessages of the queue at url (a string in AWS's
+ * replies, a number in some emulators'), or -1 when it cannot be had. */
+static long long sqs_depth_at(struct sl_load *ld, const char *url)
 {
 	const struct sl_doc_tok *t;
 	long long v;
 	bool parsed;
 	int a, d;
 
-	if (sqs_ctl(ld, "GetQueueAttributes",
-		    ",\"AttributeNames\":[\"ApproximateNumberOfMessages\"]", &parsed) != 200 || !parsed)
+	if (sqs_ctl_at(ld, url, "GetQueueAttributes",
+		       ",\"AttributeNames\":[\"ApproximateNumberOfMessages\"]", &parsed) != 200 ||
+	    !parsed)
 		return -1;
 	t = ld->toks;
 	a = sl_doc_get(t, 0, "Attributes");
@@ -2315,6 +2737,11 @@ static long long sqs_queue_depth(struct sl_load *ld)
 	if (d < 0 || t[d].type != SL_DOC_STR || parse_dec(t[d].ptr, t[d].len, &v) || v < 0)
 		return -1;
 	return v;
+}
+
+static long long sqs_queue_depth(struct sl_load *ld)
+{
+	return sqs_depth_at(ld, ld->queue_url);
 }
 
 /* CreateQueue NAME-<seconds>-<pid>: a name no earlier run used, so the
@@ -2365,13 +2792,198 @@ static void sqs_queue_delete(struct sl_load *ld)
 		fprintf(stderr, "sluice-load: could not delete queue %s\n", ld->queue_name);
 }
 
+/* ---- the SNS topic and its queues, over the wire ---- */
+
+/* One query-protocol call; a reply other than 200 is logged. The reply
+ * stays in ld->ctl_rb until the next call; *body and *len point at it.
+ * Returns the HTTP status or -1. */
+static int sns_ctl(struct sl_load *ld, const char *what, const char *form, const uint8_t **body,
+		   size_t *len)
+{
+	struct sl_buf *rb = &ld->ctl_rb;
+	struct sl_http_rx rx;
+	int st = ctl_call_form(ld, form, rb, &rx);
+
+	*body = st > 0 ? rb->p + rb->off + rx.hdr_len : (const uint8_t *)"";
+	*len = st > 0 ? rx.body_len : 0;
+	if (st < 0)
+		fprintf(stderr, "sluice-load: %s: no reply from %s\n", what, ld->opt.endpoint);
+	else if (st != 200)
+		log_failure(ld, what, st, *body, *len);
+	return st;
+}
+
+/* CreateTopic NAME-<seconds>-<pid> (a name no earlier run used); its
+ * ARN, percent-encoded, goes into every publish. Returns 0 or -1. */
+static int sns_topic_create(struct sl_load *ld)
+{
+	char form[SNS_FORM_BODY_MAX];
+	const uint8_t *body, *arn;
+	size_t len, arn_len;
+	int n;
+
+	n = run_queue_name(ld->topic_name, sizeof(ld->topic_name), ld->opt.topic);
+	assert(n > 0 && (size_t)n < sizeof(ld->topic_name));
+	n = snprintf(form, sizeof(form), "Action=CreateTopic" SNS_VERSION "&Name=%s", ld->topic_name);
+	assert(n > 0 && (size_t)n < sizeof(form));
+	if (sns_ctl(ld, "CreateTopic", form, &body, &len) != 200)
+		return -1;
+	arn = xml_text(body, len, "TopicArn", &arn_len);
+	if (!arn || arn_len == 0 || arn_len >= SNS_ARN_MAX) {
+		log_failure(ld, "CreateTopic answered no usable TopicArn", 0, body, len);
+		return -1;
+	}
+	memcpy(ld->topic_arn, arn, arn_len);
+	ld->topic_arn[arn_len] = '\0';
+	ld->topic_arn_form_len = form_escape(ld->topic_arn_form, sizeof(ld->topic_arn_form),
+					     ld->topic_arn, arn_len);
+	assert(ld->topic_arn_form_len > 0);
+	sns_pub_body_len_init(ld);
+	return 0;
+}
+
+/* The QueueArn of queue q, into arn (cap bytes). Returns 0 or -1. */
+static int sns_queue_arn(struct sl_load *ld, const struct sns_queue *q, char *arn, size_t cap)
+{
+	const struct sl_doc_tok *t;
+	bool parsed;
+	int a, v;
+
+	if (sqs_ctl_at(ld, q->url, "GetQueueAttributes", ",\"AttributeNames\":[\"QueueArn\"]",
+		       &parsed) != 200 || !parsed)
+		return -1;
+	t = ld->toks;
+	a = sl_doc_get(t, 0, "Attributes");
+	v = a >= 0 && t[a].type == SL_DOC_OBJ ? json_str_member(ld, (uint32_t)a, "QueueArn") : -1;
+	/* Raw JSON text: an ARN has nothing to unescape, so a backslash means
+	 * something unexpected. */
+	if (v < 0 || t[v].len == 0 || t[v].len >= cap || memchr(t[v].ptr, '\\', t[v].len)) {
+		fprintf(stderr, "sluice-load: GetQueueAttributes of %s answered no QueueArn\n",
+			q->name);
+		return -1;
+	}
+	memcpy(arn, t[v].ptr, t[v].len);
+	arn[t[v].len] = '\0';
+	return 0;
+}
+
+/* Subscribe the queue with ARN arn to the topic, raw delivery on (the
+ * body arrives as published, so its stamp is the first bytes). */
+static int sns_subscribe(struct sl_load *ld, const char *arn)
+{
+	char form[SNS_FORM_BODY_MAX], arn_form[SNS_ARN_FORM_MAX];
+	const uint8_t *body;
+	size_t len, vlen;
+	int n;
+
+	if (form_escape(arn_form, sizeof(arn_form), arn, strlen(arn)) == 0)
+		return -1;
+	n = snprintf(form, sizeof(form), "Action=Subscribe" SNS_VERSION "&TopicArn=%s&Protocol=sqs"
+		     "&Endpoint=%s&Attributes.entry.1.key=RawMessageDelivery"
+		     "&Attributes.entry.1.value=true", ld->topic_arn_form, arn_form);
+	assert(n > 0 && (size_t)n < sizeof(form));
+	if (sns_ctl(ld, "Subscribe", form, &body, &len) != 200)
+		return -1;
+	if (!xml_text(body, len, "SubscriptionArn", &vlen)) {
+		log_failure(ld, "Subscribe answered no SubscriptionArn", 0, body, len);
+		return -1;
+	}
+	return 0;
+}
+
+/* Queue k: CreateQueue <topic name>-<k>, its ARN, its subscription.
+ * Counted in sns_made as soon as it exists, so teardown deletes it
+ * whatever fails after. Returns 0 or -1. */
+static int sns_queue_make(struct sl_load *ld, uint32_t k)
+{
+	struct sns_queue *q = &ld->sns_queues[k];
+	struct sl_buf rb = { 0 };
+	struct sl_http_rx rx;
+	char body[SQS_NAME_MAX + 32], arn[SNS_ARN_MAX];
+	int st, n;
+
+	assert(k == ld->sns_made && k < ld->opt.queues);
+	n = snprintf(q->name, sizeof(q->name), "%s-%u", ld->topic_name, k);
+	assert(n > 0 && (size_t)n < sizeof(q->name));
+	snprintf(body, sizeof(body), "{\"QueueName\":\"%s\"}", q->name);
+	st = ctl_call(ld, "CreateQueue", body, &rb, &rx);
+	if (st != 200 || json_parse(ld, rb.p + rb.off + rx.hdr_len, rx.body_len) <= 0 ||
+	    !json_copy_raw(ld, 0, "QueueUrl", q->url, SQS_URL_MAX)) {
+		if (st < 0)
+			fprintf(stderr, "sluice-load: CreateQueue: no reply from %s\n", ld->opt.endpoint);
+		else
+			log_failure(ld, "CreateQueue failed", st, rb.p + rb.off + rx.hdr_len, rx.body_len);
+		free(rb.p);
+		return -1;
+	}
+	free(rb.p);
+	q->url_len = strlen(q->url);
+	ld->sns_made = k + 1;
+	if (sns_queue_arn(ld, q, arn, sizeof(arn)))
+		return -1;
+	return sns_subscribe(ld, arn);
+}
+
+/* The topic, then its queues one by one. Returns 0 or -1. */
+static int sns_setup(struct sl_load *ld)
+{
+	uint64_t t0 = now_ns();
+
+	if (sns_topic_create(ld))
+		return -1;
+	for (uint32_t k = 0; k < ld->opt.queues; k++)
+		if (g_stop || sns_queue_make(ld, k))
+			return -1;
+	printf("sluice-load: topic %s with %u queues subscribed (raw delivery), set up in %.2f s\n",
+	       ld->topic_name, ld->opt.queues, (double)(now_ns() - t0) / 1e9);
+	fflush(stdout);
+	return 0;
+}
+
+/* Messages still ready in the queues after the run (what the consumers
+ * did not get to), or -1 when a queue would not say. */
+static long long sns_backlog(struct sl_load *ld)
+{
+	long long sum = 0, d;
+
+	for (uint32_t k = 0; k < ld->sns_made; k++) {
+		d = sqs_depth_at(ld, ld->sns_queues[k].url);
+		if (d < 0)
+			return -1;
+		sum += d;
+	}
+	return sum;
+}
+
+/* DeleteTopic (its subscriptions go with it), then every queue made. */
+static void sns_teardown(struct sl_load *ld)
+{
+	char form[SNS_FORM_BODY_MAX];
+	const uint8_t *body;
+	size_t len;
+	bool parsed;
+	int n;
+
+	if (ld->topic_arn_form_len) {
+		n = snprintf(form, sizeof(form), "Action=DeleteTopic" SNS_VERSION "&TopicArn=%s",
+			     ld->topic_arn_form);
+		assert(n > 0 && (size_t)n < sizeof(form));
+		if (sns_ctl(ld, "DeleteTopic", form, &body, &len) != 200)
+			fprintf(stderr, "sluice-load: could not delete topic %s\n", ld->topic_name);
+	}
+	for (uint32_t k = 0; k < ld->sns_made; k++)
+		if (sqs_ctl_at(ld, ld->sns_queues[k].url, "DeleteQueue", "", &parsed) != 200)
+			fprintf(stderr, "sluice-load: could not delete queue %s\n",
+				ld->sns_queues[k].name);
+}
+
 /* ---- flags ---- */
 
 enum {
 	OPT_ENDPOINT = 256, OPT_STREAM, OPT_SHARDS, OPT_CREATE, OPT_CONNECTIONS, OPT_BATCH,
 	OPT_RECORD_SIZE, OPT_DURATION, OPT_RATE, OPT_CONSUMERS, OPT_PIPELINE, OPT_JSON,
 	OPT_QUEUE, OPT_RECV_BATCH, OPT_WAIT, OPT_DEPTH, OPT_FILL_CONNS, OPT_KEEP_QUEUE,
-	OPT_REFILL, OPT_END,
+	OPT_REFILL, OPT_TOPIC, OPT_QUEUES, OPT_END,
 };
 
 static const struct option long_opts[] = {
@@ -2395,6 +3007,8 @@ static const struct option long_opts[] = {
 	{ "fill-connections", required_argument, NULL, OPT_FILL_CONNS },
 	{ "keep-queue", no_argument, NULL, OPT_KEEP_QUEUE },
 	{ "refill", no_argument, NULL, OPT_REFILL },
+	{ "topic", required_argument, NULL, OPT_TOPIC },
+	{ "queues", required_argument, NULL, OPT_QUEUES },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -2449,9 +3063,26 @@ static int parse_queue(struct sl_opts *o, const char *s)
 	return 0;
 }
 
+/* A topic name leaves room for the run suffix and a queue number. */
+static int parse_topic(struct sl_opts *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SNS_NAME_MAX ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+		return bad_flag("--topic wants 1..%d of [A-Za-z0-9_-], got '%s'", SNS_NAME_MAX, s);
+	memcpy(o->topic, s, n + 1);
+	return 0;
+}
+
+/* The flags of the sqs and sns modes. */
 static int opt_apply_sqs(struct sl_opts *o, int c, const char *a)
 {
 	switch (c) {
+	case OPT_TOPIC:
+		return parse_topic(o, a);
+	case OPT_QUEUES:
+		return parse_u32("queues", a, 1, SNS_QUEUES_MAX, &o->queues);
 	case OPT_QUEUE:
 		return parse_queue(o, a);
 	case OPT_RECV_BATCH:
@@ -2518,10 +3149,12 @@ static void opts_defaults(struct sl_opts *o, enum load_mode mode)
 	o->mode = mode;
 	strcpy(o->stream, "sluice-bench");
 	strcpy(o->queue, "sluice-bench");
+	strcpy(o->topic, "sluice-bench");
 	o->shards = 4;
 	o->connections = 4;
-	o->batch = mode == MODE_SQS ? SQS_BATCH_MAX : 100;
+	o->batch = mode == MODE_SQS || mode == MODE_SNS ? SQS_BATCH_MAX : 100;
 	o->consumers = mode == MODE_SQS ? 4 : 0;
+	o->queues = 10;
 	o->record_size = 100;
 	o->pipeline = 1;
 	o->duration_s = 10;
@@ -2540,6 +3173,8 @@ static int opts_check_sqs(struct sl_opts *o, const bool *given)
 	for (size_t i = 0; i < 3; i++)
 		if (given[not_sqs_opt[i] - OPT_ENDPOINT])
 			return bad_flag("--%s is not for sqs", not_sqs[i]);
+	if (given[OPT_TOPIC - OPT_ENDPOINT] || given[OPT_QUEUES - OPT_ENDPOINT])
+		return bad_flag("--topic and --queues are for sns");
 	if (o->batch > SQS_BATCH_MAX)
 		return bad_flag("--batch wants 1..%d for sqs", SQS_BATCH_MAX);
 	if (o->record_size < LOAD_STAMP_LEN || o->record_size > SQS_BODY_MAX)
@@ -2560,6 +3195,36 @@ static int opts_check_sqs(struct sl_opts *o, const bool *given)
 	return 0;
 }
 
+/* The sns mode's own checks. A PublishBatch has 10 entries and 256 KiB
+ * at most, as SQS's batches. Without --consumers there is one consumer
+ * per queue, and at least 4 (as the sqs mode has for its one queue). */
+static int opts_check_sns(struct sl_opts *o, const bool *given)
+{
+	static const char *const not_sns[] = { "stream", "shards", "create", "queue", "depth",
+					       "refill", "fill-connections" };
+	const int not_sns_opt[] = { OPT_STREAM, OPT_SHARDS, OPT_CREATE, OPT_QUEUE, OPT_DEPTH,
+				    OPT_REFILL, OPT_FILL_CONNS };
+
+	_Static_assert(sizeof(not_sns) / sizeof(not_sns[0]) ==
+		       sizeof(not_sns_opt) / sizeof(not_sns_opt[0]), "one name per flag");
+	for (size_t i = 0; i < sizeof(not_sns_opt) / sizeof(not_sns_opt[0]); i++)
+		if (given[not_sns_opt[i] - OPT_ENDPOINT])
+			return bad_flag("--%s is not for sns", not_sns[i]);
+	if (o->batch > SQS_BATCH_MAX)
+		return bad_flag("--batch wants 1..%d for sns", SQS_BATCH_MAX);
+	if (o->record_size < LOAD_STAMP_LEN || o->record_size > SQS_BODY_MAX)
+		return bad_flag("--record-size wants %d..%u for sns (a message starts with its "
+				"%d-digit send time)", LOAD_STAMP_LEN, SQS_BODY_MAX, LOAD_STAMP_LEN);
+	if ((uint64_t)o->batch * o->record_size > SQS_BODY_MAX)
+		return bad_flag("--batch x --record-size is over 256 KiB, PublishBatch's limit");
+	if (o->duration_s == 0)
+		return bad_flag("--duration wants more than 0 for sns");
+	if (!given[OPT_CONSUMERS - OPT_ENDPOINT])
+		o->consumers = o->queues > 4 ? o->queues : 4;
+	assert(o->consumers <= MAX_CONSUMERS);
+	return 0;
+}
+
 /* Flag combinations that make no sense, caught before any connection. */
 static int opts_check(struct sl_opts *o, const bool *given)
 {
@@ -2569,18 +3234,22 @@ static int opts_check(struct sl_opts *o, const bool *given)
 	if (o->mode == MODE_SQS) {
 		if (opts_check_sqs(o, given))
 			return -1;
+	} else if (o->mode == MODE_SNS) {
+		if (opts_check_sns(o, given))
+			return -1;
 	} else {
 		for (int i = OPT_QUEUE; i < OPT_END; i++)
 			if (given[i - OPT_ENDPOINT])
 				return bad_flag("--queue, --recv-batch, --wait, --depth, --refill, "
-						"--fill-connections and --keep-queue are for sqs");
+						"--fill-connections and --keep-queue are for sqs; "
+						"--topic and --queues for sns");
 	}
 	if (o->mode == MODE_REDIS) {
 		for (size_t i = 0; i < 3; i++)
 			if (given[kinesis_opt[i] - OPT_ENDPOINT])
 				return bad_flag("--%s is only for kinesis", kinesis_only[i]);
 	}
-	if (o->duration_s == 0 && !o->create && o->mode != MODE_SQS)
+	if (o->duration_s == 0 && !o->create && o->mode != MODE_SQS && o->mode != MODE_SNS)
 		return bad_flag("--duration 0 needs --create (it only creates the stream)");
 	if ((uint64_t)o->pipeline * o->batch * b64_len(o->record_size) > MAX_INFLIGHT_BYTES)
 		return bad_flag("--pipeline x --batch x --record-size is too large (over 256 MiB "
@@ -2606,8 +3275,10 @@ static int opts_parse(struct sl_opts *o, int argc, char **argv)
 		opts_defaults(o, MODE_REDIS);
 	else if (!strcmp(argv[1], "sqs"))
 		opts_defaults(o, MODE_SQS);
+	else if (!strcmp(argv[1], "sns"))
+		opts_defaults(o, MODE_SNS);
 	else
-		return bad_flag("unknown mode '%s': want kinesis, redis or sqs", argv[1]);
+		return bad_flag("unknown mode '%s': want kinesis, redis, sqs or sns", argv[1]);
 	opterr = 0;
 	optind = 2;
 	for (int i = 0; i < argc && (c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1; i++) {
@@ -2682,7 +3353,9 @@ static int conns_init(struct sl_load *ld)
 	const struct sl_opts *o = &ld->opt;
 	uint32_t fill = o->depth ? o->fill_conns : 0, p = o->connections;
 	uint8_t prod_role = o->mode == MODE_KINESIS ? ROLE_PUT :
-			    o->mode == MODE_REDIS ? ROLE_XADD : ROLE_SEND;
+			    o->mode == MODE_REDIS ? ROLE_XADD :
+			    o->mode == MODE_SNS ? ROLE_PUB : ROLE_SEND;
+	bool sqs_cons = o->mode == MODE_SQS || o->mode == MODE_SNS;
 	struct sl_conn *c;
 	int rc;
 
@@ -2699,10 +3372,12 @@ static int conns_init(struct sl_load *ld)
 		if (i < p) {
 			rc = producer_init(ld, c, prod_role, i, o->pipeline);
 		} else if (i < p + o->consumers) {
-			c->role = o->mode == MODE_SQS ? ROLE_RECV : ROLE_GET;
+			c->role = sqs_cons ? ROLE_RECV : ROLE_GET;
 			c->idx = i - p;
 			c->step = CONS_LIST;
-			rc = o->mode == MODE_SQS ? sqs_consumer_init(ld, c) : 0;
+			rc = sqs_cons ? sqs_consumer_init(ld, c) : 0;
+			if (o->mode == MODE_SNS)
+				c->qi = fanout_queue_first(c->idx, o->consumers, o->queues);
 		} else {
 			rc = producer_init(ld, c, ROLE_SEND, i - p - o->consumers, SQS_FILL_PIPELINE);
 		}
@@ -2726,7 +3401,12 @@ static int load_setup(struct sl_load *ld)
 	ld->e2e_sec = calloc(1, sizeof(*ld->e2e_sec));
 	ld->ep = epoll_create1(EPOLL_CLOEXEC);
 	ld->depth_seen = -1;
-	if (o->mode == MODE_SQS) {
+	ld->backlog_end = -1;
+	if (o->mode == MODE_SNS)
+		ld->sns_queues = calloc(o->queues, sizeof(*ld->sns_queues));
+	/* sns: the consumers speak SQS's JSON 1.0; publishes have their own
+	 * form head (form_head). */
+	if (o->mode == MODE_SQS || o->mode == MODE_SNS) {
 		ld->content_type = "application/x-amz-json-1.0";
 		ld->target_prefix = "AmazonSQS.";
 		ld->auth = AMZ_AUTH_FOR("sqs");
@@ -2736,10 +3416,13 @@ static int load_setup(struct sl_load *ld)
 		ld->auth = AMZ_AUTH_FOR("kinesis");
 	}
 	if (!ld->toks || !ld->hist_all || !ld->hist_sec || !ld->e2e_all || !ld->e2e_sec ||
-	    ld->ep < 0 || pool_init(ld) || conns_init(ld)) {
+	    ld->ep < 0 || (o->mode == MODE_SNS && !ld->sns_queues) || pool_init(ld) ||
+	    conns_init(ld)) {
 		fprintf(stderr, "sluice-load: setup failed: %s\n", strerror(errno));
 		return -1;
 	}
+	if (o->mode == MODE_SNS)
+		sns_pool_url_safe(ld);
 	if (o->rate > 0 && o->connections)
 		ld->interval_ns = (uint64_t)((double)o->connections * o->batch * 1e9 / o->rate);
 	put_body_len_init(ld);
@@ -2829,6 +3512,32 @@ static int sqs_main(struct sl_load *ld)
 	return rc;
 }
 
+/* The sns mode: a fresh topic and its queues, the run, the backlog left,
+ * the summary, and the topic and queues deleted. Returns the exit status. */
+static int sns_main(struct sl_load *ld)
+{
+	int rc = 0;
+
+	if (sns_setup(ld))
+		rc = 1;
+	if (rc == 0 && !g_stop) {
+		load_run(ld, (uint64_t)(ld->opt.duration_s * 1e9));
+		ld->backlog_end = sns_backlog(ld);
+		summary_print_sns(ld);
+		if (ld->opt.json_path && summary_json_sns(ld, ld->opt.json_path))
+			rc = 1;
+		if (rc == 0 && ld->st.cons_deleted == 0 && (ld->opt.consumers || ld->st.records == 0)) {
+			fprintf(stderr, "sluice-load: no message went through\n");
+			rc = 3;
+		}
+	}
+	if (!ld->opt.keep_queue)
+		sns_teardown(ld);
+	else
+		printf("sluice-load: kept topic %s and its %u queues\n", ld->topic_name, ld->sns_made);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct sl_load ld;
@@ -2847,6 +3556,8 @@ int main(int argc, char **argv)
 	}
 	if (ld.opt.mode == MODE_SQS)
 		return sqs_main(&ld);
+	if (ld.opt.mode == MODE_SNS)
+		return sns_main(&ld);
 	load_run(&ld, (uint64_t)(ld.opt.duration_s * 1e9));
 	summary_print(&ld);
 	if (ld.opt.json_path && summary_json(&ld, ld.opt.json_path))
