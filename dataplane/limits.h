@@ -356,6 +356,8 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_HTTP_INFLIGHT 64
 #define SL_SNS_HTTP_ATTEMPT_MS 15000
 #define SL_SNS_HTTP_LOG_COMPACT (64 << 20)
+/* Ours: stores into dead-letter queues the deliverer has on the way. */
+#define SL_SNS_DLQ_INFLIGHT 64
 /* Ours: accounts, and actions, one AddPermission may name. */
 #define SL_SNS_PERMISSION_VALUES_MAX 100
 /* Ours: topics and subscriptions the server keeps (AWS: 100,000 topics

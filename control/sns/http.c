@@ -31,6 +31,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,8 @@ struct job {
 	struct sl_sns_retry retry;
 	int attempts;
 	int64_t due_ms, deadline_ms;
-	char *url, *message_id, *topic_arn, *sub_arn, *content_type;
+	char *url, *message_id, *topic_arn, *sub_arn, *content_type, *dlq_arn;
+	bool to_dlq;             /* out of retries: due to go to its dead-letter queue */
 	uint8_t *body;
 	size_t body_len;
 	struct sl_msg *msg;      /* the maker's call, until durable */
@@ -92,8 +94,12 @@ static struct {
 	unsigned ninflight;
 	struct job *answers;     /* durable, their answers not yet taken by a full ring */
 	struct sl_bw done;       /* DONE frames waiting for the next write */
+	/* Dead-letter stores on the way (on workers), and their answers. */
+	struct rte_ring *dlq_back;
+	unsigned ndlq;
+	uint16_t dlq_next_worker;
 	/* Counters for /metrics. */
-	_Atomic uint64_t delivered, failed, retries;
+	_Atomic uint64_t delivered, failed, retries, dead_lettered;
 } d = { .efd = -1, .epfd = -1, .logfd = -1 };
 
 /* The delivery as its maker gave it (views into j). */
@@ -102,7 +108,7 @@ static struct sl_sns_http_req req_of(const struct job *j)
 	return (struct sl_sns_http_req){
 		.kind = j->kind, .raw = j->raw, .url = j->url, .message_id = j->message_id,
 		.topic_arn = j->topic_arn, .sub_arn = j->sub_arn, .content_type = j->content_type,
-		.body = j->body, .body_len = j->body_len, .retry = j->retry,
+		.body = j->body, .body_len = j->body_len, .retry = j->retry, .dlq_arn = j->dlq_arn,
 	};
 }
 
@@ -122,17 +128,19 @@ static void job_free(struct job *j)
 /* One allocation for a delivery and its strings. */
 static struct job *job_make(const struct sl_sns_http_req *r)
 {
-	const char *s[5] = { r->url, r->message_id, r->topic_arn, r->sub_arn, r->content_type };
+	const char *s[6] = { r->url, r->message_id, r->topic_arn, r->sub_arn, r->content_type,
+			     r->dlq_arn };
 	size_t need = sizeof(struct job) + r->body_len + 1;
 
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		need += (s[i] ? strlen(s[i]) : 0) + 1;
 	struct job *j = calloc(1, need);
 	if (!j)
 		return NULL;
 	char *p = (char *)(j + 1);
-	char **slot[5] = { &j->url, &j->message_id, &j->topic_arn, &j->sub_arn, &j->content_type };
-	for (int i = 0; i < 5; i++) {
+	char **slot[6] = { &j->url, &j->message_id, &j->topic_arn, &j->sub_arn, &j->content_type,
+			   &j->dlq_arn };
+	for (int i = 0; i < 6; i++) {
 		size_t n = s[i] ? strlen(s[i]) : 0;
 		memcpy(p, s[i] ? s[i] : "", n);
 		p[n] = '\0';
@@ -141,6 +149,8 @@ static struct job *job_make(const struct sl_sns_http_req *r)
 	}
 	if (!r->content_type)
 		j->content_type = NULL;
+	if (!r->dlq_arn)
+		j->dlq_arn = NULL;
 	j->body = (uint8_t *)p;
 	memcpy(j->body, r->body, r->body_len);
 	j->body_len = r->body_len;
@@ -522,6 +532,89 @@ static void log_done(struct job *j)
 }
 
 /* An attempt ended with HTTP status (or -1: no answer). */
+/* A dead-letter store: the deliverer's call to a worker, and back. */
+struct dlq_call {
+	struct sl_msg msg;
+	struct sl_sns_dlq d;
+	struct job *j;
+};
+
+/* On the worker that stored it: back to the deliverer (its ring holds
+ * every call in flight: the enqueue cannot fail). */
+static void dlq_back(struct sl_sns_dlq *dq)
+{
+	struct dlq_call *c = (struct dlq_call *)((char *)dq - offsetof(struct dlq_call, d));
+
+	rte_ring_mp_enqueue(d.dlq_back, c);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&d.sleeping)) {
+		uint64_t one = 1;
+		ssize_t rc = write(d.efd, &one, sizeof(one));
+		(void)rc;
+	}
+}
+
+/* Send j to its dead-letter queue; false: not now (no slot, or the
+ * worker's ring is full), try again later. */
+static bool dlq_start(struct job *j)
+{
+	if (d.ndlq >= SL_SNS_DLQ_INFLIGHT || !sl_worker_count())
+		return false;
+	struct dlq_call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return false;
+	c->j = j;
+	c->d = (struct sl_sns_dlq){ .arn = j->dlq_arn, .body = j->body, .body_len = j->body_len,
+				    .back = dlq_back };
+	c->msg.fn = sl_sns_dlq_store;
+	c->msg.arg = &c->d;
+	uint16_t to = (uint16_t)(d.dlq_next_worker++ % sl_worker_count());
+	if (!sl_msg_call_helper(&c->msg, to)) {
+		free(c);
+		return false;
+	}
+	d.ndlq++;
+	return true;
+}
+
+static void dlq_answers(void)
+{
+	void *batch[64];
+	unsigned n = rte_ring_sc_dequeue_burst(d.dlq_back, batch, 64, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct dlq_call *c = batch[i];
+		struct job *j = c->j;
+		d.ndlq--;
+		if (c->d.result == 0) {
+			atomic_fetch_add(&d.dead_lettered, 1);
+		} else {
+			atomic_fetch_add(&d.failed, 1);
+			sl_warn("sns: http delivery %s could not go to its dead-letter queue %s: %s",
+				j->message_id, j->dlq_arn, strerror(-c->d.result));
+		}
+		free(c);
+		log_done(j);
+	}
+}
+
+/* Out of retries, or refused: to the dead-letter queue when there is one. */
+static void give_up(struct job *j, int status)
+{
+	if (j->dlq_arn) {
+		j->to_dlq = true;
+		if (dlq_start(j))
+			return;
+		j->due_ms = sl_now_ms() + 100;
+		if (heap_push(j) == 0)
+			return;
+	}
+	atomic_fetch_add(&d.failed, 1);
+	sl_warn("sns: http delivery %s to %s failed after %d attempts (last: %d)", j->message_id,
+		j->url, j->attempts, status);
+	log_done(j);
+}
+
 static void finish(struct job *j, int status)
 {
 	inflight_remove(j);
@@ -533,10 +626,7 @@ static void finish(struct job *j, int status)
 	bool retryable = status < 0 || status >= 500 || status == 429;
 	int delay = retryable ? sl_sns_retry_delay(&j->retry, j->attempts) : -1;
 	if (delay < 0) {
-		atomic_fetch_add(&d.failed, 1);
-		sl_warn("sns: http delivery %s to %s failed after %d attempts (last: %d)",
-			j->message_id, j->url, j->attempts, status);
-		log_done(j);
+		give_up(j, status);
 		return;
 	}
 	atomic_fetch_add(&d.retries, 1);
@@ -632,16 +722,27 @@ static void *deliverer(void *arg)
 	while (!atomic_load(&d.stop)) {
 		take_puts();
 		answer();
+		dlq_answers();
 		int64_t now = sl_now_ms();
 		while (d.nheap && d.heap[0]->due_ms <= now && d.ninflight < SL_SNS_HTTP_INFLIGHT &&
-		       !d.heap[0]->msg)
-			attempt(heap_pop(), now);
+		       !d.heap[0]->msg) {
+			struct job *j = heap_pop();
+			if (!j->to_dlq) {
+				attempt(j, now);
+			} else if (!dlq_start(j)) {
+				j->due_ms = now + 100;
+				if (heap_push(j) < 0)
+					give_up(j, -1);
+				break;
+			}
+		}
 		for (struct job *j = d.inflight, *next; j; j = next) {
 			next = j->next;
 			if (now >= j->deadline_ms)
 				finish(j, -1);
 		}
-		if (d.log_size > SL_SNS_HTTP_LOG_COMPACT && !d.answers && !d.done.len)
+		/* Not while a delivery is held by neither heap nor flight. */
+		if (d.log_size > SL_SNS_HTTP_LOG_COMPACT && !d.answers && !d.done.len && !d.ndlq)
 			compact();
 		int64_t wait = 1000;
 		if (d.nheap && d.ninflight < SL_SNS_HTTP_INFLIGHT)
@@ -656,7 +757,7 @@ static void *deliverer(void *arg)
 			wait = 0;
 		atomic_store(&d.sleeping, 1);
 		atomic_thread_fence(memory_order_seq_cst);
-		if (!rte_ring_empty(d.ring))
+		if (!rte_ring_empty(d.ring) || !rte_ring_empty(d.dlq_back))
 			wait = 0;
 		int n = epoll_wait(d.epfd, evs, 64, (int)wait);
 		atomic_store(&d.sleeping, 0);
@@ -708,9 +809,11 @@ int sl_sns_http_start(const char *data_dir)
 	if (rc < 0)
 		return rc;
 	d.ring = rte_ring_create("sl_sns_http", SL_SNS_HTTP_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	d.dlq_back = rte_ring_create("sl_sns_dlq", SL_SNS_DLQ_INFLIGHT * 2, SOCKET_ID_ANY,
+				     RING_F_SC_DEQ);
 	d.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!d.ring || d.efd < 0 || d.epfd < 0)
+	if (!d.ring || !d.dlq_back || d.efd < 0 || d.epfd < 0)
 		return -ENOMEM;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.efd, &ev) < 0)
@@ -739,8 +842,9 @@ void sl_sns_http_stop(void)
 }
 
 void sl_sns_http_counts(uint64_t *delivered, uint64_t *failed, uint64_t *retries,
-			uint64_t *pending)
+			uint64_t *pending, uint64_t *dead_lettered)
 {
+	*dead_lettered = atomic_load(&d.dead_lettered);
 	*delivered = atomic_load(&d.delivered);
 	*failed = atomic_load(&d.failed);
 	*retries = atomic_load(&d.retries);

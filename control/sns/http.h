@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct sl_msg;
+struct sl_worker;
 
 /* A DeliveryPolicy's healthyRetryPolicy (and throttle), as the deliverer
  * applies it. */
@@ -53,7 +54,26 @@ struct sl_sns_http_req {
 	const uint8_t *body;
 	size_t body_len;
 	struct sl_sns_retry retry;
+	const char *dlq_arn;      /* RedrivePolicy's deadLetterTargetArn; NULL: none */
 };
+
+/* The deadLetterTargetArn of a RedrivePolicy into out (an SQS queue ARN as
+ * text, not checked further). false: no policy, not JSON, or no ARN. */
+bool sl_sns_redrive_target(const char *policy, char *out, size_t cap);
+
+/* A delivery out of retries, on its way into its dead-letter queue: the
+ * deliverer calls a worker (sl_msg_call_helper, msg->arg the struct
+ * sl_sns_dlq) to run sl_sns_dlq_store, which stores body in the queue
+ * named by arn and then calls back(d) on that worker with result set (0
+ * once durable, -ENOENT: no such queue, or -errno). */
+struct sl_sns_dlq {
+	const char *arn;
+	const uint8_t *body;
+	size_t body_len;
+	int result;
+	void (*back)(struct sl_sns_dlq *d);
+};
+void sl_sns_dlq_store(struct sl_worker *w, struct sl_msg *msg);
 
 /* The retry policy of a subscription: its DeliveryPolicy's
  * healthyRetryPolicy unless the topic's "http" section disables
@@ -106,8 +126,9 @@ void sl_sns_http_stop(void);
 int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *result);
 
 /* The deliverer's counts, for /metrics: deliveries made (2xx), failed
- * (refused or out of retries), retries, and held now. */
+ * (refused or out of retries, and not dead-lettered), retries, held now,
+ * and stored in a dead-letter queue. */
 void sl_sns_http_counts(uint64_t *delivered, uint64_t *failed, uint64_t *retries,
-			uint64_t *pending);
+			uint64_t *pending, uint64_t *dead_lettered);
 
 #endif

@@ -5,7 +5,8 @@
  * A frame is [u32 crc32c of what follows it][u32 length][payload]; the
  * payload is PUT (u8 1, u64 id, u8 kind, u8 raw, the retry policy as six
  * u32 and a u8, the URL, message id, topic and subscription ARNs and
- * content type as strings, the body as u32 + bytes) or DONE (u8 2, u64
+ * content type and dead-letter queue ARN as strings, the body as u32 +
+ * bytes) or DONE (u8 2, u64
  * id), all little-endian (codec/bin.h).
  */
 #include "control/sns/http.h"
@@ -135,6 +136,17 @@ int sl_sns_retry_delay(const struct sl_sns_retry *r, int n)
 	return r->max_delay_s;
 }
 
+bool sl_sns_redrive_target(const char *policy, char *out, size_t cap)
+{
+	struct sl_doc_tok t[POLICY_TOKS];
+	int n = policy ? sl_json_parse((const uint8_t *)policy, strlen(policy), t, POLICY_TOKS) : -1;
+
+	if (n <= 0 || t[0].type != SL_DOC_OBJ)
+		return false;
+	int a = sl_doc_get(t, 0, "deadLetterTargetArn");
+	return a >= 0 && t[a].type == SL_DOC_STR && sl_doc_str(&t[a], out, cap) > 0;
+}
+
 /* ---- Outbox frames ---------------------------------------------------------------- */
 
 enum { F_PUT = 1, F_DONE = 2 };
@@ -189,6 +201,7 @@ void sl_sns_outbox_put(struct sl_bw *w, uint64_t id, const struct sl_sns_http_re
 	sl_bw_str(w, r->topic_arn);
 	sl_bw_str(w, r->sub_arn);
 	sl_bw_str(w, r->content_type);
+	sl_bw_str(w, r->dlq_arn);
 	sl_bw_u32(w, (uint32_t)r->body_len);
 	sl_bw_bytes(w, r->body, r->body_len);
 	frame_end(w, off);
@@ -205,14 +218,14 @@ void sl_sns_outbox_done(struct sl_bw *w, uint64_t id)
 }
 
 /* A PUT payload (after its op byte) into q, its strings malloc'd into s. */
-static bool put_decode(struct sl_br *r, uint64_t *id, struct sl_sns_http_req *q, char *s[5])
+static bool put_decode(struct sl_br *r, uint64_t *id, struct sl_sns_http_req *q, char *s[6])
 {
 	*id = sl_br_u64(r);
 	q->kind = sl_br_u8(r);
 	q->raw = sl_br_u8(r) != 0;
 	retry_get(r, &q->retry);
 	bool ok = !r->bad && q->kind <= SL_SNS_SUBSCRIPTION_CONFIRMATION;
-	for (int i = 0; i < 5 && ok; i++)
+	for (int i = 0; i < 6 && ok; i++)
 		ok = sl_br_dup_str(r, i == 0 || i == 1, SL_SNS_ENDPOINT_MAX * 4, false, &s[i]);
 	uint32_t bl = ok ? sl_br_u32(r) : 0;
 	const uint8_t *b = ok && !r->bad ? sl_br_take(r, bl) : NULL;
@@ -223,6 +236,7 @@ static bool put_decode(struct sl_br *r, uint64_t *id, struct sl_sns_http_req *q,
 	q->topic_arn = s[2];
 	q->sub_arn = s[3];
 	q->content_type = s[4][0] ? s[4] : NULL;
+	q->dlq_arn = s[5][0] ? s[5] : NULL;
 	q->body = b;
 	q->body_len = bl;
 	return true;
@@ -244,10 +258,10 @@ size_t sl_sns_outbox_scan(const uint8_t *p, size_t n, sl_sns_outbox_put_fn on_pu
 		bool go;
 		if (op == F_PUT) {
 			struct sl_sns_http_req q = { 0 };
-			char *s[5] = { 0 };
+			char *s[6] = { 0 };
 			uint64_t id;
 			go = put_decode(&r, &id, &q, s) && on_put(arg, id, &q);
-			for (int i = 0; i < 5; i++)
+			for (int i = 0; i < 6; i++)
 				free(s[i]);
 		} else if (op == F_DONE) {
 			uint64_t id = sl_br_u64(&r);

@@ -64,7 +64,7 @@ static int bad_param(struct sl_req *req, const char *what)
 /* ---- Attribute checks --------------------------------------------------------- */
 
 enum vkind { V_ANY, V_JSON, V_BOOL, V_SIGV, V_TRACING, V_SCOPE, V_RATE, V_POLICY_SCOPE,
-	     V_FIFO_SCOPE, V_FILTER };
+	     V_FIFO_SCOPE, V_FILTER, V_REDRIVE };
 
 struct attr_def {
 	const char *name;
@@ -108,7 +108,7 @@ static const struct attr_def sub_attrs[] = {
 	{ "FilterPolicy", V_FILTER, false, false }, /* compiled in sub_attrs_ok */
 	{ "FilterPolicyScope", V_POLICY_SCOPE, false, false },
 	{ "RawMessageDelivery", V_BOOL, false, false },
-	{ "RedrivePolicy", V_JSON, false, false },
+	{ "RedrivePolicy", V_REDRIVE, false, false },
 	{ "ReplayPolicy", V_JSON, false, false },
 	{ "SubscriptionRoleArn", V_ANY, false, false },
 };
@@ -144,6 +144,18 @@ static int value_ok(struct sl_req *req, const struct attr_def *def, const char *
 	case V_JSON:
 		ok = len == 0 || json_obj(v, len);
 		break;
+	case V_REDRIVE: {
+		/* {"deadLetterTargetArn": an SQS queue of this account}. */
+		char arn[SL_SNS_ARN_MAX + 1], region[SL_REGION_MAX + 1], name[SL_SQS_NAME_MAX + 1];
+		bool fifo;
+		if (len && (!json_obj(v, len) || !sl_sns_redrive_target(v, arn, sizeof(arn)) ||
+			    !sl_queue_arn_parse(arn, region, name, &fifo))) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: "
+				     "RedrivePolicy: deadLetterTargetArn is an invalid arn");
+			return SL_FIELD_ERR;
+		}
+		break;
+	}
 	case V_BOOL:
 		ok = strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0;
 		break;

@@ -239,6 +239,15 @@ void sl_msg_prepare(struct sl_worker *self, struct sl_msg *msg)
 	msg->to = self->idx;
 }
 
+bool sl_msg_call_helper(struct sl_msg *msg, uint16_t to)
+{
+	msg->type = SL_MSG_CALL;
+	msg->anytime = false;
+	msg->from = to;
+	msg->to = to;
+	return msg_post(msg);
+}
+
 bool sl_msg_reply_helper(struct sl_msg *msg)
 {
 	assert(msg->type == SL_MSG_CALL);

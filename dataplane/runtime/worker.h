@@ -79,6 +79,10 @@ void sl_msg_reply(struct sl_worker *self, struct sl_msg *msg);
  * is full (the helper keeps msg and tries again later). */
 void sl_msg_prepare(struct sl_worker *self, struct sl_msg *msg);
 bool sl_msg_reply_helper(struct sl_msg *msg);
+/* A helper thread's call to worker `to`: msg->fn runs there and never
+ * replies (it hands its result back through the helper's own queue).
+ * false when the worker's ring is full (try again later). */
+bool sl_msg_call_helper(struct sl_msg *msg, uint16_t to);
 
 /* Index of this worker, and how many there are. */
 uint16_t sl_worker_index(const struct sl_worker *w);

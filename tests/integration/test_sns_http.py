@@ -80,6 +80,7 @@ class SnsHttpTest(harness.KinesisTestCase):
     def setUpClass(cls):
         cls.server = harness.server_for_class(cls, needs_local=True)
         cls.sns = cls.server.client("sns")
+        cls.sqs = cls.server.client("sqs")
 
     def setUp(self):
         self.ep = Endpoint()
@@ -196,6 +197,40 @@ class SnsHttpTest(harness.KinesisTestCase):
         self.assertEqual(metric(self.server, 'sluice_sns_delivery_failures_total{protocol="http"}'),
                          failed0 + 2)
         self.assertEqual(metric(self.server, "sluice_sns_http_retries_total"), retries0 + 4)
+
+
+    def test_undeliverable_messages_go_to_the_dead_letter_queue(self):
+        topic = self.sns.create_topic(Name=unique_name("hd"))["TopicArn"]
+        dlq = self.sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
+        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        for bad in ["not json", json.dumps({"deadLetterTargetArn": "arn:aws:sns:x"}),
+                    json.dumps({"other": dlq_arn})]:
+            self.assertAwsError("InvalidParameter", self.sns.subscribe, TopicArn=topic,
+                                Protocol="http", Endpoint=self.ep.url(),
+                                Attributes={"RedrivePolicy": bad})
+        self.subscribe_confirmed(topic, attrs={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn}),
+            "DeliveryPolicy": json.dumps({"healthyRetryPolicy": {
+                "numRetries": 1, "minDelayTarget": 1, "maxDelayTarget": 1}})})
+        base = len(self.ep.requests)
+        dead0 = metric(self.server, "sluice_sns_dead_lettered_total")
+        # Out of retries (two 500s), then refused at once (a 403).
+        self.ep.codes = [500, 500]
+        ids = [self.sns.publish(TopicArn=topic, Message="retried")["MessageId"]]
+        self.ep.wait(base + 2)
+        self.ep.codes = [403]
+        ids.append(self.sns.publish(TopicArn=topic, Message="refused")["MessageId"])
+        self.ep.wait(base + 3)
+        got = []
+        deadline = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < deadline:
+            got += self.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10,
+                                            WaitTimeSeconds=1).get("Messages", [])
+        envs = sorted((json.loads(m["Body"]) for m in got), key=lambda e: e["Message"])
+        self.assertEqual([(e["Message"], e["MessageId"]) for e in envs],
+                         [("refused", ids[1]), ("retried", ids[0])])
+        self.assertEqual(metric(self.server, "sluice_sns_dead_lettered_total"), dead0 + 2)
 
 
 def free_port():

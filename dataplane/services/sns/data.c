@@ -546,7 +546,10 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 	struct sl_sns_http_req r = { .kind = SL_SNS_NOTIFICATION, .raw = s->raw, .url = s->endpoint,
 				     .message_id = id, .topic_arn = fo->p->topic_arn, .sub_arn = arn };
 
+	char dlq[SL_SNS_ARN_MAX + 1];
 	sl_sub_arn(s, arn);
+	if (sl_sns_redrive_target(sl_sns_kv_get(&s->attrs, "RedrivePolicy"), dlq, sizeof(dlq)))
+		r.dlq_arn = dlq;
 	sl_sns_http_policy(fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DeliveryPolicy") : NULL,
 			   sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
 	r.content_type = ctype;
@@ -690,6 +693,40 @@ static void pub_reply(struct sl_worker *w, struct sns_pub *p)
 	sl_enc_arr_end(e);
 	sl_reply_end(req);
 	sl_req_finish(w, req);
+}
+
+/* ---- Dead-letter queues of http deliveries ---------------------------------------- */
+
+static void dlq_stored(struct sl_worker *w, void *arg, int err, const char *msg)
+{
+	struct sl_sns_dlq *dq = arg;
+
+	(void)w;
+	(void)msg;
+	dq->result = err ? -EIO : 0;
+	dq->back(dq);
+}
+
+void sl_sns_dlq_store(struct sl_worker *w, struct sl_msg *msg)
+{
+	struct sl_sns_dlq *dq = msg->arg;
+	char region[SL_REGION_MAX + 1], name[SL_SQS_NAME_MAX + 1];
+	bool fifo;
+	const struct sl_queue *q = sl_queue_arn_parse(dq->arn, region, name, &fifo) ?
+		sl_queue_find(sl_catalog_get(), region, name) : NULL;
+
+	if (!q) {
+		dq->result = -ENOENT;
+		dq->back(dq);
+		return;
+	}
+	struct sl_sqs_stored m = { .sent_ms = sl_now_ms(), .body = dq->body,
+				   .body_len = (uint32_t)dq->body_len };
+	int rc = sl_sqs_deliver(w, q, &m, dlq_stored, dq);
+	if (rc < 0) {
+		dq->result = rc;
+		dq->back(dq);
+	}
 }
 
 /* ---- The operations ---------------------------------------------------------------- */
@@ -920,9 +957,9 @@ void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
 
 long sl_sns_metrics(char *buf, size_t cap)
 {
-	uint64_t hd, hf, hr, hp;
+	uint64_t hd, hf, hr, hp, hdl;
 
-	sl_sns_http_counts(&hd, &hf, &hr, &hp);
+	sl_sns_http_counts(&hd, &hf, &hr, &hp, &hdl);
 	int r = snprintf(buf, cap,
 			 "# HELP sluice_sns_publishes_total Messages accepted by Publish(Batch).\n"
 			 "# TYPE sluice_sns_publishes_total counter\n"
@@ -941,6 +978,10 @@ long sl_sns_metrics(char *buf, size_t cap)
 			 "# HELP sluice_sns_http_retries_total http delivery attempts retried.\n"
 			 "# TYPE sluice_sns_http_retries_total counter\n"
 			 "sluice_sns_http_retries_total %llu\n"
+			 "# HELP sluice_sns_dead_lettered_total Deliveries that ran out of retries "
+			 "and went to the subscription's dead-letter queue.\n"
+			 "# TYPE sluice_sns_dead_lettered_total counter\n"
+			 "sluice_sns_dead_lettered_total{protocol=\"http\"} %llu\n"
 			 "# HELP sluice_sns_http_pending http deliveries in the outbox, not yet made.\n"
 			 "# TYPE sluice_sns_http_pending gauge\n"
 			 "sluice_sns_http_pending %llu\n"
@@ -951,7 +992,7 @@ long sl_sns_metrics(char *buf, size_t cap)
 			 (unsigned long long)atomic_load(&n_publishes),
 			 (unsigned long long)atomic_load(&n_deliveries), (unsigned long long)hd,
 			 (unsigned long long)atomic_load(&n_failures), (unsigned long long)hf,
-			 (unsigned long long)hr, (unsigned long long)hp,
+			 (unsigned long long)hr, (unsigned long long)hdl, (unsigned long long)hp,
 			 (unsigned long long)atomic_load(&n_filtered));
 
 	return r < 0 || (size_t)r >= cap ? -ENOSPC : r;
