@@ -456,6 +456,24 @@ class SnsPublishTest(SnsCase):
         self.assertEqual(len(self.drain(url, 1)), 1)
         self.assertEqual(failures() - before, 1, "the lost delivery is counted, once")
 
+    def test_a_gone_queue_dead_letters_into_the_redrive_policy_queue(self):
+        arn = self.sns.create_topic(Name=unique_name("dl"))["TopicArn"]
+        gone_url, gone_arn = self.queue()
+        dlq_url, dlq_arn = self.queue()
+        self.assertAwsError("InvalidParameter", self.sns.subscribe, TopicArn=arn, Protocol="sqs",
+                            Endpoint=gone_arn, Attributes={"RedrivePolicy": json.dumps(
+                                {"deadLetterTargetArn": "not-an-arn"})})
+        self.sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=gone_arn, Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})
+        self.sqs.delete_queue(QueueUrl=gone_url)
+        mid = self.sns.publish(TopicArn=arn, Message="to the dlq")["MessageId"]
+        got = self.drain(dlq_url, 1)
+        self.assertEqual(len(got), 1)
+        env = json.loads(got[0]["Body"])
+        self.assertEqual((env["MessageId"], env["Message"]), (mid, "to the dlq"))
+        text = self.server.raw_request("GET", "/metrics")[1].decode()
+        self.assertIn('sluice_sns_dead_lettered_total{protocol="sqs"}', text)
+
     def test_fifo_topic_keeps_group_order_and_deduplicates(self):
         arn = self.sns.create_topic(Name=unique_name("ff") + ".fifo", Attributes={
             "FifoTopic": "true"})["TopicArn"]

@@ -40,7 +40,7 @@
 
 /* Per-topic counters for /metrics are a later step; these are the
  * server's. */
-static _Atomic uint64_t n_publishes, n_deliveries, n_failures, n_filtered;
+static _Atomic uint64_t n_publishes, n_deliveries, n_failures, n_filtered, n_dead_sqs;
 
 /* Deliveries this worker has on the way (SL_SNS_DELIVERIES_MAX). */
 static __thread uint32_t deliveries_out;
@@ -481,8 +481,19 @@ struct fanout {
 	int err;
 };
 
+static void delivered_dead(struct sl_worker *w, void *arg, int err, const char *msg)
+{
+	if (!err)
+		atomic_fetch_add_explicit(&n_dead_sqs, 1, memory_order_relaxed);
+	delivery_back(w, arg, err, msg, false);
+}
+
+static const struct sl_queue *dead_letter_queue(struct fanout *fo, const struct sl_sub *s);
+
+/* e into queue q for s; dead: q is s's dead-letter queue (the queue it
+ * subscribed is gone, or takes no message this large). */
 static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s,
-			const struct sl_queue *q)
+			const struct sl_queue *q, bool dead)
 {
 	struct sl_sqs_stored m = { .sent_ms = fo->p->now_ms };
 
@@ -504,14 +515,18 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 	m.group_len = e->group_len;
 	m.dedup = e->dedup;
 	m.dedup_len = e->dedup_len;
-	int rc = sl_sqs_deliver(fo->w, q, &m, delivered, e);
+	int rc = sl_sqs_deliver(fo->w, q, &m, dead ? delivered_dead : delivered, e);
 	if (rc == -ENOMEM) {
 		fo->err = rc;
 		return;
 	}
 	if (rc < 0) {
-		/* Larger than the queue takes: lost, as AWS loses it. */
+		/* Larger than the queue takes: to the dead-letter queue, or
+		 * lost, as AWS loses it. */
 		atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
+		const struct sl_queue *dlq = dead ? NULL : dead_letter_queue(fo, s);
+		if (dlq)
+			deliver_one(fo, e, s, dlq, true);
 		return;
 	}
 	deliveries_out++;
@@ -595,6 +610,18 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 	free(ctype);
 }
 
+/* The queue of s's RedrivePolicy, when it has one and it exists. */
+static const struct sl_queue *dead_letter_queue(struct fanout *fo, const struct sl_sub *s)
+{
+	char arn[SL_SNS_ARN_MAX + 1], region[SL_REGION_MAX + 1], name[SL_SQS_NAME_MAX + 1];
+	bool fifo;
+
+	if (!sl_sns_redrive_target(sl_sns_kv_get(&s->attrs, "RedrivePolicy"), arn, sizeof(arn)) ||
+	    !sl_queue_arn_parse(arn, region, name, &fifo))
+		return NULL;
+	return sl_queue_find(fo->c, region, name);
+}
+
 static bool fan_one(const struct sl_sub *s, void *arg)
 {
 	struct fanout *fo = arg;
@@ -611,16 +638,19 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 	bool fifo;
 	const struct sl_queue *q = sl_queue_arn_parse(s->endpoint, region, name, &fifo) ?
 		sl_queue_find(fo->c, region, name) : NULL;
-	if (!q) {
-		/* The queue is gone: every message of this publish is lost for it. */
-		for (uint32_t i = 0; i < fo->p->n; i++)
-			if (!fo->p->e[i].failed && passes(s, &fo->p->e[i]))
-				atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
-		return true;
-	}
+	const struct sl_queue *dlq = q ? NULL : dead_letter_queue(fo, s);
 	for (uint32_t i = 0; i < fo->p->n && !fo->err; i++) {
-		if (!fo->p->e[i].failed && passes(s, &fo->p->e[i]))
-			deliver_one(fo, &fo->p->e[i], s, q);
+		if (fo->p->e[i].failed || !passes(s, &fo->p->e[i]))
+			continue;
+		if (q) {
+			deliver_one(fo, &fo->p->e[i], s, q, false);
+			continue;
+		}
+		/* The queue is gone: the message goes to the dead-letter
+		 * queue, or is lost for this subscription. */
+		atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
+		if (dlq)
+			deliver_one(fo, &fo->p->e[i], s, dlq, true);
 	}
 	return !fo->err;
 }
@@ -981,6 +1011,7 @@ long sl_sns_metrics(char *buf, size_t cap)
 			 "# HELP sluice_sns_dead_lettered_total Deliveries that ran out of retries "
 			 "and went to the subscription's dead-letter queue.\n"
 			 "# TYPE sluice_sns_dead_lettered_total counter\n"
+			 "sluice_sns_dead_lettered_total{protocol=\"sqs\"} %llu\n"
 			 "sluice_sns_dead_lettered_total{protocol=\"http\"} %llu\n"
 			 "# HELP sluice_sns_http_pending http deliveries in the outbox, not yet made.\n"
 			 "# TYPE sluice_sns_http_pending gauge\n"
@@ -992,7 +1023,8 @@ long sl_sns_metrics(char *buf, size_t cap)
 			 (unsigned long long)atomic_load(&n_publishes),
 			 (unsigned long long)atomic_load(&n_deliveries), (unsigned long long)hd,
 			 (unsigned long long)atomic_load(&n_failures), (unsigned long long)hf,
-			 (unsigned long long)hr, (unsigned long long)hdl, (unsigned long long)hp,
+			 (unsigned long long)hr, (unsigned long long)atomic_load(&n_dead_sqs),
+			 (unsigned long long)hdl, (unsigned long long)hp,
 			 (unsigned long long)atomic_load(&n_filtered));
 
 	return r < 0 || (size_t)r >= cap ? -ENOSPC : r;
