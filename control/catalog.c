@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "control/catrec.h"
+#include "control/fileio.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
 
@@ -551,20 +552,6 @@ static void log_name(char *out, size_t cap, uint64_t seq)
 	snprintf(out, cap, "%s/catalog.log.%016llx", dir_path, (unsigned long long)seq);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Start log `seq` (a new file; its name made durable). */
 static int log_open(uint64_t seq)
 {
@@ -601,7 +588,7 @@ static void snap_drain(struct snap_writer *sw, size_t keep_below)
 	if (sw->rc == 0 && sw->w.err)
 		sw->rc = sw->w.err;
 	if (sw->rc == 0 && sw->w.len >= keep_below) {
-		sw->rc = write_all(sw->fd, sw->w.p, sw->w.len);
+		sw->rc = sl_write_all(sw->fd, sw->w.p, sw->w.len);
 		snap.bytes += sw->w.len;
 		sw->w.len = 0;
 	}
@@ -738,7 +725,7 @@ int sl_catalog_flush(void)
 	sl_crec_end(&w, off);
 	rc = w.err;
 	if (rc == 0)
-		rc = write_all(log_fd, w.p, w.len);
+		rc = sl_write_all(log_fd, w.p, w.len);
 	if (rc == 0 && fdatasync(log_fd) < 0)
 		rc = -errno;
 	if (rc < 0) {

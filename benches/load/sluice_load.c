@@ -2744,25 +2744,18 @@ static long long sqs_queue_depth(struct sl_load *ld)
 	return sqs_depth_at(ld, ld->queue_url);
 }
 
-/* CreateQueue NAME-<seconds>-<pid>: a name no earlier run used, so the
- * queue starts empty without PurgeQueue (once a minute) and without
- * waiting out the minute a deleted name stays blocked. Should the name
- * exist after all, the queue is purged. Returns 0 or -1. */
-static int sqs_queue_create(struct sl_load *ld)
+/* CreateQueue name over JSON 1.0: its URL into url (cap bytes). 0, or -1
+ * (said on stderr). */
+static int queue_create(struct sl_load *ld, const char *name, char *url, size_t cap)
 {
 	struct sl_buf rb = { 0 };
 	struct sl_http_rx rx;
 	char body[SQS_NAME_MAX + 32];
-	long long depth;
-	bool parsed;
-	int st, n;
 
-	n = run_queue_name(ld->queue_name, sizeof(ld->queue_name), ld->opt.queue);
-	assert(n > 0 && (size_t)n < sizeof(ld->queue_name));
-	snprintf(body, sizeof(body), "{\"QueueName\":\"%s\"}", ld->queue_name);
-	st = ctl_call(ld, "CreateQueue", body, &rb, &rx);
+	snprintf(body, sizeof(body), "{\"QueueName\":\"%s\"}", name);
+	int st = ctl_call(ld, "CreateQueue", body, &rb, &rx);
 	if (st != 200 || json_parse(ld, rb.p + rb.off + rx.hdr_len, rx.body_len) <= 0 ||
-	    !json_copy_raw(ld, 0, "QueueUrl", ld->queue_url, SQS_URL_MAX)) {
+	    !json_copy_raw(ld, 0, "QueueUrl", url, cap)) {
 		if (st < 0)
 			fprintf(stderr, "sluice-load: CreateQueue: no reply from %s\n", ld->opt.endpoint);
 		else
@@ -2771,6 +2764,23 @@ static int sqs_queue_create(struct sl_load *ld)
 		return -1;
 	}
 	free(rb.p);
+	return 0;
+}
+
+/* CreateQueue NAME-<seconds>-<pid>: a name no earlier run used, so the
+ * queue starts empty without PurgeQueue (once a minute) and without
+ * waiting out the minute a deleted name stays blocked. Should the name
+ * exist after all, the queue is purged. Returns 0 or -1. */
+static int sqs_queue_create(struct sl_load *ld)
+{
+	long long depth;
+	bool parsed;
+	int n;
+
+	n = run_queue_name(ld->queue_name, sizeof(ld->queue_name), ld->opt.queue);
+	assert(n > 0 && (size_t)n < sizeof(ld->queue_name));
+	if (queue_create(ld, ld->queue_name, ld->queue_url, SQS_URL_MAX) < 0)
+		return -1;
 	ld->queue_url_len = strlen(ld->queue_url);
 	sqs_lengths_init(ld);
 	depth = sqs_queue_depth(ld);
@@ -2897,26 +2907,14 @@ static int sns_subscribe(struct sl_load *ld, const char *arn)
 static int sns_queue_make(struct sl_load *ld, uint32_t k)
 {
 	struct sns_queue *q = &ld->sns_queues[k];
-	struct sl_buf rb = { 0 };
-	struct sl_http_rx rx;
-	char body[SQS_NAME_MAX + 32], arn[SNS_ARN_MAX];
-	int st, n;
+	char arn[SNS_ARN_MAX];
+	int n;
 
 	assert(k == ld->sns_made && k < ld->opt.queues);
 	n = snprintf(q->name, sizeof(q->name), "%s-%u", ld->topic_name, k);
 	assert(n > 0 && (size_t)n < sizeof(q->name));
-	snprintf(body, sizeof(body), "{\"QueueName\":\"%s\"}", q->name);
-	st = ctl_call(ld, "CreateQueue", body, &rb, &rx);
-	if (st != 200 || json_parse(ld, rb.p + rb.off + rx.hdr_len, rx.body_len) <= 0 ||
-	    !json_copy_raw(ld, 0, "QueueUrl", q->url, SQS_URL_MAX)) {
-		if (st < 0)
-			fprintf(stderr, "sluice-load: CreateQueue: no reply from %s\n", ld->opt.endpoint);
-		else
-			log_failure(ld, "CreateQueue failed", st, rb.p + rb.off + rx.hdr_len, rx.body_len);
-		free(rb.p);
+	if (queue_create(ld, q->name, q->url, SQS_URL_MAX) < 0)
 		return -1;
-	}
-	free(rb.p);
 	q->url_len = strlen(q->url);
 	ld->sns_made = k + 1;
 	if (sns_queue_arn(ld, q, arn, sizeof(arn)))

@@ -43,6 +43,7 @@
 
 #include <rte_ring.h>
 
+#include "control/fileio.h"
 #include "dataplane/codec/bin.h"
 #include "dataplane/limits.h"
 #include "dataplane/runtime/log.h"
@@ -216,20 +217,6 @@ static struct job *heap_pop(void)
 
 /* ---- The outbox log --------------------------------------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 struct replay_state {
 	struct job **puts;
 	uint64_t *dones;
@@ -349,7 +336,7 @@ static void compact(void)
 	for (struct job *j = d.inflight; j; j = j->next)
 		put_frame(&w, j);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w.err || fd < 0 || write_all(fd, w.p, w.len) < 0 || fdatasync(fd) < 0 ||
+	if (w.err || fd < 0 || sl_write_all(fd, w.p, w.len) < 0 || fdatasync(fd) < 0 ||
 	    rename(tmp, d.path) < 0) {
 		sl_warn("sns: cannot compact %s: %s", d.path, strerror(errno));
 		if (fd >= 0)
@@ -659,7 +646,7 @@ static void take_puts(void)
 		j->id = d.next_id++;
 		put_frame(&w, j);
 	}
-	int rc = w.err ? w.err : write_all(d.logfd, w.p, w.len);
+	int rc = w.err ? w.err : sl_write_all(d.logfd, w.p, w.len);
 	if (rc == 0 && n && fdatasync(d.logfd) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -745,7 +732,7 @@ static void *deliverer(void *arg)
 		if (d.log_size > SL_SNS_HTTP_LOG_COMPACT && !d.answers && !d.done.len && !d.ndlq)
 			compact();
 		int64_t wait = 1000;
-		if (d.nheap && d.ninflight < SL_SNS_HTTP_INFLIGHT)
+		if (d.nheap && d.ninflight < SL_SNS_HTTP_INFLIGHT && d.heap[0]->due_ms - now < wait)
 			wait = d.heap[0]->due_ms - now;
 		for (struct job *j = d.inflight; j; j = j->next) {
 			if (j->deadline_ms - now < wait)
@@ -836,7 +823,7 @@ void sl_sns_http_stop(void)
 	pthread_join(d.thread, NULL);
 	d.running = false;
 	/* The DONE frames still due, so that a clean stop repeats nothing. */
-	if (d.done.len && write_all(d.logfd, d.done.p, d.done.len) == 0)
+	if (d.done.len && sl_write_all(d.logfd, d.done.p, d.done.len) == 0)
 		fdatasync(d.logfd);
 	sl_bw_free(&d.done);
 }
