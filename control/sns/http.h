@@ -83,6 +83,13 @@ void sl_sns_dlq_store(struct sl_worker *w, struct sl_msg *msg);
 void sl_sns_http_policy(const char *topic_dp, const char *sub_dp, struct sl_sns_retry *out,
 			char **content_type);
 
+/* A DeliveryPolicy as AWS bounds it (a topic's "http" section, or a
+ * subscription's): numRetries 0..100, delays 1..3600 s with min <= max,
+ * the phases within numRetries, a known backoffFunction, at most 3600 s
+ * of retries in all, maxReceivesPerSecond >= 1. false with the reason in
+ * why. */
+bool sl_sns_delivery_policy_ok(const char *text, bool topic, char *why, size_t cap);
+
 /* The seconds to wait before retry number n (1-based) of r; -1 when r
  * has no retry n. */
 int sl_sns_retry_delay(const struct sl_sns_retry *r, int n);

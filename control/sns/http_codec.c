@@ -136,6 +136,106 @@ int sl_sns_retry_delay(const struct sl_sns_retry *r, int n)
 	return r->max_delay_s;
 }
 
+/* Integer member `key` of object o within lo..hi; absent is fine. */
+static bool int_in(const struct sl_doc_tok *t, int o, const char *key, int64_t lo, int64_t hi,
+		   int64_t *out, char *why, size_t cap)
+{
+	int i = sl_doc_get(t, (uint32_t)o, key);
+
+	if (i < 0)
+		return true;
+	if (t[i].type != SL_DOC_INT || t[i].i < lo || t[i].i > hi) {
+		snprintf(why, cap, "%s must be an integer from %lld to %lld", key, (long long)lo,
+			 (long long)hi);
+		return false;
+	}
+	*out = t[i].i;
+	return true;
+}
+
+/* A (default)HealthyRetryPolicy object, as AWS bounds it. */
+static bool retry_ok(const struct sl_doc_tok *t, int o, char *why, size_t cap)
+{
+	int64_t n = 3, no = 0, mn = 0, mx = 0, lo = 20, hi = 20;
+	char fn[32];
+
+	if (t[o].type != SL_DOC_OBJ) {
+		snprintf(why, cap, "the retry policy must be an object");
+		return false;
+	}
+	if (!int_in(t, o, "numRetries", 0, 100, &n, why, cap) ||
+	    !int_in(t, o, "numNoDelayRetries", 0, 100, &no, why, cap) ||
+	    !int_in(t, o, "numMinDelayRetries", 0, 100, &mn, why, cap) ||
+	    !int_in(t, o, "numMaxDelayRetries", 0, 100, &mx, why, cap) ||
+	    !int_in(t, o, "minDelayTarget", 1, 3600, &lo, why, cap) ||
+	    !int_in(t, o, "maxDelayTarget", 1, 3600, &hi, why, cap))
+		return false;
+	if (lo > hi) {
+		snprintf(why, cap, "minDelayTarget must not exceed maxDelayTarget");
+		return false;
+	}
+	if (no + mn + mx > n) {
+		snprintf(why, cap, "numNoDelayRetries, numMinDelayRetries and numMaxDelayRetries "
+			 "together must not exceed numRetries");
+		return false;
+	}
+	int b = sl_doc_get(t, (uint32_t)o, "backoffFunction");
+	if (b >= 0 && (sl_doc_str(&t[b], fn, sizeof(fn)) <= 0 ||
+		       (strcasecmp(fn, "linear") && strcasecmp(fn, "arithmetic") &&
+			strcasecmp(fn, "geometric") && strcasecmp(fn, "exponential")))) {
+		snprintf(why, cap, "backoffFunction must be linear, arithmetic, geometric or "
+			 "exponential");
+		return false;
+	}
+	struct sl_sns_retry r;
+	retry_of(t, o, &r);
+	long total = 0;
+	for (int k = 1; k <= r.num_retries; k++)
+		total += sl_sns_retry_delay(&r, k);
+	if (total > 3600) {
+		snprintf(why, cap, "the total retry time of %ld s exceeds 3600 s", total);
+		return false;
+	}
+	return true;
+}
+
+static bool throttle_ok(const struct sl_doc_tok *t, int o, char *why, size_t cap)
+{
+	int64_t v;
+
+	if (t[o].type != SL_DOC_OBJ) {
+		snprintf(why, cap, "the throttle policy must be an object");
+		return false;
+	}
+	return int_in(t, o, "maxReceivesPerSecond", 1, 1000000, &v, why, cap);
+}
+
+bool sl_sns_delivery_policy_ok(const char *text, bool topic, char *why, size_t cap)
+{
+	struct sl_doc_tok t[POLICY_TOKS];
+	int n = sl_json_parse((const uint8_t *)text, strlen(text), t, POLICY_TOKS);
+
+	if (n <= 0 || t[0].type != SL_DOC_OBJ) {
+		snprintf(why, cap, "the policy is not a JSON object");
+		return false;
+	}
+	int o = 0;
+	const char *retry = "healthyRetryPolicy", *throttle = "throttlePolicy";
+	if (topic) {
+		o = sl_doc_get(t, 0, "http");
+		if (o < 0)
+			return true; /* other protocols' sections are AWS's own */
+		if (t[o].type != SL_DOC_OBJ) {
+			snprintf(why, cap, "http must be an object");
+			return false;
+		}
+		retry = "defaultHealthyRetryPolicy";
+		throttle = "defaultThrottlePolicy";
+	}
+	int r = sl_doc_get(t, (uint32_t)o, retry), th = sl_doc_get(t, (uint32_t)o, throttle);
+	return (r < 0 || retry_ok(t, r, why, cap)) && (th < 0 || throttle_ok(t, th, why, cap));
+}
+
 bool sl_sns_redrive_target(const char *policy, char *out, size_t cap)
 {
 	struct sl_doc_tok t[POLICY_TOKS];

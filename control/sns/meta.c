@@ -64,7 +64,7 @@ static int bad_param(struct sl_req *req, const char *what)
 /* ---- Attribute checks --------------------------------------------------------- */
 
 enum vkind { V_ANY, V_JSON, V_BOOL, V_SIGV, V_TRACING, V_SCOPE, V_RATE, V_POLICY_SCOPE,
-	     V_FIFO_SCOPE, V_FILTER, V_REDRIVE };
+	     V_FIFO_SCOPE, V_FILTER, V_REDRIVE, V_TOPIC_DELIVERY, V_SUB_DELIVERY };
 
 struct attr_def {
 	const char *name;
@@ -80,7 +80,7 @@ static const struct attr_def topic_attrs[] = {
 	{ "ApplicationSuccessFeedbackSampleRate", V_RATE, false, false },
 	{ "ArchivePolicy", V_JSON, true, false },
 	{ "ContentBasedDeduplication", V_BOOL, true, false },
-	{ "DeliveryPolicy", V_JSON, false, false },
+	{ "DeliveryPolicy", V_TOPIC_DELIVERY, false, false },
 	{ "DisplayName", V_ANY, false, false },
 	{ "FifoThroughputScope", V_FIFO_SCOPE, true, false },
 	{ "FifoTopic", V_BOOL, false, true },
@@ -104,7 +104,7 @@ static const struct attr_def topic_attrs[] = {
 
 /* Subscription attributes (Subscribe, SetSubscriptionAttributes). */
 static const struct attr_def sub_attrs[] = {
-	{ "DeliveryPolicy", V_JSON, false, false },
+	{ "DeliveryPolicy", V_SUB_DELIVERY, false, false },
 	{ "FilterPolicy", V_FILTER, false, false }, /* compiled in sub_attrs_ok */
 	{ "FilterPolicyScope", V_POLICY_SCOPE, false, false },
 	{ "RawMessageDelivery", V_BOOL, false, false },
@@ -144,6 +144,17 @@ static int value_ok(struct sl_req *req, const struct attr_def *def, const char *
 	case V_JSON:
 		ok = len == 0 || json_obj(v, len);
 		break;
+	case V_TOPIC_DELIVERY:
+	case V_SUB_DELIVERY: {
+		char why[160];
+		if (len && !sl_sns_delivery_policy_ok(v, def->kind == V_TOPIC_DELIVERY, why,
+						      sizeof(why))) {
+			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: "
+				     "DeliveryPolicy: %s", why);
+			return SL_FIELD_ERR;
+		}
+		break;
+	}
 	case V_REDRIVE: {
 		/* {"deadLetterTargetArn": an SQS queue of this account}. */
 		char arn[SL_SNS_ARN_MAX + 1], region[SL_REGION_MAX + 1], name[SL_SQS_NAME_MAX + 1];

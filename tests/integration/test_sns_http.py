@@ -170,6 +170,15 @@ class SnsHttpTest(harness.KinesisTestCase):
         topic = self.sns.create_topic(Name=unique_name("hp"))["TopicArn"]
         policy = {"healthyRetryPolicy": {"numRetries": 2, "minDelayTarget": 1,
                                          "maxDelayTarget": 1, "backoffFunction": "linear"}}
+        # AWS's bounds: 100 retries at most, 3,600 s of retries in all.
+        for bad in [{"healthyRetryPolicy": {"numRetries": 101}},
+                    {"healthyRetryPolicy": {"numRetries": 100, "minDelayTarget": 60,
+                                            "maxDelayTarget": 60}},
+                    {"healthyRetryPolicy": {"minDelayTarget": 9, "maxDelayTarget": 3}}]:
+            e = self.assertAwsError("InvalidParameter", self.sns.subscribe, TopicArn=topic,
+                                    Protocol="http", Endpoint=self.ep.url("/bad"),
+                                    Attributes={"DeliveryPolicy": json.dumps(bad)})
+            self.assertIn("DeliveryPolicy", e.response["Error"]["Message"])
         self.subscribe_confirmed(topic, attrs={"DeliveryPolicy": json.dumps(policy)})
         base = len(self.ep.requests)
         retries0 = metric(self.server, "sluice_sns_http_retries_total")

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "control/sns/http.h"
 
@@ -84,4 +85,38 @@ Test(sns_http_policy, the_topic_may_forbid_overrides)
 	/* Not JSON: AWS's default. */
 	sl_sns_http_policy("nope", "{", &r, NULL);
 	cr_assert_eq(r.num_retries, 3);
+}
+
+Test(sns_http_policy, policies_are_bounded_as_aws_bounds_them)
+{
+	char why[160];
+	static const char *const good_sub[] = {
+		"{}",
+		"{\"healthyRetryPolicy\":{\"numRetries\":100,\"minDelayTarget\":1,\"maxDelayTarget\":20,"
+		"\"numNoDelayRetries\":50,\"backoffFunction\":\"exponential\"},"
+		"\"throttlePolicy\":{\"maxReceivesPerSecond\":10}}",
+	};
+	static const char *const bad_sub[] = {
+		"[]",
+		"{\"healthyRetryPolicy\":{\"numRetries\":101}}",
+		"{\"healthyRetryPolicy\":{\"minDelayTarget\":30,\"maxDelayTarget\":10}}",
+		"{\"healthyRetryPolicy\":{\"numRetries\":2,\"numNoDelayRetries\":3}}",
+		"{\"healthyRetryPolicy\":{\"backoffFunction\":\"cubic\"}}",
+		"{\"healthyRetryPolicy\":{\"numRetries\":100,\"minDelayTarget\":60,"
+		"\"maxDelayTarget\":60}}",
+		"{\"healthyRetryPolicy\":{\"numRetries\":\"3\"}}",
+		"{\"throttlePolicy\":{\"maxReceivesPerSecond\":0}}",
+	};
+
+	for (size_t i = 0; i < sizeof(good_sub) / sizeof(good_sub[0]); i++)
+		cr_expect(sl_sns_delivery_policy_ok(good_sub[i], false, why, sizeof(why)), "%s: %s",
+			  good_sub[i], why);
+	for (size_t i = 0; i < sizeof(bad_sub) / sizeof(bad_sub[0]); i++)
+		cr_expect(!sl_sns_delivery_policy_ok(bad_sub[i], false, why, sizeof(why)), "%s",
+			  bad_sub[i]);
+	cr_expect(sl_sns_delivery_policy_ok("{\"http\":{\"defaultHealthyRetryPolicy\":"
+					    "{\"numRetries\":5}}}", true, why, sizeof(why)), "%s", why);
+	cr_expect(!sl_sns_delivery_policy_ok("{\"http\":{\"defaultHealthyRetryPolicy\":"
+					     "{\"numRetries\":-1}}}", true, why, sizeof(why)));
+	cr_expect(strstr(why, "numRetries") != NULL, "%s", why);
 }
