@@ -627,6 +627,9 @@ class SnsCrashTest(SnsCase):
             for t in threads:
                 t.start()
             time.sleep(2.0)
+            deadline = time.monotonic() + 20  # a slow machine: enough load first
+            while len(acked) <= 100 and time.monotonic() < deadline:
+                time.sleep(0.1)
             self.sqs = harness.kill9_under_load(srv, stop, threads)
             self.assertGreater(len(acked), 100, "the load ran")
             for url, _ in queues:

@@ -89,10 +89,13 @@ class SnsHttpTest(harness.KinesisTestCase):
         self.ep.close()
 
     def subscribe_confirmed(self, topic, path="/hook", attrs=None):
+        # Counted before Subscribe: the confirmation may arrive before it
+        # returns.
+        seen = len(self.ep.requests)
         out = self.sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=self.ep.url(path),
                                  Attributes=attrs or {}, ReturnSubscriptionArn=True)
         sub = out["SubscriptionArn"]
-        reqs = self.ep.wait(len(self.ep.requests) + 1)
+        reqs = self.ep.wait(seen + 1)
         conf = reqs[-1]
         body = json.loads(conf["body"])
         self.assertEqual(conf["headers"]["x-amz-sns-message-type"], "SubscriptionConfirmation")

@@ -296,7 +296,12 @@ class SqsFifoCrashTest(harness.KinesisTestCase):
                         deleted.add("%s-%s" % (g, i))
                     else:
                         inflight["%s-%s" % (g, i)] = m["MessageId"]
+            # Load enough to mean something before the kill, however slow
+            # the machine (four boto3 clients take a while to start).
+            deadline = time.monotonic() + 20
             time.sleep(0.3)
+            while len(acked) <= 40 and time.monotonic() < deadline:
+                time.sleep(0.1)
             c = harness.kill9_under_load(srv, stop, threads)
             self.assertGreater(len(acked), 40)
             # Every acknowledged send again, inside the window: all duplicates.
