@@ -346,12 +346,13 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_FILTER_KEYS_MAX 5
 #define SL_SNS_FILTER_COMBOS_MAX 150
 #define SL_SNS_FILTER_POLICIES_PER_TOPIC 200
-/* Ours: the http deliverer (control/sns/http.c): deliveries it holds (a
- * publish past it is Throttled), its ring from the workers, attempts at
+/* Ours: the http deliverer (control/sns/http.c): deliveries it holds, and
+ * their bytes (a publish past either is Throttled), its ring from the workers, attempts at
  * once, the time one attempt gets (connect, send, the status line), and
  * the outbox log's size past which it is rewritten with the live
  * deliveries only. */
 #define SL_SNS_HTTP_PENDING_MAX 1000000
+#define SL_SNS_HTTP_PENDING_BYTES (1ull << 30) /* their bytes, held in memory */
 #define SL_SNS_HTTP_RING 16384
 #define SL_SNS_HTTP_INFLIGHT 64
 #define SL_SNS_HTTP_ATTEMPT_MS 15000

@@ -65,6 +65,7 @@ struct job {
 	bool to_dlq;             /* out of retries: due to go to its dead-letter queue */
 	uint8_t *body;
 	size_t body_len;
+	size_t bytes;            /* what it holds, for live_bytes */
 	struct sl_msg *msg;      /* the maker's call, until durable */
 	int *result;
 	int fd;
@@ -85,7 +86,8 @@ static struct {
 	int efd, epfd, logfd;
 	char path[PATH_MAX];
 	_Atomic int sleeping;
-	_Atomic uint64_t live;   /* deliveries held, for the put cap */
+	_Atomic uint64_t live;   /* deliveries held, for the put caps */
+	_Atomic uint64_t live_bytes; /* and their bytes (bodies and strings) */
 	uint64_t next_id;
 	off_t log_size;
 	/* The deliverer's own (its thread only). */
@@ -120,6 +122,13 @@ static void put_frame(struct sl_bw *w, const struct job *j)
 	sl_sns_outbox_put(w, j->id, &r);
 }
 
+/* A delivery the deliverer no longer holds (done, or never stored). */
+static void live_drop(const struct job *j)
+{
+	atomic_fetch_sub(&d.live, 1);
+	atomic_fetch_sub(&d.live_bytes, j->bytes);
+}
+
 static void job_free(struct job *j)
 {
 	free(j->req);
@@ -138,6 +147,7 @@ static struct job *job_make(const struct sl_sns_http_req *r)
 	struct job *j = calloc(1, need);
 	if (!j)
 		return NULL;
+	j->bytes = need;
 	char *p = (char *)(j + 1);
 	char **slot[6] = { &j->url, &j->message_id, &j->topic_arn, &j->sub_arn, &j->content_type,
 			   &j->dlq_arn };
@@ -315,6 +325,10 @@ static int replay(void)
 	if (rc < 0)
 		return rc;
 	atomic_store(&d.live, live);
+	size_t bytes = 0;
+	for (size_t i = 0; i < d.nheap; i++)
+		bytes += d.heap[i]->bytes;
+	atomic_store(&d.live_bytes, bytes);
 	if (ftruncate(d.logfd, (off_t)off) < 0 || lseek(d.logfd, (off_t)off, SEEK_SET) < 0)
 		return -errno;
 	d.log_size = (off_t)off;
@@ -514,7 +528,7 @@ static void on_event(struct job *j, uint32_t ev)
 static void log_done(struct job *j)
 {
 	sl_sns_outbox_done(&d.done, j->id);
-	atomic_fetch_sub(&d.live, 1);
+	live_drop(j);
 	job_free(j);
 }
 
@@ -664,14 +678,14 @@ static void take_puts(void)
 		if (rc < 0) {
 			/* Not stored: the maker fails its publish, and nothing
 			 * is delivered. */
-			atomic_fetch_sub(&d.live, 1);
+			live_drop(j);
 			j->orphan = true;
 		} else {
 			j->due_ms = now;
 			if (heap_push(j) < 0) {
 				atomic_fetch_add(&d.failed, 1);
 				sl_sns_outbox_done(&d.done, j->id);
-				atomic_fetch_sub(&d.live, 1);
+				live_drop(j);
 				j->orphan = true;
 			}
 		}
@@ -763,7 +777,8 @@ static void *deliverer(void *arg)
 
 int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *result)
 {
-	if (!d.running || atomic_load(&d.live) >= SL_SNS_HTTP_PENDING_MAX)
+	if (!d.running || atomic_load(&d.live) >= SL_SNS_HTTP_PENDING_MAX ||
+	    atomic_load(&d.live_bytes) + r->body_len > SL_SNS_HTTP_PENDING_BYTES)
 		return -EAGAIN;
 	struct job *j = job_make(r);
 	if (!j)
@@ -771,8 +786,9 @@ int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *re
 	j->msg = msg;
 	j->result = result;
 	atomic_fetch_add(&d.live, 1);
+	atomic_fetch_add(&d.live_bytes, j->bytes);
 	if (rte_ring_mp_enqueue(d.ring, j) != 0) {
-		atomic_fetch_sub(&d.live, 1);
+		live_drop(j);
 		free(j);
 		return -EAGAIN;
 	}
