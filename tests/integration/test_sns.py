@@ -476,13 +476,18 @@ class SnsPublishTest(SnsCase):
         self.sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=gone_arn, Attributes={
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})
         self.sqs.delete_queue(QueueUrl=gone_url)
+
+        def dead():
+            text = self.server.raw_request("GET", "/metrics")[1].decode()
+            return [float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                    if l.startswith('sluice_sns_dead_lettered_total{protocol="sqs"}')][0]
+        before = dead()
         mid = self.sns.publish(TopicArn=arn, Message="to the dlq")["MessageId"]
         got = self.drain(dlq_url, 1)
         self.assertEqual(len(got), 1)
         env = json.loads(got[0]["Body"])
         self.assertEqual((env["MessageId"], env["Message"]), (mid, "to the dlq"))
-        text = self.server.raw_request("GET", "/metrics")[1].decode()
-        self.assertIn('sluice_sns_dead_lettered_total{protocol="sqs"}', text)
+        self.assertEqual(dead() - before, 1, "the dead-lettered delivery is counted once")
 
     def test_fifo_topic_keeps_group_order_and_deduplicates(self):
         arn = self.sns.create_topic(Name=unique_name("ff") + ".fifo", Attributes={
