@@ -18,7 +18,8 @@
 static const char usage[] =
 	"usage: sluice [options]\n"
 	"\n"
-	"Serves AWS Kinesis Data Streams (JSON 1.1 and CBOR) and SQS (JSON 1.0 and query),\n"
+	"Serves AWS Kinesis Data Streams (JSON 1.1 and CBOR), SQS (JSON 1.0 and query) and\n"
+	"SNS (query),\n"
 	"over HTTP/1.1 and HTTP/2, on one port.\n"
 	"\n"
 	"  --listen HOST:PORT        address to serve on (default 127.0.0.1:4566)\n"
@@ -42,6 +43,9 @@ static const char usage[] =
 	"  --request-log             log one line per request\n"
 	"  --log-level LEVEL         debug, info, warn or error (default info)\n"
 	"  --debug-clock             enable POST /_sluice/clock {\"advance_ms\": N} (tests)\n"
+	"  --public-url URL          base of the URLs SNS writes into messages (SubscribeURL,\n"
+	"                            UnsubscribeURL, SigningCertURL), for a server behind a\n"
+	"                            proxy or TLS front (default: http://<request Host>)\n"
 	"  --eal ARGS                extra DPDK EAL arguments, space separated\n"
 	"  --config FILE             read settings from FILE first: one `name = value` per\n"
 	"                            line with the flag names above (no dashes), # comments;\n"
@@ -202,6 +206,17 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 			return -1;
 		assert(e < 4); /* an index into levels[] */
 		cfg->log_level = (enum sl_log_level)e;
+		return 0;
+	}
+	if (strcmp(key, "public-url") == 0) {
+		size_t n = strlen(v);
+		while (n > 0 && v[n - 1] == '/')
+			n--;
+		if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+		    n <= (size_t)(v[4] == 's' ? 8 : 7) || n >= sizeof(cfg->public_url) || strpbrk(v, " \t\"?#"))
+			return bad(flag, v, "expected http(s)://HOST[:PORT][/PATH], at most 255 bytes");
+		memcpy(cfg->public_url, v, n);
+		cfg->public_url[n] = '\0';
 		return 0;
 	}
 	if (strcmp(key, "eal") == 0)

@@ -19,6 +19,7 @@
 
 #include "control/policy.h"
 #include "control/sns/http.h"
+#include "control/sns/keys.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 #include "dataplane/codec/doc.h"
@@ -29,6 +30,7 @@
 #include "dataplane/runtime/worker.h"
 #include "dataplane/services/sns/envelope.h"
 #include "dataplane/services/sns/filter.h"
+#include "dataplane/services/sns/sign.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/msg.h"
 
@@ -42,12 +44,15 @@ int sl_sns_ctl_install(void)
 	json_toks = malloc(sizeof(*json_toks) * JSON_TOKS_MAX);
 	if (!ctl_toks || !json_toks)
 		return -ENOMEM;
-	return sl_sns_http_start(sl_cfg->data_dir);
+	int rc = sl_sns_keys_load(sl_cfg->data_dir);
+	return rc < 0 ? rc : sl_sns_http_start(sl_cfg->data_dir);
 }
 
 void sl_sns_ctl_stop(void)
 {
 	sl_sns_http_stop();
+	sl_sns_sign_thread_end();
+	sl_sns_sign_uninstall();
 }
 
 static int parse(struct sl_req *req, struct sl_fields *f)
@@ -948,17 +953,19 @@ static int token_make(char out[SL_SNS_TOKEN_LEN + 1])
  * request came to) whose GET confirms it. */
 static void send_confirmation(struct sl_req *req, const struct sl_topic *t, const struct sl_sub *s)
 {
-	const struct sl_http_header *h = sl_req_header(req, "host");
-	int hl = h ? (int)(h->value_len > 255 ? 255 : h->value_len) : 9;
-	const char *host = h ? h->value : "localhost";
-	char arn[SL_TOPIC_ARN_MAX], url[SL_TOPIC_ARN_MAX + SL_SNS_TOKEN_LEN + 400], id[37];
-	char text[SL_TOPIC_ARN_MAX + 160], *ctype = NULL;
+	char arn[SL_TOPIC_ARN_MAX], url[SL_TOPIC_ARN_MAX + SL_SNS_TOKEN_LEN + SL_SNS_BASE_URL_MAX + 64];
+	char text[SL_TOPIC_ARN_MAX + 160], *ctype = NULL, id[37], base[SL_SNS_BASE_URL_MAX];
+	char cert_url[SL_SNS_BASE_URL_MAX + SL_SNS_CERT_NAME_MAX], sig[SL_SNS_SIG_MAX];
+	const char *sv = sl_sns_kv_get(&t->attrs, "SignatureVersion");
 	uint8_t raw_id[16];
 	struct sl_enc env;
 
 	sl_topic_arn(t, arn);
-	snprintf(url, sizeof(url), "http://%.*s/?Action=ConfirmSubscription&Version="
-		 SL_SNS_VERSION "&TopicArn=%s&Token=%s", hl, host, arn, s->token);
+	sl_sns_base_url(req, base);
+	snprintf(url, sizeof(url), "%s/?Action=ConfirmSubscription&Version=" SL_SNS_VERSION
+		 "&TopicArn=%s&Token=%s", base, arn, s->token);
+	snprintf(cert_url, sizeof(cert_url), "%s/%s", base,
+		 sl_sns_cert_name() ? sl_sns_cert_name() : "");
 	snprintf(text, sizeof(text), "You have chosen to subscribe to the topic %s.\nTo confirm the "
 		 "subscription, visit the SubscribeURL included in this message.", arn);
 	sl_sqs_msg_id_new(raw_id);
@@ -967,7 +974,14 @@ static void send_confirmation(struct sl_req *req, const struct sl_topic *t, cons
 		.type = "SubscriptionConfirmation", .message_id = id, .token = s->token,
 		.topic_arn = arn, .message = text, .message_len = strlen(text),
 		.subscribe_url = url, .timestamp_ms = sl_now_ms(),
+		.signature_version = sv && strcmp(sv, "2") == 0 ? 2 : 1, .signature = sig,
+		.signing_cert_url = cert_url,
 	};
+	if (sl_sns_sign(&n, n.signature_version, sig) < 0) {
+		sl_warn("sns: the confirmation of a subscription to %s could not be signed",
+			s->endpoint);
+		return;
+	}
 	if (sl_enc_init(&env, SL_ENC_JSON, 1024) < 0)
 		return;
 	struct sl_sns_http_req r = { .kind = SL_SNS_SUBSCRIPTION_CONFIRMATION, .url = s->endpoint,

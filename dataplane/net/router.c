@@ -37,7 +37,7 @@
 static struct sl_service *const *svcs;
 static unsigned nsvcs;
 static bool any_rest; /* some service has REST path templates */
-static uint16_t metric_health, metric_metrics, metric_clock;
+static uint16_t metric_health, metric_metrics, metric_clock, metric_file;
 
 const struct sl_op *sl_service_op(const struct sl_service *svc, const char *name, size_t len)
 {
@@ -123,6 +123,7 @@ int sl_router_init(struct sl_service *const *services, unsigned n)
 	svcs = services;
 	nsvcs = n;
 	metric_health = sl_metric_op("sluice", "health");
+	metric_file = sl_metric_op("sluice", "file");
 	metric_metrics = sl_metric_op("sluice", "metrics");
 	metric_clock = sl_metric_op("sluice", "clock");
 	sl_http_install();
@@ -242,6 +243,14 @@ static bool own_endpoint(struct sl_worker *w, struct sl_req *req)
 		req->op = metric_clock;
 		fn = debug_clock;
 	} else {
+		if (!get)
+			return false;
+		req->fmt = req->out.fmt = SL_ENC_JSON;
+		req->op = metric_file;
+		for (unsigned i = 0; i < nsvcs; i++) {
+			if (svcs[i]->serve_get && svcs[i]->serve_get(w, req))
+				return true;
+		}
 		return false;
 	}
 	req->fmt = req->out.fmt = SL_ENC_JSON;

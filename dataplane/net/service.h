@@ -95,6 +95,10 @@ struct sl_service {
 	/* Control thread, before worker w runs: open what w owns (recovery
 	 * happens here, never on a worker serving requests). May be NULL. */
 	void (*preload)(struct sl_worker *w);
+	/* GET or HEAD of a path no operation claims (SNS: its signing
+	 * certificate), on any worker: answer it (sl_req_finish) and return
+	 * true, or return false. May be NULL. */
+	bool (*serve_get)(struct sl_worker *w, struct sl_req *req);
 	/* GET /metrics, on any worker: append this service's own series
 	 * (Prometheus text) to buf[0..cap). Bytes written, or -ENOSPC. */
 	long (*metrics)(char *buf, size_t cap);

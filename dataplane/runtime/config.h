@@ -40,6 +40,10 @@ struct sl_config {
 	 * lost wake-up into a hang. */
 	unsigned idle_ms;
 	char eal_args[1024];
+	/* The base of URLs written into SNS messages (SubscribeURL,
+	 * UnsubscribeURL, SigningCertURL), no trailing slash; "" for
+	 * http://<Host header>. */
+	char public_url[256];
 };
 
 /* The settings in force (set by main before anything starts). */

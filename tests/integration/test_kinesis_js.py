@@ -42,10 +42,10 @@ class JsSdkTest(unittest.TestCase):
         run_node_test(self, "test_kinesis_sdk.mjs")
 
 
-def run_node_test(case, script):
-    """Runs `node --test js/SCRIPT` against case.server and fails case unless
-    at least one test passed and none failed."""
-    env = dict(os.environ, SLUICE_ENDPOINT=case.server.endpoint)
+def run_node_test(case, script, extra_env=None):
+    """Runs `node --test js/SCRIPT` against case.server (with extra_env) and
+    fails case unless at least one test passed and none failed."""
+    env = dict(os.environ, SLUICE_ENDPOINT=case.server.endpoint, **(extra_env or {}))
     for k in list(env):
         if k.startswith("AWS_ENDPOINT_URL") or k in ("AWS_PROFILE", "NODE_OPTIONS"):
             env.pop(k)

@@ -245,3 +245,14 @@ void sl_sns_map_end(struct sl_req *req)
 	sl_enc_arr_end(&req->out);
 	sl_enc_obj_end(&req->out);
 }
+
+void sl_sns_base_url(const struct sl_req *req, char out[SL_SNS_BASE_URL_MAX])
+{
+	if (sl_cfg->public_url[0]) {
+		snprintf(out, SL_SNS_BASE_URL_MAX, "%s", sl_cfg->public_url);
+		return;
+	}
+	const struct sl_http_header *h = sl_req_header(req, "host");
+	int hl = h ? (int)(h->value_len > 255 ? 255 : h->value_len) : 9;
+	snprintf(out, SL_SNS_BASE_URL_MAX, "http://%.*s", hl, h ? h->value : "localhost");
+}

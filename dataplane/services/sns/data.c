@@ -33,6 +33,7 @@
 #include "dataplane/services/sns/data.h"
 #include "dataplane/services/sns/envelope.h"
 #include "dataplane/services/sns/filter.h"
+#include "dataplane/services/sns/sign.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/data.h"
 #include "dataplane/services/sqs/msg.h"
@@ -71,6 +72,9 @@ struct sns_entry {
 	bool body_parsed;
 	int body_n;
 	struct sl_doc_tok *body;
+	/* Its signatures, of the sqs text [0] and the http one [1]: made by
+	 * the first envelope that needs one, freed once fan-out is done. */
+	char *sig[2];
 };
 
 struct sns_pub {
@@ -399,25 +403,51 @@ static int read_entry(struct sl_fields *f, int obj, const struct sl_topic *t,
 
 /* ---- Delivering ------------------------------------------------------------------- */
 
-/* The SNS envelope as an SQS queue receives it. */
-static int envelope(struct sl_enc *out, const struct sns_pub *p, const struct sns_entry *e,
-		    const struct sl_sub *s, const char *host, size_t host_len, const char *text,
-		    uint32_t text_len)
+struct fanout {
+	struct sl_worker *w;
+	struct sns_pub *p;
+	const struct sl_catalog *c;
+	const struct sl_topic *topic;
+	struct sl_enc env;
+	char base[SL_SNS_BASE_URL_MAX];
+	char cert_url[SL_SNS_BASE_URL_MAX + SL_SNS_CERT_NAME_MAX];
+	int sigv; /* the topic's SignatureVersion */
+	int err;
+};
+
+/* The SNS envelope of e for s (text: the message its protocol gets),
+ * signed. The signature covers no subscription's own key, so each of the
+ * message's texts is signed once per publish, however many subscribe. */
+static int envelope(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s, int variant,
+		    const char *text, uint32_t text_len)
 {
-	char id[37], arn[SL_SUB_ARN_MAX], url[SL_SUB_ARN_MAX + 320];
+	char id[37], arn[SL_SUB_ARN_MAX], url[SL_SUB_ARN_MAX + SL_SNS_BASE_URL_MAX + 64];
 
 	sl_sqs_uuid_fmt(e->msg_id, id);
 	sl_sub_arn(s, arn);
-	snprintf(url, sizeof(url),
-		 "http://%.*s/?Action=Unsubscribe&Version=" SL_SNS_VERSION "&SubscriptionArn=%s",
-		 (int)host_len, host, arn);
+	snprintf(url, sizeof(url), "%s/?Action=Unsubscribe&Version=" SL_SNS_VERSION
+		 "&SubscriptionArn=%s", fo->base, arn);
 	struct sl_sns_note n = {
-		.type = "Notification", .message_id = id, .topic_arn = p->topic_arn,
+		.type = "Notification", .message_id = id, .topic_arn = fo->p->topic_arn,
 		.subject = e->subject, .message = text, .message_len = text_len,
-		.timestamp_ms = p->now_ms, .has_seq = p->fifo, .seq = e->seq,
+		.timestamp_ms = fo->p->now_ms, .has_seq = fo->p->fifo, .seq = e->seq,
+		.signature_version = fo->sigv, .signing_cert_url = fo->cert_url,
 		.unsubscribe_url = url, .attrs = e->attrs, .nattrs = e->nattrs,
 	};
-	return sl_sns_envelope(out, &n);
+	/* The http text is often the sqs one: then so is its signature. */
+	if (variant == 1 && !e->sig[1] && e->sig[0] && text == e->sqs_message &&
+	    text_len == e->sqs_message_len)
+		variant = 0;
+	if (!e->sig[variant]) {
+		e->sig[variant] = malloc(SL_SNS_SIG_MAX);
+		if (!e->sig[variant] || sl_sns_sign(&n, fo->sigv, e->sig[variant]) < 0) {
+			free(e->sig[variant]);
+			e->sig[variant] = NULL;
+			return -ENOMEM;
+		}
+	}
+	n.signature = e->sig[variant];
+	return sl_sns_envelope(&fo->env, &n);
 }
 
 static void pub_reply(struct sl_worker *w, struct sns_pub *p);
@@ -470,16 +500,6 @@ static void http_durable(struct sl_worker *w, struct sl_msg *m)
 	free(hp);
 }
 
-struct fanout {
-	struct sl_worker *w;
-	struct sns_pub *p;
-	const struct sl_catalog *c;
-	const struct sl_topic *topic;
-	struct sl_enc env;
-	const char *host;
-	size_t host_len;
-	int err;
-};
 
 static void delivered_dead(struct sl_worker *w, void *arg, int err, const char *msg)
 {
@@ -503,8 +523,7 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 		m.nattrs = e->nattrs;
 		memcpy(m.attrs, e->attrs, e->nattrs * sizeof(e->attrs[0]));
 	} else {
-		if (envelope(&fo->env, fo->p, e, s, fo->host, fo->host_len, e->sqs_message,
-			     e->sqs_message_len) < 0) {
+		if (envelope(fo, e, s, 0, e->sqs_message, e->sqs_message_len) < 0) {
 			fo->err = -ENOMEM;
 			return;
 		}
@@ -577,8 +596,7 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 			r.body = (const uint8_t *)e->http_message;
 			r.body_len = e->http_message_len;
 		} else {
-			if (envelope(&fo->env, fo->p, e, s, fo->host, fo->host_len, e->http_message,
-				     e->http_message_len) < 0) {
+			if (envelope(fo, e, s, 1, e->http_message, e->http_message_len) < 0) {
 				fo->err = -ENOMEM;
 				break;
 			}
@@ -785,12 +803,12 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 		sl_req_finish(w, req);
 		return;
 	}
-	const struct sl_http_header *h = sl_req_header(req, "host");
-	struct fanout fo = { .w = w, .p = p, .c = c, .topic = sl_topic_find_uid(c, p->topic_uid),
-			     .host = h ? h->value : "localhost",
-			     .host_len = h ? h->value_len : 9 };
-	if (fo.host_len > 255)
-		fo.host_len = 255;
+	struct fanout fo = { .w = w, .p = p, .c = c, .topic = sl_topic_find_uid(c, p->topic_uid) };
+	const char *sv = fo.topic ? sl_sns_kv_get(&fo.topic->attrs, "SignatureVersion") : NULL;
+	fo.sigv = sv && strcmp(sv, "2") == 0 ? 2 : 1;
+	sl_sns_base_url(req, fo.base);
+	snprintf(fo.cert_url, sizeof(fo.cert_url), "%s/%s", fo.base,
+		 sl_sns_cert_name() ? sl_sns_cert_name() : "");
 	if (sl_enc_init(&fo.env, SL_ENC_JSON, 1024) < 0) {
 		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
 		sl_req_finish(w, req);
@@ -808,8 +826,12 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 	sl_sub_walk(c, p->topic_uid, NULL, fan_one, &fo);
 	sl_enc_free(&fo.env);
 	for (uint32_t i = 0; i < p->n; i++) {
-		free(p->e[i].body);
-		p->e[i].body = NULL;
+		struct sns_entry *e = &p->e[i];
+		free(e->body);
+		free(e->sig[0]);
+		free(e->sig[1]);
+		e->body = NULL;
+		e->sig[0] = e->sig[1] = NULL;
 	}
 	if (fo.err) {
 		/* Out of memory part way: the publish fails (what was stored
@@ -983,6 +1005,27 @@ void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
 		return;
 	}
 	fan_out(w, p, c);
+}
+
+bool sl_sns_serve_get(struct sl_worker *w, struct sl_req *req)
+{
+	size_t len;
+	const char *name = sl_sns_cert_name(), *pem = sl_sns_cert_pem(&len);
+
+	if (!name || req->path.n != strlen(name) + 1 || req->path.p[0] != '/' ||
+	    memcmp(req->path.p + 1, name, req->path.n - 1) != 0)
+		return false;
+	req->content_type = "application/x-x509-ca-cert";
+	sl_enc_reset(&req->out);
+	sl_enc_raw(&req->out, pem, len);
+	sl_req_finish(w, req);
+	return true;
+}
+
+void sl_sns_worker_stop(struct sl_worker *w)
+{
+	(void)w;
+	sl_sns_sign_thread_end();
 }
 
 long sl_sns_metrics(char *buf, size_t cap)

@@ -66,6 +66,14 @@ int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
 	sl_sns_timestamp(n->timestamp_ms, ts);
 	sl_enc_key(out, "Timestamp");
 	sl_enc_cstr(out, ts);
+	if (n->signature_version) {
+		sl_enc_key(out, "SignatureVersion");
+		sl_enc_cstr(out, n->signature_version == 2 ? "2" : "1");
+		sl_enc_key(out, "Signature");
+		sl_enc_cstr(out, n->signature ? n->signature : "");
+		sl_enc_key(out, "SigningCertURL");
+		sl_enc_cstr(out, n->signing_cert_url ? n->signing_cert_url : "");
+	}
 	if (n->unsubscribe_url) {
 		sl_enc_key(out, "UnsubscribeURL");
 		sl_enc_cstr(out, n->unsubscribe_url);

@@ -1,6 +1,7 @@
 /* envelope.h - the JSON document SNS wraps a message in for its
  * subscribers (an SQS queue's body, an HTTP POST's body): Type, MessageId,
- * TopicArn, Subject, Message, Timestamp, UnsubscribeURL and the message
+ * TopicArn, Subject, Message, Timestamp, the signature (SignatureVersion,
+ * Signature, SigningCertURL), UnsubscribeURL and the message
  * attributes as {"Type", "Value"} (Binary values in base64), as AWS writes
  * them.
  *
@@ -29,6 +30,11 @@ struct sl_sns_note {
 	int64_t timestamp_ms;
 	bool has_seq;                /* FIFO topics */
 	uint64_t seq;
+	/* Signed: SignatureVersion (1 or 2; 0 writes no signature keys), the
+	 * signature in base64 (sign.h), and where its certificate is. */
+	int signature_version;
+	const char *signature;
+	const char *signing_cert_url;
 	const char *unsubscribe_url; /* NULL: none */
 	const struct sl_sqs_attr *attrs;
 	unsigned nattrs;

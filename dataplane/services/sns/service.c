@@ -39,5 +39,7 @@ struct sl_service sl_sns_service = {
 	.nops = sizeof(sns_ops) / sizeof(sns_ops[0]),
 	.install = sl_sns_ctl_install,
 	.control_stop = sl_sns_ctl_stop,
+	.stop = sl_sns_worker_stop,
+	.serve_get = sl_sns_serve_get,
 	.metrics = sl_sns_metrics,
 };

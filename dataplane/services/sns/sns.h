@@ -87,6 +87,12 @@ int sl_sns_topic_arn_parse(const char *arn, char region[SL_REGION_MAX + 1],
 int sl_sns_sub_arn_parse(const char *arn, char region[SL_REGION_MAX + 1],
 			 char name[SL_SNS_TOPIC_NAME_MAX + 1], char id[37]);
 
+/* The base of the URLs SNS writes into messages (SubscribeURL,
+ * UnsubscribeURL, SigningCertURL), without a trailing slash: --public-url
+ * when set, else http://<the request's Host header>. */
+#define SL_SNS_BASE_URL_MAX 320
+void sl_sns_base_url(const struct sl_req *req, char out[SL_SNS_BASE_URL_MAX]);
+
 /* ---- Writing replies -------------------------------------------------------- */
 
 /* <name><entry><key>k</key><value>v</value></entry>...</name> */

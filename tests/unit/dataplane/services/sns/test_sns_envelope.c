@@ -67,3 +67,23 @@ Test(sns_envelope, optional_members_appear_only_when_they_apply)
 		"\"Timestamp\":\"1970-01-01T00:00:00.000Z\"}");
 	sl_enc_free(&e);
 }
+
+Test(sns_envelope, signature_members_follow_the_timestamp)
+{
+	struct sl_enc e;
+	struct sl_sns_note n = {
+		.type = "Notification", .message_id = "id", .topic_arn = "arn", .message = "m",
+		.message_len = 1, .timestamp_ms = 0, .signature_version = 2, .signature = "c2ln",
+		.signing_cert_url = "http://h/SimpleNotificationService-x.pem",
+		.unsubscribe_url = "http://h/u",
+	};
+
+	cr_assert_eq(sl_enc_init(&e, SL_ENC_JSON, 64), 0);
+	cr_assert_eq(sl_sns_envelope(&e, &n), 0);
+	cr_assert_str_eq(text(&e),
+		"{\"Type\":\"Notification\",\"MessageId\":\"id\",\"TopicArn\":\"arn\",\"Message\":\"m\","
+		"\"Timestamp\":\"1970-01-01T00:00:00.000Z\",\"SignatureVersion\":\"2\","
+		"\"Signature\":\"c2ln\",\"SigningCertURL\":\"http://h/SimpleNotificationService-x.pem\","
+		"\"UnsubscribeURL\":\"http://h/u\"}");
+	sl_enc_free(&e);
+}
