@@ -46,6 +46,8 @@ static const char usage[] =
 	"  --public-url URL          base of the URLs SNS writes into messages (SubscribeURL,\n"
 	"                            UnsubscribeURL, SigningCertURL), for a server behind a\n"
 	"                            proxy or TLS front (default: http://<request Host>)\n"
+	"  --sns-ca-file FILE        CA certificates (PEM) that SNS https endpoints must\n"
+	"                            chain to (default: the system's)\n"
 	"  --eal ARGS                extra DPDK EAL arguments, space separated\n"
 	"  --config FILE             read settings from FILE first: one `name = value` per\n"
 	"                            line with the flag names above (no dashes), # comments;\n"
@@ -218,6 +220,11 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 		memcpy(cfg->public_url, v, n);
 		cfg->public_url[n] = '\0';
 		return 0;
+	}
+	if (strcmp(key, "sns-ca-file") == 0) {
+		if (access(v, R_OK) != 0)
+			return bad(flag, v, strerror(errno));
+		return copy_str(flag, v, cfg->sns_ca_file, sizeof(cfg->sns_ca_file));
 	}
 	if (strcmp(key, "eal") == 0)
 		return copy_str(flag, v, cfg->eal_args, sizeof(cfg->eal_args));

@@ -16,7 +16,13 @@
  * SL_SNS_HTTP_ATTEMPT_MS to connect, send and get the status line. 2xx is
  * delivered; a connection failure, a timeout, 5xx and 429 are retried by the
  * delivery's policy; another status, or retries run out, is a failure
- * (counted; the subscription's dead-letter queue is a later step).
+ * (counted, and sent to the subscription's dead-letter queue when it has
+ * one).
+ *
+ * https endpoints get TLS 1.2 or later (OpenSSL, non-blocking like the
+ * rest): the peer's certificate must chain to --sns-ca-file (or the
+ * system's CAs) and name the endpoint's host, or the attempt fails before
+ * a byte of the request is sent, and is retried like a refused connection.
  *
  * Names resolve with getaddrinfo on this thread: it may block it, never a
  * worker.
@@ -41,17 +47,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <rte_ring.h>
 
 #include "control/fileio.h"
 #include "dataplane/codec/bin.h"
 #include "dataplane/limits.h"
+#include "dataplane/runtime/config.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
 
 /* ---- Deliveries -------------------------------------------------------------------- */
 
-enum { ST_IDLE = 0, ST_CONNECTING, ST_WRITING, ST_READING };
+enum { ST_IDLE = 0, ST_CONNECTING, ST_HANDSHAKE, ST_WRITING, ST_READING };
 
 struct job {
 	uint64_t id;
@@ -69,6 +79,7 @@ struct job {
 	struct sl_msg *msg;      /* the maker's call, until durable */
 	int *result;
 	int fd;
+	SSL *ssl;                /* https: the connection's TLS */
 	char *req;               /* the request being sent */
 	size_t req_len, req_off;
 	char resp[256];
@@ -85,6 +96,7 @@ static struct {
 	struct rte_ring *ring;
 	int efd, epfd, logfd;
 	char path[PATH_MAX];
+	SSL_CTX *tls;            /* https endpoints: peers checked against the CA bundle */
 	_Atomic int sleeping;
 	_Atomic uint64_t live;   /* deliveries held, for the put caps */
 	_Atomic uint64_t live_bytes; /* and their bytes (bodies and strings) */
@@ -429,9 +441,88 @@ static void inflight_remove(struct job *j)
 		close(j->fd);
 		j->fd = -1;
 	}
+	SSL_free(j->ssl);
+	j->ssl = NULL;
 	free(j->req);
 	j->req = NULL;
 	j->state = ST_IDLE;
+}
+
+/* ---- TLS (https endpoints) ---------------------------------------------------------- */
+
+static int tls_setup(void)
+{
+	d.tls = SSL_CTX_new(TLS_client_method());
+	if (!d.tls)
+		return -ENOMEM;
+	SSL_CTX_set_min_proto_version(d.tls, TLS1_2_VERSION);
+	SSL_CTX_set_verify(d.tls, SSL_VERIFY_PEER, NULL);
+	int ok = sl_cfg->sns_ca_file[0] ?
+		SSL_CTX_load_verify_locations(d.tls, sl_cfg->sns_ca_file, NULL) :
+		SSL_CTX_set_default_verify_paths(d.tls);
+	if (ok != 1) {
+		sl_error("sns: cannot load the CA certificates %s for https deliveries",
+			 sl_cfg->sns_ca_file[0] ? sl_cfg->sns_ca_file : "(the system's)");
+		SSL_CTX_free(d.tls);
+		d.tls = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A client TLS session on j's socket that checks the peer is host: its
+ * certificate chains to a trusted CA and names host (a DNS name, or an IP
+ * address in its subjectAltName). */
+static int tls_begin(struct job *j, const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	bool is_ip = inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+
+	j->ssl = d.tls ? SSL_new(d.tls) : NULL;
+	if (!j->ssl || SSL_set_fd(j->ssl, j->fd) != 1)
+		return -1;
+	if (is_ip) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(j->ssl), host) != 1)
+			return -1;
+	} else if (SSL_set_tlsext_host_name(j->ssl, host) != 1 || SSL_set1_host(j->ssl, host) != 1) {
+		return -1;
+	}
+	SSL_set_connect_state(j->ssl);
+	return 0;
+}
+
+/* Send or receive on j's connection, with TLS or without: bytes moved,
+ * 0 for the peer's end of stream, -EAGAIN with *want set to the epoll
+ * event to wait for, or -EIO. */
+static ssize_t conn_io(struct job *j, bool out, void *p, size_t n, uint32_t *want)
+{
+	if (!j->ssl) {
+		ssize_t r = out ? send(j->fd, p, n, MSG_NOSIGNAL) : recv(j->fd, p, n, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+			*want = out ? EPOLLOUT : EPOLLIN;
+			return -EAGAIN;
+		}
+		return r < 0 ? -EIO : r;
+	}
+	size_t done = 0;
+	int ok = out ? SSL_write_ex(j->ssl, p, n, &done) : SSL_read_ex(j->ssl, p, n, &done);
+	if (ok == 1)
+		return (ssize_t)done;
+	int e = SSL_get_error(j->ssl, 0);
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		*want = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+		return -EAGAIN;
+	}
+	return e == SSL_ERROR_ZERO_RETURN ? 0 : -EIO;
+}
+
+static bool wait_for(struct job *j, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.ptr = j };
+
+	return epoll_ctl(d.epfd, EPOLL_CTL_MOD, j->fd, &e) == 0;
 }
 
 /* Begin an attempt: resolve, connect (non-blocking), queue the request. */
@@ -441,13 +532,14 @@ static void attempt(struct job *j, int64_t now)
 	const char *path;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *res = NULL, *ai = NULL;
+	bool tls;
 
 	j->attempts++;
 	j->next = d.inflight;
 	d.inflight = j;
 	d.ninflight++;
 	j->deadline_ms = now + SL_SNS_HTTP_ATTEMPT_MS;
-	if (!sl_sns_http_url_parse(j->url, host, sizeof(host), port, &path) ||
+	if (!sl_sns_http_url_parse(j->url, host, sizeof(host), port, &path, &tls) ||
 	    getaddrinfo(host, port, &hints, &res) != 0 || !res) {
 		finish(j, -1);
 		return;
@@ -465,7 +557,7 @@ static void attempt(struct job *j, int64_t now)
 	j->fd = j->req ? socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
 	int rc = j->fd < 0 ? -1 : connect(j->fd, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(res);
-	if (j->fd < 0 || (rc < 0 && errno != EINPROGRESS)) {
+	if (j->fd < 0 || (rc < 0 && errno != EINPROGRESS) || (tls && tls_begin(j, host) < 0)) {
 		finish(j, -1);
 		return;
 	}
@@ -477,6 +569,8 @@ static void attempt(struct job *j, int64_t now)
 
 static void on_event(struct job *j, uint32_t ev)
 {
+	uint32_t want = 0;
+
 	if (j->state == ST_CONNECTING) {
 		int err = 0;
 		socklen_t el = sizeof(err);
@@ -485,31 +579,59 @@ static void on_event(struct job *j, uint32_t ev)
 			finish(j, -1);
 			return;
 		}
+		j->state = j->ssl ? ST_HANDSHAKE : ST_WRITING;
+	}
+	if (j->state == ST_HANDSHAKE) {
+		int ok = SSL_do_handshake(j->ssl);
+		if (ok != 1) {
+			int e = SSL_get_error(j->ssl, ok);
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+				/* Untrusted, expired, or not the host's certificate. */
+				long v = SSL_get_verify_result(j->ssl);
+				sl_debug("sns: TLS with %s failed: %s", j->url, v != X509_V_OK ?
+					 X509_verify_cert_error_string(v) : "handshake");
+				ERR_clear_error();
+				finish(j, -1);
+			} else if (!wait_for(j, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT)) {
+				finish(j, -1);
+			}
+			return;
+		}
 		j->state = ST_WRITING;
 	}
 	if (j->state == ST_WRITING) {
 		while (j->req_off < j->req_len) {
-			ssize_t w = send(j->fd, j->req + j->req_off, j->req_len - j->req_off,
-					 MSG_NOSIGNAL);
-			if (w < 0 && errno == EAGAIN)
+			ssize_t w = conn_io(j, true, j->req + j->req_off, j->req_len - j->req_off,
+					    &want);
+			if (w == -EAGAIN) {
+				if (!wait_for(j, want))
+					finish(j, -1);
 				return;
+			}
 			if (w <= 0) {
 				finish(j, -1);
 				return;
 			}
 			j->req_off += (size_t)w;
 		}
-		struct epoll_event e = { .events = EPOLLIN, .data.ptr = j };
 		j->state = ST_READING;
-		if (epoll_ctl(d.epfd, EPOLL_CTL_MOD, j->fd, &e) < 0)
+		if (!wait_for(j, EPOLLIN)) {
 			finish(j, -1);
-		return;
+			return;
+		}
+		if (!j->ssl)
+			return;
+		/* TLS may hold the answer already: read on. */
 	}
 	if (j->state == ST_READING) {
 		for (;;) {
-			ssize_t n = recv(j->fd, j->resp + j->resp_len, sizeof(j->resp) - j->resp_len, 0);
-			if (n < 0 && errno == EAGAIN)
+			ssize_t n = conn_io(j, false, j->resp + j->resp_len,
+					    sizeof(j->resp) - j->resp_len, &want);
+			if (n == -EAGAIN) {
+				if (!wait_for(j, want))
+					finish(j, -1);
 				return;
+			}
 			if (n <= 0) {
 				int s = sl_sns_http_status(j->resp, j->resp_len, sizeof(j->resp));
 				finish(j, s > 0 ? s : -1);
@@ -803,12 +925,15 @@ int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *re
 
 int sl_sns_http_start(const char *data_dir)
 {
+	int rc = tls_setup();
+	if (rc < 0)
+		return rc;
 	snprintf(d.path, sizeof(d.path), "%s/sns-http.log", data_dir);
 	d.next_id = 1;
 	d.logfd = open(d.path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (d.logfd < 0)
 		return -errno;
-	int rc = replay();
+	rc = replay();
 	if (rc < 0)
 		return rc;
 	d.ring = rte_ring_create("sl_sns_http", SL_SNS_HTTP_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
@@ -842,6 +967,8 @@ void sl_sns_http_stop(void)
 	if (d.done.len && sl_write_all(d.logfd, d.done.p, d.done.len) == 0)
 		fdatasync(d.logfd);
 	sl_bw_free(&d.done);
+	SSL_CTX_free(d.tls);
+	d.tls = NULL;
 }
 
 void sl_sns_http_counts(uint64_t *delivered, uint64_t *failed, uint64_t *retries,

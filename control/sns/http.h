@@ -108,11 +108,11 @@ typedef bool (*sl_sns_outbox_put_fn)(void *arg, uint64_t id, const struct sl_sns
 typedef bool (*sl_sns_outbox_done_fn)(void *arg, uint64_t id);
 size_t sl_sns_outbox_scan(const uint8_t *p, size_t n, sl_sns_outbox_put_fn on_put,
 			  sl_sns_outbox_done_fn on_done, void *arg);
-/* http://host[:port][/path...]: the host (IPv6 without its brackets), the
- * port ("80" when none) and the path ("/" when none). false: not such a
- * URL. */
+/* http(s)://host[:port][/path...]: the host (IPv6 without its brackets),
+ * the port ("80" or "443" when none), the path ("/" when none) and whether
+ * it is https. false: not such a URL. */
 bool sl_sns_http_url_parse(const char *url, char *host, size_t hcap, char port[6],
-			   const char **path);
+			   const char **path, bool *tls);
 /* The status of a response whose first len bytes (of at most cap) are in
  * r: 100..999, 0 while its status line is incomplete, -1 when it is not
  * HTTP/1.x. */

@@ -379,11 +379,12 @@ size_t sl_sns_outbox_scan(const uint8_t *p, size_t n, sl_sns_outbox_put_fn on_pu
 /* ---- Endpoints and answers --------------------------------------------------------- */
 
 bool sl_sns_http_url_parse(const char *url, char *host, size_t hcap, char port[6],
-			   const char **path)
+			   const char **path, bool *tls)
 {
-	if (strncasecmp(url, "http://", 7) != 0)
+	*tls = strncasecmp(url, "https://", 8) == 0;
+	if (!*tls && strncasecmp(url, "http://", 7) != 0)
 		return false;
-	const char *h = url + 7, *end = h + strcspn(h, "/?#");
+	const char *h = url + (*tls ? 8 : 7), *end = h + strcspn(h, "/?#");
 	const char *hp_end = end, *colon = NULL;
 	if (*h == '[') {
 		const char *rb = memchr(h, ']', (size_t)(end - h));
@@ -413,7 +414,7 @@ bool sl_sns_http_url_parse(const char *url, char *host, size_t hcap, char port[6
 		memcpy(port, colon + 1, pl);
 		port[pl] = '\0';
 	} else {
-		memcpy(port, "80", 3);
+		memcpy(port, *tls ? "443" : "80", *tls ? 4 : 3);
 	}
 	*path = *end == '/' ? end : "/";
 	return true;

@@ -1063,7 +1063,8 @@ void sl_sns_subscribe(struct sl_req *req)
 		/* The same endpoint again: its subscription, when nothing
 		 * differs (a pending http one gets its confirmation again). */
 		if (sub_same(m.found, &a.kv)) {
-			if (!m.found->confirmed && m.found->protocol == SL_SNS_HTTP && m.found->token)
+			if (!m.found->confirmed && m.found->token &&
+			    (m.found->protocol == SL_SNS_HTTP || m.found->protocol == SL_SNS_HTTPS))
 				send_confirmation(req, t, m.found);
 			reply_sub_arn(req, m.found, show);
 		} else {
@@ -1098,7 +1099,7 @@ void sl_sns_subscribe(struct sl_req *req)
 	if (sub_attrs_apply(req, s, &a.kv) < 0)
 		goto out;
 	sl_catalog_commit();
-	if (proto == SL_SNS_HTTP)
+	if (proto == SL_SNS_HTTP || proto == SL_SNS_HTTPS)
 		send_confirmation(req, t, s);
 	reply_sub_arn(req, s, show);
 out:

@@ -44,6 +44,9 @@ struct sl_config {
 	 * UnsubscribeURL, SigningCertURL), no trailing slash; "" for
 	 * http://<Host header>. */
 	char public_url[256];
+	/* CA certificates (PEM) that SNS https endpoints are checked against;
+	 * "" for the system's. */
+	char sns_ca_file[PATH_MAX / 4];
 };
 
 /* The settings in force (set by main before anything starts). */

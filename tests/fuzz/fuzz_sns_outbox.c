@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "control/sns/http.h"
 #include "dataplane/codec/bin.h"
@@ -61,7 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	char host[256], port[6];
 	const char *path;
-	if (sl_sns_http_url_parse(s, host, sizeof(host), port, &path)) {
+	bool tls;
+	if (sl_sns_http_url_parse(s, host, sizeof(host), port, &path, &tls)) {
+		if (tls != (strncasecmp(s, "https://", 8) == 0))
+			abort();
 		bool inside = path >= s && path <= s + size;
 		if (!host[0] || !port[0] || strspn(port, "0123456789") != strlen(port) ||
 		    (inside ? path[0] != '/' : strcmp(path, "/") != 0))

@@ -5,11 +5,17 @@ notifications in the envelope or raw, through filter policies and
 MessageStructure's "http" entry; retries by the DeliveryPolicy (5xx and
 refused connections retried, 4xx not), counted in /metrics; and kill -9
 with the endpoint down, every acknowledged publish delivered after the
-restart."""
+restart. https endpoints: delivered over TLS when their certificate chains
+to --sns-ca-file and names their host, refused (nothing sent) when not."""
 
 import http.server
 import json
+import os
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -22,7 +28,7 @@ class Endpoint:
     """An HTTP server on 127.0.0.1 that records each request and answers
     with the next of `codes` (then 200)."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, tls=None):
         self.requests = []
         self.codes = []
         self.cond = threading.Condition()
@@ -53,12 +59,20 @@ class Endpoint:
             allow_reuse_address = True
 
         self.httpd = Server(("127.0.0.1", port), Handler)
+        self.scheme = "http"
+        if tls:
+            # tls: (certificate, key) files. A client that refuses the
+            # certificate fails in accept and never reaches the handler.
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
 
     def wait(self, n, timeout=15):
         with self.cond:
@@ -251,6 +265,86 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def make_cert(directory, name, san):
+    """A self-signed certificate and key for san ("IP:127.0.0.1", "DNS:x")."""
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san,
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+class SnsHttpsTest(harness.KinesisTestCase):
+    """https endpoints: TLS checked against --sns-ca-file (the certificate
+    must chain to it and name the endpoint's host)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_dir = tempfile.mkdtemp(prefix="sluice-tls-")
+        cls.good = make_cert(cls.tls_dir, "good", "IP:127.0.0.1")
+        cls.untrusted = make_cert(cls.tls_dir, "untrusted", "IP:127.0.0.1")
+        # Trusted, but for another host than the endpoint's.
+        cls.wrong_host = make_cert(cls.tls_dir, "wronghost", "DNS:elsewhere.test")
+        bundle = os.path.join(cls.tls_dir, "ca.pem")
+        with open(bundle, "w") as out:
+            for c in (cls.good[0], cls.wrong_host[0]):
+                out.write(open(c).read())
+        cls.server = harness.server_for_class(cls, extra_args=["--sns-ca-file", bundle])
+        cls.sns = cls.server.client("sns")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tls_dir, ignore_errors=True)
+
+    def test_confirmation_and_notification_over_tls(self):
+        ep = Endpoint(tls=self.good)
+        try:
+            topic = self.sns.create_topic(Name=unique_name("tls"))["TopicArn"]
+            self.sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=ep.url())
+            conf = ep.wait(1)[0]
+            body = json.loads(conf["body"])
+            self.assertEqual(body["Type"], "SubscriptionConfirmation")
+            with urllib.request.urlopen(body["SubscribeURL"], timeout=10) as r:
+                self.assertEqual(r.status, 200)
+            sub = self.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]
+            self.assertEqual(sub["Protocol"], "https")
+            self.assertNotEqual(sub["SubscriptionArn"], "PendingConfirmation")
+            big = "x" * 200000  # more than one TLS record each way
+            mid = self.sns.publish(TopicArn=topic, Message=big)["MessageId"]
+            note = ep.wait(2)[1]
+            self.assertEqual(note["headers"]["x-amz-sns-message-id"], mid)
+            self.assertEqual(json.loads(note["body"])["Message"], big)
+        finally:
+            ep.close()
+
+    def refused(self, tls):
+        ep = Endpoint(tls=tls)
+        try:
+            before = metric(self.server, 'sluice_sns_delivery_failures_total{protocol="http"}')
+            topic = self.sns.create_topic(Name=unique_name("tlsbad"), Attributes={
+                "DeliveryPolicy": json.dumps({"http": {"defaultHealthyRetryPolicy": {
+                    "numRetries": 1, "minDelayTarget": 1, "maxDelayTarget": 1}}})})["TopicArn"]
+            self.sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=ep.url())
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if metric(self.server,
+                          'sluice_sns_delivery_failures_total{protocol="http"}') > before:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(metric(self.server,
+                                    'sluice_sns_delivery_failures_total{protocol="http"}'),
+                             before + 1, "the confirmation fails once its retries run out")
+            self.assertEqual(ep.requests, [], "no request is sent over an unchecked connection")
+        finally:
+            ep.close()
+
+    def test_untrusted_certificate_is_refused(self):
+        self.refused(self.untrusted)
+
+    def test_certificate_of_another_host_is_refused(self):
+        self.refused(self.wrong_host)
 
 
 class SnsHttpCrashTest(harness.KinesisTestCase):

@@ -647,7 +647,7 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 
 	if (!s->confirmed)
 		return true;
-	if (s->protocol == SL_SNS_HTTP) {
+	if (s->protocol == SL_SNS_HTTP || s->protocol == SL_SNS_HTTPS) {
 		fan_http(fo, s);
 		return !fo->err;
 	}
@@ -787,7 +787,8 @@ static bool count_sqs(const struct sl_sub *s, void *arg)
 {
 	struct sub_count *c = arg;
 
-	c->n += s->confirmed && (s->protocol == SL_SNS_SQS || s->protocol == SL_SNS_HTTP);
+	c->n += s->confirmed && (s->protocol == SL_SNS_SQS || s->protocol == SL_SNS_HTTP ||
+				 s->protocol == SL_SNS_HTTPS);
 	return true;
 }
 

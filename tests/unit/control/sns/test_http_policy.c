@@ -120,3 +120,34 @@ Test(sns_http_policy, policies_are_bounded_as_aws_bounds_them)
 					     "{\"numRetries\":-1}}}", true, why, sizeof(why)));
 	cr_expect(strstr(why, "numRetries") != NULL, "%s", why);
 }
+
+Test(sns_http_url, schemes_hosts_ports_and_paths)
+{
+	char host[256], port[6];
+	const char *path;
+	bool tls;
+
+	cr_assert(sl_sns_http_url_parse("http://example.com/hook?x=1", host, sizeof(host), port,
+					&path, &tls));
+	cr_assert_str_eq(host, "example.com");
+	cr_assert_str_eq(port, "80");
+	cr_assert_str_eq(path, "/hook?x=1");
+	cr_assert_not(tls);
+	cr_assert(sl_sns_http_url_parse("HTTPS://127.0.0.1", host, sizeof(host), port, &path, &tls));
+	cr_assert_str_eq(host, "127.0.0.1");
+	cr_assert_str_eq(port, "443");
+	cr_assert_str_eq(path, "/");
+	cr_assert(tls);
+	cr_assert(sl_sns_http_url_parse("https://[::1]:8443/p", host, sizeof(host), port, &path,
+					&tls));
+	cr_assert_str_eq(host, "::1");
+	cr_assert_str_eq(port, "8443");
+	cr_assert_str_eq(path, "/p");
+	cr_assert(tls);
+	static const char *const bad[] = { "ftp://h/", "http://", "https://:80/", "http://h:/",
+					   "http://h:123456/", "http://h:8x/", "http://[::1/",
+					   "http://[::1]x/", "httpsx://h/" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_not(sl_sns_http_url_parse(bad[i], host, sizeof(host), port, &path, &tls),
+			      "%s", bad[i]);
+}
