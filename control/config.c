@@ -48,6 +48,8 @@ static const char usage[] =
 	"                            proxy or TLS front (default: http://<request Host>)\n"
 	"  --sns-ca-file FILE        CA certificates (PEM) that SNS https endpoints must\n"
 	"                            chain to (default: the system's)\n"
+	"  --lambda.NAME URL         SNS deliveries to the Lambda function NAME are POSTed\n"
+	"                            (its SNS event) to URL; repeatable\n"
 	"  --eal ARGS                extra DPDK EAL arguments, space separated\n"
 	"  --config FILE             read settings from FILE first: one `name = value` per\n"
 	"                            line with the flag names above (no dashes), # comments;\n"
@@ -226,6 +228,28 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 			return bad(flag, v, strerror(errno));
 		return copy_str(flag, v, cfg->sns_ca_file, sizeof(cfg->sns_ca_file));
 	}
+	if (strncmp(key, "lambda.", 7) == 0) {
+		const char *name = key + 7;
+		size_t nl = strlen(name);
+		if (nl == 0 || nl > SL_LAMBDA_NAME_MAX ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != nl)
+			return bad(flag, v, "the function name must be 1 to 64 letters, digits, - or _");
+		if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+		    strlen(v) > SL_LAMBDA_URL_MAX)
+			return bad(flag, v, "expected an http:// or https:// URL of at most 512 bytes");
+		struct sl_lambda_map *m = NULL;
+		for (unsigned i = 0; i < cfg->nlambdas && !m; i++)
+			if (strcmp(cfg->lambdas[i].name, name) == 0)
+				m = &cfg->lambdas[i]; /* a later setting wins */
+		if (!m) {
+			if (cfg->nlambdas >= SL_LAMBDA_MAPS_MAX)
+				return bad(flag, v, "more than 64 Lambda functions mapped");
+			m = &cfg->lambdas[cfg->nlambdas++];
+		}
+		strcpy(m->name, name);
+		strcpy(m->url, v);
+		return 0;
+	}
 	if (strcmp(key, "eal") == 0)
 		return copy_str(flag, v, cfg->eal_args, sizeof(cfg->eal_args));
 	fprintf(stderr, "sluice: unknown option %s (see --help)\n", flag);
@@ -319,7 +343,7 @@ int sl_config_load(struct sl_config *cfg, int argc, char **argv)
 			fprintf(stderr, "sluice: unexpected argument '%s' (see --help)\n", a);
 			return -1;
 		}
-		char key[64];
+		char key[96];
 		const char *eq = strchr(a, '=');
 		size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 		if (kl >= sizeof(key)) {
@@ -345,4 +369,14 @@ int sl_config_load(struct sl_config *cfg, int argc, char **argv)
 	assert(cfg->workers <= SL_WORKERS_MAX);
 	assert(cfg->segment_bytes >= SL_SEGMENT_BYTES_MIN);
 	return 0;
+}
+
+const char *sl_config_lambda_url(const struct sl_config *cfg, const char *name, size_t name_len)
+{
+	for (unsigned i = 0; i < cfg->nlambdas; i++) {
+		const struct sl_lambda_map *m = &cfg->lambdas[i];
+		if (strlen(m->name) == name_len && memcmp(m->name, name, name_len) == 0)
+			return m->url;
+	}
+	return NULL;
 }

@@ -364,6 +364,11 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
  * subscription), and how long its self-signed certificate is valid. */
 #define SL_SNS_SIGNING_KEY_BITS 2048
 #define SL_SNS_SIGNING_CERT_DAYS 3650
+/* Ours: Lambda functions mapped to URLs in the config (`lambda.NAME =
+ * URL`), and the longest URL. AWS's function names are at most 64 bytes. */
+#define SL_LAMBDA_MAPS_MAX 64
+#define SL_LAMBDA_NAME_MAX 64
+#define SL_LAMBDA_URL_MAX 512
 /* Ours: accounts, and actions, one AddPermission may name. */
 #define SL_SNS_PERMISSION_VALUES_MAX 100
 /* Ours: topics and subscriptions the server keeps (AWS: 100,000 topics

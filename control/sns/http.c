@@ -114,8 +114,11 @@ static struct {
 	unsigned ndlq;
 	uint16_t dlq_next_worker;
 	/* Counters for /metrics. */
-	_Atomic uint64_t delivered, failed, retries, dead_lettered;
+	_Atomic uint64_t delivered[2], failed[2], retries, dead_lettered[2]; /* [1]: Lambda */
 } d = { .efd = -1, .epfd = -1, .logfd = -1 };
+
+/* The counters' index of j: Lambda's own, or http's. */
+#define LAMBDA(j) ((j)->kind == SL_SNS_LAMBDA_EVENT)
 
 /* The delivery as its maker gave it (views into j). */
 static struct sl_sns_http_req req_of(const struct job *j)
@@ -403,19 +406,29 @@ static char *request_text(const struct job *j, const char *host_hdr, const char 
 	char *r = malloc(cap);
 	if (!r)
 		return NULL;
-	int n = snprintf(r, cap,
-			 "POST %s HTTP/1.1\r\nHost: %s\r\n"
-			 "Content-Type: %s\r\nContent-Length: %zu\r\n"
-			 "x-amz-sns-message-type: %s\r\nx-amz-sns-message-id: %s\r\n"
-			 "x-amz-sns-topic-arn: %s\r\n",
-			 path, host_hdr, j->content_type ? j->content_type :
-			 "text/plain; charset=UTF-8", j->body_len, type, j->message_id,
-			 j->topic_arn);
-	if (j->kind == SL_SNS_NOTIFICATION && j->sub_arn[0])
-		n += snprintf(r + n, cap - (size_t)n, "x-amz-sns-subscription-arn: %s\r\n",
-			      j->sub_arn);
-	if (j->raw)
-		n += snprintf(r + n, cap - (size_t)n, "x-amz-sns-rawdelivery: true\r\n");
+	int n;
+	if (j->kind == SL_SNS_LAMBDA_EVENT) {
+		/* An asynchronous invocation, as Lambda's Invoke takes it. */
+		n = snprintf(r, cap,
+			     "POST %s HTTP/1.1\r\nHost: %s\r\n"
+			     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+			     "X-Amz-Invocation-Type: Event\r\n",
+			     path, host_hdr, j->body_len);
+	} else {
+		n = snprintf(r, cap,
+			     "POST %s HTTP/1.1\r\nHost: %s\r\n"
+			     "Content-Type: %s\r\nContent-Length: %zu\r\n"
+			     "x-amz-sns-message-type: %s\r\nx-amz-sns-message-id: %s\r\n"
+			     "x-amz-sns-topic-arn: %s\r\n",
+			     path, host_hdr, j->content_type ? j->content_type :
+			     "text/plain; charset=UTF-8", j->body_len, type, j->message_id,
+			     j->topic_arn);
+		if (j->kind == SL_SNS_NOTIFICATION && j->sub_arn[0])
+			n += snprintf(r + n, cap - (size_t)n, "x-amz-sns-subscription-arn: %s\r\n",
+				      j->sub_arn);
+		if (j->raw)
+			n += snprintf(r + n, cap - (size_t)n, "x-amz-sns-rawdelivery: true\r\n");
+	}
 	n += snprintf(r + n, cap - (size_t)n,
 		      "User-Agent: Amazon Simple Notification Service Agent\r\n"
 		      "Connection: close\r\n\r\n");
@@ -710,9 +723,9 @@ static void dlq_answers(void)
 		struct job *j = c->j;
 		d.ndlq--;
 		if (c->d.result == 0) {
-			atomic_fetch_add(&d.dead_lettered, 1);
+			atomic_fetch_add(&d.dead_lettered[LAMBDA(j)], 1);
 		} else {
-			atomic_fetch_add(&d.failed, 1);
+			atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
 			sl_warn("sns: http delivery %s could not go to its dead-letter queue %s: %s",
 				j->message_id, j->dlq_arn, strerror(-c->d.result));
 		}
@@ -732,7 +745,7 @@ static void give_up(struct job *j, int status)
 		if (heap_push(j) == 0)
 			return;
 	}
-	atomic_fetch_add(&d.failed, 1);
+	atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
 	sl_warn("sns: http delivery %s to %s failed after %d attempts (last: %d)", j->message_id,
 		j->url, j->attempts, status);
 	log_done(j);
@@ -742,7 +755,7 @@ static void finish(struct job *j, int status)
 {
 	inflight_remove(j);
 	if (status >= 200 && status <= 299) {
-		atomic_fetch_add(&d.delivered, 1);
+		atomic_fetch_add(&d.delivered[LAMBDA(j)], 1);
 		log_done(j);
 		return;
 	}
@@ -755,7 +768,7 @@ static void finish(struct job *j, int status)
 	atomic_fetch_add(&d.retries, 1);
 	j->due_ms = sl_now_ms() + (int64_t)delay * 1000;
 	if (heap_push(j) < 0) {
-		atomic_fetch_add(&d.failed, 1);
+		atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
 		log_done(j);
 	}
 }
@@ -805,7 +818,7 @@ static void take_puts(void)
 		} else {
 			j->due_ms = now;
 			if (heap_push(j) < 0) {
-				atomic_fetch_add(&d.failed, 1);
+				atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
 				sl_sns_outbox_done(&d.done, j->id);
 				live_drop(j);
 				j->orphan = true;
@@ -971,12 +984,13 @@ void sl_sns_http_stop(void)
 	d.tls = NULL;
 }
 
-void sl_sns_http_counts(uint64_t *delivered, uint64_t *failed, uint64_t *retries,
-			uint64_t *pending, uint64_t *dead_lettered)
+void sl_sns_http_counts(struct sl_sns_http_counts *c)
 {
-	*dead_lettered = atomic_load(&d.dead_lettered);
-	*delivered = atomic_load(&d.delivered);
-	*failed = atomic_load(&d.failed);
-	*retries = atomic_load(&d.retries);
-	*pending = atomic_load(&d.live);
+	for (int k = 0; k < 2; k++) {
+		c->delivered[k] = atomic_load(&d.delivered[k]);
+		c->failed[k] = atomic_load(&d.failed[k]);
+		c->dead_lettered[k] = atomic_load(&d.dead_lettered[k]);
+	}
+	c->retries = atomic_load(&d.retries);
+	c->pending = atomic_load(&d.live);
 }

@@ -40,6 +40,7 @@ enum sl_sns_backoff { SL_SNS_LINEAR = 0, SL_SNS_ARITHMETIC, SL_SNS_GEOMETRIC, SL
 enum sl_sns_http_kind {
 	SL_SNS_NOTIFICATION = 0,
 	SL_SNS_SUBSCRIPTION_CONFIRMATION,
+	SL_SNS_LAMBDA_EVENT,      /* a Lambda function's event, to its mapped URL */
 };
 
 /* One delivery as its maker gives it (copied by sl_sns_http_put). */
@@ -90,6 +91,10 @@ void sl_sns_http_policy(const char *topic_dp, const char *sub_dp, struct sl_sns_
  * why. */
 bool sl_sns_delivery_policy_ok(const char *text, bool topic, char *why, size_t cap);
 
+/* AWS's retries of deliveries to Lambda functions: 3 at once, 2 a second
+ * apart, 10 backing off from 1 to 20 s, then 100,000 20 s apart. */
+extern const struct sl_sns_retry sl_sns_lambda_retry;
+
 /* The seconds to wait before retry number n (1-based) of r; -1 when r
  * has no retry n. */
 int sl_sns_retry_delay(const struct sl_sns_retry *r, int n);
@@ -132,10 +137,14 @@ void sl_sns_http_stop(void);
  * full (the caller refuses the publish: back-pressure), -ENOMEM. */
 int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *result);
 
-/* The deliverer's counts, for /metrics: deliveries made (2xx), failed
- * (refused or out of retries, and not dead-lettered), retries, held now,
- * and stored in a dead-letter queue. */
-void sl_sns_http_counts(uint64_t *delivered, uint64_t *failed, uint64_t *retries,
-			uint64_t *pending, uint64_t *dead_lettered);
+/* The deliverer's counts, for /metrics, of http(s) endpoints [0] and
+ * Lambda functions [1]: deliveries made (2xx), failed (refused or out of
+ * retries, and not dead-lettered), and stored in a dead-letter queue; and
+ * of all: retries, and deliveries held now. */
+struct sl_sns_http_counts {
+	uint64_t delivered[2], failed[2], dead_lettered[2];
+	uint64_t retries, pending;
+};
+void sl_sns_http_counts(struct sl_sns_http_counts *c);
 
 #endif

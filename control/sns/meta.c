@@ -757,6 +757,29 @@ static bool e164(const char *s)
 }
 
 /* The endpoint's form for its protocol: 0, or SL_FIELD_ERR. */
+/* arn:aws:lambda:<region>:<account>:function:<name>[:<version or alias>]. */
+static bool lambda_arn_ok(const char *ep)
+{
+	const char *p = ep + 15;
+
+	if (strncmp(ep, "arn:aws:lambda:", 15) != 0)
+		return false;
+	size_t region = strcspn(p, ":");
+	p += region;
+	if (!region || *p++ != ':' || strspn(p, "0123456789") != 12 || p[12] != ':')
+		return false;
+	p += 13;
+	if (strncmp(p, "function:", 9) != 0)
+		return false;
+	p += 9;
+	size_t name = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
+	if (!name || name > SL_LAMBDA_NAME_MAX)
+		return false;
+	p += name;
+	return !*p || (*p == ':' && p[1] && strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+				       "OPQRSTUVWXYZ0123456789-_$") == strlen(p + 1));
+}
+
 static int endpoint_ok(struct sl_req *req, const struct sl_topic *t, int proto, const char *ep)
 {
 	char region[SL_REGION_MAX + 1], qname[SL_SQS_NAME_MAX + 1];
@@ -790,7 +813,7 @@ static int endpoint_ok(struct sl_req *req, const struct sl_topic *t, int proto, 
 		ok = strncmp(ep, "arn:aws:sns:", 12) == 0 && strstr(ep, ":endpoint/");
 		break;
 	case SL_SNS_LAMBDA:
-		ok = strncmp(ep, "arn:aws:lambda:", 15) == 0;
+		ok = lambda_arn_ok(ep);
 		break;
 	case SL_SNS_FIREHOSE:
 		ok = strncmp(ep, "arn:aws:firehose:", 17) == 0;
@@ -1044,8 +1067,7 @@ void sl_sns_subscribe(struct sl_req *req)
 		bad_param(req, "Endpoint");
 		goto out;
 	}
-	if (proto == SL_SNS_LAMBDA || proto == SL_SNS_SMS || proto == SL_SNS_APPLICATION ||
-	    proto == SL_SNS_FIREHOSE) {
+	if (proto == SL_SNS_SMS || proto == SL_SNS_APPLICATION || proto == SL_SNS_FIREHOSE) {
 		/* These would be confirmed at once and then receive nothing:
 		 * refused until their deliveries exist. */
 		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Protocol Reason: "

@@ -6,7 +6,10 @@
 #include <limits.h>
 #include <linux/limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "dataplane/limits.h"
 
 enum sl_durability {
 	SL_DUR_SYNC = 0,   /* acknowledge after fdatasync */
@@ -47,6 +50,12 @@ struct sl_config {
 	/* CA certificates (PEM) that SNS https endpoints are checked against;
 	 * "" for the system's. */
 	char sns_ca_file[PATH_MAX / 4];
+	/* Lambda functions SNS delivers to: `lambda.NAME = http(s)://...`. */
+	struct sl_lambda_map {
+		char name[SL_LAMBDA_NAME_MAX + 1];
+		char url[SL_LAMBDA_URL_MAX + 1];
+	} lambdas[SL_LAMBDA_MAPS_MAX];
+	unsigned nlambdas;
 };
 
 /* The settings in force (set by main before anything starts). */
@@ -56,5 +65,9 @@ extern const struct sl_config *sl_cfg;
  * Returns 0; 1 when --help or --version was printed (exit 0); -1 after
  * printing a one-line error to stderr (exit non-zero). */
 int sl_config_load(struct sl_config *cfg, int argc, char **argv);
+
+/* The URL the Lambda function `name` (name_len bytes) is mapped to, or
+ * NULL. */
+const char *sl_config_lambda_url(const struct sl_config *cfg, const char *name, size_t name_len);
 
 #endif

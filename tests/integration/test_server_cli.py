@@ -15,7 +15,8 @@ from harness import SLUICE_BIN, external, free_port
 FLAGS = ["--listen", "--data-dir", "--workers", "--durability", "--batch-ms", "--region",
          "--account-id", "--shard-limits", "--create-delay-ms", "--segment-bytes",
          "--request-log", "--log-level", "--debug-clock", "--eal", "--config", "--help",
-         "--version"]
+         "--version", "--sqs-partitions", "--journal-mb", "--public-url", "--sns-ca-file",
+         "--lambda.NAME"]
 
 
 def run(*args, timeout=20):
@@ -65,6 +66,10 @@ class ServerCliTest(unittest.TestCase):
             ["--log-level", "loud"],
             ["stray-argument"],
             ["--config", "/nonexistent/sluice.conf"],
+            ["--public-url", "ftp://x"],
+            ["--sns-ca-file", "/nonexistent/ca.pem"],
+            ["--lambda.bad name", "http://x"],
+            ["--lambda.fn", "file:///etc/passwd"],
         ]
         for args in cases:
             with self.subTest(args=args):

@@ -42,6 +42,8 @@
 /* Per-topic counters for /metrics are a later step; these are the
  * server's. */
 static _Atomic uint64_t n_publishes, n_deliveries, n_failures, n_filtered, n_dead_sqs;
+/* Lambda deliveries to functions the config does not map. */
+static _Atomic uint64_t n_failures_lambda, n_dead_lambda;
 
 /* Deliveries this worker has on the way (SL_SNS_DELIVERIES_MAX). */
 static __thread uint32_t deliveries_out;
@@ -58,10 +60,11 @@ struct sns_entry {
 	/* The message as checked; views into the request or the arena. */
 	const char *message;     /* the text delivered (default, or per protocol) */
 	uint32_t message_len;
-	const char *sqs_message; /* MessageStructure=json: the "sqs" entry, else message */
-	uint32_t sqs_message_len;
-	const char *http_message; /* MessageStructure=json: the "http" entry, else message */
-	uint32_t http_message_len;
+	/* The text each protocol gets: MessageStructure=json's entry for it
+	 * ("sqs", "http", "lambda"...), else "default"; else the message. Texts
+	 * that are the same entry share one pointer. */
+	const char *text[SL_SNS_PROTOS];
+	uint32_t text_len[SL_SNS_PROTOS];
 	const char *subject;
 	const char *group, *dedup;
 	uint32_t group_len, dedup_len;
@@ -72,9 +75,10 @@ struct sns_entry {
 	bool body_parsed;
 	int body_n;
 	struct sl_doc_tok *body;
-	/* Its signatures, of the sqs text [0] and the http one [1]: made by
-	 * the first envelope that needs one, freed once fan-out is done. */
-	char *sig[2];
+	/* The signature of each text (by protocol, as text[]): made by the
+	 * first envelope that needs one, freed once fan-out is done; texts
+	 * that share a pointer share it. */
+	char *sig[SL_SNS_PROTOS];
 };
 
 struct sns_pub {
@@ -233,38 +237,36 @@ static int structure_json(struct sl_req *req, struct sns_entry *e, uint8_t **are
 			     "Structure - JSON message body failed to parse");
 		return -1;
 	}
-	int d = sl_doc_get(t, 0, "default"), q = sl_doc_get(t, 0, "sqs");
+	int d = sl_doc_get(t, 0, "default");
 	if (d < 0 || t[d].type != SL_DOC_STR) {
 		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
 			     "Structure - No default entry in JSON message body");
 		return -1;
 	}
-	int h = sl_doc_get(t, 0, "http"), used = -1;
-	for (int k = 0; k < 2; k++) {
-		int pick = k == 0 ? q : h;
-		int use = pick >= 0 && t[pick].type == SL_DOC_STR ? pick : d;
-		if (use == used) {
-			/* Both fall back to "default": one copy (the arena has
-			 * room for two texts the size of the message). */
-			e->http_message = e->sqs_message;
-			e->http_message_len = e->sqs_message_len;
-			break;
+	/* Each entry used is copied once: together they are no longer than
+	 * the message, and the arena has room for two texts its size. */
+	int used[SL_SNS_PROTOS];
+	for (int k = 0; k < SL_SNS_PROTOS; k++) {
+		int pick = sl_doc_get(t, 0, sl_sns_proto_names[k]);
+		used[k] = pick >= 0 && t[pick].type == SL_DOC_STR ? pick : d;
+		int same = -1;
+		for (int j = 0; j < k && same < 0; j++)
+			if (used[j] == used[k])
+				same = j;
+		if (same >= 0) {
+			e->text[k] = e->text[same];
+			e->text_len[k] = e->text_len[same];
+			continue;
 		}
-		used = use;
-		const char *s = (const char *)*arena;
-		long len = arena_str(t, use, arena, end);
+		const char *str = (const char *)*arena;
+		long len = arena_str(t, used[k], arena, end);
 		if (len < 0) {
 			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Message "
 				     "Structure - JSON message body failed to parse");
 			return -1;
 		}
-		if (k == 0) {
-			e->sqs_message = s;
-			e->sqs_message_len = (uint32_t)len;
-		} else {
-			e->http_message = s;
-			e->http_message_len = (uint32_t)len;
-		}
+		e->text[k] = str;
+		e->text_len[k] = (uint32_t)len;
 	}
 	return 0;
 }
@@ -309,8 +311,12 @@ static int read_entry(struct sl_fields *f, int obj, const struct sl_topic *t,
 			     "invalid characters");
 		return -1;
 	}
-	e->message = e->sqs_message = e->http_message = msg;
-	e->message_len = e->sqs_message_len = e->http_message_len = (uint32_t)ml;
+	e->message = msg;
+	e->message_len = (uint32_t)ml;
+	for (int k = 0; k < SL_SNS_PROTOS; k++) {
+		e->text[k] = msg;
+		e->text_len[k] = (uint32_t)ml;
+	}
 	int si = sl_doc_get(tk, (uint32_t)obj, "Subject");
 	if (si >= 0) {
 		const char *s = (const char *)*arena;
@@ -418,9 +424,11 @@ struct fanout {
 /* The SNS envelope of e for s (text: the message its protocol gets),
  * signed. The signature covers no subscription's own key, so each of the
  * message's texts is signed once per publish, however many subscribe. */
-static int envelope(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s, int variant,
-		    const char *text, uint32_t text_len)
+static int encode(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s, bool lambda)
 {
+	int variant = s->protocol;
+	const char *text = e->text[variant];
+	uint32_t text_len = e->text_len[variant];
 	char id[37], arn[SL_SUB_ARN_MAX], url[SL_SUB_ARN_MAX + SL_SNS_BASE_URL_MAX + 64];
 
 	sl_sqs_uuid_fmt(e->msg_id, id);
@@ -434,10 +442,13 @@ static int envelope(struct fanout *fo, struct sns_entry *e, const struct sl_sub 
 		.signature_version = fo->sigv, .signing_cert_url = fo->cert_url,
 		.unsubscribe_url = url, .attrs = e->attrs, .nattrs = e->nattrs,
 	};
-	/* The http text is often the sqs one: then so is its signature. */
-	if (variant == 1 && !e->sig[1] && e->sig[0] && text == e->sqs_message &&
-	    text_len == e->sqs_message_len)
-		variant = 0;
+	/* Protocols that get the same text share its signature. */
+	for (int k = 0; k < variant && !e->sig[variant]; k++) {
+		if (e->sig[k] && e->text[k] == text) {
+			variant = k;
+			break;
+		}
+	}
 	if (!e->sig[variant]) {
 		e->sig[variant] = malloc(SL_SNS_SIG_MAX);
 		if (!e->sig[variant] || sl_sns_sign(&n, fo->sigv, e->sig[variant]) < 0) {
@@ -447,7 +458,12 @@ static int envelope(struct fanout *fo, struct sns_entry *e, const struct sl_sub 
 		}
 	}
 	n.signature = e->sig[variant];
-	return sl_sns_envelope(&fo->env, &n);
+	return lambda ? sl_sns_lambda_event(&fo->env, &n, arn) : sl_sns_envelope(&fo->env, &n);
+}
+
+static int envelope(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s)
+{
+	return encode(fo, e, s, false);
 }
 
 static void pub_reply(struct sl_worker *w, struct sns_pub *p);
@@ -508,6 +524,13 @@ static void delivered_dead(struct sl_worker *w, void *arg, int err, const char *
 	delivery_back(w, arg, err, msg, false);
 }
 
+static void delivered_dead_lambda(struct sl_worker *w, void *arg, int err, const char *msg)
+{
+	if (!err)
+		atomic_fetch_add_explicit(&n_dead_lambda, 1, memory_order_relaxed);
+	delivery_back(w, arg, err, msg, false);
+}
+
 static const struct sl_queue *dead_letter_queue(struct fanout *fo, const struct sl_sub *s);
 
 /* e into queue q for s; dead: q is s's dead-letter queue (the queue it
@@ -518,12 +541,12 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 	struct sl_sqs_stored m = { .sent_ms = fo->p->now_ms };
 
 	if (s->raw) {
-		m.body = (const uint8_t *)e->sqs_message;
-		m.body_len = e->sqs_message_len;
+		m.body = (const uint8_t *)e->text[SL_SNS_SQS];
+		m.body_len = e->text_len[SL_SNS_SQS];
 		m.nattrs = e->nattrs;
 		memcpy(m.attrs, e->attrs, e->nattrs * sizeof(e->attrs[0]));
 	} else {
-		if (envelope(fo, e, s, 0, e->sqs_message, e->sqs_message_len) < 0) {
+		if (envelope(fo, e, s) < 0) {
 			fo->err = -ENOMEM;
 			return;
 		}
@@ -534,7 +557,9 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 	m.group_len = e->group_len;
 	m.dedup = e->dedup;
 	m.dedup_len = e->dedup_len;
-	int rc = sl_sqs_deliver(fo->w, q, &m, dead ? delivered_dead : delivered, e);
+	sl_sqs_delivered_fn back = !dead ? delivered : s->protocol == SL_SNS_LAMBDA ?
+		delivered_dead_lambda : delivered_dead;
+	int rc = sl_sqs_deliver(fo->w, q, &m, back, e);
 	if (rc == -ENOMEM) {
 		fo->err = rc;
 		return;
@@ -558,10 +583,11 @@ static bool passes(const struct sl_sub *s, struct sns_entry *e)
 	if (!s->filter)
 		return true;
 	if (sl_filter_scope(s->filter) == SL_FILTER_BODY && !e->body_parsed) {
-		size_t n = e->sqs_message_len / 2 + 2;
+		size_t n = e->text_len[SL_SNS_SQS] / 2 + 2;
 		e->body_parsed = true;
 		e->body = malloc(n * sizeof(*e->body));
-		e->body_n = e->body ? sl_json_parse((const uint8_t *)e->sqs_message, e->sqs_message_len,
+		e->body_n = e->body ? sl_json_parse((const uint8_t *)e->text[SL_SNS_SQS],
+						    e->text_len[SL_SNS_SQS],
 						    e->body, (uint32_t)n) : -1;
 	}
 	struct sl_filter_msg m = { .attrs = e->attrs, .nattrs = e->nattrs, .body = e->body,
@@ -572,20 +598,62 @@ static bool passes(const struct sl_sub *s, struct sns_entry *e)
 	return false;
 }
 
+
+/* The Lambda function of arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]:
+ * its name's bytes, or 0. */
+static size_t lambda_name(const char *arn, const char **name)
+{
+	const char *p = arn;
+
+	for (int colons = 0; colons < 6; colons++) {
+		p = strchr(p, ':');
+		if (!p)
+			return 0;
+		p++;
+	}
+	*name = p;
+	return strcspn(p, ":");
+}
+
 /* The messages of the publish that s's filter passes, into the http
- * deliverer's outbox; each answers once it is durable there. */
+ * deliverer's outbox (http and https endpoints; Lambda functions, as
+ * their event, to the URL the config maps them to); each answers once it
+ * is durable there. A function the config does not map fails as AWS's
+ * delivery to a missing function fails, at once: to the subscription's
+ * dead-letter queue, or lost. */
 static void fan_http(struct fanout *fo, const struct sl_sub *s)
 {
 	char id[37], arn[SL_SUB_ARN_MAX], *ctype = NULL;
-	struct sl_sns_http_req r = { .kind = SL_SNS_NOTIFICATION, .raw = s->raw, .url = s->endpoint,
+	bool lambda = s->protocol == SL_SNS_LAMBDA;
+	struct sl_sns_http_req r = { .kind = lambda ? SL_SNS_LAMBDA_EVENT : SL_SNS_NOTIFICATION,
+				     .raw = s->raw && !lambda, .url = s->endpoint,
 				     .message_id = id, .topic_arn = fo->p->topic_arn, .sub_arn = arn };
 
 	char dlq[SL_SNS_ARN_MAX + 1];
 	sl_sub_arn(s, arn);
 	if (sl_sns_redrive_target(sl_sns_kv_get(&s->attrs, "RedrivePolicy"), dlq, sizeof(dlq)))
 		r.dlq_arn = dlq;
-	sl_sns_http_policy(fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DeliveryPolicy") : NULL,
-			   sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
+	if (lambda) {
+		const char *name = NULL;
+		size_t nl = lambda_name(s->endpoint, &name);
+		r.url = nl ? sl_config_lambda_url(sl_cfg, name, nl) : NULL;
+		r.retry = sl_sns_lambda_retry;
+		if (!r.url) {
+			const struct sl_queue *q = dead_letter_queue(fo, s);
+			for (uint32_t i = 0; i < fo->p->n && !fo->err; i++) {
+				struct sns_entry *e = &fo->p->e[i];
+				if (e->failed || !passes(s, e))
+					continue;
+				atomic_fetch_add_explicit(&n_failures_lambda, 1, memory_order_relaxed);
+				if (q)
+					deliver_one(fo, e, s, q, true);
+			}
+			return;
+		}
+	} else {
+		sl_sns_http_policy(fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DeliveryPolicy") :
+				   NULL, sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
+	}
 	r.content_type = ctype;
 	for (uint32_t i = 0; i < fo->p->n && !fo->err; i++) {
 		struct sns_entry *e = &fo->p->e[i];
@@ -593,10 +661,10 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 			continue;
 		sl_sqs_uuid_fmt(e->msg_id, id);
 		if (s->raw) {
-			r.body = (const uint8_t *)e->http_message;
-			r.body_len = e->http_message_len;
+			r.body = (const uint8_t *)e->text[s->protocol];
+			r.body_len = e->text_len[s->protocol];
 		} else {
-			if (envelope(fo, e, s, 1, e->http_message, e->http_message_len) < 0) {
+			if (encode(fo, e, s, lambda) < 0) {
 				fo->err = -ENOMEM;
 				break;
 			}
@@ -647,7 +715,8 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 
 	if (!s->confirmed)
 		return true;
-	if (s->protocol == SL_SNS_HTTP || s->protocol == SL_SNS_HTTPS) {
+	if (s->protocol == SL_SNS_HTTP || s->protocol == SL_SNS_HTTPS ||
+	    s->protocol == SL_SNS_LAMBDA) {
 		fan_http(fo, s);
 		return !fo->err;
 	}
@@ -788,7 +857,7 @@ static bool count_sqs(const struct sl_sub *s, void *arg)
 	struct sub_count *c = arg;
 
 	c->n += s->confirmed && (s->protocol == SL_SNS_SQS || s->protocol == SL_SNS_HTTP ||
-				 s->protocol == SL_SNS_HTTPS);
+				 s->protocol == SL_SNS_HTTPS || s->protocol == SL_SNS_LAMBDA);
 	return true;
 }
 
@@ -829,10 +898,11 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 	for (uint32_t i = 0; i < p->n; i++) {
 		struct sns_entry *e = &p->e[i];
 		free(e->body);
-		free(e->sig[0]);
-		free(e->sig[1]);
 		e->body = NULL;
-		e->sig[0] = e->sig[1] = NULL;
+		for (int k = 0; k < SL_SNS_PROTOS; k++) {
+			free(e->sig[k]);
+			e->sig[k] = NULL;
+		}
 	}
 	if (fo.err) {
 		/* Out of memory part way: the publish fails (what was stored
@@ -1031,25 +1101,28 @@ void sl_sns_worker_stop(struct sl_worker *w)
 
 long sl_sns_metrics(char *buf, size_t cap)
 {
-	uint64_t hd, hf, hr, hp, hdl;
+	struct sl_sns_http_counts h;
 
-	sl_sns_http_counts(&hd, &hf, &hr, &hp, &hdl);
+	sl_sns_http_counts(&h);
 	int r = snprintf(buf, cap,
 			 "# HELP sluice_sns_publishes_total Messages accepted by Publish(Batch).\n"
 			 "# TYPE sluice_sns_publishes_total counter\n"
 			 "sluice_sns_publishes_total %llu\n"
 			 "# HELP sluice_sns_deliveries_total Deliveries made: stored in subscribed "
-			 "queues, accepted (2xx) by http endpoints.\n"
+			 "queues, accepted (2xx) by http endpoints and Lambda functions' URLs.\n"
 			 "# TYPE sluice_sns_deliveries_total counter\n"
 			 "sluice_sns_deliveries_total{protocol=\"sqs\"} %llu\n"
 			 "sluice_sns_deliveries_total{protocol=\"http\"} %llu\n"
+			 "sluice_sns_deliveries_total{protocol=\"lambda\"} %llu\n"
 			 "# HELP sluice_sns_delivery_failures_total Deliveries that could not be "
 			 "made (queue gone, message too large for it, storage; http: refused, or "
-			 "retries exhausted).\n"
+			 "retries exhausted; lambda: no URL mapped, or retries exhausted).\n"
 			 "# TYPE sluice_sns_delivery_failures_total counter\n"
 			 "sluice_sns_delivery_failures_total{protocol=\"sqs\"} %llu\n"
 			 "sluice_sns_delivery_failures_total{protocol=\"http\"} %llu\n"
-			 "# HELP sluice_sns_http_retries_total http delivery attempts retried.\n"
+			 "sluice_sns_delivery_failures_total{protocol=\"lambda\"} %llu\n"
+			 "# HELP sluice_sns_http_retries_total http and Lambda delivery attempts "
+			 "retried.\n"
 			 "# TYPE sluice_sns_http_retries_total counter\n"
 			 "sluice_sns_http_retries_total %llu\n"
 			 "# HELP sluice_sns_dead_lettered_total Deliveries that ran out of retries "
@@ -1057,7 +1130,9 @@ long sl_sns_metrics(char *buf, size_t cap)
 			 "# TYPE sluice_sns_dead_lettered_total counter\n"
 			 "sluice_sns_dead_lettered_total{protocol=\"sqs\"} %llu\n"
 			 "sluice_sns_dead_lettered_total{protocol=\"http\"} %llu\n"
-			 "# HELP sluice_sns_http_pending http deliveries in the outbox, not yet made.\n"
+			 "sluice_sns_dead_lettered_total{protocol=\"lambda\"} %llu\n"
+			 "# HELP sluice_sns_http_pending http and Lambda deliveries in the outbox, "
+			 "not yet made.\n"
 			 "# TYPE sluice_sns_http_pending gauge\n"
 			 "sluice_sns_http_pending %llu\n"
 			 "# HELP sluice_sns_filtered_total Deliveries a subscription's filter "
@@ -1065,11 +1140,14 @@ long sl_sns_metrics(char *buf, size_t cap)
 			 "# TYPE sluice_sns_filtered_total counter\n"
 			 "sluice_sns_filtered_total %llu\n",
 			 (unsigned long long)atomic_load(&n_publishes),
-			 (unsigned long long)atomic_load(&n_deliveries), (unsigned long long)hd,
-			 (unsigned long long)atomic_load(&n_failures), (unsigned long long)hf,
-			 (unsigned long long)hr, (unsigned long long)atomic_load(&n_dead_sqs),
-			 (unsigned long long)hdl, (unsigned long long)hp,
-			 (unsigned long long)atomic_load(&n_filtered));
+			 (unsigned long long)atomic_load(&n_deliveries),
+			 (unsigned long long)h.delivered[0], (unsigned long long)h.delivered[1],
+			 (unsigned long long)atomic_load(&n_failures), (unsigned long long)h.failed[0],
+			 (unsigned long long)(h.failed[1] + atomic_load(&n_failures_lambda)),
+			 (unsigned long long)h.retries, (unsigned long long)atomic_load(&n_dead_sqs),
+			 (unsigned long long)h.dead_lettered[0],
+			 (unsigned long long)(h.dead_lettered[1] + atomic_load(&n_dead_lambda)),
+			 (unsigned long long)h.pending, (unsigned long long)atomic_load(&n_filtered));
 
 	return r < 0 || (size_t)r >= cap ? -ENOSPC : r;
 }

@@ -31,13 +31,14 @@ static void key_n(struct sl_enc *e, const char *s, size_t n, char *buf)
 	sl_enc_key(e, buf);
 }
 
-int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
+/* The members of n into the open object: as the envelope has them, or
+ * (lambda) as a Lambda event's "Sns" has them: Subject null when none,
+ * SigningCertUrl and UnsubscribeUrl, and MessageAttributes always. */
+static void members(struct sl_enc *out, const struct sl_sns_note *n, bool lambda)
 {
 	char ts[SL_SNS_TIME_BUF], seq[24];
 	char name[SL_SQS_ATTR_NAME_MAX + 1], type[SL_SQS_ATTR_TYPE_MAX + 1];
 
-	sl_enc_reset(out);
-	sl_enc_obj_begin(out);
 	sl_enc_key(out, "Type");
 	sl_enc_cstr(out, n->type);
 	sl_enc_key(out, "MessageId");
@@ -53,9 +54,12 @@ int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
 	}
 	sl_enc_key(out, "TopicArn");
 	sl_enc_cstr(out, n->topic_arn);
-	if (n->subject) {
+	if (n->subject || lambda) {
 		sl_enc_key(out, "Subject");
-		sl_enc_cstr(out, n->subject);
+		if (n->subject)
+			sl_enc_cstr(out, n->subject);
+		else
+			sl_enc_null(out);
 	}
 	sl_enc_key(out, "Message");
 	sl_enc_str(out, n->message, n->message_len);
@@ -71,14 +75,14 @@ int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
 		sl_enc_cstr(out, n->signature_version == 2 ? "2" : "1");
 		sl_enc_key(out, "Signature");
 		sl_enc_cstr(out, n->signature ? n->signature : "");
-		sl_enc_key(out, "SigningCertURL");
+		sl_enc_key(out, lambda ? "SigningCertUrl" : "SigningCertURL");
 		sl_enc_cstr(out, n->signing_cert_url ? n->signing_cert_url : "");
 	}
 	if (n->unsubscribe_url) {
-		sl_enc_key(out, "UnsubscribeURL");
+		sl_enc_key(out, lambda ? "UnsubscribeUrl" : "UnsubscribeURL");
 		sl_enc_cstr(out, n->unsubscribe_url);
 	}
-	if (n->nattrs) {
+	if (n->nattrs || lambda) {
 		sl_enc_key(out, "MessageAttributes");
 		sl_enc_obj_begin(out);
 		for (unsigned i = 0; i < n->nattrs; i++) {
@@ -98,6 +102,36 @@ int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
 		}
 		sl_enc_obj_end(out);
 	}
+}
+
+int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n)
+{
+	sl_enc_reset(out);
+	sl_enc_obj_begin(out);
+	members(out, n, false);
+	sl_enc_obj_end(out);
+	return out->err;
+}
+
+int sl_sns_lambda_event(struct sl_enc *out, const struct sl_sns_note *n, const char *sub_arn)
+{
+	sl_enc_reset(out);
+	sl_enc_obj_begin(out);
+	sl_enc_key(out, "Records");
+	sl_enc_arr_begin(out);
+	sl_enc_obj_begin(out);
+	sl_enc_key(out, "EventSource");
+	sl_enc_cstr(out, "aws:sns");
+	sl_enc_key(out, "EventVersion");
+	sl_enc_cstr(out, "1.0");
+	sl_enc_key(out, "EventSubscriptionArn");
+	sl_enc_cstr(out, sub_arn);
+	sl_enc_key(out, "Sns");
+	sl_enc_obj_begin(out);
+	members(out, n, true);
+	sl_enc_obj_end(out);
+	sl_enc_obj_end(out);
+	sl_enc_arr_end(out);
 	sl_enc_obj_end(out);
 	return out->err;
 }

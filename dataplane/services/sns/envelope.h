@@ -43,6 +43,12 @@ struct sl_sns_note {
 /* Write n as JSON into out (reset first). 0, or out's error (-ENOMEM,
  * -EILSEQ). */
 int sl_sns_envelope(struct sl_enc *out, const struct sl_sns_note *n);
+/* AWS's Lambda event for n delivered by the subscription sub_arn:
+ * {"Records":[{"EventSource":"aws:sns","EventVersion":"1.0",
+ * "EventSubscriptionArn":..., "Sns":{the envelope's members, with
+ * SigningCertUrl and UnsubscribeUrl, Subject null when none, and
+ * MessageAttributes always}}]}. 0, or out's error. */
+int sl_sns_lambda_event(struct sl_enc *out, const struct sl_sns_note *n, const char *sub_arn);
 /* A time as SNS writes it: 2026-12-03T12:56:56.651Z. */
 #define SL_SNS_TIME_BUF 64 /* room for any year */
 void sl_sns_timestamp(int64_t ms, char out[SL_SNS_TIME_BUF]);

@@ -87,3 +87,24 @@ Test(sns_envelope, signature_members_follow_the_timestamp)
 		"\"UnsubscribeURL\":\"http://h/u\"}");
 	sl_enc_free(&e);
 }
+
+Test(sns_envelope, lambda_event_is_records_sns_with_lambda_spellings)
+{
+	struct sl_enc e;
+	struct sl_sns_note n = {
+		.type = "Notification", .message_id = "id", .topic_arn = "arn", .message = "m",
+		.message_len = 1, .timestamp_ms = 0, .signature_version = 1, .signature = "c2ln",
+		.signing_cert_url = "http://h/c.pem", .unsubscribe_url = "http://h/u",
+	};
+
+	cr_assert_eq(sl_enc_init(&e, SL_ENC_JSON, 64), 0);
+	cr_assert_eq(sl_sns_lambda_event(&e, &n, "arn:sub"), 0);
+	cr_assert_str_eq(text(&e),
+		"{\"Records\":[{\"EventSource\":\"aws:sns\",\"EventVersion\":\"1.0\","
+		"\"EventSubscriptionArn\":\"arn:sub\",\"Sns\":{\"Type\":\"Notification\","
+		"\"MessageId\":\"id\",\"TopicArn\":\"arn\",\"Subject\":null,\"Message\":\"m\","
+		"\"Timestamp\":\"1970-01-01T00:00:00.000Z\",\"SignatureVersion\":\"1\","
+		"\"Signature\":\"c2ln\",\"SigningCertUrl\":\"http://h/c.pem\","
+		"\"UnsubscribeUrl\":\"http://h/u\",\"MessageAttributes\":{}}}]}");
+	sl_enc_free(&e);
+}
