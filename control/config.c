@@ -48,6 +48,8 @@ static const char usage[] =
 	"                            proxy or TLS front (default: http://<request Host>)\n"
 	"  --sns-ca-file FILE        CA certificates (PEM) that SNS https endpoints must\n"
 	"                            chain to (default: the system's)\n"
+	"  --smtp HOST:PORT          SMTP relay of SNS email deliveries (default: none; mail\n"
+	"                            is written to DATA/sns-outbox/email/*.eml)\n"
 	"  --lambda.NAME URL         SNS deliveries to the Lambda function NAME are POSTed\n"
 	"                            (its SNS event) to URL; repeatable\n"
 	"  --eal ARGS                extra DPDK EAL arguments, space separated\n"
@@ -221,6 +223,19 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 			return bad(flag, v, "expected http(s)://HOST[:PORT][/PATH], at most 255 bytes");
 		memcpy(cfg->public_url, v, n);
 		cfg->public_url[n] = '\0';
+		return 0;
+	}
+	if (strcmp(key, "smtp") == 0) {
+		const char *colon = strrchr(v, ':');
+		uint64_t port;
+		size_t hl = colon ? (size_t)(colon - v) : 0;
+		if (!colon || hl == 0 || hl >= sizeof(cfg->smtp_host))
+			return bad(flag, v, "expected HOST:PORT, e.g. 127.0.0.1:25");
+		if (parse_u64(flag, colon + 1, 1, 65535, &port) < 0)
+			return -1;
+		memcpy(cfg->smtp_host, v, hl);
+		cfg->smtp_host[hl] = '\0';
+		snprintf(cfg->smtp_port, sizeof(cfg->smtp_port), "%u", (unsigned)port);
 		return 0;
 	}
 	if (strcmp(key, "sns-ca-file") == 0) {

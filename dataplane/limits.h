@@ -357,6 +357,13 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_HTTP_INFLIGHT 64
 #define SL_SNS_HTTP_ATTEMPT_MS 15000
 #define SL_SNS_HTTP_LOG_COMPACT (64 << 20)
+/* Ours: the outbox of deliveries sluice does not carry (sms, mobile push,
+ * email without --smtp): the records GET /_sluice/sns/outbox returns per
+ * protocol (the latest; the files keep all), their bytes, and the tail of each file
+ * read back at start-up. */
+#define SL_SNS_OUTBOX_KEEP 10000
+#define SL_SNS_OUTBOX_KEEP_BYTES (64 << 20) /* and at most these bytes of them */
+#define SL_SNS_OUTBOX_REPLAY (8 << 20)
 /* Ours: stores into dead-letter queues the deliverer has on the way. */
 #define SL_SNS_DLQ_INFLIGHT 64
 /* Message signatures: the RSA key's size (AWS signs with 2048 bits; each

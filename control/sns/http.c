@@ -53,15 +53,21 @@
 #include <rte_ring.h>
 
 #include "control/fileio.h"
+#include "control/sns/outbox.h"
 #include "dataplane/codec/bin.h"
 #include "dataplane/limits.h"
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
+#include "dataplane/services/sns/mail.h"
 
 /* ---- Deliveries -------------------------------------------------------------------- */
 
-enum { ST_IDLE = 0, ST_CONNECTING, ST_HANDSHAKE, ST_WRITING, ST_READING };
+enum { ST_IDLE = 0, ST_CONNECTING, ST_HANDSHAKE, ST_WRITING, ST_READING, ST_SMTP_READ,
+       ST_SMTP_WRITE };
+
+/* The steps of an SMTP transaction: the reply awaited at each. */
+enum { SMTP_GREETING = 0, SMTP_EHLO, SMTP_MAIL, SMTP_RCPT, SMTP_DATA, SMTP_SENT };
 
 struct job {
 	uint64_t id;
@@ -82,8 +88,9 @@ struct job {
 	SSL *ssl;                /* https: the connection's TLS */
 	char *req;               /* the request being sent */
 	size_t req_len, req_off;
-	char resp[256];
+	char resp[512];
 	size_t resp_len;
+	uint8_t smtp_step;
 	bool orphan;             /* not stored or not scheduled: freed once answered */
 	struct job *next;        /* in flight */
 	struct job *next_answer; /* answers due */
@@ -538,6 +545,162 @@ static bool wait_for(struct job *j, uint32_t ev)
 	return epoll_ctl(d.epfd, EPOLL_CTL_MOD, j->fd, &e) == 0;
 }
 
+/* ---- SMTP (email deliveries, with --smtp) ------------------------------------------- */
+
+/* Connect to the relay; the greeting is read first. */
+static void smtp_begin(struct job *j)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+
+	j->smtp_step = SMTP_GREETING;
+	j->resp_len = 0;
+	if (getaddrinfo(sl_cfg->smtp_host, sl_cfg->smtp_port, &hints, &res) != 0 || !res) {
+		finish(j, -1);
+		return;
+	}
+	j->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = j->fd < 0 ? -1 : connect(j->fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (j->fd < 0 || (rc < 0 && errno != EINPROGRESS)) {
+		finish(j, -1);
+		return;
+	}
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = j };
+	j->state = ST_CONNECTING;
+	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, j->fd, &ev) < 0)
+		finish(j, -1);
+}
+
+/* What to send after the reply `code` at j's step: the next command, or
+ * the mail itself. false: the transaction ends with a status for
+ * finish() in *status (2xx sent, 5xx refused for good, -1 retried). */
+static bool smtp_next(struct job *j, int code, int *status)
+{
+	static const int want[] = { [SMTP_GREETING] = 220, [SMTP_EHLO] = 250, [SMTP_MAIL] = 250,
+				    [SMTP_RCPT] = 250, [SMTP_DATA] = 354, [SMTP_SENT] = 250 };
+	bool ok = code == want[j->smtp_step] || (j->smtp_step == SMTP_RCPT && code == 251);
+
+	if (!ok) {
+		/* 4xx is the relay's "later"; 5xx its "never". */
+		*status = code >= 500 ? 400 : -1;
+		sl_debug("sns: SMTP relay answered %d to delivery %s (step %d)", code,
+			 j->message_id, j->smtp_step);
+		return false;
+	}
+	free(j->req);
+	j->req = NULL;
+	struct sl_bw w = { 0 };
+	switch (j->smtp_step) {
+	case SMTP_GREETING:
+		sl_bw_bytes(&w, "EHLO sluice\r\n", 13);
+		break;
+	case SMTP_EHLO:
+		sl_bw_bytes(&w, "MAIL FROM:<" SL_SNS_MAIL_FROM ">\r\n",
+			    strlen("MAIL FROM:<" SL_SNS_MAIL_FROM ">\r\n"));
+		break;
+	case SMTP_MAIL:
+		sl_bw_bytes(&w, "RCPT TO:<", 9);
+		sl_bw_bytes(&w, j->url, strlen(j->url));
+		sl_bw_bytes(&w, ">\r\n", 3);
+		break;
+	case SMTP_RCPT:
+		sl_bw_bytes(&w, "DATA\r\n", 6);
+		break;
+	case SMTP_DATA:
+		sl_sns_smtp_data(&w, j->body, j->body_len);
+		break;
+	default: {
+		/* Sent: say goodbye without waiting for the answer. */
+		ssize_t rc = send(j->fd, "QUIT\r\n", 6, MSG_NOSIGNAL);
+		(void)rc;
+		*status = 250;
+		return false;
+	}
+	}
+	if (w.err) {
+		sl_bw_free(&w);
+		*status = -1;
+		return false;
+	}
+	j->req = (char *)w.p;
+	j->req_len = w.len;
+	j->req_off = 0;
+	j->smtp_step++;
+	return true;
+}
+
+static void smtp_event(struct job *j)
+{
+	uint32_t want = 0;
+	int status;
+
+	if (j->state == ST_SMTP_WRITE) {
+		while (j->req_off < j->req_len) {
+			ssize_t w = conn_io(j, true, j->req + j->req_off, j->req_len - j->req_off,
+					    &want);
+			if (w == -EAGAIN) {
+				if (!wait_for(j, want))
+					finish(j, -1);
+				return;
+			}
+			if (w <= 0) {
+				finish(j, -1);
+				return;
+			}
+			j->req_off += (size_t)w;
+		}
+		j->state = ST_SMTP_READ;
+		if (!wait_for(j, EPOLLIN))
+			finish(j, -1);
+		return;
+	}
+	for (;;) {
+		ssize_t n = conn_io(j, false, j->resp + j->resp_len, sizeof(j->resp) - j->resp_len,
+				    &want);
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			finish(j, -1);
+			return;
+		}
+		j->resp_len += (size_t)n;
+		for (;;) {
+			size_t used = 0;
+			int code = sl_sns_smtp_reply(j->resp, j->resp_len, &used);
+			if (code < 0) {
+				finish(j, -1);
+				return;
+			}
+			if (code == 0) {
+				/* A long multi-line reply: drop its finished lines. */
+				char *nl = memchr(j->resp, '\n', j->resp_len);
+				if (nl && j->resp_len >= 4 && j->resp[3] == '-') {
+					size_t cut = (size_t)(nl - j->resp) + 1;
+					memmove(j->resp, j->resp + cut, j->resp_len - cut);
+					j->resp_len -= cut;
+					continue;
+				}
+				if (j->resp_len == sizeof(j->resp)) {
+					finish(j, -1);
+					return;
+				}
+				break;
+			}
+			memmove(j->resp, j->resp + used, j->resp_len - used);
+			j->resp_len -= used;
+			if (!smtp_next(j, code, &status)) {
+				finish(j, status);
+				return;
+			}
+			j->state = ST_SMTP_WRITE;
+			if (!wait_for(j, EPOLLOUT))
+				finish(j, -1);
+			return;
+		}
+	}
+}
+
 /* Begin an attempt: resolve, connect (non-blocking), queue the request. */
 static void attempt(struct job *j, int64_t now)
 {
@@ -552,6 +715,23 @@ static void attempt(struct job *j, int64_t now)
 	d.inflight = j;
 	d.ninflight++;
 	j->deadline_ms = now + SL_SNS_HTTP_ATTEMPT_MS;
+	/* What sluice does not carry goes to the outbox. */
+	if (j->kind == SL_SNS_SMS_RECORD || j->kind == SL_SNS_PUSH_RECORD ||
+	    (j->kind == SL_SNS_MAIL && !sl_cfg->smtp_host[0])) {
+		int rc = j->kind == SL_SNS_MAIL ?
+			sl_sns_outbox_mail(j->url, j->message_id, j->topic_arn, j->body, j->body_len) :
+			sl_sns_outbox_add(j->kind == SL_SNS_SMS_RECORD ? SL_OUTBOX_SMS :
+					  SL_OUTBOX_APPLICATION, (const char *)j->body, j->body_len);
+		if (rc < 0)
+			sl_warn("sns: cannot write delivery %s to the outbox: %s", j->message_id,
+				strerror(-rc));
+		finish(j, rc == 0 ? 200 : -1);
+		return;
+	}
+	if (j->kind == SL_SNS_MAIL) {
+		smtp_begin(j);
+		return;
+	}
 	if (!sl_sns_http_url_parse(j->url, host, sizeof(host), port, &path, &tls) ||
 	    getaddrinfo(host, port, &hints, &res) != 0 || !res) {
 		finish(j, -1);
@@ -592,7 +772,17 @@ static void on_event(struct job *j, uint32_t ev)
 			finish(j, -1);
 			return;
 		}
+		if (j->kind == SL_SNS_MAIL) {
+			j->state = ST_SMTP_READ;
+			if (!wait_for(j, EPOLLIN))
+				finish(j, -1);
+			return;
+		}
 		j->state = j->ssl ? ST_HANDSHAKE : ST_WRITING;
+	}
+	if (j->state == ST_SMTP_READ || j->state == ST_SMTP_WRITE) {
+		smtp_event(j);
+		return;
 	}
 	if (j->state == ST_HANDSHAKE) {
 		int ok = SSL_do_handshake(j->ssl);
@@ -746,7 +936,7 @@ static void give_up(struct job *j, int status)
 			return;
 	}
 	atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
-	sl_warn("sns: http delivery %s to %s failed after %d attempts (last: %d)", j->message_id,
+	sl_warn("sns: delivery %s to %s failed after %d attempts (last: %d)", j->message_id,
 		j->url, j->attempts, status);
 	log_done(j);
 }

@@ -41,6 +41,10 @@ enum sl_sns_http_kind {
 	SL_SNS_NOTIFICATION = 0,
 	SL_SNS_SUBSCRIPTION_CONFIRMATION,
 	SL_SNS_LAMBDA_EVENT,      /* a Lambda function's event, to its mapped URL */
+	SL_SNS_MAIL,              /* url: the recipient; body: the RFC 5322 mail */
+	SL_SNS_SMS_RECORD,        /* body: the outbox record (control/sns/outbox.h) */
+	SL_SNS_PUSH_RECORD,       /* likewise, of a mobile push */
+	SL_SNS_KINDS,
 };
 
 /* One delivery as its maker gives it (copied by sl_sns_http_put). */
@@ -94,6 +98,9 @@ bool sl_sns_delivery_policy_ok(const char *text, bool topic, char *why, size_t c
 /* AWS's retries of deliveries to Lambda functions: 3 at once, 2 a second
  * apart, 10 backing off from 1 to 20 s, then 100,000 20 s apart. */
 extern const struct sl_sns_retry sl_sns_lambda_retry;
+/* AWS's retries of mail, SMS and push deliveries: 10 ten seconds apart,
+ * 38 backing off to 600 s, 2 more 600 s apart (about 6 hours). */
+extern const struct sl_sns_retry sl_sns_mail_retry;
 
 /* The seconds to wait before retry number n (1-based) of r; -1 when r
  * has no retry n. */

@@ -33,6 +33,11 @@ const struct sl_sns_retry sl_sns_lambda_retry = {
 	.min_delay_s = 1, .max_delay_s = 20, .backoff = SL_SNS_EXPONENTIAL,
 };
 
+const struct sl_sns_retry sl_sns_mail_retry = {
+	.num_retries = 50, .num_no_delay = 0, .num_min_delay = 10, .num_max_delay = 2,
+	.min_delay_s = 10, .max_delay_s = 600, .backoff = SL_SNS_EXPONENTIAL,
+};
+
 static int32_t int_of(const struct sl_doc_tok *t, int i, int32_t dflt)
 {
 	if (i < 0)
@@ -329,7 +334,7 @@ static bool put_decode(struct sl_br *r, uint64_t *id, struct sl_sns_http_req *q,
 	q->kind = sl_br_u8(r);
 	q->raw = sl_br_u8(r) != 0;
 	retry_get(r, &q->retry);
-	bool ok = !r->bad && q->kind <= SL_SNS_LAMBDA_EVENT;
+	bool ok = !r->bad && q->kind < SL_SNS_KINDS;
 	for (int i = 0; i < 6 && ok; i++)
 		ok = sl_br_dup_str(r, i == 0 || i == 1, SL_SNS_ENDPOINT_MAX * 4, false, &s[i]);
 	uint32_t bl = ok ? sl_br_u32(r) : 0;

@@ -20,8 +20,10 @@
 #include "control/policy.h"
 #include "control/sns/http.h"
 #include "control/sns/keys.h"
+#include "control/sns/outbox.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
+#include "dataplane/codec/bin.h"
 #include "dataplane/codec/doc.h"
 #include "dataplane/codec/enc.h"
 #include "dataplane/net/server.h"
@@ -30,6 +32,7 @@
 #include "dataplane/runtime/worker.h"
 #include "dataplane/services/sns/envelope.h"
 #include "dataplane/services/sns/filter.h"
+#include "dataplane/services/sns/mail.h"
 #include "dataplane/services/sns/sign.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/msg.h"
@@ -45,12 +48,15 @@ int sl_sns_ctl_install(void)
 	if (!ctl_toks || !json_toks)
 		return -ENOMEM;
 	int rc = sl_sns_keys_load(sl_cfg->data_dir);
+	if (rc == 0)
+		rc = sl_sns_outbox_open(sl_cfg->data_dir);
 	return rc < 0 ? rc : sl_sns_http_start(sl_cfg->data_dir);
 }
 
 void sl_sns_ctl_stop(void)
 {
 	sl_sns_http_stop();
+	sl_sns_outbox_close();
 	sl_sns_sign_thread_end();
 	sl_sns_sign_uninstall();
 }
@@ -743,20 +749,6 @@ static int proto_of(const char *s)
 	return -1;
 }
 
-static bool e164(const char *s)
-{
-	size_t n = strlen(s), i = s[0] == '+';
-
-	if (n - i < 7 || n - i > 15)
-		return false;
-	for (; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	}
-	return true;
-}
-
-/* The endpoint's form for its protocol: 0, or SL_FIELD_ERR. */
 /* arn:aws:lambda:<region>:<account>:function:<name>[:<version or alias>]. */
 static bool lambda_arn_ok(const char *ep)
 {
@@ -780,6 +772,7 @@ static bool lambda_arn_ok(const char *ep)
 				       "OPQRSTUVWXYZ0123456789-_$") == strlen(p + 1));
 }
 
+/* The endpoint's form for its protocol: 0, or SL_FIELD_ERR. */
 static int endpoint_ok(struct sl_req *req, const struct sl_topic *t, int proto, const char *ep)
 {
 	char region[SL_REGION_MAX + 1], qname[SL_SQS_NAME_MAX + 1];
@@ -799,7 +792,7 @@ static int endpoint_ok(struct sl_req *req, const struct sl_topic *t, int proto, 
 		break;
 	}
 	case SL_SNS_SMS:
-		ok = e164(ep);
+		ok = sl_sns_phone_ok(ep);
 		break;
 	case SL_SNS_SQS:
 		ok = sl_queue_arn_parse(ep, region, qname, &fifo);
@@ -1009,16 +1002,43 @@ static void send_confirmation(struct sl_req *req, const struct sl_topic *t, cons
 		return;
 	struct sl_sns_http_req r = { .kind = SL_SNS_SUBSCRIPTION_CONFIRMATION, .url = s->endpoint,
 				     .message_id = id, .topic_arn = arn, .sub_arn = "" };
-	sl_sns_http_policy(sl_sns_kv_get(&t->attrs, "DeliveryPolicy"),
-			   sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
+	bool mail = s->protocol == SL_SNS_EMAIL || s->protocol == SL_SNS_EMAIL_JSON;
+	if (mail) {
+		r.kind = SL_SNS_MAIL;
+		r.retry = sl_sns_mail_retry;
+	} else {
+		sl_sns_http_policy(sl_sns_kv_get(&t->attrs, "DeliveryPolicy"),
+				   sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
+	}
 	r.content_type = ctype;
+	struct sl_bw w = { 0 };
 	if (sl_sns_envelope(&env, &n) == 0) {
 		r.body = env.buf;
 		r.body_len = env.len;
-		if (sl_sns_http_put(&r, NULL, NULL) < 0)
+		if (mail) {
+			/* email: the link to follow; email-json: the envelope. */
+			char body[sizeof(url) + SL_TOPIC_ARN_MAX + 200];
+			int bl = snprintf(body, sizeof(body), "You have chosen to subscribe to the "
+					  "topic: \n%s\n\nTo confirm this subscription, click or visit "
+					  "the link below (If this was in error no action is "
+					  "necessary): \n%s\n", arn, url);
+			struct sl_sns_mail m = {
+				.to = s->endpoint, .subject = "AWS Notification - Subscription "
+				"Confirmation", .message_id = id, .topic_arn = arn,
+				.display_name = sl_sns_kv_get(&t->attrs, "DisplayName"),
+				.timestamp_ms = n.timestamp_ms,
+				.body = s->protocol == SL_SNS_EMAIL ? body : (const char *)env.buf,
+				.body_len = s->protocol == SL_SNS_EMAIL ? (size_t)bl : env.len,
+			};
+			sl_sns_mail_build(&w, &m);
+			r.body = w.p;
+			r.body_len = w.len;
+		}
+		if (w.err || sl_sns_http_put(&r, NULL, NULL) < 0)
 			sl_warn("sns: the confirmation of a subscription to %s could not be queued",
 				s->endpoint);
 	}
+	sl_bw_free(&w);
 	free(ctype);
 	sl_enc_free(&env);
 }
@@ -1067,7 +1087,7 @@ void sl_sns_subscribe(struct sl_req *req)
 		bad_param(req, "Endpoint");
 		goto out;
 	}
-	if (proto == SL_SNS_SMS || proto == SL_SNS_APPLICATION || proto == SL_SNS_FIREHOSE) {
+	if (proto == SL_SNS_APPLICATION || proto == SL_SNS_FIREHOSE) {
 		/* These would be confirmed at once and then receive nothing:
 		 * refused until their deliveries exist. */
 		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Protocol Reason: "
@@ -1085,8 +1105,7 @@ void sl_sns_subscribe(struct sl_req *req)
 		/* The same endpoint again: its subscription, when nothing
 		 * differs (a pending http one gets its confirmation again). */
 		if (sub_same(m.found, &a.kv)) {
-			if (!m.found->confirmed && m.found->token &&
-			    (m.found->protocol == SL_SNS_HTTP || m.found->protocol == SL_SNS_HTTPS))
+			if (!m.found->confirmed && m.found->token)
 				send_confirmation(req, t, m.found);
 			reply_sub_arn(req, m.found, show);
 		} else {
@@ -1121,7 +1140,7 @@ void sl_sns_subscribe(struct sl_req *req)
 	if (sub_attrs_apply(req, s, &a.kv) < 0)
 		goto out;
 	sl_catalog_commit();
-	if (proto == SL_SNS_HTTP || proto == SL_SNS_HTTPS)
+	if (!s->confirmed)
 		send_confirmation(req, t, s);
 	reply_sub_arn(req, s, show);
 out:

@@ -32,12 +32,13 @@ static inline void sl_bw_free(struct sl_bw *w)
 	*w = (struct sl_bw){ 0 };
 }
 
-/* Room for n more bytes, or NULL (err set). */
+/* Room for n more bytes, or NULL (err set). A buffer is made even for
+ * n == 0, so that the pointer returned is never NULL + 0. */
 static inline uint8_t *sl_bw_room(struct sl_bw *w, size_t n)
 {
 	if (w->err)
 		return NULL;
-	if (w->cap - w->len < n) {
+	if (w->cap - w->len < n || !w->p) {
 		size_t cap = w->cap ? w->cap : 256;
 		while (cap - w->len < n)
 			cap *= 2;

@@ -302,6 +302,13 @@ static void run_op(struct sl_worker *w, struct sl_req *req)
 	sl_msg_send(w, SL_TO_CONTROL, &req->msg);
 }
 
+void sl_req_run_on_control(struct sl_worker *w, struct sl_req *req, const struct sl_op *op)
+{
+	assert(op->control);
+	req->sop = op;
+	run_op(w, req);
+}
+
 /* ---- Recognising the protocol ------------------------------------------- */
 
 static bool hdr_is(const struct sl_http_header *h, const char *v)

@@ -119,6 +119,11 @@ int sl_router_install_services(void);
 void sl_router_stop_services(void);
 void sl_router_control_tick(void);
 
+/* Run op->control for req on the control thread, and finish req back on
+ * w (as the router runs metadata operations): for a request a worker
+ * took (serve_get) that reads control-thread state. */
+void sl_req_run_on_control(struct sl_worker *w, struct sl_req *req, const struct sl_op *op);
+
 /* The operation `name` of svc, or NULL. */
 const struct sl_op *sl_service_op(const struct sl_service *svc, const char *name, size_t len);
 

@@ -50,6 +50,10 @@ struct sl_config {
 	/* CA certificates (PEM) that SNS https endpoints are checked against;
 	 * "" for the system's. */
 	char sns_ca_file[PATH_MAX / 4];
+	/* The SMTP relay of SNS email deliveries; "" for .eml files in the
+	 * outbox. */
+	char smtp_host[256];
+	char smtp_port[6];
 	/* Lambda functions SNS delivers to: `lambda.NAME = http(s)://...`. */
 	struct sl_lambda_map {
 		char name[SL_LAMBDA_NAME_MAX + 1];

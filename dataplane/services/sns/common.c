@@ -256,3 +256,16 @@ void sl_sns_base_url(const struct sl_req *req, char out[SL_SNS_BASE_URL_MAX])
 	int hl = h ? (int)(h->value_len > 255 ? 255 : h->value_len) : 9;
 	snprintf(out, SL_SNS_BASE_URL_MAX, "http://%.*s", hl, h ? h->value : "localhost");
 }
+
+bool sl_sns_phone_ok(const char *s)
+{
+	size_t n = strlen(s), i = s[0] == '+';
+
+	if (n - i < 7 || n - i > 15)
+		return false;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	return true;
+}

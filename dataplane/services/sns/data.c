@@ -23,16 +23,20 @@
 #include <string.h>
 
 #include "control/sns/http.h"
+#include "control/sns/outbox.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
+#include "dataplane/codec/bin.h"
 #include "dataplane/codec/doc.h"
 #include "dataplane/codec/enc.h"
 #include "dataplane/net/server.h"
+#include "dataplane/net/service.h"
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/worker.h"
 #include "dataplane/services/sns/data.h"
 #include "dataplane/services/sns/envelope.h"
 #include "dataplane/services/sns/filter.h"
+#include "dataplane/services/sns/mail.h"
 #include "dataplane/services/sns/sign.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/data.h"
@@ -123,6 +127,23 @@ static bool string_array_ok(const uint8_t *v, size_t len)
 	return true;
 }
 
+/* The names AWS keeps for SNS's own delivery options (SMS sender id and
+ * type, mobile push settings): a client may set them, SQS queues do not
+ * get them. */
+static bool reserved_attr(const char *name, size_t n)
+{
+	static const char *const prefixes[] = { "AWS.SNS.SMS.", "AWS.MM.SMS.", "AWS.SNS.MOBILE." };
+
+	for (unsigned i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t pl = strlen(prefixes[i]);
+		/* The rest as any name (the prefix is what SQS would refuse). */
+		if (n > pl && memcmp(name, prefixes[i], pl) == 0 &&
+		    sl_sqs_attr_name_ok(name + 4, n - 4))
+			return true;
+	}
+	return false;
+}
+
 /* MessageAttributes.entry.N.Name / .Value.DataType / .Value.StringValue |
  * .Value.BinaryValue under obj into e->attrs. 0, or -1 with the error set. */
 static int read_attrs(struct sl_fields *f, int obj, struct sns_entry *e,
@@ -158,7 +179,7 @@ static int read_attrs(struct sl_fields *f, int obj, struct sns_entry *e,
 				     "The message attribute %u must have a name and a value.", k + 1);
 			return -1;
 		}
-		if (!sl_sqs_attr_name_ok(name, (size_t)nl)) {
+		if (!sl_sqs_attr_name_ok(name, (size_t)nl) && !reserved_attr(name, (size_t)nl)) {
 			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER_VALUE,
 				     "The message attribute name '%s' is invalid.", name);
 			return -1;
@@ -418,6 +439,7 @@ struct fanout {
 	char base[SL_SNS_BASE_URL_MAX];
 	char cert_url[SL_SNS_BASE_URL_MAX + SL_SNS_CERT_NAME_MAX];
 	int sigv; /* the topic's SignatureVersion */
+	struct sl_bw mail; /* email deliveries' text */
 	int err;
 };
 
@@ -543,8 +565,10 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 	if (s->raw) {
 		m.body = (const uint8_t *)e->text[SL_SNS_SQS];
 		m.body_len = e->text_len[SL_SNS_SQS];
-		m.nattrs = e->nattrs;
-		memcpy(m.attrs, e->attrs, e->nattrs * sizeof(e->attrs[0]));
+		m.nattrs = 0;
+		for (unsigned i = 0; i < e->nattrs; i++)
+			if (!reserved_attr(e->attrs[i].name, e->attrs[i].name_len))
+				m.attrs[m.nattrs++] = e->attrs[i];
 	} else {
 		if (envelope(fo, e, s) < 0) {
 			fo->err = -ENOMEM;
@@ -615,17 +639,144 @@ static size_t lambda_name(const char *arn, const char **name)
 	return strcspn(p, ":");
 }
 
+/* The SMS of e to phone (the outbox record, control/sns/outbox.h) into
+ * fo->env: its text, the sender id and type its attributes ask for. */
+static int sms_record(struct fanout *fo, const struct sns_entry *e, const char *phone,
+		      const char *sub_arn, const char *text, uint32_t text_len)
+{
+	char id[37], ts[SL_SNS_TIME_BUF], v[256];
+	struct sl_enc *o = &fo->env;
+
+	sl_sqs_uuid_fmt(e->msg_id, id);
+	sl_sns_timestamp(fo->p->now_ms, ts);
+	sl_enc_reset(o);
+	sl_enc_obj_begin(o);
+	sl_enc_key(o, "protocol");
+	sl_enc_cstr(o, "sms");
+	sl_enc_key(o, "messageId");
+	sl_enc_cstr(o, id);
+	sl_enc_key(o, "phoneNumber");
+	sl_enc_cstr(o, phone);
+	sl_enc_key(o, "message");
+	sl_enc_str(o, text, text_len);
+	if (fo->p->topic_arn[0]) {
+		sl_enc_key(o, "topicArn");
+		sl_enc_cstr(o, fo->p->topic_arn);
+	}
+	if (sub_arn) {
+		sl_enc_key(o, "subscriptionArn");
+		sl_enc_cstr(o, sub_arn);
+	}
+	sl_enc_key(o, "timestamp");
+	sl_enc_cstr(o, ts);
+	static const char *const known[][2] = { { "AWS.SNS.SMS.SenderID", "senderId" },
+						{ "AWS.SNS.SMS.SMSType", "smsType" },
+						{ "AWS.MM.SMS.OriginationNumber", "originationNumber" },
+						{ "AWS.SNS.SMS.MaxPrice", "maxPrice" } };
+	for (unsigned i = 0; i < e->nattrs; i++) {
+		const struct sl_sqs_attr *a = &e->attrs[i];
+		for (unsigned k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+			if (a->name_len == strlen(known[k][0]) &&
+			    memcmp(a->name, known[k][0], a->name_len) == 0 && !a->binary &&
+			    a->value_len < sizeof(v)) {
+				memcpy(v, a->value, a->value_len);
+				v[a->value_len] = '\0';
+				sl_enc_key(o, known[k][1]);
+				sl_enc_cstr(o, v);
+			}
+		}
+	}
+	sl_enc_obj_end(o);
+	return o->err;
+}
+
+/* The mail of e for s (email: the text and an unsubscribe footer;
+ * email-json: the envelope) into fo->mail. */
+static int mail_of(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s,
+		   const char *id, const char *arn)
+{
+	char unsub[SL_SUB_ARN_MAX + SL_SNS_BASE_URL_MAX + 64];
+	struct sl_sns_mail m = {
+		.to = s->endpoint, .subject = e->subject, .message_id = id,
+		.topic_arn = fo->p->topic_arn, .sub_arn = arn, .timestamp_ms = fo->p->now_ms,
+		.display_name = fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DisplayName") : NULL,
+	};
+
+	if (s->protocol == SL_SNS_EMAIL_JSON) {
+		if (encode(fo, e, s, false) < 0)
+			return -ENOMEM;
+		m.body = (const char *)fo->env.buf;
+		m.body_len = fo->env.len;
+	} else {
+		snprintf(unsub, sizeof(unsub), "%s/?Action=Unsubscribe&Version=" SL_SNS_VERSION
+			 "&SubscriptionArn=%s", fo->base, arn);
+		m.body = e->text[s->protocol];
+		m.body_len = e->text_len[s->protocol];
+		m.unsubscribe_url = unsub;
+	}
+	fo->mail.len = 0;
+	sl_sns_mail_build(&fo->mail, &m);
+	return fo->mail.err;
+}
+
+/* What r delivers of e to s: the envelope, the raw text, a Lambda event,
+ * a mail, or an SMS record. */
+static int body_of(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s,
+		   struct sl_sns_http_req *r)
+{
+	int rc;
+
+	switch (s->protocol) {
+	case SL_SNS_EMAIL:
+	case SL_SNS_EMAIL_JSON:
+		rc = mail_of(fo, e, s, r->message_id, r->sub_arn);
+		r->body = fo->mail.p;
+		r->body_len = fo->mail.len;
+		return rc;
+	case SL_SNS_SMS:
+		rc = sms_record(fo, e, s->endpoint, r->sub_arn, e->text[SL_SNS_SMS],
+				e->text_len[SL_SNS_SMS]);
+		break;
+	default:
+		if (s->raw && s->protocol != SL_SNS_LAMBDA) {
+			r->body = (const uint8_t *)e->text[s->protocol];
+			r->body_len = e->text_len[s->protocol];
+			return 0;
+		}
+		rc = encode(fo, e, s, s->protocol == SL_SNS_LAMBDA);
+		break;
+	}
+	r->body = fo->env.buf;
+	r->body_len = fo->env.len;
+	return rc;
+}
+
+static uint8_t kind_of(int protocol)
+{
+	switch (protocol) {
+	case SL_SNS_LAMBDA:
+		return SL_SNS_LAMBDA_EVENT;
+	case SL_SNS_EMAIL:
+	case SL_SNS_EMAIL_JSON:
+		return SL_SNS_MAIL;
+	case SL_SNS_SMS:
+		return SL_SNS_SMS_RECORD;
+	default:
+		return SL_SNS_NOTIFICATION;
+	}
+}
+
 /* The messages of the publish that s's filter passes, into the http
  * deliverer's outbox (http and https endpoints; Lambda functions, as
- * their event, to the URL the config maps them to); each answers once it
- * is durable there. A function the config does not map fails as AWS's
- * delivery to a missing function fails, at once: to the subscription's
- * dead-letter queue, or lost. */
+ * their event, to the URL the config maps them to; mail; SMS); each
+ * answers once it is durable there. A function the config does not map
+ * fails as AWS's delivery to a missing function fails, at once: to the
+ * subscription's dead-letter queue, or lost. */
 static void fan_http(struct fanout *fo, const struct sl_sub *s)
 {
 	char id[37], arn[SL_SUB_ARN_MAX], *ctype = NULL;
 	bool lambda = s->protocol == SL_SNS_LAMBDA;
-	struct sl_sns_http_req r = { .kind = lambda ? SL_SNS_LAMBDA_EVENT : SL_SNS_NOTIFICATION,
+	struct sl_sns_http_req r = { .kind = kind_of(s->protocol),
 				     .raw = s->raw && !lambda, .url = s->endpoint,
 				     .message_id = id, .topic_arn = fo->p->topic_arn, .sub_arn = arn };
 
@@ -650,6 +801,8 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 			}
 			return;
 		}
+	} else if (r.kind != SL_SNS_NOTIFICATION) {
+		r.retry = sl_sns_mail_retry;
 	} else {
 		sl_sns_http_policy(fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DeliveryPolicy") :
 				   NULL, sl_sns_kv_get(&s->attrs, "DeliveryPolicy"), &r.retry, &ctype);
@@ -660,16 +813,9 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 		if (e->failed || !passes(s, e))
 			continue;
 		sl_sqs_uuid_fmt(e->msg_id, id);
-		if (s->raw) {
-			r.body = (const uint8_t *)e->text[s->protocol];
-			r.body_len = e->text_len[s->protocol];
-		} else {
-			if (encode(fo, e, s, lambda) < 0) {
-				fo->err = -ENOMEM;
-				break;
-			}
-			r.body = fo->env.buf;
-			r.body_len = fo->env.len;
+		if (body_of(fo, e, s, &r) < 0) {
+			fo->err = -ENOMEM;
+			break;
 		}
 		struct http_put *hp = malloc(sizeof(*hp));
 		if (!hp) {
@@ -716,7 +862,8 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 	if (!s->confirmed)
 		return true;
 	if (s->protocol == SL_SNS_HTTP || s->protocol == SL_SNS_HTTPS ||
-	    s->protocol == SL_SNS_LAMBDA) {
+	    s->protocol == SL_SNS_LAMBDA || s->protocol == SL_SNS_EMAIL ||
+	    s->protocol == SL_SNS_EMAIL_JSON || s->protocol == SL_SNS_SMS) {
 		fan_http(fo, s);
 		return !fo->err;
 	}
@@ -856,8 +1003,7 @@ static bool count_sqs(const struct sl_sub *s, void *arg)
 {
 	struct sub_count *c = arg;
 
-	c->n += s->confirmed && (s->protocol == SL_SNS_SQS || s->protocol == SL_SNS_HTTP ||
-				 s->protocol == SL_SNS_HTTPS || s->protocol == SL_SNS_LAMBDA);
+	c->n += s->confirmed && s->protocol != SL_SNS_APPLICATION && s->protocol != SL_SNS_FIREHOSE;
 	return true;
 }
 
@@ -895,6 +1041,7 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 	p->pending = 1;
 	sl_sub_walk(c, p->topic_uid, NULL, fan_one, &fo);
 	sl_enc_free(&fo.env);
+	sl_bw_free(&fo.mail);
 	for (uint32_t i = 0; i < p->n; i++) {
 		struct sns_entry *e = &p->e[i];
 		free(e->body);
@@ -934,12 +1081,6 @@ static const struct sl_topic *pub_topic(struct sl_req *req, struct sl_fields *f,
 	if (rc < 0)
 		return NULL;
 	if (rc == 0) {
-		if (sl_doc_get(f->t, f->obj, "PhoneNumber") >= 0) {
-			sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: "
-				     "PhoneNumber Reason: SMS delivery is not supported by this server "
-				     "yet");
-			return NULL;
-		}
 		rc = sl_sns_str(f, (int)f->obj, "TargetArn", arn, sizeof(arn), SL_SNS_ARN_MAX, false);
 		if (rc <= 0) {
 			if (rc == 0)
@@ -981,6 +1122,80 @@ static struct sns_pub *pub_new(struct sl_req *req, const struct sl_topic *t, boo
 	return p;
 }
 
+/* Publish to a PhoneNumber: one SMS, into the outbox, answered once it is
+ * durable there. */
+static void publish_sms(struct sl_worker *w, struct sl_req *req, struct sl_fields *f)
+{
+	/* What read_entry asks of a topic: a standard one. */
+	static const struct sl_topic no_topic;
+	char phone[32];
+	uint8_t *arena, *end;
+	size_t cap = arena_need(req);
+	struct sns_pub *p = NULL;
+
+	if (sl_sns_str(f, (int)f->obj, "PhoneNumber", phone, sizeof(phone), sizeof(phone) - 1,
+		       true) <= 0)
+		goto out;
+	if (!sl_sns_phone_ok(phone)) {
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: PhoneNumber "
+			     "Reason: %s is not valid to publish to", phone);
+		goto out;
+	}
+	p = sl_req_scratch(req, sizeof(*p) + cap);
+	if (!p) {
+		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	memset(p, 0, sizeof(*p));
+	p->req = req;
+	p->now_ms = sl_now_ms();
+	p->n = 1;
+	p->e[0].pub = p;
+	arena = (uint8_t *)(p + 1);
+	end = arena + cap;
+	struct sns_entry *e = &p->e[0];
+	if (read_entry(f, (int)f->obj, &no_topic, e, &arena, end) < 0)
+		goto out;
+	if ((uint64_t)deliveries_out + 1 > SL_SNS_DELIVERIES_MAX) {
+		sl_sns_error(req, SL_SNS_E_THROTTLED, "Rate exceeded");
+		goto out;
+	}
+	sl_sqs_msg_id_new(e->msg_id);
+	struct fanout fo = { .w = w, .p = p };
+	char id[37];
+	struct http_put *hp = NULL;
+	int rc = sl_enc_init(&fo.env, SL_ENC_JSON, 512);
+	if (rc == 0)
+		rc = sms_record(&fo, e, phone, NULL, e->text[SL_SNS_SMS], e->text_len[SL_SNS_SMS]);
+	if (rc == 0 && !(hp = malloc(sizeof(*hp))))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		sl_sqs_uuid_fmt(e->msg_id, id);
+		struct sl_sns_http_req r = { .kind = SL_SNS_SMS_RECORD, .url = phone,
+					     .message_id = id, .topic_arn = "", .sub_arn = "",
+					     .body = fo.env.buf, .body_len = fo.env.len,
+					     .retry = sl_sns_mail_retry };
+		sl_msg_prepare(w, &hp->msg);
+		hp->msg.done = http_durable;
+		hp->msg.arg = hp;
+		hp->e = e;
+		hp->result = 0;
+		rc = sl_sns_http_put(&r, &hp->msg, &hp->result);
+	}
+	sl_enc_free(&fo.env);
+	if (rc < 0) {
+		free(hp);
+		sl_sns_error(req, rc == -EAGAIN ? SL_SNS_E_THROTTLED : SL_SNS_E_INTERNAL, "%s",
+			     rc == -EAGAIN ? "Rate exceeded: the outbox is full" : "out of memory");
+		goto out;
+	}
+	deliveries_out++;
+	p->pending = 1;
+	return;
+out:
+	sl_req_finish(w, req);
+}
+
 void sl_sns_publish(struct sl_worker *w, struct sl_req *req)
 {
 	struct sl_fields f;
@@ -989,6 +1204,11 @@ void sl_sns_publish(struct sl_worker *w, struct sl_req *req)
 
 	if (sl_sns_parse(req, sl_worker_toks(w), SL_DOC_TOKS_MAX, &f) < 0) {
 		sl_req_finish(w, req);
+		return;
+	}
+	if (sl_doc_get(f.t, f.obj, "PhoneNumber") >= 0 && sl_doc_get(f.t, f.obj, "TopicArn") < 0 &&
+	    sl_doc_get(f.t, f.obj, "TargetArn") < 0) {
+		publish_sms(w, req, &f);
 		return;
 	}
 	const struct sl_topic *t = pub_topic(req, &f, c, false);
@@ -1078,11 +1298,17 @@ void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
 	fan_out(w, p, c);
 }
 
+static const struct sl_op outbox_op = { .name = "outbox", .control = sl_sns_outbox_get };
+
 bool sl_sns_serve_get(struct sl_worker *w, struct sl_req *req)
 {
 	size_t len;
 	const char *name = sl_sns_cert_name(), *pem = sl_sns_cert_pem(&len);
 
+	if (sl_view_eq(req->path, "/_sluice/sns/outbox")) {
+		sl_req_run_on_control(w, req, &outbox_op);
+		return true;
+	}
 	if (!name || req->path.n != strlen(name) + 1 || req->path.p[0] != '/' ||
 	    memcmp(req->path.p + 1, name, req->path.n - 1) != 0)
 		return false;

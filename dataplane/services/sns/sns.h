@@ -93,6 +93,10 @@ int sl_sns_sub_arn_parse(const char *arn, char region[SL_REGION_MAX + 1],
 #define SL_SNS_BASE_URL_MAX 320
 void sl_sns_base_url(const struct sl_req *req, char out[SL_SNS_BASE_URL_MAX]);
 
+/* A phone number as SNS takes it: E.164, 7 to 15 digits after an optional
+ * '+'. */
+bool sl_sns_phone_ok(const char *s);
+
 /* ---- Writing replies -------------------------------------------------------- */
 
 /* <name><entry><key>k</key><value>v</value></entry>...</name> */
