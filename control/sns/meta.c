@@ -21,6 +21,7 @@
 #include "control/sns/http.h"
 #include "control/sns/keys.h"
 #include "control/sns/outbox.h"
+#include "control/sns/sms.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 #include "dataplane/codec/bin.h"
@@ -57,6 +58,7 @@ void sl_sns_ctl_stop(void)
 {
 	sl_sns_http_stop();
 	sl_sns_outbox_close();
+	sl_sns_sms_fini();
 	sl_sns_sign_thread_end();
 	sl_sns_sign_uninstall();
 }

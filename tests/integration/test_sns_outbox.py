@@ -82,6 +82,71 @@ class SnsOutboxTest(harness.KinesisTestCase):
         (rec,) = wait_outbox(self.server, "sms", lambda m: m["messageId"] == mid)
         self.assertEqual(rec["message"], "short")
 
+    def test_sms_attributes_and_opt_outs(self):
+        sns = self.sns
+        sns.set_sms_attributes(attributes={"DefaultSenderID": "Sluice1",
+                                           "DefaultSMSType": "Transactional",
+                                           "MonthlySpendLimit": "10"})
+        got = sns.get_sms_attributes()["attributes"]
+        self.assertEqual(got, {"DefaultSenderID": "Sluice1", "DefaultSMSType": "Transactional",
+                               "MonthlySpendLimit": "10"})
+        self.assertEqual(sns.get_sms_attributes(attributes=["DefaultSMSType"])["attributes"],
+                         {"DefaultSMSType": "Transactional"})
+        sns.set_sms_attributes(attributes={"MonthlySpendLimit": "20"})
+        self.assertEqual(sns.get_sms_attributes()["attributes"]["MonthlySpendLimit"], "20")
+        self.assertEqual(sns.get_sms_attributes()["attributes"]["DefaultSenderID"], "Sluice1")
+        for bad in ({"DefaultSMSType": "Urgent"}, {"DefaultSenderID": "1234"},
+                    {"DefaultSenderID": "waytoolongsender"}, {"NoSuchSetting": "1"},
+                    {"DeliveryStatusSuccessSamplingRate": "101"}):
+            with self.subTest(attributes=bad):
+                self.assertAwsError("InvalidParameter", sns.set_sms_attributes, attributes=bad)
+        # The defaults apply to an SMS that names none.
+        mid = sns.publish(PhoneNumber="+15550003333", Message="defaults")["MessageId"]
+        (rec,) = wait_outbox(self.server, "sms", lambda m: m["messageId"] == mid)
+        self.assertEqual((rec["senderId"], rec["smsType"]), ("Sluice1", "Transactional"))
+
+        phone = "+1555000%04d" % (os.getpid() % 10000)
+        self.assertFalse(sns.check_if_phone_number_is_opted_out(phoneNumber=phone)["isOptedOut"])
+        status, _ = self.server.raw_request("GET", "/_sluice/sns/opt-out?phoneNumber=%2B" +
+                                            phone[1:])
+        self.assertEqual(status, 200)
+        self.assertTrue(sns.check_if_phone_number_is_opted_out(phoneNumber=phone)["isOptedOut"])
+        self.assertIn(phone, sns.list_phone_numbers_opted_out()["phoneNumbers"])
+        # Opted out: the publish is accepted, and nothing is sent.
+        topic = sns.create_topic(Name=unique_name("optout"))["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint=phone)
+        m1 = sns.publish(PhoneNumber=phone, Message="not sent")["MessageId"]
+        m2 = sns.publish(TopicArn=topic, Message="not sent either")["MessageId"]
+        sns.opt_in_phone_number(phoneNumber=phone)
+        self.assertFalse(sns.check_if_phone_number_is_opted_out(phoneNumber=phone)["isOptedOut"])
+        self.assertNotIn(phone, sns.list_phone_numbers_opted_out()["phoneNumbers"])
+        m3 = sns.publish(PhoneNumber=phone, Message="sent")["MessageId"]
+        self.assertEqual(len(wait_outbox(self.server, "sms", lambda m: m["messageId"] == m3)), 1)
+        sent = {m["messageId"] for m in outbox(self.server, "sms")}
+        self.assertNotIn(m1, sent)
+        self.assertNotIn(m2, sent)
+        self.assertAwsError("InvalidParameter", sns.check_if_phone_number_is_opted_out,
+                            phoneNumber="not a number")
+
+    def test_opted_out_numbers_page_by_100(self):
+        base = 15551000000 + (os.getpid() % 1000) * 1000
+        for i in range(105):
+            status, _ = self.server.raw_request(
+                "GET", "/_sluice/sns/opt-out?phoneNumber=%%2B%d" % (base + i))
+            self.assertEqual(status, 200)
+        seen, token = [], None
+        while True:
+            kw = {"nextToken": token} if token else {}
+            out = self.sns.list_phone_numbers_opted_out(**kw)
+            self.assertLessEqual(len(out["phoneNumbers"]), 100)
+            seen += out["phoneNumbers"]
+            token = out.get("nextToken")
+            if not token:
+                break
+        mine = [p for p in seen if base <= int(p[1:]) < base + 105]
+        self.assertEqual(mine, ["+%d" % (base + i) for i in range(105)])
+        self.assertEqual(len(seen), len(set(seen)))
+
     def test_email_without_a_relay_is_written_to_the_outbox(self):
         topic = self.sns.create_topic(Name=unique_name("mail"), Attributes={
             "DisplayName": "Ops"})["TopicArn"]

@@ -24,6 +24,7 @@
 
 #include "control/sns/http.h"
 #include "control/sns/outbox.h"
+#include "control/sns/sms.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 #include "dataplane/codec/bin.h"
@@ -669,6 +670,25 @@ static int sms_record(struct fanout *fo, const struct sns_entry *e, const char *
 	}
 	sl_enc_key(o, "timestamp");
 	sl_enc_cstr(o, ts);
+	/* The account's defaults, where the message names none. */
+	const struct sl_catalog *c = sl_catalog_get();
+	const char *sender = sl_sns_sms_setting(c, fo->p->req->region, "DefaultSenderID");
+	const char *type = sl_sns_sms_setting(c, fo->p->req->region, "DefaultSMSType");
+	bool has_sender = false, has_type = false;
+	for (unsigned i = 0; i < e->nattrs; i++) {
+		has_sender |= e->attrs[i].name_len == 20 &&
+			      memcmp(e->attrs[i].name, "AWS.SNS.SMS.SenderID", 20) == 0;
+		has_type |= e->attrs[i].name_len == 19 &&
+			    memcmp(e->attrs[i].name, "AWS.SNS.SMS.SMSType", 19) == 0;
+	}
+	if (sender && !has_sender) {
+		sl_enc_key(o, "senderId");
+		sl_enc_cstr(o, sender);
+	}
+	if (!has_type) {
+		sl_enc_key(o, "smsType");
+		sl_enc_cstr(o, type ? type : "Promotional");
+	}
 	static const char *const known[][2] = { { "AWS.SNS.SMS.SenderID", "senderId" },
 						{ "AWS.SNS.SMS.SMSType", "smsType" },
 						{ "AWS.MM.SMS.OriginationNumber", "originationNumber" },
@@ -802,6 +822,10 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 			return;
 		}
 	} else if (r.kind != SL_SNS_NOTIFICATION) {
+		/* A number that opted out gets no SMS. */
+		if (r.kind == SL_SNS_SMS_RECORD &&
+		    sl_sns_sms_opted_out(fo->c, fo->p->req->region, s->endpoint))
+			return;
 		r.retry = sl_sns_mail_retry;
 	} else {
 		sl_sns_http_policy(fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DeliveryPolicy") :
@@ -1161,6 +1185,11 @@ static void publish_sms(struct sl_worker *w, struct sl_req *req, struct sl_field
 		goto out;
 	}
 	sl_sqs_msg_id_new(e->msg_id);
+	if (sl_sns_sms_opted_out(sl_catalog_get(), req->region, phone)) {
+		/* Accepted, and not sent, as AWS does. */
+		pub_reply(w, p);
+		return;
+	}
 	struct fanout fo = { .w = w, .p = p };
 	char id[37];
 	struct http_put *hp = NULL;
@@ -1299,6 +1328,8 @@ void sl_sns_publish_batch(struct sl_worker *w, struct sl_req *req)
 }
 
 static const struct sl_op outbox_op = { .name = "outbox", .control = sl_sns_outbox_get };
+static const struct sl_op opt_out_op = { .name = "opt-out",
+					 .control = sl_sns_opt_out_phone_number };
 
 bool sl_sns_serve_get(struct sl_worker *w, struct sl_req *req)
 {
@@ -1307,6 +1338,10 @@ bool sl_sns_serve_get(struct sl_worker *w, struct sl_req *req)
 
 	if (sl_view_eq(req->path, "/_sluice/sns/outbox")) {
 		sl_req_run_on_control(w, req, &outbox_op);
+		return true;
+	}
+	if (sl_cfg->debug_clock && sl_view_eq(req->path, "/_sluice/sns/opt-out")) {
+		sl_req_run_on_control(w, req, &opt_out_op);
 		return true;
 	}
 	if (!name || req->path.n != strlen(name) + 1 || req->path.p[0] != '/' ||

@@ -3,6 +3,7 @@
  * control thread (control/sns/meta.c), Publish and PublishBatch on the
  * workers (data.c). */
 #include "control/sns/meta.h"
+#include "control/sns/sms.h"
 #include "dataplane/net/service.h"
 #include "dataplane/services/sns/data.h"
 #include "dataplane/services/sns/sns.h"
@@ -10,18 +11,24 @@
 /* Sorted by name (checked at start-up). */
 static const struct sl_op sns_ops[] = {
 	{ .name = "AddPermission", .control = sl_sns_add_permission },
+	{ .name = "CheckIfPhoneNumberIsOptedOut",
+	  .control = sl_sns_check_if_phone_number_is_opted_out },
 	{ .name = "ConfirmSubscription", .control = sl_sns_confirm_subscription },
 	{ .name = "CreateTopic", .control = sl_sns_create_topic },
 	{ .name = "DeleteTopic", .control = sl_sns_delete_topic },
+	{ .name = "GetSMSAttributes", .control = sl_sns_get_sms_attributes },
 	{ .name = "GetSubscriptionAttributes", .control = sl_sns_get_subscription_attributes },
 	{ .name = "GetTopicAttributes", .control = sl_sns_get_topic_attributes },
+	{ .name = "ListPhoneNumbersOptedOut", .control = sl_sns_list_phone_numbers_opted_out },
 	{ .name = "ListSubscriptions", .control = sl_sns_list_subscriptions },
 	{ .name = "ListSubscriptionsByTopic", .control = sl_sns_list_subscriptions_by_topic },
 	{ .name = "ListTagsForResource", .control = sl_sns_list_tags_for_resource },
 	{ .name = "ListTopics", .control = sl_sns_list_topics },
+	{ .name = "OptInPhoneNumber", .control = sl_sns_opt_in_phone_number },
 	{ .name = "Publish", .handle = sl_sns_publish },
 	{ .name = "PublishBatch", .handle = sl_sns_publish_batch },
 	{ .name = "RemovePermission", .control = sl_sns_remove_permission },
+	{ .name = "SetSMSAttributes", .control = sl_sns_set_sms_attributes },
 	{ .name = "SetSubscriptionAttributes", .control = sl_sns_set_subscription_attributes },
 	{ .name = "SetTopicAttributes", .control = sl_sns_set_topic_attributes },
 	{ .name = "Subscribe", .control = sl_sns_subscribe },
