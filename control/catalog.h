@@ -44,6 +44,7 @@ enum sl_cobj_type_id {
 	SL_COBJ_QUEUE = 3,  /* an SQS queue */
 	SL_COBJ_TOPIC = 4,  /* an SNS topic */
 	SL_COBJ_SUB = 5,    /* an SNS subscription */
+	SL_COBJ_PLATFORM = 6, /* an SNS platform application or endpoint */
 	SL_COBJ_TYPES,
 };
 

@@ -5,6 +5,7 @@
  */
 #include "control/catalog.h"
 #include "control/kinesis/streams.h"
+#include "control/sns/platform.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 
@@ -14,4 +15,5 @@ const struct sl_cobj_type *const sl_cobj_types[SL_COBJ_TYPES] = {
 	[SL_COBJ_QUEUE] = &sl_queue_type,
 	[SL_COBJ_TOPIC] = &sl_topic_type,
 	[SL_COBJ_SUB] = &sl_sub_type,
+	[SL_COBJ_PLATFORM] = &sl_platform_type,
 };

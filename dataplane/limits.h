@@ -385,6 +385,14 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_TOPICS_MAX 100000
 #define SL_SNS_SUBS_MAX 1000000
 #define SL_SNS_SUBS_PER_TOPIC_MAX 1000
+/* Ours: mobile push applications and their endpoints the server keeps
+ * (CreatePlatformEndpoint finds a token among its application's endpoints
+ * on the control thread: the per-application cap bounds that walk). */
+#define SL_SNS_PLATFORM_APPS_MAX 1000
+#define SL_SNS_ENDPOINTS_PER_APP_MAX 10000
+#define SL_SNS_PLATFORM_NAME_MAX 256  /* an application's name (AWS) */
+#define SL_SNS_PUSH_TOKEN_MAX 4096    /* a device token */
+#define SL_SNS_CUSTOM_DATA_MAX 2048   /* an endpoint's CustomUserData (AWS) */
 /* Ours: deliveries one worker has on the way into SQS queues (each holds
  * the message's copy until it is durable). A Publish that would go past
  * it is answered Throttled: back-pressure, not growth. */

@@ -21,6 +21,7 @@
 #include "control/sns/http.h"
 #include "control/sns/keys.h"
 #include "control/sns/outbox.h"
+#include "control/sns/platform.h"
 #include "control/sns/sms.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
@@ -59,6 +60,7 @@ void sl_sns_ctl_stop(void)
 	sl_sns_http_stop();
 	sl_sns_outbox_close();
 	sl_sns_sms_fini();
+	sl_sns_platform_fini();
 	sl_sns_sign_thread_end();
 	sl_sns_sign_uninstall();
 }
@@ -1089,11 +1091,12 @@ void sl_sns_subscribe(struct sl_req *req)
 		bad_param(req, "Endpoint");
 		goto out;
 	}
-	if (proto == SL_SNS_APPLICATION || proto == SL_SNS_FIREHOSE) {
-		/* These would be confirmed at once and then receive nothing:
-		 * refused until their deliveries exist. */
+	if (proto == SL_SNS_FIREHOSE) {
+		/* It would be confirmed at once and then receive nothing:
+		 * refused until Firehose is served. */
 		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Protocol Reason: "
-			     "%s delivery is not supported by this server yet", proto_s);
+			     "firehose delivery needs Amazon Data Firehose, which this server does "
+			     "not serve yet");
 		goto out;
 	}
 	if (endpoint_ok(req, t, proto, ep) < 0 ||

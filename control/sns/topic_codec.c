@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/sns/platform.h"
 #include "control/sns/topics.h"
 #include "dataplane/services/sns/filter.h"
 
@@ -316,3 +317,114 @@ struct sl_cobj *sl_sub_decode(const uint8_t *p, size_t n)
 	}
 	return &s->hdr;
 }
+
+/* ---- Platform applications and endpoints (platform.h) ----------------------- */
+
+int sl_platform_cmp(const struct sl_cobj *key, const struct sl_cobj *o)
+{
+	const struct sl_platform *a = (const void *)key, *b = (const void *)o;
+	int c = strcmp(a->region, b->region);
+
+	if (!c)
+		c = strcmp(a->platform, b->platform);
+	if (!c)
+		c = strcmp(a->app, b->app);
+	return c ? c : strcmp(a->id, b->id);
+}
+
+void sl_platform_free(struct sl_cobj *o)
+{
+	struct sl_platform *p = (void *)o;
+
+	if (!p)
+		return;
+	kvs_free(&p->attrs);
+	free(p);
+}
+
+struct sl_cobj *sl_platform_clone(const struct sl_cobj *o)
+{
+	const struct sl_platform *p = (const void *)o;
+	struct sl_platform *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *p;
+	c->attrs = (struct sl_sns_kvs){ 0 };
+	if (!kvs_clone(&c->attrs, &p->attrs)) {
+		sl_platform_free(&c->hdr);
+		return NULL;
+	}
+	return &c->hdr;
+}
+
+void sl_platform_encode(const struct sl_cobj *o, struct sl_bw *w)
+{
+	const struct sl_platform *p = (const void *)o;
+
+	sl_bw_str(w, p->region);
+	sl_bw_str(w, p->platform);
+	sl_bw_str(w, p->app);
+	sl_bw_str(w, p->id);
+	sl_bw_u64(w, (uint64_t)p->created_ms);
+	kvs_encode(w, &p->attrs);
+}
+
+bool sl_platform_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SL_SNS_PLATFORM_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+const char *const sl_sns_platforms[] = { "ADM", "APNS", "APNS_SANDBOX", "APNS_VOIP",
+					 "APNS_VOIP_SANDBOX", "BAIDU", "GCM", "MACOS",
+					 "MACOS_SANDBOX", "MPNS", "WNS", NULL };
+
+bool sl_platform_kind_ok(const char *s)
+{
+	for (int i = 0; sl_sns_platforms[i]; i++)
+		if (strcmp(s, sl_sns_platforms[i]) == 0)
+			return true;
+	return false;
+}
+
+struct sl_cobj *sl_platform_decode(const uint8_t *p, size_t n)
+{
+	struct sl_br r = sl_br_make(p, n);
+	struct sl_platform *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->hdr.type = SL_COBJ_PLATFORM;
+	sl_br_str(&r, o->region, sizeof(o->region));
+	sl_br_str(&r, o->platform, sizeof(o->platform));
+	sl_br_str(&r, o->app, sizeof(o->app));
+	sl_br_str(&r, o->id, sizeof(o->id));
+	o->created_ms = (int64_t)sl_br_u64(&r);
+	bool ok = !r.bad && o->region[0] && sl_platform_kind_ok(o->platform) &&
+		  sl_platform_name_ok(o->app) && (!o->id[0] || id_ok(o->id)) &&
+		  kvs_decode(&r, &o->attrs, SL_SNS_OBJ_ATTRS_MAX, 64, SL_SNS_ATTR_VALUE_MAX);
+	if (!ok || r.bad || sl_br_left(&r) != 0) {
+		sl_platform_free(&o->hdr);
+		return NULL;
+	}
+	return &o->hdr;
+}
+
+const struct sl_cobj_type sl_platform_type = {
+	.name = "sns-platform",
+	.cmp = sl_platform_cmp,
+	.clone = sl_platform_clone,
+	.free = sl_platform_free,
+	.encode = sl_platform_encode,
+	.decode = sl_platform_decode,
+};

@@ -13,6 +13,7 @@
 
 #include "control/catrec.h"
 #include "control/kinesis/streams.h"
+#include "control/sns/platform.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
 
@@ -87,6 +88,16 @@ static void check_sub(const struct sl_cobj *o)
 		abort();
 }
 
+static void check_platform(const struct sl_cobj *o)
+{
+	const struct sl_platform *p = (const void *)o;
+
+	if (!p->region[0] || !sl_platform_kind_ok(p->platform) || !sl_platform_name_ok(p->app) ||
+	    (p->id[0] && strlen(p->id) != SL_SNS_SUB_ID_LEN))
+		abort();
+	check_kvs(&p->attrs, 64);
+}
+
 static void check_stream_obj(const struct sl_cobj *o)
 {
 	check_stream((const struct sl_stream_meta *)o);
@@ -105,6 +116,8 @@ static const struct codec codecs[] = {
 	{ sl_queue_decode, sl_queue_encode, sl_queue_clone, sl_queue_free, check_queue },
 	{ sl_topic_decode, sl_topic_encode, sl_topic_clone, sl_topic_free, check_topic },
 	{ sl_sub_decode, sl_sub_encode, sl_sub_clone, sl_sub_free, check_sub },
+	{ sl_platform_decode, sl_platform_encode, sl_platform_clone, sl_platform_free,
+	  check_platform },
 };
 
 static void round_trip_with(const struct codec *k, const uint8_t *p, size_t n)

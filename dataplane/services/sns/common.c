@@ -34,6 +34,7 @@ static const struct sns_err_row errs[SL_SNS_E_COUNT] = {
 	[SL_SNS_E_INVALID_BATCH_ID] = { "InvalidBatchEntryId", 400 },
 	[SL_SNS_E_FILTER_POLICY_LIMIT] = { "FilterPolicyLimitExceeded", 403 },
 	[SL_SNS_E_RESOURCE_NOT_FOUND] = { "ResourceNotFound", 404 },
+	[SL_SNS_E_ENDPOINT_DISABLED] = { "EndpointDisabled", 400 },
 	[SL_SNS_E_INTERNAL] = { "InternalError", 500 },
 };
 

@@ -24,6 +24,7 @@
 
 #include "control/sns/http.h"
 #include "control/sns/outbox.h"
+#include "control/sns/platform.h"
 #include "control/sns/sms.h"
 #include "control/sns/topics.h"
 #include "control/sqs/queues.h"
@@ -77,6 +78,7 @@ struct sns_entry {
 	struct sl_sqs_attr attrs[SL_SNS_ATTRS_MAX];
 	/* The message SQS gets, parsed as JSON for MessageBody filter
 	 * policies: once, when the first such policy asks (fan-out only). */
+	bool structured;         /* MessageStructure=json: message is the document */
 	bool body_parsed;
 	int body_n;
 	struct sl_doc_tok *body;
@@ -367,6 +369,7 @@ static int read_entry(struct sl_fields *f, int obj, const struct sl_topic *t,
 		}
 		if (structure_json(req, e, arena, end) < 0)
 			return -1;
+		e->structured = true;
 	}
 	static const char *const names[2] = { "MessageGroupId", "MessageDeduplicationId" };
 	for (int k = 0; k < 2; k++) {
@@ -441,6 +444,7 @@ struct fanout {
 	char cert_url[SL_SNS_BASE_URL_MAX + SL_SNS_CERT_NAME_MAX];
 	int sigv; /* the topic's SignatureVersion */
 	struct sl_bw mail; /* email deliveries' text */
+	const struct sl_platform *push_ep; /* an application subscription's endpoint */
 	int err;
 };
 
@@ -710,6 +714,69 @@ static int sms_record(struct fanout *fo, const struct sns_entry *e, const char *
 	return o->err;
 }
 
+/* The push of e to endpoint ep (the outbox record, control/sns/outbox.h)
+ * into fo->env: the platform's entry of MessageStructure=json (APNS,
+ * GCM...), else its default, else the message; and the endpoint's token
+ * and CustomUserData. */
+static int push_record(struct fanout *fo, const struct sns_entry *e, const struct sl_platform *ep,
+		       const char *sub_arn)
+{
+	char id[37], ts[SL_SNS_TIME_BUF], arn[SL_PLATFORM_ARN_MAX];
+	struct sl_enc *o = &fo->env;
+	const char *text = e->text[SL_SNS_APPLICATION];
+	uint32_t text_len = e->text_len[SL_SNS_APPLICATION];
+	char *own = NULL;
+
+	if (e->structured) {
+		struct sl_doc_tok t[SL_SNS_STRUCTURE_TOKS];
+		int n = sl_json_parse((const uint8_t *)e->message, e->message_len, t,
+				      SL_SNS_STRUCTURE_TOKS);
+		int k = n > 0 ? sl_doc_get(t, 0, ep->platform) : -1;
+		if (k >= 0 && t[k].type == SL_DOC_STR && (own = malloc(e->message_len + 1))) {
+			int len = sl_doc_str(&t[k], own, e->message_len + 1);
+			if (len >= 0) {
+				text = own;
+				text_len = (uint32_t)len;
+			}
+		}
+	}
+	sl_sqs_uuid_fmt(e->msg_id, id);
+	sl_sns_timestamp(fo->p->now_ms, ts);
+	sl_platform_arn(ep, arn);
+	sl_enc_reset(o);
+	sl_enc_obj_begin(o);
+	sl_enc_key(o, "protocol");
+	sl_enc_cstr(o, "application");
+	sl_enc_key(o, "messageId");
+	sl_enc_cstr(o, id);
+	sl_enc_key(o, "endpointArn");
+	sl_enc_cstr(o, arn);
+	sl_enc_key(o, "platform");
+	sl_enc_cstr(o, ep->platform);
+	sl_enc_key(o, "token");
+	sl_enc_cstr(o, sl_sns_kv_get(&ep->attrs, "Token") ? sl_sns_kv_get(&ep->attrs, "Token") : "");
+	const char *cud = sl_sns_kv_get(&ep->attrs, "CustomUserData");
+	if (cud) {
+		sl_enc_key(o, "customUserData");
+		sl_enc_cstr(o, cud);
+	}
+	sl_enc_key(o, "message");
+	sl_enc_str(o, text, text_len);
+	if (fo->p->topic_arn[0]) {
+		sl_enc_key(o, "topicArn");
+		sl_enc_cstr(o, fo->p->topic_arn);
+	}
+	if (sub_arn) {
+		sl_enc_key(o, "subscriptionArn");
+		sl_enc_cstr(o, sub_arn);
+	}
+	sl_enc_key(o, "timestamp");
+	sl_enc_cstr(o, ts);
+	sl_enc_obj_end(o);
+	free(own);
+	return o->err;
+}
+
 /* The mail of e for s (email: the text and an unsubscribe footer;
  * email-json: the envelope) into fo->mail. */
 static int mail_of(struct fanout *fo, struct sns_entry *e, const struct sl_sub *s,
@@ -757,6 +824,9 @@ static int body_of(struct fanout *fo, struct sns_entry *e, const struct sl_sub *
 		rc = sms_record(fo, e, s->endpoint, r->sub_arn, e->text[SL_SNS_SMS],
 				e->text_len[SL_SNS_SMS]);
 		break;
+	case SL_SNS_APPLICATION:
+		rc = push_record(fo, e, fo->push_ep, r->sub_arn);
+		break;
 	default:
 		if (s->raw && s->protocol != SL_SNS_LAMBDA) {
 			r->body = (const uint8_t *)e->text[s->protocol];
@@ -781,6 +851,8 @@ static uint8_t kind_of(int protocol)
 		return SL_SNS_MAIL;
 	case SL_SNS_SMS:
 		return SL_SNS_SMS_RECORD;
+	case SL_SNS_APPLICATION:
+		return SL_SNS_PUSH_RECORD;
 	default:
 		return SL_SNS_NOTIFICATION;
 	}
@@ -826,6 +898,12 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 		if (r.kind == SL_SNS_SMS_RECORD &&
 		    sl_sns_sms_opted_out(fo->c, fo->p->req->region, s->endpoint))
 			return;
+		/* An endpoint that is gone or disabled gets nothing. */
+		if (r.kind == SL_SNS_PUSH_RECORD) {
+			fo->push_ep = sl_platform_endpoint_find(fo->c, s->endpoint);
+			if (!fo->push_ep || !sl_platform_enabled(fo->push_ep))
+				return;
+		}
 		r.retry = sl_sns_mail_retry;
 	} else {
 		sl_sns_http_policy(fo->topic ? sl_sns_kv_get(&fo->topic->attrs, "DeliveryPolicy") :
@@ -887,7 +965,8 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 		return true;
 	if (s->protocol == SL_SNS_HTTP || s->protocol == SL_SNS_HTTPS ||
 	    s->protocol == SL_SNS_LAMBDA || s->protocol == SL_SNS_EMAIL ||
-	    s->protocol == SL_SNS_EMAIL_JSON || s->protocol == SL_SNS_SMS) {
+	    s->protocol == SL_SNS_EMAIL_JSON || s->protocol == SL_SNS_SMS ||
+	    s->protocol == SL_SNS_APPLICATION) {
 		fan_http(fo, s);
 		return !fo->err;
 	}
@@ -1027,7 +1106,7 @@ static bool count_sqs(const struct sl_sub *s, void *arg)
 {
 	struct sub_count *c = arg;
 
-	c->n += s->confirmed && s->protocol != SL_SNS_APPLICATION && s->protocol != SL_SNS_FIREHOSE;
+	c->n += s->confirmed && s->protocol != SL_SNS_FIREHOSE;
 	return true;
 }
 
@@ -1146,23 +1225,35 @@ static struct sns_pub *pub_new(struct sl_req *req, const struct sl_topic *t, boo
 	return p;
 }
 
-/* Publish to a PhoneNumber: one SMS, into the outbox, answered once it is
- * durable there. */
-static void publish_sms(struct sl_worker *w, struct sl_req *req, struct sl_fields *f)
+/* Publish to a PhoneNumber (one SMS) or to a platform endpoint's
+ * TargetArn (one push): into the outbox, answered once it is durable
+ * there. */
+static void publish_direct(struct sl_worker *w, struct sl_req *req, struct sl_fields *f, bool push)
 {
 	/* What read_entry asks of a topic: a standard one. */
 	static const struct sl_topic no_topic;
-	char phone[32];
+	char to[SL_PLATFORM_ARN_MAX];
 	uint8_t *arena, *end;
 	size_t cap = arena_need(req);
 	struct sns_pub *p = NULL;
+	const struct sl_platform *ep = NULL;
 
-	if (sl_sns_str(f, (int)f->obj, "PhoneNumber", phone, sizeof(phone), sizeof(phone) - 1,
-		       true) <= 0)
+	if (sl_sns_str(f, (int)f->obj, push ? "TargetArn" : "PhoneNumber", to, sizeof(to),
+		       push ? sizeof(to) - 1 : 31, true) <= 0)
 		goto out;
-	if (!sl_sns_phone_ok(phone)) {
+	if (push) {
+		ep = sl_platform_endpoint_find(sl_catalog_get(), to);
+		if (!ep) {
+			sl_sns_error(req, SL_SNS_E_NOT_FOUND, "Endpoint does not exist");
+			goto out;
+		}
+		if (!sl_platform_enabled(ep)) {
+			sl_sns_error(req, SL_SNS_E_ENDPOINT_DISABLED, "Endpoint is disabled");
+			goto out;
+		}
+	} else if (!sl_sns_phone_ok(to)) {
 		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: PhoneNumber "
-			     "Reason: %s is not valid to publish to", phone);
+			     "Reason: %s is not valid to publish to", to);
 		goto out;
 	}
 	p = sl_req_scratch(req, sizeof(*p) + cap);
@@ -1185,7 +1276,7 @@ static void publish_sms(struct sl_worker *w, struct sl_req *req, struct sl_field
 		goto out;
 	}
 	sl_sqs_msg_id_new(e->msg_id);
-	if (sl_sns_sms_opted_out(sl_catalog_get(), req->region, phone)) {
+	if (!push && sl_sns_sms_opted_out(sl_catalog_get(), req->region, to)) {
 		/* Accepted, and not sent, as AWS does. */
 		pub_reply(w, p);
 		return;
@@ -1195,15 +1286,16 @@ static void publish_sms(struct sl_worker *w, struct sl_req *req, struct sl_field
 	struct http_put *hp = NULL;
 	int rc = sl_enc_init(&fo.env, SL_ENC_JSON, 512);
 	if (rc == 0)
-		rc = sms_record(&fo, e, phone, NULL, e->text[SL_SNS_SMS], e->text_len[SL_SNS_SMS]);
+		rc = push ? push_record(&fo, e, ep, NULL) :
+			sms_record(&fo, e, to, NULL, e->text[SL_SNS_SMS], e->text_len[SL_SNS_SMS]);
 	if (rc == 0 && !(hp = malloc(sizeof(*hp))))
 		rc = -ENOMEM;
 	if (rc == 0) {
 		sl_sqs_uuid_fmt(e->msg_id, id);
-		struct sl_sns_http_req r = { .kind = SL_SNS_SMS_RECORD, .url = phone,
-					     .message_id = id, .topic_arn = "", .sub_arn = "",
-					     .body = fo.env.buf, .body_len = fo.env.len,
-					     .retry = sl_sns_mail_retry };
+		struct sl_sns_http_req r = { .kind = push ? SL_SNS_PUSH_RECORD : SL_SNS_SMS_RECORD,
+					     .url = to, .message_id = id, .topic_arn = "",
+					     .sub_arn = "", .body = fo.env.buf,
+					     .body_len = fo.env.len, .retry = sl_sns_mail_retry };
 		sl_msg_prepare(w, &hp->msg);
 		hp->msg.done = http_durable;
 		hp->msg.arg = hp;
@@ -1235,9 +1327,17 @@ void sl_sns_publish(struct sl_worker *w, struct sl_req *req)
 		sl_req_finish(w, req);
 		return;
 	}
-	if (sl_doc_get(f.t, f.obj, "PhoneNumber") >= 0 && sl_doc_get(f.t, f.obj, "TopicArn") < 0 &&
-	    sl_doc_get(f.t, f.obj, "TargetArn") < 0) {
-		publish_sms(w, req, &f);
+	int ti = sl_doc_get(f.t, f.obj, "TargetArn");
+	char target[SL_PLATFORM_ARN_MAX];
+	if (sl_doc_get(f.t, f.obj, "TopicArn") < 0 && ti < 0 &&
+	    sl_doc_get(f.t, f.obj, "PhoneNumber") >= 0) {
+		publish_direct(w, req, &f, false);
+		return;
+	}
+	/* arn:aws:sns:<region>:<account>:endpoint/...: a platform endpoint. */
+	if (sl_doc_get(f.t, f.obj, "TopicArn") < 0 && ti >= 0 && f.t[ti].type == SL_DOC_STR &&
+	    sl_doc_str(&f.t[ti], target, sizeof(target)) >= 0 && strstr(target, ":endpoint/")) {
+		publish_direct(w, req, &f, true);
 		return;
 	}
 	const struct sl_topic *t = pub_topic(req, &f, c, false);

@@ -3,6 +3,7 @@
  * control thread (control/sns/meta.c), Publish and PublishBatch on the
  * workers (data.c). */
 #include "control/sns/meta.h"
+#include "control/sns/platform.h"
 #include "control/sns/sms.h"
 #include "dataplane/net/service.h"
 #include "dataplane/services/sns/data.h"
@@ -14,12 +15,28 @@ static const struct sl_op sns_ops[] = {
 	{ .name = "CheckIfPhoneNumberIsOptedOut",
 	  .control = sl_sns_check_if_phone_number_is_opted_out },
 	{ .name = "ConfirmSubscription", .control = sl_sns_confirm_subscription },
+	{ .name = "CreatePlatformApplication",
+	  .control = sl_sns_create_platform_application },
+	{ .name = "CreatePlatformEndpoint",
+	  .control = sl_sns_create_platform_endpoint },
 	{ .name = "CreateTopic", .control = sl_sns_create_topic },
+	{ .name = "DeleteEndpoint",
+	  .control = sl_sns_delete_endpoint },
+	{ .name = "DeletePlatformApplication",
+	  .control = sl_sns_delete_platform_application },
 	{ .name = "DeleteTopic", .control = sl_sns_delete_topic },
+	{ .name = "GetEndpointAttributes",
+	  .control = sl_sns_get_endpoint_attributes },
+	{ .name = "GetPlatformApplicationAttributes",
+	  .control = sl_sns_get_platform_application_attributes },
 	{ .name = "GetSMSAttributes", .control = sl_sns_get_sms_attributes },
 	{ .name = "GetSubscriptionAttributes", .control = sl_sns_get_subscription_attributes },
 	{ .name = "GetTopicAttributes", .control = sl_sns_get_topic_attributes },
+	{ .name = "ListEndpointsByPlatformApplication",
+	  .control = sl_sns_list_endpoints_by_platform_application },
 	{ .name = "ListPhoneNumbersOptedOut", .control = sl_sns_list_phone_numbers_opted_out },
+	{ .name = "ListPlatformApplications",
+	  .control = sl_sns_list_platform_applications },
 	{ .name = "ListSubscriptions", .control = sl_sns_list_subscriptions },
 	{ .name = "ListSubscriptionsByTopic", .control = sl_sns_list_subscriptions_by_topic },
 	{ .name = "ListTagsForResource", .control = sl_sns_list_tags_for_resource },
@@ -28,6 +45,10 @@ static const struct sl_op sns_ops[] = {
 	{ .name = "Publish", .handle = sl_sns_publish },
 	{ .name = "PublishBatch", .handle = sl_sns_publish_batch },
 	{ .name = "RemovePermission", .control = sl_sns_remove_permission },
+	{ .name = "SetEndpointAttributes",
+	  .control = sl_sns_set_endpoint_attributes },
+	{ .name = "SetPlatformApplicationAttributes",
+	  .control = sl_sns_set_platform_application_attributes },
 	{ .name = "SetSMSAttributes", .control = sl_sns_set_sms_attributes },
 	{ .name = "SetSubscriptionAttributes", .control = sl_sns_set_subscription_attributes },
 	{ .name = "SetTopicAttributes", .control = sl_sns_set_topic_attributes },
