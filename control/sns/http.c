@@ -120,6 +120,9 @@ static struct {
 	struct rte_ring *dlq_back;
 	unsigned ndlq;
 	uint16_t dlq_next_worker;
+	/* throttlePolicy: attempts in the current second, per subscription
+	 * (by the hash of its ARN; two that share a slot share a budget). */
+	struct { int64_t window_ms; uint32_t n; } throttle[SL_SNS_THROTTLE_SLOTS];
 	/* Counters for /metrics. */
 	_Atomic uint64_t delivered[2], failed[2], retries, dead_lettered[2]; /* [1]: Lambda */
 } d = { .efd = -1, .epfd = -1, .logfd = -1 };
@@ -1040,6 +1043,29 @@ static void answer(void)
 	d.answers = keep;
 }
 
+/* Whether j's subscription has used its attempts for this second (its
+ * throttlePolicy); then *until is when the next second starts. */
+static bool throttled(struct job *j, int64_t now, int64_t *until)
+{
+	if (j->retry.max_per_second <= 0)
+		return false;
+	const char *key = j->sub_arn[0] ? j->sub_arn : j->url;
+	uint64_t h = 1469598103934665603ull;
+	for (const char *c = key; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	typeof(d.throttle[0]) *t = &d.throttle[h % SL_SNS_THROTTLE_SLOTS];
+	if (now - t->window_ms >= 1000) {
+		t->window_ms = now;
+		t->n = 0;
+	}
+	if (t->n < (uint32_t)j->retry.max_per_second) {
+		t->n++;
+		return false;
+	}
+	*until = t->window_ms + 1000;
+	return true;
+}
+
 static void *deliverer(void *arg)
 {
 	struct epoll_event evs[64];
@@ -1053,7 +1079,12 @@ static void *deliverer(void *arg)
 		while (d.nheap && d.heap[0]->due_ms <= now && d.ninflight < SL_SNS_HTTP_INFLIGHT &&
 		       !d.heap[0]->msg) {
 			struct job *j = heap_pop();
-			if (!j->to_dlq) {
+			int64_t until;
+			if (!j->to_dlq && throttled(j, now, &until)) {
+				j->due_ms = until;
+				if (heap_push(j) < 0)
+					give_up(j, -1);
+			} else if (!j->to_dlq) {
 				attempt(j, now);
 			} else if (!dlq_start(j)) {
 				j->due_ms = now + 100;

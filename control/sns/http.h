@@ -33,6 +33,9 @@ struct sl_sns_retry {
 	int32_t num_max_delay;    /* and these last, max_delay_s apart */
 	int32_t min_delay_s, max_delay_s;
 	uint8_t backoff;          /* enum sl_sns_backoff, between the two */
+	/* throttlePolicy's maxReceivesPerSecond: attempts per second to the
+	 * subscription; 0: no limit. */
+	int32_t max_per_second;
 };
 
 enum sl_sns_backoff { SL_SNS_LINEAR = 0, SL_SNS_ARITHMETIC, SL_SNS_GEOMETRIC, SL_SNS_EXPONENTIAL };
@@ -83,7 +86,8 @@ void sl_sns_dlq_store(struct sl_worker *w, struct sl_msg *msg);
 /* The retry policy of a subscription: its DeliveryPolicy's
  * healthyRetryPolicy unless the topic's "http" section disables
  * subscription overrides, else the topic's defaultHealthyRetryPolicy, else
- * AWS's default (3 retries, 20 s apart). *content_type (when not NULL) is
+ * AWS's default (3 retries, 20 s apart); likewise its throttlePolicy (or
+ * the topic's defaultThrottlePolicy). *content_type (when not NULL) is
  * set to a malloc'd requestPolicy headerContentType, or NULL. */
 void sl_sns_http_policy(const char *topic_dp, const char *sub_dp, struct sl_sns_retry *out,
 			char **content_type);

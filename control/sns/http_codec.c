@@ -3,8 +3,8 @@
  * outbox log's frames, endpoint URLs and response status lines.
  *
  * A frame is [u32 crc32c of what follows it][u32 length][payload]; the
- * payload is PUT (u8 1, u64 id, u8 kind, u8 raw, the retry policy as six
- * u32 and a u8, the URL, message id, topic and subscription ARNs and
+ * payload is PUT (u8 3, u64 id, u8 kind, u8 raw, the retry policy as six
+ * u32 and a u8, the throttle as a u32 (u8 1: an older PUT without it), the URL, message id, topic and subscription ARNs and
  * content type and dead-letter queue ARN as strings, the body as u32 +
  * bytes) or DONE (u8 2, u64
  * id), all little-endian (codec/bin.h).
@@ -45,6 +45,15 @@ static int32_t int_of(const struct sl_doc_tok *t, int i, int32_t dflt)
 	if (t[i].type == SL_DOC_INT && t[i].i >= 0 && t[i].i <= 1000000)
 		return (int32_t)t[i].i;
 	return dflt;
+}
+
+/* A throttlePolicy object's maxReceivesPerSecond, else dflt. */
+static int32_t throttle_of(const struct sl_doc_tok *t, int i, int32_t dflt)
+{
+	if (i < 0 || t[i].type != SL_DOC_OBJ)
+		return dflt;
+	int32_t v = int_of(t, sl_doc_get(t, (uint32_t)i, "maxReceivesPerSecond"), -1);
+	return v >= 1 ? v : dflt;
 }
 
 /* healthyRetryPolicy (or defaultHealthyRetryPolicy) object i into r. */
@@ -92,6 +101,8 @@ void sl_sns_http_policy(const char *topic_dp, const char *sub_dp, struct sl_sns_
 		int h = sl_doc_get(t, 0, "http");
 		if (h >= 0 && t[h].type == SL_DOC_OBJ) {
 			retry_of(t, sl_doc_get(t, (uint32_t)h, "defaultHealthyRetryPolicy"), out);
+			out->max_per_second = throttle_of(t, sl_doc_get(t, (uint32_t)h,
+								       "defaultThrottlePolicy"), 0);
 			int d = sl_doc_get(t, (uint32_t)h, "disableSubscriptionOverrides");
 			overrides = !(d >= 0 && t[d].type == SL_DOC_BOOL && t[d].i);
 			int rp = sl_doc_get(t, (uint32_t)h, "defaultRequestPolicy");
@@ -103,8 +114,10 @@ void sl_sns_http_policy(const char *topic_dp, const char *sub_dp, struct sl_sns_
 	if (overrides && sub_dp && (n = sl_json_parse((const uint8_t *)sub_dp, strlen(sub_dp), t,
 						      POLICY_TOKS)) > 0 && t[0].type == SL_DOC_OBJ) {
 		int r = sl_doc_get(t, 0, "healthyRetryPolicy");
+		int32_t rate = out->max_per_second;
 		if (r >= 0)
 			retry_of(t, r, out);
+		out->max_per_second = throttle_of(t, sl_doc_get(t, 0, "throttlePolicy"), rate);
 		int rp = sl_doc_get(t, 0, "requestPolicy");
 		int c = rp >= 0 ? sl_doc_get(t, (uint32_t)rp, "headerContentType") : -1;
 		if (c >= 0 && sl_doc_str(&t[c], ct, sizeof(ct)) < 0)
@@ -259,7 +272,9 @@ bool sl_sns_redrive_target(const char *policy, char *out, size_t cap)
 
 /* ---- Outbox frames ---------------------------------------------------------------- */
 
-enum { F_PUT = 1, F_DONE = 2 };
+/* F_PUT2: a PUT with the throttle (u32) after the retry policy; F_PUT,
+ * written before throttles existed, is read as one without. */
+enum { F_PUT = 1, F_DONE = 2, F_PUT2 = 3 };
 
 static void frame_begin(struct sl_bw *w, size_t *off)
 {
@@ -301,11 +316,12 @@ void sl_sns_outbox_put(struct sl_bw *w, uint64_t id, const struct sl_sns_http_re
 	size_t off;
 
 	frame_begin(w, &off);
-	sl_bw_u8(w, F_PUT);
+	sl_bw_u8(w, F_PUT2);
 	sl_bw_u64(w, id);
 	sl_bw_u8(w, r->kind);
 	sl_bw_u8(w, r->raw);
 	retry_put(w, &r->retry);
+	sl_bw_u32(w, (uint32_t)r->retry.max_per_second);
 	sl_bw_str(w, r->url);
 	sl_bw_str(w, r->message_id);
 	sl_bw_str(w, r->topic_arn);
@@ -328,13 +344,15 @@ void sl_sns_outbox_done(struct sl_bw *w, uint64_t id)
 }
 
 /* A PUT payload (after its op byte) into q, its strings malloc'd into s. */
-static bool put_decode(struct sl_br *r, uint64_t *id, struct sl_sns_http_req *q, char *s[6])
+static bool put_decode(struct sl_br *r, bool v2, uint64_t *id, struct sl_sns_http_req *q,
+		       char *s[6])
 {
 	*id = sl_br_u64(r);
 	q->kind = sl_br_u8(r);
 	q->raw = sl_br_u8(r) != 0;
 	retry_get(r, &q->retry);
-	bool ok = !r->bad && q->kind < SL_SNS_KINDS;
+	q->retry.max_per_second = v2 ? (int32_t)sl_br_u32(r) : 0;
+	bool ok = !r->bad && q->kind < SL_SNS_KINDS && q->retry.max_per_second >= 0;
 	for (int i = 0; i < 6 && ok; i++)
 		ok = sl_br_dup_str(r, i == 0 || i == 1, SL_SNS_ENDPOINT_MAX * 4, false, &s[i]);
 	uint32_t bl = ok ? sl_br_u32(r) : 0;
@@ -366,11 +384,11 @@ size_t sl_sns_outbox_scan(const uint8_t *p, size_t n, sl_sns_outbox_put_fn on_pu
 		struct sl_br r = sl_br_make(p + off + 8, len);
 		uint8_t op = sl_br_u8(&r);
 		bool go;
-		if (op == F_PUT) {
+		if (op == F_PUT || op == F_PUT2) {
 			struct sl_sns_http_req q = { 0 };
 			char *s[6] = { 0 };
 			uint64_t id;
-			go = put_decode(&r, &id, &q, s) && on_put(arg, id, &q);
+			go = put_decode(&r, op == F_PUT2, &id, &q, s) && on_put(arg, id, &q);
 			for (int i = 0; i < 6; i++)
 				free(s[i]);
 		} else if (op == F_DONE) {

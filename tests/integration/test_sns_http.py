@@ -225,6 +225,20 @@ class SnsHttpTest(harness.KinesisTestCase):
         self.assertEqual(metric(self.server, "sluice_sns_http_retries_total"), retries0 + 4)
 
 
+    def test_throttle_policy_spaces_deliveries(self):
+        topic = self.sns.create_topic(Name=unique_name("thr"))["TopicArn"]
+        self.subscribe_confirmed(topic, attrs={
+            "RawMessageDelivery": "true",
+            "DeliveryPolicy": json.dumps({"throttlePolicy": {"maxReceivesPerSecond": 2}})})
+        seen = len(self.ep.requests)
+        sent = ["t%d" % i for i in range(6)]
+        self.sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": m, "Message": m} for m in sent])
+        reqs = self.ep.wait(seen + 6, timeout=20)[seen:]
+        self.assertEqual(sorted(r["body"] for r in reqs), sent)
+        # 2 a second: the sixth starts the third second at the earliest.
+        self.assertGreaterEqual(reqs[-1]["at"] - reqs[0]["at"], 1.8)
+
     def test_undeliverable_messages_go_to_the_dead_letter_queue(self):
         topic = self.sns.create_topic(Name=unique_name("hd"))["TopicArn"]
         dlq = self.sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "control/sns/http.h"
+#include "dataplane/codec/bin.h"
 
 static int delays(const struct sl_sns_retry *r, int *out, int max)
 {
@@ -150,4 +151,55 @@ Test(sns_http_url, schemes_hosts_ports_and_paths)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_not(sl_sns_http_url_parse(bad[i], host, sizeof(host), port, &path, &tls),
 			      "%s", bad[i]);
+}
+
+Test(sns_http_policy, throttle_from_the_subscription_or_the_topic)
+{
+	struct sl_sns_retry r;
+
+	sl_sns_http_policy(NULL, NULL, &r, NULL);
+	cr_assert_eq(r.max_per_second, 0, "no limit by default");
+	sl_sns_http_policy("{\"http\":{\"defaultThrottlePolicy\":{\"maxReceivesPerSecond\":5}}}",
+			   NULL, &r, NULL);
+	cr_assert_eq(r.max_per_second, 5);
+	sl_sns_http_policy("{\"http\":{\"defaultThrottlePolicy\":{\"maxReceivesPerSecond\":5}}}",
+			   "{\"throttlePolicy\":{\"maxReceivesPerSecond\":2},"
+			   "\"healthyRetryPolicy\":{\"numRetries\":1}}", &r, NULL);
+	cr_assert_eq(r.max_per_second, 2, "the subscription's wins");
+	cr_assert_eq(r.num_retries, 1);
+	sl_sns_http_policy("{\"http\":{\"defaultThrottlePolicy\":{\"maxReceivesPerSecond\":5},"
+			   "\"disableSubscriptionOverrides\":true}}",
+			   "{\"throttlePolicy\":{\"maxReceivesPerSecond\":2}}", &r, NULL);
+	cr_assert_eq(r.max_per_second, 5, "unless the topic forbids overrides");
+	sl_sns_http_policy("{\"http\":{\"defaultThrottlePolicy\":{\"maxReceivesPerSecond\":5}}}",
+			   "{\"healthyRetryPolicy\":{\"numRetries\":1}}", &r, NULL);
+	cr_assert_eq(r.max_per_second, 5, "a subscription without one keeps the topic's");
+}
+
+static bool got_put(void *arg, uint64_t id, const struct sl_sns_http_req *r)
+{
+	struct { int puts; int32_t rate; uint64_t id; } *g = arg;
+
+	g->puts++;
+	g->rate = r->retry.max_per_second;
+	g->id = id;
+	return true;
+}
+
+Test(sns_http_outbox, puts_round_trip_with_their_throttle)
+{
+	struct sl_bw w = { 0 };
+	struct sl_sns_http_req r = { .kind = SL_SNS_NOTIFICATION, .url = "http://h/", .message_id = "m",
+				     .topic_arn = "t", .sub_arn = "s", .body = (const uint8_t *)"b",
+				     .body_len = 1 };
+
+	sl_sns_http_policy(NULL, "{\"throttlePolicy\":{\"maxReceivesPerSecond\":7}}", &r.retry, NULL);
+	sl_sns_outbox_put(&w, 42, &r);
+	cr_assert_eq(w.err, 0);
+	struct got { int puts; int32_t rate; uint64_t id; } g = { 0 };
+	cr_assert_eq(sl_sns_outbox_scan(w.p, w.len, got_put, NULL, &g), w.len);
+	cr_assert_eq(g.puts, 1);
+	cr_assert_eq(g.id, 42);
+	cr_assert_eq(g.rate, 7);
+	sl_bw_free(&w);
 }
