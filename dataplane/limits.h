@@ -364,6 +364,10 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_OUTBOX_KEEP 10000
 #define SL_SNS_OUTBOX_KEEP_BYTES (64 << 20) /* and at most these bytes of them */
 #define SL_SNS_OUTBOX_REPLAY (8 << 20)
+/* Ours: topics each writer (a worker, the deliverer) keeps /metrics
+ * counters for; past it a topic's counts go to the server-wide series
+ * only. */
+#define SL_SNS_METRIC_TOPICS 4096
 /* Ours: throttlePolicy budgets the deliverer keeps (subscriptions hash
  * into them; two in one slot share one budget). */
 #define SL_SNS_THROTTLE_SLOTS 4096

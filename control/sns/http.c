@@ -60,6 +60,7 @@
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
 #include "dataplane/services/sns/mail.h"
+#include "dataplane/services/sns/stats.h"
 
 /* ---- Deliveries -------------------------------------------------------------------- */
 
@@ -77,6 +78,7 @@ struct job {
 	struct sl_sns_retry retry;
 	int attempts;
 	int64_t due_ms, deadline_ms;
+	int64_t made_ms;         /* published then (latency) */
 	char *url, *message_id, *topic_arn, *sub_arn, *content_type, *dlq_arn;
 	bool to_dlq;             /* out of retries: due to go to its dead-letter queue */
 	uint8_t *body;
@@ -124,11 +126,47 @@ static struct {
 	 * (by the hash of its ARN; two that share a slot share a budget). */
 	struct { int64_t window_ms; uint32_t n; } throttle[SL_SNS_THROTTLE_SLOTS];
 	/* Counters for /metrics. */
-	_Atomic uint64_t delivered[2], failed[2], retries, dead_lettered[2]; /* [1]: Lambda */
+	_Atomic uint64_t delivered[SL_SNS_PGROUPS], failed[SL_SNS_PGROUPS], retries,
+		dead_lettered[SL_SNS_PGROUPS]; /* by protocol group (stats.h) */
 } d = { .efd = -1, .epfd = -1, .logfd = -1 };
 
-/* The counters' index of j: Lambda's own, or http's. */
-#define LAMBDA(j) ((j)->kind == SL_SNS_LAMBDA_EVENT)
+/* The /metrics protocol group of j. */
+static int group_of(const struct job *j)
+{
+	switch (j->kind) {
+	case SL_SNS_LAMBDA_EVENT:
+		return SL_SNS_PG_LAMBDA;
+	case SL_SNS_MAIL:
+		return SL_SNS_PG_EMAIL;
+	case SL_SNS_SMS_RECORD:
+		return SL_SNS_PG_SMS;
+	case SL_SNS_PUSH_RECORD:
+		return SL_SNS_PG_APPLICATION;
+	default:
+		return SL_SNS_PG_HTTP;
+	}
+}
+
+enum { C_DELIVERED, C_FAILED, C_DEAD, C_RETRY };
+
+/* Count what became of j: in the server's counters, and in its topic's
+ * (a delivery of a topic's message; not a confirmation or a direct SMS
+ * or push). */
+static void tally(const struct job *j, int what)
+{
+	int g = group_of(j);
+	_Atomic uint64_t *all[] = { &d.delivered[g], &d.failed[g], &d.dead_lettered[g], &d.retries };
+	atomic_fetch_add(all[what], 1);
+	if (j->kind == SL_SNS_SUBSCRIPTION_CONFIRMATION || !j->topic_arn[0])
+		return;
+	struct sl_sns_tstats *t = sl_sns_tstats_arn(SL_SNS_STATS_DELIVERER, j->topic_arn);
+	if (!t)
+		return;
+	_Atomic uint64_t *mine[] = { &t->deliveries[g], &t->failures[g], &t->dead[g], &t->retries };
+	sl_sns_stat_add(mine[what], 1);
+	if (what == C_DELIVERED)
+		sl_sns_latency(SL_SNS_STATS_DELIVERER, g, sl_now_ms() - j->made_ms);
+}
 
 /* The delivery as its maker gave it (views into j). */
 static struct sl_sns_http_req req_of(const struct job *j)
@@ -137,6 +175,7 @@ static struct sl_sns_http_req req_of(const struct job *j)
 		.kind = j->kind, .raw = j->raw, .url = j->url, .message_id = j->message_id,
 		.topic_arn = j->topic_arn, .sub_arn = j->sub_arn, .content_type = j->content_type,
 		.body = j->body, .body_len = j->body_len, .retry = j->retry, .dlq_arn = j->dlq_arn,
+		.made_ms = j->made_ms,
 	};
 }
 
@@ -193,6 +232,7 @@ static struct job *job_make(const struct sl_sns_http_req *r)
 	j->kind = r->kind;
 	j->raw = r->raw;
 	j->retry = r->retry;
+	j->made_ms = r->made_ms ? r->made_ms : sl_now_ms();
 	j->fd = -1;
 	return j;
 }
@@ -916,9 +956,9 @@ static void dlq_answers(void)
 		struct job *j = c->j;
 		d.ndlq--;
 		if (c->d.result == 0) {
-			atomic_fetch_add(&d.dead_lettered[LAMBDA(j)], 1);
+			tally(j, C_DEAD);
 		} else {
-			atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
+			tally(j, C_FAILED);
 			sl_warn("sns: http delivery %s could not go to its dead-letter queue %s: %s",
 				j->message_id, j->dlq_arn, strerror(-c->d.result));
 		}
@@ -938,7 +978,7 @@ static void give_up(struct job *j, int status)
 		if (heap_push(j) == 0)
 			return;
 	}
-	atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
+	tally(j, C_FAILED);
 	sl_warn("sns: delivery %s to %s failed after %d attempts (last: %d)", j->message_id,
 		j->url, j->attempts, status);
 	log_done(j);
@@ -948,7 +988,7 @@ static void finish(struct job *j, int status)
 {
 	inflight_remove(j);
 	if (status >= 200 && status <= 299) {
-		atomic_fetch_add(&d.delivered[LAMBDA(j)], 1);
+		tally(j, C_DELIVERED);
 		log_done(j);
 		return;
 	}
@@ -958,10 +998,10 @@ static void finish(struct job *j, int status)
 		give_up(j, status);
 		return;
 	}
-	atomic_fetch_add(&d.retries, 1);
+	tally(j, C_RETRY);
 	j->due_ms = sl_now_ms() + (int64_t)delay * 1000;
 	if (heap_push(j) < 0) {
-		atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
+		tally(j, C_FAILED);
 		log_done(j);
 	}
 }
@@ -1011,7 +1051,7 @@ static void take_puts(void)
 		} else {
 			j->due_ms = now;
 			if (heap_push(j) < 0) {
-				atomic_fetch_add(&d.failed[LAMBDA(j)], 1);
+				tally(j, C_FAILED);
 				sl_sns_outbox_done(&d.done, j->id);
 				live_drop(j);
 				j->orphan = true;
@@ -1207,7 +1247,7 @@ void sl_sns_http_stop(void)
 
 void sl_sns_http_counts(struct sl_sns_http_counts *c)
 {
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < SL_SNS_PGROUPS; k++) {
 		c->delivered[k] = atomic_load(&d.delivered[k]);
 		c->failed[k] = atomic_load(&d.failed[k]);
 		c->dead_lettered[k] = atomic_load(&d.dead_lettered[k]);

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataplane/services/sns/stats.h"
+
 struct sl_msg;
 struct sl_worker;
 
@@ -63,6 +65,7 @@ struct sl_sns_http_req {
 	size_t body_len;
 	struct sl_sns_retry retry;
 	const char *dlq_arn;      /* RedrivePolicy's deadLetterTargetArn; NULL: none */
+	int64_t made_ms;          /* when it was published (0: now), for latency */
 };
 
 /* The deadLetterTargetArn of a RedrivePolicy into out (an SQS queue ARN as
@@ -148,12 +151,13 @@ void sl_sns_http_stop(void);
  * full (the caller refuses the publish: back-pressure), -ENOMEM. */
 int sl_sns_http_put(const struct sl_sns_http_req *r, struct sl_msg *msg, int *result);
 
-/* The deliverer's counts, for /metrics, of http(s) endpoints [0] and
- * Lambda functions [1]: deliveries made (2xx), failed (refused or out of
- * retries, and not dead-lettered), and stored in a dead-letter queue; and
- * of all: retries, and deliveries held now. */
+/* The deliverer's counts, for /metrics, by protocol group
+ * (dataplane/services/sns/stats.h; its sqs entries stay 0): deliveries
+ * made (2xx, written to the outbox, accepted by the relay), failed
+ * (refused or out of retries, and not dead-lettered), and stored in a
+ * dead-letter queue; and of all: retries, and deliveries held now. */
 struct sl_sns_http_counts {
-	uint64_t delivered[2], failed[2], dead_lettered[2];
+	uint64_t delivered[SL_SNS_PGROUPS], failed[SL_SNS_PGROUPS], dead_lettered[SL_SNS_PGROUPS];
 	uint64_t retries, pending;
 };
 void sl_sns_http_counts(struct sl_sns_http_counts *c);

@@ -4,7 +4,8 @@
  *
  * A frame is [u32 crc32c of what follows it][u32 length][payload]; the
  * payload is PUT (u8 3, u64 id, u8 kind, u8 raw, the retry policy as six
- * u32 and a u8, the throttle as a u32 (u8 1: an older PUT without it), the URL, message id, topic and subscription ARNs and
+ * u32 and a u8, the throttle as a u32 and the publish time as a u64 (u8 1:
+ * an older PUT without them), the URL, message id, topic and subscription ARNs and
  * content type and dead-letter queue ARN as strings, the body as u32 +
  * bytes) or DONE (u8 2, u64
  * id), all little-endian (codec/bin.h).
@@ -322,6 +323,7 @@ void sl_sns_outbox_put(struct sl_bw *w, uint64_t id, const struct sl_sns_http_re
 	sl_bw_u8(w, r->raw);
 	retry_put(w, &r->retry);
 	sl_bw_u32(w, (uint32_t)r->retry.max_per_second);
+	sl_bw_u64(w, (uint64_t)r->made_ms);
 	sl_bw_str(w, r->url);
 	sl_bw_str(w, r->message_id);
 	sl_bw_str(w, r->topic_arn);
@@ -352,6 +354,7 @@ static bool put_decode(struct sl_br *r, bool v2, uint64_t *id, struct sl_sns_htt
 	q->raw = sl_br_u8(r) != 0;
 	retry_get(r, &q->retry);
 	q->retry.max_per_second = v2 ? (int32_t)sl_br_u32(r) : 0;
+	q->made_ms = v2 ? (int64_t)sl_br_u64(r) : 0;
 	bool ok = !r->bad && q->kind < SL_SNS_KINDS && q->retry.max_per_second >= 0;
 	for (int i = 0; i < 6 && ok; i++)
 		ok = sl_br_dup_str(r, i == 0 || i == 1, SL_SNS_ENDPOINT_MAX * 4, false, &s[i]);

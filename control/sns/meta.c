@@ -36,6 +36,7 @@
 #include "dataplane/services/sns/filter.h"
 #include "dataplane/services/sns/mail.h"
 #include "dataplane/services/sns/sign.h"
+#include "dataplane/services/sns/stats.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/msg.h"
 
@@ -61,6 +62,7 @@ void sl_sns_ctl_stop(void)
 	sl_sns_outbox_close();
 	sl_sns_sms_fini();
 	sl_sns_platform_fini();
+	sl_sns_stats_free();
 	sl_sns_sign_thread_end();
 	sl_sns_sign_uninstall();
 }

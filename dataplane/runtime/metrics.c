@@ -160,6 +160,15 @@ static void render_hist(struct out *o, const char *name, const char *labels,
 	    name, lb, labels, rb, (unsigned long long)cum);
 }
 
+long sl_hist_render(char *buf, size_t cap, const char *name, const char *labels,
+		    const struct sl_hist *const *hs, unsigned n)
+{
+	struct out o = { .buf = buf, .cap = cap };
+
+	render_hist(&o, name, labels, hs, n);
+	return o.full ? -ENOSPC : (long)o.len;
+}
+
 static void render_op_hist(struct out *o, const char *labels, uint16_t nworkers, uint16_t op)
 {
 	const struct sl_hist *hs[SL_WORKERS_MAX + 1];

@@ -54,6 +54,10 @@ static inline void sl_metric_add(_Atomic uint64_t *c, uint64_t v)
 			      memory_order_relaxed);
 }
 void sl_hist_observe(struct sl_hist *h, uint64_t us);
+/* The sum of hs[0..n) as a Prometheus histogram `name` with labels ("" or
+ * `k="v",...`) into buf: bytes written, or -ENOSPC. */
+long sl_hist_render(char *buf, size_t cap, const char *name, const char *labels,
+		    const struct sl_hist *const *hs, unsigned n);
 
 /* Operation series, registered at start-up before sl_metrics_init(): a
  * service ("kinesis", or "sluice" for the server's own endpoints) and an

@@ -225,6 +225,39 @@ class SnsHttpTest(harness.KinesisTestCase):
         self.assertEqual(metric(self.server, "sluice_sns_http_retries_total"), retries0 + 4)
 
 
+    def test_per_topic_metrics(self):
+        name = unique_name("tm")
+        topic = self.sns.create_topic(Name=name)["TopicArn"]
+        q = self.sqs.create_queue(QueueName=unique_name("tmq"))["QueueUrl"]
+        qarn = self.sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={
+            "FilterPolicy": json.dumps({"k": ["yes"]})})
+        self.subscribe_confirmed(topic)
+        seen = len(self.ep.requests)
+        lat = 'sluice_sns_delivery_latency_seconds_count{protocol="http"}'
+        lat0 = metric(self.server, lat)
+        for v in ("yes", "yes", "no"):
+            self.sns.publish(TopicArn=topic, Message=v, MessageAttributes={
+                "k": {"DataType": "String", "StringValue": v}})
+        self.ep.wait(seen + 3)
+        labels = 'region="us-east-1",topic="%s"' % name
+        deadline = time.monotonic() + 10
+        while (metric(self.server, 'sluice_sns_topic_deliveries_total{%s,protocol="http"}'
+                      % labels) < 3 and time.monotonic() < deadline):
+            time.sleep(0.05)
+        self.assertEqual(metric(self.server, "sluice_sns_topic_publishes_total{%s}" % labels), 3)
+        self.assertEqual(metric(self.server, "sluice_sns_topic_filtered_total{%s}" % labels), 1)
+        self.assertEqual(metric(self.server, 'sluice_sns_topic_deliveries_total{%s,protocol="sqs"}'
+                                % labels), 2)
+        self.assertEqual(metric(self.server,
+                                'sluice_sns_topic_deliveries_total{%s,protocol="http"}' % labels), 3)
+        self.assertGreaterEqual(metric(self.server, lat), lat0 + 3)
+        # A deleted topic leaves /metrics.
+        self.sns.delete_topic(TopicArn=topic)
+        text = self.server.raw_request("GET", "/metrics")[1].decode()
+        self.assertNotIn('topic="%s"' % name, text)
+
     def test_throttle_policy_spaces_deliveries(self):
         topic = self.sns.create_topic(Name=unique_name("thr"))["TopicArn"]
         self.subscribe_confirmed(topic, attrs={

@@ -40,6 +40,7 @@
 #include "dataplane/services/sns/filter.h"
 #include "dataplane/services/sns/mail.h"
 #include "dataplane/services/sns/sign.h"
+#include "dataplane/services/sns/stats.h"
 #include "dataplane/services/sns/sns.h"
 #include "dataplane/services/sqs/data.h"
 #include "dataplane/services/sqs/msg.h"
@@ -97,8 +98,15 @@ struct sns_pub {
 	uint64_t topic_uid;
 	char topic_arn[SL_TOPIC_ARN_MAX];
 	int64_t now_ms;
+	struct sl_sns_tstats *st; /* the topic's /metrics counters, this worker's; or NULL */
 	struct sns_entry e[SL_SNS_BATCH_MAX];
 };
+
+/* Count one in the publish's topic counters (its worker's table). */
+#define TSTAT(p, field) do {                                                   \
+		if ((p)->st)                                                    \
+			sl_sns_stat_add(&(p)->st->field, 1);                    \
+	} while (0)
 
 /* ---- Reading a message ------------------------------------------------------------ */
 
@@ -524,6 +532,15 @@ static void delivery_back(struct sl_worker *w, struct sns_entry *e, int err, con
 
 static void delivered(struct sl_worker *w, void *arg, int err, const char *msg)
 {
+	struct sns_entry *e = arg;
+	struct sns_pub *p = e->pub;
+
+	if (err) {
+		TSTAT(p, failures[SL_SNS_PG_SQS]);
+	} else {
+		TSTAT(p, deliveries[SL_SNS_PG_SQS]);
+		sl_sns_latency(sl_worker_index(w), SL_SNS_PG_SQS, sl_now_ms() - p->now_ms);
+	}
 	delivery_back(w, arg, err, msg, true);
 }
 
@@ -546,15 +563,19 @@ static void http_durable(struct sl_worker *w, struct sl_msg *m)
 
 static void delivered_dead(struct sl_worker *w, void *arg, int err, const char *msg)
 {
-	if (!err)
+	if (!err) {
 		atomic_fetch_add_explicit(&n_dead_sqs, 1, memory_order_relaxed);
+		TSTAT(((struct sns_entry *)arg)->pub, dead[SL_SNS_PG_SQS]);
+	}
 	delivery_back(w, arg, err, msg, false);
 }
 
 static void delivered_dead_lambda(struct sl_worker *w, void *arg, int err, const char *msg)
 {
-	if (!err)
+	if (!err) {
 		atomic_fetch_add_explicit(&n_dead_lambda, 1, memory_order_relaxed);
+		TSTAT(((struct sns_entry *)arg)->pub, dead[SL_SNS_PG_LAMBDA]);
+	}
 	delivery_back(w, arg, err, msg, false);
 }
 
@@ -597,6 +618,7 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 		/* Larger than the queue takes: to the dead-letter queue, or
 		 * lost, as AWS loses it. */
 		atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
+		TSTAT(fo->p, failures[sl_sns_pgroup(s->protocol)]);
 		const struct sl_queue *dlq = dead ? NULL : dead_letter_queue(fo, s);
 		if (dlq)
 			deliver_one(fo, e, s, dlq, true);
@@ -624,6 +646,7 @@ static bool passes(const struct sl_sub *s, struct sns_entry *e)
 	if (sl_filter_match(s->filter, &m))
 		return true;
 	atomic_fetch_add_explicit(&n_filtered, 1, memory_order_relaxed);
+	TSTAT(e->pub, filtered);
 	return false;
 }
 
@@ -870,7 +893,8 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 	bool lambda = s->protocol == SL_SNS_LAMBDA;
 	struct sl_sns_http_req r = { .kind = kind_of(s->protocol),
 				     .raw = s->raw && !lambda, .url = s->endpoint,
-				     .message_id = id, .topic_arn = fo->p->topic_arn, .sub_arn = arn };
+				     .message_id = id, .topic_arn = fo->p->topic_arn, .sub_arn = arn,
+				     .made_ms = fo->p->now_ms };
 
 	char dlq[SL_SNS_ARN_MAX + 1];
 	sl_sub_arn(s, arn);
@@ -888,6 +912,7 @@ static void fan_http(struct fanout *fo, const struct sl_sub *s)
 				if (e->failed || !passes(s, e))
 					continue;
 				atomic_fetch_add_explicit(&n_failures_lambda, 1, memory_order_relaxed);
+				TSTAT(fo->p, failures[SL_SNS_PG_LAMBDA]);
 				if (q)
 					deliver_one(fo, e, s, q, true);
 			}
@@ -986,6 +1011,7 @@ static bool fan_one(const struct sl_sub *s, void *arg)
 		/* The queue is gone: the message goes to the dead-letter
 		 * queue, or is lost for this subscription. */
 		atomic_fetch_add_explicit(&n_failures, 1, memory_order_relaxed);
+		TSTAT(fo->p, failures[SL_SNS_PG_SQS]);
 		if (dlq)
 			deliver_one(fo, &fo->p->e[i], s, dlq, true);
 	}
@@ -1004,6 +1030,7 @@ static void pub_reply(struct sl_worker *w, struct sns_pub *p)
 			sl_sns_error(req, en->err, "%s", en->msg);
 		} else {
 			atomic_fetch_add_explicit(&n_publishes, 1, memory_order_relaxed);
+			TSTAT(p, publishes);
 			sl_sqs_uuid_fmt(en->msg_id, id);
 			sl_reply_begin(req);
 			sl_enc_key(e, "MessageId");
@@ -1026,6 +1053,7 @@ static void pub_reply(struct sl_worker *w, struct sns_pub *p)
 		if (en->failed)
 			continue;
 		atomic_fetch_add_explicit(&n_publishes, 1, memory_order_relaxed);
+		TSTAT(p, publishes);
 		sl_sqs_uuid_fmt(en->msg_id, id);
 		sl_enc_obj_begin(e);
 		sl_enc_key(e, "Id");
@@ -1123,6 +1151,8 @@ static void fan_out(struct sl_worker *w, struct sns_pub *p, const struct sl_cata
 		return;
 	}
 	struct fanout fo = { .w = w, .p = p, .c = c, .topic = sl_topic_find_uid(c, p->topic_uid) };
+	if (fo.topic)
+		p->st = sl_sns_tstats(sl_worker_index(w), fo.topic->region, fo.topic->name);
 	const char *sv = fo.topic ? sl_sns_kv_get(&fo.topic->attrs, "SignatureVersion") : NULL;
 	fo.sigv = sv && strcmp(sv, "2") == 0 ? 2 : 1;
 	sl_sns_base_url(req, fo.base);
@@ -1460,55 +1490,80 @@ void sl_sns_worker_stop(struct sl_worker *w)
 	sl_sns_sign_thread_end();
 }
 
+static int topic_exists(const char *region, const char *name)
+{
+	return sl_topic_find(sl_catalog_get(), region, name) != NULL;
+}
+
 long sl_sns_metrics(char *buf, size_t cap)
 {
+	static const char *const groups[SL_SNS_PGROUPS] = { "sqs", "http", "lambda", "email", "sms",
+							    "application" };
 	struct sl_sns_http_counts h;
+	uint64_t d[SL_SNS_PGROUPS], f[SL_SNS_PGROUPS], x[SL_SNS_PGROUPS];
+	size_t n = 0;
 
+	/* SQS deliveries are the workers'; the others the deliverer's. */
 	sl_sns_http_counts(&h);
+	for (int g = 0; g < SL_SNS_PGROUPS; g++) {
+		d[g] = h.delivered[g];
+		f[g] = h.failed[g];
+		x[g] = h.dead_lettered[g];
+	}
+	d[SL_SNS_PG_SQS] = atomic_load(&n_deliveries);
+	f[SL_SNS_PG_SQS] = atomic_load(&n_failures);
+	x[SL_SNS_PG_SQS] = atomic_load(&n_dead_sqs);
+	f[SL_SNS_PG_LAMBDA] += atomic_load(&n_failures_lambda);
+	x[SL_SNS_PG_LAMBDA] += atomic_load(&n_dead_lambda);
+	static const struct {
+		const char *name, *help;
+	} series[3] = {
+		{ "sluice_sns_deliveries_total", "Deliveries made: stored in subscribed queues, "
+		  "accepted (2xx) by http endpoints and Lambda functions' URLs, accepted by the SMTP "
+		  "relay or written to the outbox." },
+		{ "sluice_sns_delivery_failures_total", "Deliveries that could not be made (queue "
+		  "gone, message too large for it, storage; others: refused, or retries exhausted; "
+		  "lambda: no URL mapped)." },
+		{ "sluice_sns_dead_lettered_total", "Deliveries that went to the subscription's "
+		  "dead-letter queue instead." },
+	};
 	int r = snprintf(buf, cap,
 			 "# HELP sluice_sns_publishes_total Messages accepted by Publish(Batch).\n"
 			 "# TYPE sluice_sns_publishes_total counter\n"
-			 "sluice_sns_publishes_total %llu\n"
-			 "# HELP sluice_sns_deliveries_total Deliveries made: stored in subscribed "
-			 "queues, accepted (2xx) by http endpoints and Lambda functions' URLs.\n"
-			 "# TYPE sluice_sns_deliveries_total counter\n"
-			 "sluice_sns_deliveries_total{protocol=\"sqs\"} %llu\n"
-			 "sluice_sns_deliveries_total{protocol=\"http\"} %llu\n"
-			 "sluice_sns_deliveries_total{protocol=\"lambda\"} %llu\n"
-			 "# HELP sluice_sns_delivery_failures_total Deliveries that could not be "
-			 "made (queue gone, message too large for it, storage; http: refused, or "
-			 "retries exhausted; lambda: no URL mapped, or retries exhausted).\n"
-			 "# TYPE sluice_sns_delivery_failures_total counter\n"
-			 "sluice_sns_delivery_failures_total{protocol=\"sqs\"} %llu\n"
-			 "sluice_sns_delivery_failures_total{protocol=\"http\"} %llu\n"
-			 "sluice_sns_delivery_failures_total{protocol=\"lambda\"} %llu\n"
-			 "# HELP sluice_sns_http_retries_total http and Lambda delivery attempts "
-			 "retried.\n"
-			 "# TYPE sluice_sns_http_retries_total counter\n"
-			 "sluice_sns_http_retries_total %llu\n"
-			 "# HELP sluice_sns_dead_lettered_total Deliveries that ran out of retries "
-			 "and went to the subscription's dead-letter queue.\n"
-			 "# TYPE sluice_sns_dead_lettered_total counter\n"
-			 "sluice_sns_dead_lettered_total{protocol=\"sqs\"} %llu\n"
-			 "sluice_sns_dead_lettered_total{protocol=\"http\"} %llu\n"
-			 "sluice_sns_dead_lettered_total{protocol=\"lambda\"} %llu\n"
-			 "# HELP sluice_sns_http_pending http and Lambda deliveries in the outbox, "
-			 "not yet made.\n"
-			 "# TYPE sluice_sns_http_pending gauge\n"
-			 "sluice_sns_http_pending %llu\n"
-			 "# HELP sluice_sns_filtered_total Deliveries a subscription's filter "
-			 "policy held back (AWS: NumberOfNotificationsFilteredOut).\n"
-			 "# TYPE sluice_sns_filtered_total counter\n"
-			 "sluice_sns_filtered_total %llu\n",
-			 (unsigned long long)atomic_load(&n_publishes),
-			 (unsigned long long)atomic_load(&n_deliveries),
-			 (unsigned long long)h.delivered[0], (unsigned long long)h.delivered[1],
-			 (unsigned long long)atomic_load(&n_failures), (unsigned long long)h.failed[0],
-			 (unsigned long long)(h.failed[1] + atomic_load(&n_failures_lambda)),
-			 (unsigned long long)h.retries, (unsigned long long)atomic_load(&n_dead_sqs),
-			 (unsigned long long)h.dead_lettered[0],
-			 (unsigned long long)(h.dead_lettered[1] + atomic_load(&n_dead_lambda)),
-			 (unsigned long long)h.pending, (unsigned long long)atomic_load(&n_filtered));
-
-	return r < 0 || (size_t)r >= cap ? -ENOSPC : r;
+			 "sluice_sns_publishes_total %llu\n",
+			 (unsigned long long)atomic_load(&n_publishes));
+	for (int k = 0; k < 3 && r >= 0 && (size_t)r < cap - n; k++) {
+		n += (size_t)r;
+		r = snprintf(buf + n, cap - n, "# HELP %s %s\n# TYPE %s counter\n", series[k].name,
+			     series[k].help, series[k].name);
+		const uint64_t *v = k == 0 ? d : k == 1 ? f : x;
+		for (int g = 0; g < SL_SNS_PGROUPS && r >= 0 && (size_t)r < cap - n; g++) {
+			n += (size_t)r;
+			r = snprintf(buf + n, cap - n, "%s{protocol=\"%s\"} %llu\n", series[k].name,
+				     groups[g], (unsigned long long)v[g]);
+		}
+	}
+	if (r < 0 || (size_t)r >= cap - n)
+		return -ENOSPC;
+	n += (size_t)r;
+	r = snprintf(buf + n, cap - n,
+		     "# HELP sluice_sns_http_retries_total Delivery attempts retried (every protocol "
+		     "but sqs).\n"
+		     "# TYPE sluice_sns_http_retries_total counter\n"
+		     "sluice_sns_http_retries_total %llu\n"
+		     "# HELP sluice_sns_http_pending Deliveries in the deliverer's outbox, not yet "
+		     "made.\n"
+		     "# TYPE sluice_sns_http_pending gauge\n"
+		     "sluice_sns_http_pending %llu\n"
+		     "# HELP sluice_sns_filtered_total Deliveries a subscription's filter "
+		     "policy held back (AWS: NumberOfNotificationsFilteredOut).\n"
+		     "# TYPE sluice_sns_filtered_total counter\n"
+		     "sluice_sns_filtered_total %llu\n",
+		     (unsigned long long)h.retries, (unsigned long long)h.pending,
+		     (unsigned long long)atomic_load(&n_filtered));
+	if (r < 0 || (size_t)r >= cap - n)
+		return -ENOSPC;
+	r += (int)n;
+	long t = sl_sns_stats_render(buf + r, cap - (size_t)r, sl_worker_count(), topic_exists);
+	return t < 0 ? t : r + t;
 }
