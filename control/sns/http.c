@@ -488,6 +488,7 @@ static char *request_text(const struct job *j, const char *host_hdr, const char 
 }
 
 static void finish(struct job *j, int status);
+static bool send_rest(struct job *j);
 
 static void inflight_remove(struct job *j)
 {
@@ -679,20 +680,8 @@ static void smtp_event(struct job *j)
 	int status;
 
 	if (j->state == ST_SMTP_WRITE) {
-		while (j->req_off < j->req_len) {
-			ssize_t w = conn_io(j, true, j->req + j->req_off, j->req_len - j->req_off,
-					    &want);
-			if (w == -EAGAIN) {
-				if (!wait_for(j, want))
-					finish(j, -1);
-				return;
-			}
-			if (w <= 0) {
-				finish(j, -1);
-				return;
-			}
-			j->req_off += (size_t)w;
-		}
+		if (!send_rest(j))
+			return;
 		j->state = ST_SMTP_READ;
 		if (!wait_for(j, EPOLLIN))
 			finish(j, -1);
@@ -742,6 +731,28 @@ static void smtp_event(struct job *j)
 			return;
 		}
 	}
+}
+
+/* Send what is left of j->req. true once all of it is sent; false while
+ * the socket is full (j waits for it) or when it failed (j is finished). */
+static bool send_rest(struct job *j)
+{
+	uint32_t want = 0;
+
+	while (j->req_off < j->req_len) {
+		ssize_t w = conn_io(j, true, j->req + j->req_off, j->req_len - j->req_off, &want);
+		if (w == -EAGAIN) {
+			if (!wait_for(j, want))
+				finish(j, -1);
+			return false;
+		}
+		if (w <= 0) {
+			finish(j, -1);
+			return false;
+		}
+		j->req_off += (size_t)w;
+	}
+	return true;
 }
 
 /* Begin an attempt: resolve, connect (non-blocking), queue the request. */
@@ -846,20 +857,8 @@ static void on_event(struct job *j, uint32_t ev)
 		j->state = ST_WRITING;
 	}
 	if (j->state == ST_WRITING) {
-		while (j->req_off < j->req_len) {
-			ssize_t w = conn_io(j, true, j->req + j->req_off, j->req_len - j->req_off,
-					    &want);
-			if (w == -EAGAIN) {
-				if (!wait_for(j, want))
-					finish(j, -1);
-				return;
-			}
-			if (w <= 0) {
-				finish(j, -1);
-				return;
-			}
-			j->req_off += (size_t)w;
-		}
+		if (!send_rest(j))
+			return;
 		j->state = ST_READING;
 		if (!wait_for(j, EPOLLIN)) {
 			finish(j, -1);

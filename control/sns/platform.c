@@ -220,6 +220,29 @@ static int attrs_apply(struct sl_req *req, struct sl_platform *o, struct sl_sns_
 	return 0;
 }
 
+/* Set*Attributes: the request's Attributes (names from allowed, values
+ * of at most vmax bytes) into p. */
+static void set_attrs(struct sl_req *req, struct sl_fields *f, const struct sl_platform *p,
+		      const char *const *allowed, size_t vmax)
+{
+	struct attrs_in a = { .req = req, .allowed = allowed };
+	int n = sl_sns_map(f, (int)f->obj, "Attributes", vmax, attr_in, &a);
+
+	if (n == 0)
+		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Attributes");
+	if (n > 0) {
+		struct sl_platform *e = (struct sl_platform *)sl_catalog_edit(&p->hdr);
+		if (!e)
+			sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		else if (attrs_apply(req, e, &a.kv) == 0) {
+			sl_catalog_commit();
+			sl_reply_begin(req);
+			sl_reply_end(req);
+		}
+	}
+	kv_clear(&a.kv);
+}
+
 static void reply_attrs(struct sl_req *req, const struct sl_platform *p, bool app)
 {
 	sl_reply_begin(req);
@@ -346,24 +369,9 @@ void sl_sns_set_platform_application_attributes(struct sl_req *req)
 {
 	struct sl_fields f;
 	const struct sl_platform *p = named_app(req, &f);
-	struct attrs_in a = { .req = req, .allowed = app_attrs };
 
-	if (!p)
-		return;
-	int n = sl_sns_map(&f, (int)f.obj, "Attributes", SL_SNS_ATTR_VALUE_MAX, attr_in, &a);
-	if (n == 0)
-		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Attributes");
-	if (n > 0) {
-		struct sl_platform *e = (struct sl_platform *)sl_catalog_edit(&p->hdr);
-		if (!e)
-			sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
-		else if (attrs_apply(req, e, &a.kv) == 0) {
-			sl_catalog_commit();
-			sl_reply_begin(req);
-			sl_reply_end(req);
-		}
-	}
-	kv_clear(&a.kv);
+	if (p)
+		set_attrs(req, &f, p, app_attrs, SL_SNS_ATTR_VALUE_MAX);
 }
 
 struct list {
@@ -642,24 +650,9 @@ void sl_sns_set_endpoint_attributes(struct sl_req *req)
 {
 	struct sl_fields f;
 	const struct sl_platform *p = named_endpoint(req, &f, true);
-	struct attrs_in a = { .req = req, .allowed = endpoint_attrs };
 
-	if (!p)
-		return;
-	int n = sl_sns_map(&f, (int)f.obj, "Attributes", SL_SNS_PUSH_TOKEN_MAX, attr_in, &a);
-	if (n == 0)
-		sl_sns_error(req, SL_SNS_E_INVALID_PARAMETER, "Invalid parameter: Attributes");
-	if (n > 0) {
-		struct sl_platform *e = (struct sl_platform *)sl_catalog_edit(&p->hdr);
-		if (!e)
-			sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
-		else if (attrs_apply(req, e, &a.kv) == 0) {
-			sl_catalog_commit();
-			sl_reply_begin(req);
-			sl_reply_end(req);
-		}
-	}
-	kv_clear(&a.kv);
+	if (p)
+		set_attrs(req, &f, p, endpoint_attrs, SL_SNS_PUSH_TOKEN_MAX);
 }
 
 void sl_sns_list_endpoints_by_platform_application(struct sl_req *req)

@@ -667,24 +667,15 @@ static size_t lambda_name(const char *arn, const char **name)
 	return strcspn(p, ":");
 }
 
-/* The SMS of e to phone (the outbox record, control/sns/outbox.h) into
- * fo->env: its text, the sender id and type its attributes ask for. */
-static int sms_record(struct fanout *fo, const struct sns_entry *e, const char *phone,
-		      const char *sub_arn, const char *text, uint32_t text_len)
+/* The members an outbox record ends with: the text, the topic and the
+ * subscription when there are, the time. */
+static void record_tail(struct fanout *fo, const char *text, uint32_t text_len,
+			const char *sub_arn)
 {
-	char id[37], ts[SL_SNS_TIME_BUF], v[256];
+	char ts[SL_SNS_TIME_BUF];
 	struct sl_enc *o = &fo->env;
 
-	sl_sqs_uuid_fmt(e->msg_id, id);
 	sl_sns_timestamp(fo->p->now_ms, ts);
-	sl_enc_reset(o);
-	sl_enc_obj_begin(o);
-	sl_enc_key(o, "protocol");
-	sl_enc_cstr(o, "sms");
-	sl_enc_key(o, "messageId");
-	sl_enc_cstr(o, id);
-	sl_enc_key(o, "phoneNumber");
-	sl_enc_cstr(o, phone);
 	sl_enc_key(o, "message");
 	sl_enc_str(o, text, text_len);
 	if (fo->p->topic_arn[0]) {
@@ -697,6 +688,26 @@ static int sms_record(struct fanout *fo, const struct sns_entry *e, const char *
 	}
 	sl_enc_key(o, "timestamp");
 	sl_enc_cstr(o, ts);
+}
+
+/* The SMS of e to phone (the outbox record, control/sns/outbox.h) into
+ * fo->env: its text, the sender id and type its attributes ask for. */
+static int sms_record(struct fanout *fo, const struct sns_entry *e, const char *phone,
+		      const char *sub_arn, const char *text, uint32_t text_len)
+{
+	char id[37], v[256];
+	struct sl_enc *o = &fo->env;
+
+	sl_sqs_uuid_fmt(e->msg_id, id);
+	sl_enc_reset(o);
+	sl_enc_obj_begin(o);
+	sl_enc_key(o, "protocol");
+	sl_enc_cstr(o, "sms");
+	sl_enc_key(o, "messageId");
+	sl_enc_cstr(o, id);
+	sl_enc_key(o, "phoneNumber");
+	sl_enc_cstr(o, phone);
+	record_tail(fo, text, text_len, sub_arn);
 	/* The account's defaults, where the message names none. */
 	const struct sl_catalog *c = sl_catalog_get();
 	const char *sender = sl_sns_sms_setting(c, fo->p->req->region, "DefaultSenderID");
@@ -744,7 +755,7 @@ static int sms_record(struct fanout *fo, const struct sns_entry *e, const char *
 static int push_record(struct fanout *fo, const struct sns_entry *e, const struct sl_platform *ep,
 		       const char *sub_arn)
 {
-	char id[37], ts[SL_SNS_TIME_BUF], arn[SL_PLATFORM_ARN_MAX];
+	char id[37], arn[SL_PLATFORM_ARN_MAX];
 	struct sl_enc *o = &fo->env;
 	const char *text = e->text[SL_SNS_APPLICATION];
 	uint32_t text_len = e->text_len[SL_SNS_APPLICATION];
@@ -764,7 +775,6 @@ static int push_record(struct fanout *fo, const struct sns_entry *e, const struc
 		}
 	}
 	sl_sqs_uuid_fmt(e->msg_id, id);
-	sl_sns_timestamp(fo->p->now_ms, ts);
 	sl_platform_arn(ep, arn);
 	sl_enc_reset(o);
 	sl_enc_obj_begin(o);
@@ -783,18 +793,7 @@ static int push_record(struct fanout *fo, const struct sns_entry *e, const struc
 		sl_enc_key(o, "customUserData");
 		sl_enc_cstr(o, cud);
 	}
-	sl_enc_key(o, "message");
-	sl_enc_str(o, text, text_len);
-	if (fo->p->topic_arn[0]) {
-		sl_enc_key(o, "topicArn");
-		sl_enc_cstr(o, fo->p->topic_arn);
-	}
-	if (sub_arn) {
-		sl_enc_key(o, "subscriptionArn");
-		sl_enc_cstr(o, sub_arn);
-	}
-	sl_enc_key(o, "timestamp");
-	sl_enc_cstr(o, ts);
+	record_tail(fo, text, text_len, sub_arn);
 	sl_enc_obj_end(o);
 	free(own);
 	return o->err;
