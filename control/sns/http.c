@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,6 +126,7 @@ static struct {
 	/* throttlePolicy: attempts in the current second, per subscription
 	 * (by the hash of its ARN; two that share a slot share a budget). */
 	struct { int64_t window_ms; uint32_t n; } throttle[SL_SNS_THROTTLE_SLOTS];
+	uint64_t jitter;         /* xorshift state of the retries' jitter */
 	/* Counters for /metrics. */
 	_Atomic uint64_t delivered[SL_SNS_PGROUPS], failed[SL_SNS_PGROUPS], retries,
 		dead_lettered[SL_SNS_PGROUPS]; /* by protocol group (stats.h) */
@@ -998,7 +1000,10 @@ static void finish(struct job *j, int status)
 		return;
 	}
 	tally(j, C_RETRY);
-	j->due_ms = sl_now_ms() + (int64_t)delay * 1000;
+	d.jitter ^= d.jitter << 13;
+	d.jitter ^= d.jitter >> 7;
+	d.jitter ^= d.jitter << 17;
+	j->due_ms = sl_now_ms() + sl_sns_retry_wait_ms(delay, (uint32_t)(d.jitter >> 32));
 	if (heap_push(j) < 0) {
 		tally(j, C_FAILED);
 		log_done(j);
@@ -1203,6 +1208,8 @@ int sl_sns_http_start(const char *data_dir)
 		return rc;
 	snprintf(d.path, sizeof(d.path), "%s/sns-http.log", data_dir);
 	d.next_id = 1;
+	if (getrandom(&d.jitter, sizeof(d.jitter), 0) != (ssize_t)sizeof(d.jitter) || !d.jitter)
+		d.jitter = (uint64_t)sl_now_ms() | 1;
 	d.logfd = open(d.path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (d.logfd < 0)
 		return -errno;

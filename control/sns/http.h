@@ -112,6 +112,9 @@ extern const struct sl_sns_retry sl_sns_mail_retry;
 /* The seconds to wait before retry number n (1-based) of r; -1 when r
  * has no retry n. */
 int sl_sns_retry_delay(const struct sl_sns_retry *r, int n);
+/* The wait in ms before a retry whose policy delay is delay_s: the delay,
+ * less a jitter of up to a tenth of it drawn from r (uniform bits). */
+int64_t sl_sns_retry_wait_ms(int delay_s, uint32_t r);
 
 /* ---- The outbox log's frames and the client's parsers (http_codec.c) ---- */
 

@@ -160,6 +160,19 @@ int sl_sns_retry_delay(const struct sl_sns_retry *r, int n)
 	return r->max_delay_s;
 }
 
+/* AWS applies jitter to its retries: a delay of the policy is shortened by
+ * up to a tenth, drawn from r, so that deliveries that failed together are
+ * not retried together, and a schedule never takes longer than the policy
+ * (nor past its 3,600 s cap). */
+int64_t sl_sns_retry_wait_ms(int delay_s, uint32_t r)
+{
+	int64_t ms = (int64_t)delay_s * 1000;
+
+	if (ms <= 0)
+		return 0;
+	return ms - (int64_t)(r % (uint64_t)(ms / 10 + 1));
+}
+
 /* Integer member `key` of object o within lo..hi; absent is fine. */
 static bool int_in(const struct sl_doc_tok *t, int o, const char *key, int64_t lo, int64_t hi,
 		   int64_t *out, char *why, size_t cap)

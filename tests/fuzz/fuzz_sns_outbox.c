@@ -2,7 +2,8 @@
  * URLs and status lines (control/sns/http_codec.c), as recovery and
  * endpoints hand them over.
  * Invariants: the scan reports a prefix of the input made of the frames
- * it passed, and each passed frame re-encodes to the same bytes; a parsed
+ * it passed, and each passed frame of the current version re-encodes to
+ * the same bytes (an older PUT reads with the fields it lacks zeroed); a parsed
  * URL's parts lie within it; a status is -1, 0 or 100..999; nothing reads
  * past its input. */
 #include <stdint.h>
@@ -34,8 +35,22 @@ static bool on_put(void *arg, uint64_t id, const struct sl_sns_http_req *r)
 {
 	struct sl_bw b = { 0 };
 
+	struct walk *w = arg;
+	uint32_t len;
+
 	if (!r->url || !r->message_id || !r->topic_arn || !r->sub_arn)
 		abort();
+	if (w->size - w->off < 9)
+		abort();
+	if (w->base[w->off + 8] == 1) {
+		/* An older PUT (op 1) has no throttle or publish time; it is
+		 * passed as their zeros, and re-encodes as the current PUT. */
+		if (r->retry.max_per_second != 0 || r->made_ms != 0)
+			abort();
+		memcpy(&len, w->base + w->off + 4, 4);
+		w->off += 8 + (size_t)len;
+		return true;
+	}
 	sl_sns_outbox_put(&b, id, r);
 	same(arg, &b);
 	return true;

@@ -3,6 +3,7 @@
  * default when there is none, and which policy wins. */
 #include <criterion/criterion.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,28 @@ Test(sns_http_policy, phases_run_in_order)
 	int want[10] = { 0, 0, 1, 1, 1, 4, 6, 9, 9, 9 };
 	for (int i = 0; i < 10; i++)
 		cr_expect_eq(d[i], want[i], "retry %d: %d, not %d", i + 1, d[i], want[i]);
+}
+
+Test(sns_http_policy, jitter_shortens_a_delay_by_at_most_a_tenth)
+{
+	uint64_t x = 88172645463325252ull;
+	int64_t lo = INT64_MAX, hi = 0;
+
+	cr_assert_eq(sl_sns_retry_wait_ms(0, 12345), 0, "an immediate retry stays immediate");
+	cr_assert_eq(sl_sns_retry_wait_ms(20, 0), 20000);
+	for (int i = 0; i < 1000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int64_t ms = sl_sns_retry_wait_ms(20, (uint32_t)(x >> 32));
+		cr_assert(ms >= 18000 && ms <= 20000, "20 s waited %lld ms", (long long)ms);
+		lo = ms < lo ? ms : lo;
+		hi = ms > hi ? ms : hi;
+	}
+	/* Spread over the tenth, not stuck at one value. */
+	cr_expect(lo < 18200 && hi > 19800, "waits from %lld to %lld ms", (long long)lo,
+		  (long long)hi);
+	cr_assert_eq(sl_sns_retry_wait_ms(3600, UINT32_MAX) <= 3600000, true);
 }
 
 Test(sns_http_policy, exponential_backoff_grows_to_the_maximum)
