@@ -392,6 +392,12 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_SNS_TOPICS_MAX 100000
 #define SL_SNS_SUBS_MAX 1000000
 #define SL_SNS_SUBS_PER_TOPIC_MAX 1000
+/* Ours: http(s) subscriptions an Unsubscribe ended that their
+ * UnsubscribeConfirmation's SubscribeURL can still restore, held in memory
+ * on the control thread for up to 3 days (AWS's confirmation tokens last
+ * 3 days); past the cap the oldest offer lapses. */
+#define SL_SNS_RESTORES_MAX 1024
+#define SL_SNS_RESTORE_TTL_MS (3 * 86400 * 1000LL)
 /* Ours: mobile push applications and their endpoints the server keeps
  * (CreatePlatformEndpoint finds a token among its application's endpoints
  * on the control thread: the per-application cap bounds that walk). */

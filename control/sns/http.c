@@ -159,7 +159,8 @@ static void tally(const struct job *j, int what)
 	int g = group_of(j);
 	_Atomic uint64_t *all[] = { &d.delivered[g], &d.failed[g], &d.dead_lettered[g], &d.retries };
 	atomic_fetch_add(all[what], 1);
-	if (j->kind == SL_SNS_SUBSCRIPTION_CONFIRMATION || !j->topic_arn[0])
+	if (j->kind == SL_SNS_SUBSCRIPTION_CONFIRMATION ||
+	    j->kind == SL_SNS_UNSUBSCRIBE_CONFIRMATION || !j->topic_arn[0])
 		return;
 	struct sl_sns_tstats *t = sl_sns_tstats_arn(SL_SNS_STATS_DELIVERER, j->topic_arn);
 	if (!t)
@@ -451,6 +452,7 @@ static char *request_text(const struct job *j, const char *host_hdr, const char 
 			  size_t *len)
 {
 	const char *type = j->kind == SL_SNS_SUBSCRIPTION_CONFIRMATION ? "SubscriptionConfirmation" :
+			   j->kind == SL_SNS_UNSUBSCRIBE_CONFIRMATION ? "UnsubscribeConfirmation" :
 			   "Notification";
 	size_t cap = 1024 + strlen(host_hdr) + strlen(path) + strlen(j->topic_arn) +
 		     strlen(j->sub_arn) + strlen(j->message_id) +

@@ -49,6 +49,7 @@ enum sl_sns_http_kind {
 	SL_SNS_MAIL,              /* url: the recipient; body: the RFC 5322 mail */
 	SL_SNS_SMS_RECORD,        /* body: the outbox record (control/sns/outbox.h) */
 	SL_SNS_PUSH_RECORD,       /* likewise, of a mobile push */
+	SL_SNS_UNSUBSCRIBE_CONFIRMATION,
 	SL_SNS_KINDS,
 };
 

@@ -970,13 +970,16 @@ static int token_make(char out[SL_SNS_TOKEN_LEN + 1])
 	return 0;
 }
 
-/* The SubscriptionConfirmation of a pending http subscription, into the
- * deliverer's outbox: its token, and the SubscribeURL (on the Host the
- * request came to) whose GET confirms it. */
-static void send_confirmation(struct sl_req *req, const struct sl_topic *t, const struct sl_sub *s)
+/* The SubscriptionConfirmation of a pending http or email subscription,
+ * or the UnsubscribeConfirmation of an http one that Unsubscribe ended
+ * (unsub), into the deliverer's outbox: the token, and the SubscribeURL (on
+ * the Host the request came to) whose GET confirms the subscription, or
+ * restores it. */
+static void send_control(struct sl_req *req, const struct sl_topic *t, const struct sl_sub *s,
+			 const char *token, bool unsub)
 {
 	char arn[SL_TOPIC_ARN_MAX], url[SL_TOPIC_ARN_MAX + SL_SNS_TOKEN_LEN + SL_SNS_BASE_URL_MAX + 64];
-	char text[SL_TOPIC_ARN_MAX + 160], *ctype = NULL, id[37], base[SL_SNS_BASE_URL_MAX];
+	char text[SL_SUB_ARN_MAX + 200], *ctype = NULL, id[37], base[SL_SNS_BASE_URL_MAX];
 	char cert_url[SL_SNS_BASE_URL_MAX + SL_SNS_CERT_NAME_MAX], sig[SL_SNS_SIG_MAX];
 	const char *sv = sl_sns_kv_get(&t->attrs, "SignatureVersion");
 	uint8_t raw_id[16];
@@ -985,30 +988,42 @@ static void send_confirmation(struct sl_req *req, const struct sl_topic *t, cons
 	sl_topic_arn(t, arn);
 	sl_sns_base_url(req, base);
 	snprintf(url, sizeof(url), "%s/?Action=ConfirmSubscription&Version=" SL_SNS_VERSION
-		 "&TopicArn=%s&Token=%s", base, arn, s->token);
+		 "&TopicArn=%s&Token=%s", base, arn, token);
 	snprintf(cert_url, sizeof(cert_url), "%s/%s", base,
 		 sl_sns_cert_name() ? sl_sns_cert_name() : "");
-	snprintf(text, sizeof(text), "You have chosen to subscribe to the topic %s.\nTo confirm the "
-		 "subscription, visit the SubscribeURL included in this message.", arn);
+	if (unsub) {
+		char sub_arn[SL_SUB_ARN_MAX];
+		sl_sub_arn(s, sub_arn);
+		snprintf(text, sizeof(text), "You have chosen to deactivate subscription %s.\nTo "
+			 "cancel this operation and restore the subscription, visit the "
+			 "SubscribeURL included in this message.", sub_arn);
+	} else {
+		snprintf(text, sizeof(text), "You have chosen to subscribe to the topic %s.\nTo "
+			 "confirm the subscription, visit the SubscribeURL included in this "
+			 "message.", arn);
+	}
 	sl_sqs_msg_id_new(raw_id);
 	sl_sqs_uuid_fmt(raw_id, id);
 	struct sl_sns_note n = {
-		.type = "SubscriptionConfirmation", .message_id = id, .token = s->token,
+		.type = unsub ? "UnsubscribeConfirmation" : "SubscriptionConfirmation",
+		.message_id = id, .token = token,
 		.topic_arn = arn, .message = text, .message_len = strlen(text),
 		.subscribe_url = url, .timestamp_ms = sl_now_ms(),
 		.signature_version = sv && strcmp(sv, "2") == 0 ? 2 : 1, .signature = sig,
 		.signing_cert_url = cert_url,
 	};
 	if (sl_sns_sign(&n, n.signature_version, sig) < 0) {
-		sl_warn("sns: the confirmation of a subscription to %s could not be signed",
+		sl_warn("sns: the %s of a subscription to %s could not be signed", n.type,
 			s->endpoint);
 		return;
 	}
 	if (sl_enc_init(&env, SL_ENC_JSON, 1024) < 0)
 		return;
-	struct sl_sns_http_req r = { .kind = SL_SNS_SUBSCRIPTION_CONFIRMATION, .url = s->endpoint,
-				     .message_id = id, .topic_arn = arn, .sub_arn = "" };
-	bool mail = s->protocol == SL_SNS_EMAIL || s->protocol == SL_SNS_EMAIL_JSON;
+	struct sl_sns_http_req r = { .kind = unsub ? SL_SNS_UNSUBSCRIBE_CONFIRMATION :
+					 SL_SNS_SUBSCRIPTION_CONFIRMATION,
+				     .url = s->endpoint, .message_id = id, .topic_arn = arn,
+				     .sub_arn = "" };
+	bool mail = !unsub && (s->protocol == SL_SNS_EMAIL || s->protocol == SL_SNS_EMAIL_JSON);
 	if (mail) {
 		r.kind = SL_SNS_MAIL;
 		r.retry = sl_sns_mail_retry;
@@ -1041,7 +1056,7 @@ static void send_confirmation(struct sl_req *req, const struct sl_topic *t, cons
 			r.body_len = w.len;
 		}
 		if (w.err || sl_sns_http_put(&r, NULL, NULL) < 0)
-			sl_warn("sns: the confirmation of a subscription to %s could not be queued",
+			sl_warn("sns: the %s of a subscription to %s could not be queued", n.type,
 				s->endpoint);
 	}
 	sl_bw_free(&w);
@@ -1113,7 +1128,7 @@ void sl_sns_subscribe(struct sl_req *req)
 		 * differs (a pending http one gets its confirmation again). */
 		if (sub_same(m.found, &a.kv)) {
 			if (!m.found->confirmed && m.found->token)
-				send_confirmation(req, t, m.found);
+				send_control(req, t, m.found, m.found->token, false);
 			reply_sub_arn(req, m.found, show);
 		} else {
 			bad_param(req, "Attributes Reason: Subscription already exists with "
@@ -1125,7 +1140,7 @@ void sl_sns_subscribe(struct sl_req *req)
 		sl_sns_error(req, SL_SNS_E_SUB_LIMIT, "Subscription limit exceeded");
 		goto out;
 	}
-	struct sl_sub *s = sl_sub_add(t, (uint8_t)proto, ep);
+	struct sl_sub *s = sl_sub_add(t, (uint8_t)proto, ep, NULL);
 	if (!s) {
 		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
 		goto out;
@@ -1148,11 +1163,115 @@ void sl_sns_subscribe(struct sl_req *req)
 		goto out;
 	sl_catalog_commit();
 	if (!s->confirmed)
-		send_confirmation(req, t, s);
+		send_control(req, t, s, s->token, false);
 	reply_sub_arn(req, s, show);
 out:
 	kvs_clear(&a.kv);
 	free(ep);
+}
+
+/* ---- Restoring what Unsubscribe ended --------------------------------------------- */
+
+/* An http(s) subscription that Unsubscribe ended, which the token of its
+ * UnsubscribeConfirmation brings back ("To cancel this operation and
+ * restore the subscription, visit the SubscribeURL"): with its id, its
+ * attributes and confirmed. Held in memory on the control thread (so not
+ * across a restart), SL_SNS_RESTORES_MAX of them in a ring whose oldest
+ * lapses first, each for SL_SNS_RESTORE_TTL_MS. */
+struct restore {
+	char token[SL_SNS_TOKEN_LEN + 1];
+	uint64_t topic_uid;
+	char id[SL_SNS_SUB_ID_LEN + 1];
+	uint8_t protocol;
+	bool raw;
+	int64_t until_ms;
+	char *endpoint; /* NULL: the slot is free */
+	struct sl_sns_kvs attrs;
+};
+
+static struct {
+	struct restore r[SL_SNS_RESTORES_MAX];
+	unsigned next;
+} restores;
+
+static void restore_free(struct restore *r)
+{
+	free(r->endpoint);
+	r->endpoint = NULL;
+	kvs_clear(&r->attrs);
+}
+
+/* Keep s for restoring under a new token, into tok; -1: out of memory or
+ * randomness (the subscription just ends). */
+static int restore_keep(const struct sl_sub *s, char tok[SL_SNS_TOKEN_LEN + 1])
+{
+	struct restore *r = &restores.r[restores.next];
+
+	if (token_make(tok) < 0)
+		return -1;
+	restore_free(r);
+	*r = (struct restore){ .topic_uid = s->topic_uid, .protocol = s->protocol, .raw = s->raw,
+			       .until_ms = sl_now_ms() + SL_SNS_RESTORE_TTL_MS };
+	memcpy(r->token, tok, sizeof(r->token));
+	memcpy(r->id, s->id, sizeof(r->id));
+	for (uint32_t i = 0; i < s->attrs.n; i++)
+		if (sl_sns_kv_set(&r->attrs, s->attrs.v[i].key, s->attrs.v[i].value,
+				  SL_SNS_OBJ_ATTRS_MAX) < 0)
+			goto fail;
+	if (!(r->endpoint = strdup(s->endpoint)))
+		goto fail;
+	restores.next = (restores.next + 1) % SL_SNS_RESTORES_MAX;
+	return 0;
+fail:
+	restore_free(r);
+	return -1;
+}
+
+/* ConfirmSubscription with a restore token of topic t: the subscription
+ * again, confirmed, into *out; 0 when the token is none of these, -1 when
+ * the reply has been made (an error). */
+static int restore_take(struct sl_req *req, const struct sl_topic *t, const char *token,
+			const struct sl_sub **out)
+{
+	struct restore *r = NULL;
+
+	for (unsigned i = 0; i < SL_SNS_RESTORES_MAX && !r; i++)
+		if (restores.r[i].endpoint && restores.r[i].topic_uid == t->hdr.uid &&
+		    strcmp(restores.r[i].token, token) == 0)
+			r = &restores.r[i];
+	if (!r)
+		return 0;
+	if (sl_now_ms() > r->until_ms) {
+		restore_free(r);
+		return 0;
+	}
+	/* Subscribed again meanwhile: that subscription stands. */
+	const struct sl_sub *have = sl_sub_find(sl_catalog_master(), t->hdr.uid, r->id);
+	struct sub_match m = { r->protocol, r->endpoint, NULL, 0 };
+	sl_sub_walk(sl_catalog_master(), t->hdr.uid, NULL, match_sub, &m);
+	if (have || m.found) {
+		*out = have ? have : m.found;
+		restore_free(r);
+		return 1;
+	}
+	if (m.n >= SL_SNS_SUBS_PER_TOPIC_MAX || sl_subs_count() >= SL_SNS_SUBS_MAX) {
+		sl_sns_error(req, SL_SNS_E_SUB_LIMIT, "Subscription limit exceeded");
+		return -1;
+	}
+	struct sl_sub *s = sl_sub_add(t, r->protocol, r->endpoint, r->id);
+	if (!s) {
+		sl_sns_error(req, SL_SNS_E_INTERNAL, "out of memory");
+		return -1;
+	}
+	s->created_ms = sl_now_ms();
+	s->confirmed = true;
+	s->raw = r->raw;
+	if (sub_attrs_apply(req, s, &r->attrs) < 0)
+		return -1;
+	sl_catalog_commit();
+	restore_free(r);
+	*out = s;
+	return 1;
 }
 
 struct token_match {
@@ -1183,8 +1302,11 @@ void sl_sns_confirm_subscription(struct sl_req *req)
 	struct token_match m = { token, NULL };
 	sl_sub_walk(sl_catalog_master(), t->hdr.uid, NULL, match_token, &m);
 	if (!m.found) {
-		bad_param(req, "Token");
-		return;
+		int rc = restore_take(req, t, token, &m.found);
+		if (rc == 0)
+			bad_param(req, "Token");
+		if (rc <= 0)
+			return;
 	}
 	if (!m.found->confirmed) {
 		struct sl_sub *e = sl_sub_edit(m.found);
@@ -1215,6 +1337,12 @@ void sl_sns_unsubscribe(struct sl_req *req)
 		return;
 	}
 	if (s) {
+		/* A confirmed http(s) endpoint is told, and may take it back. */
+		const struct sl_topic *t = sl_topic_find_uid(sl_catalog_master(), s->topic_uid);
+		char tok[SL_SNS_TOKEN_LEN + 1];
+		if (t && s->confirmed && (s->protocol == SL_SNS_HTTP || s->protocol == SL_SNS_HTTPS) &&
+		    restore_keep(s, tok) == 0)
+			send_control(req, t, s, tok, true);
 		sl_catalog_remove(&s->hdr);
 		sl_catalog_commit();
 	}

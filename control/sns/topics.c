@@ -240,7 +240,8 @@ static int uuid_make(char out[SL_SNS_SUB_ID_LEN + 1])
 	return 0;
 }
 
-struct sl_sub *sl_sub_add(const struct sl_topic *t, uint8_t protocol, const char *endpoint)
+struct sl_sub *sl_sub_add(const struct sl_topic *t, uint8_t protocol, const char *endpoint,
+			  const char *id)
 {
 	struct sl_sub *s = calloc(1, sizeof(*s));
 
@@ -251,7 +252,9 @@ struct sl_sub *sl_sub_add(const struct sl_topic *t, uint8_t protocol, const char
 	memcpy(s->region, t->region, sizeof(s->region));
 	memcpy(s->topic, t->name, sizeof(s->topic));
 	s->protocol = protocol;
-	if (uuid_make(s->id) < 0 || !(s->endpoint = strdup(endpoint))) {
+	if (id)
+		snprintf(s->id, sizeof(s->id), "%s", id);
+	if ((!id && uuid_make(s->id) < 0) || !(s->endpoint = strdup(endpoint))) {
 		sl_sub_free(&s->hdr);
 		return NULL;
 	}

@@ -116,7 +116,9 @@ const char *sl_sns_kv_get(const struct sl_sns_kvs *kv, const char *key);
  * taken). */
 struct sl_topic *sl_topic_add(const char *region, const char *name, bool fifo);
 struct sl_topic *sl_topic_edit(const struct sl_topic *t);
-struct sl_sub *sl_sub_add(const struct sl_topic *t, uint8_t protocol, const char *endpoint);
+/* id: the subscription's id (a restored one keeps its own), NULL: a new one. */
+struct sl_sub *sl_sub_add(const struct sl_topic *t, uint8_t protocol, const char *endpoint,
+			  const char *id);
 struct sl_sub *sl_sub_edit(const struct sl_sub *s);
 uint64_t sl_topics_count(void);
 uint64_t sl_subs_count(void);

@@ -20,6 +20,8 @@ import threading
 import time
 import urllib.request
 
+from botocore.exceptions import ClientError
+
 import harness
 from harness import unique_name
 
@@ -164,6 +166,46 @@ class SnsHttpTest(harness.KinesisTestCase):
             time.sleep(0.05)
         self.assertGreaterEqual(
             metric(self.server, 'sluice_sns_deliveries_total{protocol="http"}'), 2)
+
+    def test_unsubscribe_confirmation_can_restore_the_subscription(self):
+        topic = self.sns.create_topic(Name=unique_name("u"))["TopicArn"]
+        sub = self.subscribe_confirmed(topic, attrs={"RawMessageDelivery": "true"})
+        seen = len(self.ep.requests)
+        self.sns.unsubscribe(SubscriptionArn=sub)
+        self.assertEqual(self.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"], [])
+        note = self.ep.wait(seen + 1)[-1]
+        h = note["headers"]
+        self.assertEqual(h["x-amz-sns-message-type"], "UnsubscribeConfirmation")
+        self.assertEqual(h["x-amz-sns-topic-arn"], topic)
+        body = json.loads(note["body"])
+        self.assertEqual((body["Type"], body["TopicArn"]), ("UnsubscribeConfirmation", topic))
+        self.assertEqual(h["x-amz-sns-message-id"], body["MessageId"])
+        self.assertIn(sub, body["Message"])
+        self.assertEqual(len(body["Token"]), 64)
+        self.assertIn("Action=ConfirmSubscription", body["SubscribeURL"])
+        for k in ("Signature", "SigningCertURL", "SignatureVersion", "Timestamp"):
+            self.assertIn(k, body)
+        # Ended: a publish reaches nobody.
+        self.sns.publish(TopicArn=topic, Message="while gone")
+        time.sleep(0.3)
+        self.assertEqual(len(self.ep.requests), seen + 1)
+        # The SubscribeURL brings it back, with its ARN and attributes.
+        with urllib.request.urlopen(body["SubscribeURL"], timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn(sub.encode(), r.read())
+        subs = self.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        self.assertEqual([s["SubscriptionArn"] for s in subs], [sub])
+        attrs = self.sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+        self.assertEqual(attrs["RawMessageDelivery"], "true")
+        self.assertEqual(attrs["PendingConfirmation"], "false")
+        self.sns.publish(TopicArn=topic, Message="back again")
+        got = self.ep.wait(seen + 2)[-1]
+        self.assertEqual(got["body"], "back again")
+        # A token serves once; a made-up one is refused.
+        for token in (body["Token"], "0" * 64):
+            with self.assertRaises(ClientError) as e:
+                self.sns.confirm_subscription(TopicArn=topic, Token=token)
+            self.assertEqual(e.exception.response["Error"]["Code"], "InvalidParameter")
 
     def test_raw_filtered_and_per_protocol_messages(self):
         topic = self.sns.create_topic(Name=unique_name("hr"))["TopicArn"]

@@ -133,6 +133,15 @@ class SnsSignatureTest(harness.KinesisTestCase):
             verify(env)
             self.assertEqual(env["MessageId"], note["MessageId"])
             self.assertNotEqual(env["Signature"], note["Signature"])
+            # Unsubscribing tells the endpoint, signed as a confirmation is.
+            sub = self.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+            self.sns.unsubscribe(SubscriptionArn=next(
+                s["SubscriptionArn"] for s in sub if s["Protocol"] == "http"))
+            bye = json.loads(ep.wait(3)[2]["body"])
+            self.assertEqual(bye["Type"], "UnsubscribeConfirmation")
+            verify(bye)
+            with self.assertRaises(InvalidSignature):
+                verify(dict(bye, SubscribeURL=bye["SubscribeURL"] + "x"))
         finally:
             ep.close()
 

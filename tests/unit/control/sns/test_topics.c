@@ -68,14 +68,14 @@ Test(topics, topics_and_subscriptions_survive_the_catalog)
 	struct sl_topic *t = full_topic("orders.fifo");
 	struct sl_topic *other = sl_topic_add("eu-west-1", "other", false);
 	cr_assert_not_null(other);
-	struct sl_sub *s = sl_sub_add(t, SL_SNS_SQS, "arn:aws:sqs:eu-west-1:123456789012:q.fifo");
+	struct sl_sub *s = sl_sub_add(t, SL_SNS_SQS, "arn:aws:sqs:eu-west-1:123456789012:q.fifo", NULL);
 	cr_assert_not_null(s);
 	s->confirmed = true;
 	s->raw = true;
 	cr_assert_eq(sl_sns_kv_set(&s->attrs, "RedrivePolicy", "{\"deadLetterTargetArn\":\"x\"}",
 				   64), 0);
-	cr_assert_not_null(sl_sub_add(t, SL_SNS_HTTP, "http://127.0.0.1:9/a"));
-	cr_assert_not_null(sl_sub_add(other, SL_SNS_SQS, "arn:aws:sqs:eu-west-1:123456789012:o"));
+	cr_assert_not_null(sl_sub_add(t, SL_SNS_HTTP, "http://127.0.0.1:9/a", NULL));
+	cr_assert_not_null(sl_sub_add(other, SL_SNS_SQS, "arn:aws:sqs:eu-west-1:123456789012:o", NULL));
 	struct sl_bw tb = { 0 }, sb = { 0 }, after = { 0 };
 	sl_topic_encode(&t->hdr, &tb);
 	sl_sub_encode(&s->hdr, &sb);
@@ -162,7 +162,7 @@ Test(topics, the_decoders_refuse_what_no_request_could_make)
 {
 	cr_assert_eq(sl_catalog_init(dir), 0);
 	struct sl_topic *t = full_topic("refused.fifo");
-	struct sl_sub *s = sl_sub_add(t, SL_SNS_SQS, "arn:aws:sqs:eu-west-1:123456789012:q");
+	struct sl_sub *s = sl_sub_add(t, SL_SNS_SQS, "arn:aws:sqs:eu-west-1:123456789012:q", NULL);
 	cr_assert_not_null(s);
 	struct sl_bw w = { 0 };
 	sl_topic_encode(&t->hdr, &w);
