@@ -628,18 +628,25 @@ static void deliver_one(struct fanout *fo, struct sns_entry *e, const struct sl_
 	fo->p->pending++;
 }
 
-/* Whether e passes s's filter policy. */
+/* Whether e passes s's filter policy. A body that cannot be parsed for
+ * want of memory fails the entry (InternalError) rather than read as a
+ * body that is not JSON, which the filter would hold back. */
 static bool passes(const struct sl_sub *s, struct sns_entry *e)
 {
 	if (!s->filter)
 		return true;
 	if (sl_filter_scope(s->filter) == SL_FILTER_BODY && !e->body_parsed) {
 		size_t n = e->text_len[SL_SNS_SQS] / 2 + 2;
-		e->body_parsed = true;
 		e->body = malloc(n * sizeof(*e->body));
-		e->body_n = e->body ? sl_json_parse((const uint8_t *)e->text[SL_SNS_SQS],
-						    e->text_len[SL_SNS_SQS],
-						    e->body, (uint32_t)n) : -1;
+		if (!e->body) {
+			e->failed = true;
+			e->err = SL_SNS_E_INTERNAL;
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+			return false;
+		}
+		e->body_parsed = true;
+		e->body_n = sl_json_parse((const uint8_t *)e->text[SL_SNS_SQS],
+					  e->text_len[SL_SNS_SQS], e->body, (uint32_t)n);
 	}
 	struct sl_filter_msg m = { .attrs = e->attrs, .nattrs = e->nattrs, .body = e->body,
 				   .body_n = e->body_n };
