@@ -99,6 +99,10 @@
  * ahead of the writes: appends still land in allocated space, and an idle
  * shard costs 4 MiB of disk instead of a whole segment. */
 #define SL_PREALLOC_STEP (4ull * 1024 * 1024)
+/* Ours: logs the control thread made ahead for new objects (a queue's
+ * partitions) that no owner has written yet; past it a new object's logs
+ * are made at their first write instead. */
+#define SL_LOGS_PREMADE_MAX 65536
 
 /* The per-worker commit journal (sync durability): two files of this size
  * used in turn, allocated once (128 MiB of disk per worker). A file must

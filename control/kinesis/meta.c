@@ -304,6 +304,10 @@ void sl_kin_create_stream(struct sl_req *req)
 		return;
 	}
 	set_transition(s, SL_STREAM_CREATING);
+	/* Its shards' logs, made ahead (named durably with this pass's commit):
+	 * the first PutRecords then waits for no file to be made. */
+	for (uint32_t i = 0; i < (uint32_t)shards; i++)
+		sl_worker_log_premake(s->hdr.uid, i);
 	sl_catalog_commit();
 }
 
@@ -337,6 +341,7 @@ static void drop_logs(uint64_t uid, uint32_t n)
 	uint16_t *to = calloc(n ? n : 1, sizeof(*to));
 	char dir[PATH_MAX];
 
+	sl_worker_logs_premade_forget(uid);
 	if (d && msgs && to) {
 		for (uint32_t i = 0; i < n; i++) {
 			d[i].uid = uid;

@@ -695,6 +695,11 @@ void sl_sqs_create_queue(struct sl_req *req)
 			sl_queue_remove(q);
 		return;
 	}
+	/* Its partitions' logs, made ahead (and named durably with this pass's
+	 * commit): a first send, or a topic's first publish to a hundred new
+	 * queues, then waits for no file to be made. */
+	for (uint32_t p = 0; p < (q->nparts ? q->nparts : 1u); p++)
+		sl_worker_log_premake(q->hdr.uid, p);
 	sl_catalog_commit();
 	reply_url(req, name);
 }
@@ -725,6 +730,7 @@ static void drop_durable(void *arg)
 {
 	struct dropped *d = arg;
 
+	sl_worker_logs_premade_forget(d->uid);
 	sl_sqs_drop_partitions(d->uid, d->nparts);
 	free(d);
 }

@@ -307,6 +307,8 @@ static unsigned inbox_drain(struct sl_worker *self, struct rte_ring *r)
 
 static struct sl_msgq control_held;
 
+static void seg_creates_sync(void);
+
 /* Replies held until the control thread's next commit. Each belongs to a
  * request in flight, so their number is bounded by the connections'. */
 struct held_reply {
@@ -351,6 +353,9 @@ int sl_control_commit(void)
 	if (control_committing)
 		return 0;
 	control_committing = true;
+	/* Logs made ahead for objects of this pass: named durably before the
+	 * objects are (best effort: a failure leaves them to their first write). */
+	(void)sl_worker_logs_premade_sync();
 	int rc = control_commit_fn ? control_commit_fn() : 0;
 	/* The replies run no calls, so none join the list while it is sent. */
 	for (size_t i = 0; i < control_replies.n; i++) {
@@ -392,6 +397,7 @@ unsigned sl_control_poll(void)
 	for (struct sl_msg *m; (m = msgq_pop(&q)) != NULL; n++)
 		msg_run(NULL, m);
 	n += inbox_drain(NULL, control_inbox);
+	seg_creates_sync();
 	/* One commit for every call of this pass: group commit. */
 	sl_control_commit();
 	outbox_flush(&control_outbox);
@@ -460,6 +466,7 @@ void sl_control_call_wait(struct sl_msg **msgs, const uint16_t *to, unsigned n)
 			msgq_push(&control_held, msg);
 		else
 			msg_run(NULL, msg);
+		seg_creates_sync();
 	}
 }
 
@@ -654,6 +661,9 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
 		return NULL;
 	}
 	wlog_dir(stream_uid, ordinal, dir, sizeof(dir));
+	/* Set before the log exists: its first create job carries them. */
+	wl->stream_uid = stream_uid;
+	wl->ordinal = ordinal;
 	wl->log = adopt_recovered(stream_uid, ordinal);
 	bool made_new = false;
 	if (!wl->log && tl_self == w && !w->preload_failed && !log_dirs_unknown) {
@@ -747,6 +757,160 @@ static int unlink_later(void *arg, const char *path)
 	return remove_later(arg, path, false);
 }
 
+/* Directories fsynced in one pass, each once (control thread). */
+struct dirsync {
+	char (*done)[PATH_MAX];
+	size_t n, cap;
+};
+
+/* fsync the `levels` directories above path (its own, then each parent),
+ * skipping those this pass synced already. 0 or -errno. */
+static int dirsync_path(struct dirsync *ds, const char *path, unsigned levels)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (unsigned lvl = 0; lvl < levels; lvl++) {
+		char *cut = strrchr(dir, '/');
+		if (!cut || cut == dir)
+			return 0;
+		*cut = '\0';
+		bool seen = false;
+		for (size_t i = 0; i < ds->n && !seen; i++)
+			seen = strcmp(ds->done[i], dir) == 0;
+		if (seen)
+			continue;
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int rc = dfd < 0 || fsync(dfd) < 0 ? -errno : 0;
+		if (dfd >= 0)
+			close(dfd);
+		if (rc < 0)
+			return rc;
+		if (ds->n == ds->cap) {
+			size_t ncap = ds->cap ? ds->cap * 2 : 16;
+			void *nd = realloc(ds->done, ncap * sizeof(*ds->done));
+			if (!nd)
+				continue; /* only the dedup is lost: synced again */
+			ds->done = nd;
+			ds->cap = ncap;
+		}
+		memcpy(ds->done[ds->n++], dir, strlen(dir) + 1);
+	}
+	return 0;
+}
+
+/* ---- Logs made ahead (control thread) ----------------------------------- */
+
+/* Logs whose directories and empty first segment the control thread made,
+ * names synced, when their object was created (sl_worker_log_premake), so
+ * that the owner's first write finds them: a new log otherwise costs its
+ * first write a create, an allocation and three directory syncs. Each is
+ * taken by the owner's first create of that log, or dropped with its
+ * object. */
+static struct premade {
+	uint64_t uid;
+	uint32_t ordinal;
+	bool synced;
+} *premade;
+static size_t npremade, cap_premade;
+
+void sl_worker_log_premake(uint64_t uid, uint32_t ordinal)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+
+	assert(tl_self == NULL);
+	if (npremade >= SL_LOGS_PREMADE_MAX || log_dirs_unknown)
+		return;
+	if (npremade == cap_premade) {
+		size_t ncap = cap_premade ? cap_premade * 2 : 64;
+		struct premade *np = realloc(premade, ncap * sizeof(*np));
+		if (!np)
+			return;
+		premade = np;
+		cap_premade = ncap;
+	}
+	wlog_dir(uid, ordinal, dir, sizeof(dir));
+	sl_shardlog_seg_path(dir, 0, path, sizeof(path));
+	if (sl_shardlog_mkdir_unsynced(dir) < 0)
+		return;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return; /* made already, or not makeable: its first write decides */
+	close(fd);
+	premade[npremade++] = (struct premade){ uid, ordinal, false };
+}
+
+static void premade_path(const struct premade *p, char path[PATH_MAX])
+{
+	char dir[PATH_MAX];
+
+	wlog_dir(p->uid, p->ordinal, dir, sizeof(dir));
+	sl_shardlog_seg_path(dir, 0, path, PATH_MAX);
+}
+
+/* Remove entry i and, unless its owner took it, its file and directories. */
+static void premade_drop(size_t i, bool files)
+{
+	if (files) {
+		char path[PATH_MAX];
+		premade_path(&premade[i], path);
+		unlink(path);
+		for (int lvl = 0; lvl < 2; lvl++) {
+			char *cut = strrchr(path, '/');
+			if (!cut)
+				break;
+			*cut = '\0';
+			rmdir(path); /* the uid's may hold its other logs: then it stays */
+		}
+	}
+	premade[i] = premade[--npremade];
+}
+
+int sl_worker_logs_premade_sync(void)
+{
+	struct dirsync ds = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < npremade && rc == 0; i++) {
+		if (premade[i].synced)
+			continue;
+		char path[PATH_MAX];
+		premade_path(&premade[i], path);
+		rc = dirsync_path(&ds, path, 3);
+	}
+	free(ds.done);
+	for (size_t i = npremade; i-- > 0;) {
+		if (premade[i].synced)
+			continue;
+		if (rc < 0)
+			premade_drop(i, true);
+		else
+			premade[i].synced = true;
+	}
+	return rc;
+}
+
+void sl_worker_logs_premade_forget(uint64_t uid)
+{
+	/* Its files go with the object's other logs (sl_worker_drop_log). */
+	for (size_t i = npremade; i-- > 0;)
+		if (premade[i].uid == uid)
+			premade_drop(i, false);
+}
+
+/* The owner's first create of (uid, ordinal): the file made ahead, open,
+ * or -1 when there is none. */
+static int premade_take(uint64_t uid, uint32_t ordinal, const char *path)
+{
+	for (size_t i = 0; i < npremade; i++) {
+		if (premade[i].uid != uid || premade[i].ordinal != ordinal || !premade[i].synced)
+			continue;
+		premade_drop(i, false);
+		return open(path, O_RDWR | O_CLOEXEC);
+	}
+	return -1;
+}
+
 /* Segment files are made and grown by the control thread too: a roll (open,
  * allocate, sync the directory) and each growth step would otherwise block
  * the worker on the filesystem. The log keeps staging meanwhile; the log is
@@ -760,8 +924,14 @@ struct seg_job {
 	size_t len;
 	uint64_t first_n;
 	uint64_t from, to;
+	uint64_t uid;     /* create: the log's (copied on the worker) */
+	uint32_t ordinal;
+	struct seg_job *sync_next; /* create: waiting for its directories' fsync */
 	char path[];
 };
+
+/* Creates made, their directories not yet synced (control thread). */
+static struct seg_job *creates_unsynced;
 
 static void seg_job_call(struct sl_worker *self, struct sl_msg *msg)
 {
@@ -790,29 +960,66 @@ static void seg_job_call(struct sl_worker *self, struct sl_msg *msg)
 	char *cut = strrchr(parent, '/');
 	if (cut)
 		*cut = '\0';
+	/* Made ahead with its object: named and synced already. */
+	int pre = j->first_n == 0 ? premade_take(j->uid, j->ordinal, j->path) : -1;
+	if (pre >= 0) {
+		j->fd = pre;
+		j->to = 0; /* nothing allocated: growth follows the writes */
+		sl_msg_reply(NULL, msg);
+		return;
+	}
 	/* A new log's first segment comes with its directories. */
-	int rc = j->first_n == 0 ? sl_shardlog_mkdir(parent) : 0;
+	int rc = j->first_n == 0 ? sl_shardlog_mkdir_unsynced(parent) : 0;
 	int fd = rc < 0 ? -1 : open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (rc == 0 && fd < 0)
 		rc = -errno;
 	if (rc == 0 && fallocate(fd, 0, 0, (off_t)j->to) < 0 && errno != EOPNOTSUPP)
 		rc = -errno;
-	if (rc == 0) {
-		/* The new name must survive a crash before any record in it is
-		 * acknowledged. */
-		int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		rc = dfd < 0 || fsync(dfd) < 0 ? -errno : 0;
-		if (dfd >= 0)
-			close(dfd);
-	}
-	if (rc < 0 && fd >= 0) {
-		close(fd);
-		unlink(j->path);
-	}
-	if (rc < 0)
+	if (rc < 0) {
+		if (fd >= 0) {
+			close(fd);
+			unlink(j->path);
+		}
 		sl_error("segment %s: %s", j->path, strerror(-rc));
-	j->fd = rc < 0 ? rc : fd;
-	sl_msg_reply(NULL, msg);
+		j->fd = rc;
+		sl_msg_reply(NULL, msg);
+		return;
+	}
+	/* The new names must survive a crash before any record in them is
+	 * acknowledged: answered by seg_creates_sync, with the others of this
+	 * pass. */
+	j->fd = fd;
+	j->sync_next = creates_unsynced;
+	creates_unsynced = j;
+}
+
+/* fsync every directory the creates of this pass touched, once each (a
+ * segment's own; for a new log's first one, logs/<uid>/ and logs/ too), and
+ * answer them all: on ext4 the first fsync commits every new name of the
+ * pass and the rest find nothing left to commit, so a hundred new logs cost
+ * about one filesystem commit rather than three each. Bounded by the pass's
+ * messages. A failed sync fails every create of the pass (each is asked for
+ * again by its log). */
+static void seg_creates_sync(void)
+{
+	struct seg_job *list = creates_unsynced;
+	struct dirsync ds = { 0 };
+	int rc = 0;
+
+	creates_unsynced = NULL;
+	for (struct seg_job *j = list; j && rc == 0; j = j->sync_next)
+		rc = dirsync_path(&ds, j->path, j->first_n == 0 ? 3 : 1);
+	free(ds.done);
+	for (struct seg_job *j = list, *next; j; j = next) {
+		next = j->sync_next;
+		if (rc < 0) {
+			close(j->fd);
+			unlink(j->path);
+			sl_error("segment %s: %s", j->path, strerror(-rc));
+			j->fd = rc;
+		}
+		sl_msg_reply(NULL, &j->msg);
+	}
 }
 
 static void mark_dirty(struct sl_worker *w, struct sl_wlog *wl);
@@ -861,6 +1068,8 @@ static int seg_create_later(void *arg, struct sl_shardlog *log, uint64_t first_n
 	if (!j)
 		return -ENOMEM;
 	j->kind = JOB_CREATE;
+	j->uid = wl->stream_uid;
+	j->ordinal = wl->ordinal;
 	j->first_n = first_n;
 	j->to = SL_PREALLOC_STEP;
 	wl->seg_jobs++;

@@ -206,6 +206,20 @@ struct sl_wlog *sl_worker_log(struct sl_worker *w, uint64_t stream_uid, uint32_t
 int sl_worker_foreach_log_dir(void (*fn)(uint64_t uid, uint32_t ordinal, void *arg), void *arg);
 struct sl_wlog *sl_worker_log_existing(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal,
 				       int *err);
+/* Control thread, when an object that will write log (uid, ordinal) is
+ * created: make its directories and empty first segment now, so that its
+ * owner's first write finds them made and named durably instead of waiting
+ * for a create, an allocation and three directory syncs (a topic's first
+ * publish to a hundred new queues). Best effort and bounded
+ * (SL_LOGS_PREMADE_MAX): a log not made here is made at its first write.
+ * sl_worker_logs_premade_sync() then syncs the names of every log made
+ * since its last call, once per directory: call it before the object is
+ * committed. 0 or -errno (those logs are then made at their first write). */
+void sl_worker_log_premake(uint64_t uid, uint32_t ordinal);
+int sl_worker_logs_premade_sync(void);
+/* Control thread: the object is gone; forget what was made ahead for it
+ * (its files go with its logs, by sl_worker_drop_log). */
+void sl_worker_logs_premade_forget(uint64_t uid);
 /* The log if this worker has it open now, else NULL: no file is touched. */
 struct sl_wlog *sl_worker_log_if_open(struct sl_worker *w, uint64_t stream_uid, uint32_t ordinal);
 /* Close the log and have its files deleted by the control thread (the

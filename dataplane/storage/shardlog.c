@@ -130,14 +130,21 @@ static uint32_t frame_len_of(uint32_t key_len, uint32_t data_len)
 	return (SL_FRAME_HDR_BYTES + key_len + data_len + 7u) & ~7u;
 }
 
+void sl_shardlog_seg_path(const char *dir, uint64_t first_n, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%020llu.seg", dir, (unsigned long long)first_n);
+}
+
 static void seg_path(const struct sl_shardlog *log, uint64_t first_n, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s/%020llu.seg", log->dir, (unsigned long long)first_n);
+	sl_shardlog_seg_path(log->dir, first_n, out, cap);
 }
 
 static int fsync_dir(const char *dir);
 
-static int mkdir_p(const char *path)
+/* mkdir -p; with sync, the parent of every directory made is fsynced
+ * before going on. */
+static int mkdir_p(const char *path, bool sync)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(path);
@@ -154,7 +161,7 @@ static int mkdir_p(const char *path)
 			/* A directory made here: its name must survive a crash
 			 * before anything in it is acknowledged. */
 			char *slash = strrchr(tmp, '/');
-			if (slash && slash != tmp) {
+			if (sync && slash && slash != tmp) {
 				*slash = '\0';
 				int rc = fsync_dir(tmp);
 				*slash = '/';
@@ -171,7 +178,12 @@ static int mkdir_p(const char *path)
 
 int sl_shardlog_mkdir(const char *dir)
 {
-	return mkdir_p(dir);
+	return mkdir_p(dir, true);
+}
+
+int sl_shardlog_mkdir_unsynced(const char *dir)
+{
+	return mkdir_p(dir, false);
 }
 
 static int fsync_dir(const char *dir)
@@ -710,7 +722,7 @@ int sl_shardlog_open(const char *dir, uint64_t segment_bytes, struct sl_shardlog
 
 	if (rc < 0)
 		return rc;
-	rc = mkdir_p(dir);
+	rc = mkdir_p(dir, true);
 	if (rc == 0)
 		rc = recover(log);
 	if (rc == 0 && log->nsegs == 0)

@@ -115,6 +115,11 @@ int sl_shardlog_open_new(const char *dir, uint64_t segment_bytes, const struct s
 			 struct sl_shardlog **out);
 /* mkdir -p, syncing the parent of every directory it makes. 0 or -errno. */
 int sl_shardlog_mkdir(const char *dir);
+/* mkdir -p without the syncs, for a caller that then fsyncs every level
+ * itself (many new logs at once: one filesystem commit for all). */
+int sl_shardlog_mkdir_unsynced(const char *dir);
+/* The file name of the segment of dir whose first record is first_n. */
+void sl_shardlog_seg_path(const char *dir, uint64_t first_n, char *out, size_t cap);
 
 /* Close files and free memory. Staged, unflushed records are dropped (they
  * were never acknowledged). Never while a create is unanswered (busy). */

@@ -344,5 +344,57 @@ class SqsPartitionRestartTest(harness.KinesisTestCase):
             self.assertEqual(left, [], "every partition's log is deleted")
 
 
+class SqsNewQueueTest(harness.KinesisTestCase):
+    """New queues come with their partitions' logs made ahead: what a
+    user can see is that a queue takes its first sends at once, keeps them
+    across kill -9 (also one never sent to before the kill), and leaves
+    nothing on disk when deleted unused."""
+
+    def uid_dirs(self, srv):
+        return set(glob.glob(os.path.join(srv.data_dir, "logs", "*")))
+
+    def test_new_queues_across_kill9_and_an_unused_one_deleted(self):
+        with harness.Server(extra_args=["--workers", "2", "--sqs-partitions", str(PARTS)],
+                            needs_local=True, name="SqsNewQueueTest") as srv:
+            c = srv.client("sqs")
+            sent = [c.create_queue(QueueName=unique_name("ns"))["QueueUrl"] for _ in range(10)]
+            idle = [c.create_queue(QueueName=unique_name("ni"))["QueueUrl"] for _ in range(10)]
+            bodies = {u: ["%s-%d" % (u.rsplit("/", 1)[1], i) for i in range(20)] for u in sent}
+            for u in sent:
+                for k in range(2):
+                    out = c.send_message_batch(QueueUrl=u, Entries=[
+                        {"Id": str(i), "MessageBody": b}
+                        for i, b in enumerate(bodies[u][k * 10:k * 10 + 10])])
+                    self.assertEqual(out.get("Failed", []), [])
+            srv.kill9()
+            srv.start()
+            c = srv.client("sqs")
+
+            def drain(u, want):
+                got = []
+                deadline = time.monotonic() + 20
+                while len(got) < want and time.monotonic() < deadline:
+                    got += [m["Body"] for m in c.receive_message(
+                        QueueUrl=u, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])]
+                return got
+
+            for u in sent:
+                self.assertEqual(sorted(drain(u, 20)), sorted(bodies[u]), u)
+            # The queues never sent to before the kill work as new ones.
+            for u in idle:
+                c.send_message(QueueUrl=u, MessageBody="after")
+                self.assertEqual(drain(u, 1), ["after"], u)
+            # A queue created and deleted unused leaves no directory behind.
+            before = self.uid_dirs(srv)
+            u = c.create_queue(QueueName=unique_name("nd"))["QueueUrl"]
+            made = self.uid_dirs(srv) - before
+            c.delete_queue(QueueUrl=u)
+            deadline = time.monotonic() + 10
+            while self.uid_dirs(srv) & made and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(self.uid_dirs(srv) & made, set(),
+                             "the unused queue's logs are deleted")
+
+
 if __name__ == "__main__":
     unittest.main()
