@@ -298,8 +298,8 @@ verdict() {
 }
 
 # The targets of the issue: at K = 10, sluice >= 2x RabbitMQ fanout and
-# >= 10x fauxqs in deliveries/s; sluice's p99 at K = 100 at most 2x its p99
-# at K = 1. Only for K values and peers that ran.
+# >= 10x fauxqs in deliveries/s; sluice's publish p99 at K = 100 at most 2x
+# its publish p99 at K = 1. Only for K values and peers that ran.
 report_targets() {
 	local p want v loop how lo=${fanouts%% *} hi=${fanouts##* }
 	has_peer sluice || return 0
@@ -321,9 +321,14 @@ report_targets() {
 		[[ " $(loop_peers "$loop") " == *" sluice "* ]] || continue
 		how="closed loop"
 		[[ $loop == open ]] && how="open loop, $rate publishes/s"
+		# The issue's target is on the publish's own latency; the
+		# delivery's (publish to receive) is shown beside it.
+		v=$(ratio "${MED_PUB99[k$hi-$loop-sluice]}" "${MED_PUB99[k$lo-$loop-sluice]}")
+		echo "| sluice publish p99 at K = $hi <= 2x its publish p99 at K = $lo ($how) |" \
+			"${MED_PUB99[k$hi-$loop-sluice]} / ${MED_PUB99[k$lo-$loop-sluice]} ms = ${v}x | $(verdict "$v" 2 le) |"
 		v=$(ratio "${MED_P99[k$hi-$loop-sluice]}" "${MED_P99[k$lo-$loop-sluice]}")
-		echo "| sluice p99 at K = $hi <= 2x its p99 at K = $lo ($how) |" \
-			"${MED_P99[k$hi-$loop-sluice]} / ${MED_P99[k$lo-$loop-sluice]} ms = ${v}x | $(verdict "$v" 2 le) |"
+		echo "| (beside it) sluice delivery p99 at K = $hi against K = $lo ($how) |" \
+			"${MED_P99[k$hi-$loop-sluice]} / ${MED_P99[k$lo-$loop-sluice]} ms = ${v}x | |"
 	done
 }
 
