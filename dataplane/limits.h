@@ -6,6 +6,8 @@
 #ifndef SL_LIMITS_H
 #define SL_LIMITS_H
 
+#include <stdint.h> /* the uint64_t of some caps */
+
 /* ---- Runtime sizing ---------------------------------------------------- */
 
 /* Worker threads. One per core; 64 covers the largest machines we target and
@@ -415,6 +417,17 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
  * it is answered Throttled: back-pressure, not growth. */
 #define SL_SNS_DELIVERIES_MAX 65536
 
+/* ---- UDP ingest (docs/ingest-protocol.md) -------------------------------- */
+
+/* Ours: each worker's idempotence windows. A producer's window covers the
+ * SL_INGEST_WINDOW newest datagram numbers it sent there; a worker keeps
+ * SL_INGEST_PRODUCERS_MAX producers and SL_INGEST_WINDOW_BYTES of windows and
+ * kept acknowledgements, past which the producer heard from least recently
+ * is forgotten (a later retransmission of its is stored again). */
+#define SL_INGEST_WINDOW 1024
+#define SL_INGEST_PRODUCERS_MAX 65536
+#define SL_INGEST_WINDOW_BYTES (256ull * 1024 * 1024)
+
 /* ---- Timers ------------------------------------------------------------- */
 
 /* Each worker's timer wheel (dataplane/runtime/timer.h) ticks in
@@ -457,6 +470,7 @@ _Static_assert(SL_SEGMENT_BYTES_MIN > SL_LOG_DATA_MAX + SL_LOG_KEY_MAX + 4096,
 _Static_assert(SL_KIN_PK_MAX * 4 <= SL_LOG_KEY_MAX && SL_KIN_DATA_MAX <= SL_LOG_DATA_MAX,
 	       "a Kinesis record (a 256-character key in UTF-8) fits a log frame");
 _Static_assert(SL_KIN_PUT_RECORDS_MAX * 8 < SL_DOC_TOKS_MAX, "tokens for a full PutRecords");
+_Static_assert((SL_INGEST_WINDOW & (SL_INGEST_WINDOW - 1)) == 0, "a window is a power-of-two ring");
 _Static_assert(SL_PREALLOC_STEP <= SL_SEGMENT_BYTES_MIN, "one step fits the smallest segment");
 _Static_assert(SL_STAGE_INIT <= SL_STAGE_MAX && SL_STAGE_MAX < SL_JOURNAL_BATCH_MAX,
 	       "one shard flush fits one journal batch");
