@@ -24,6 +24,9 @@ static const char usage[] =
 	"\n"
 	"  --listen HOST:PORT        address to serve on (default 127.0.0.1:4566)\n"
 	"  --data-dir DIR            where streams, queues and the catalog live (default ./data)\n"
+	"  --ingest-port N           UDP port of the ingest protocol (docs/ingest-protocol.md)\n"
+	"                            on the --listen host; 0 turns it off (default 4569, off\n"
+	"                            with a warning when another process holds it)\n"
 	"  --workers N               worker threads, one per core (default: every core)\n"
 	"  --durability MODE         sync: reply after fdatasync (default)\n"
 	"                            batch: reply after write, fdatasync every --batch-ms\n"
@@ -163,6 +166,13 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 		assert(u >= 1); /* per-worker arrays have SL_WORKERS_MAX slots */
 		assert(u <= SL_WORKERS_MAX);
 		cfg->workers = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(key, "ingest-port") == 0) {
+		if (parse_u64(flag, v, 0, 65535, &u) < 0)
+			return -1;
+		cfg->ingest_port = (uint16_t)u;
+		cfg->ingest_port_given = true;
 		return 0;
 	}
 	if (strcmp(key, "sqs-partitions") == 0) {
@@ -323,6 +333,7 @@ static void defaults(struct sl_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	strcpy(cfg->listen_host, "127.0.0.1");
 	cfg->listen_port = 4566;
+	cfg->ingest_port = 4569;
 	strcpy(cfg->data_dir, "./data");
 	cfg->workers = ncpu > 0 ? (unsigned)(ncpu < SL_WORKERS_MAX ? ncpu : SL_WORKERS_MAX) : 1;
 	cfg->durability = SL_DUR_SYNC;

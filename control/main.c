@@ -33,6 +33,7 @@
 #include "dataplane/runtime/config.h"
 #include "dataplane/runtime/log.h"
 #include "dataplane/runtime/worker.h"
+#include "dataplane/services/kinesis/kinesis.h"
 
 #define SL_EAL_ARGS_MAX 64
 #define SL_CONTROL_TICK_MS 100
@@ -278,16 +279,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: cannot recover from the journals: %s\n", strerror(-rc));
 		return 1;
 	}
+	rc = sl_kin_udp_probe(&config, config.ingest_port_given);
+	if (rc < 0) {
+		fprintf(stderr, "sluice: cannot serve UDP ingest on %s:%u: %s (--ingest-port 0 "
+			"turns it off)\n", config.listen_host, config.ingest_port, strerror(-rc));
+		return 1;
+	}
 	rc = sl_workers_start(&config);
 	if (rc < 0) {
 		fprintf(stderr, "sluice: cannot start workers on %s:%u: %s\n", config.listen_host,
 			config.listen_port, strerror(-rc));
 		return 1;
 	}
-	printf("sluice: listening on http://%s:%u (workers=%u, data=%s, durability=%s)\n",
-	       config.listen_host, config.listen_port, sl_worker_count(), config.data_dir,
-	       config.durability == SL_DUR_SYNC ? "sync" :
-	       config.durability == SL_DUR_BATCH ? "batch" : "memory");
+	char udp[16] = "off";
+	if (config.ingest_port)
+		snprintf(udp, sizeof(udp), "%u", config.ingest_port);
+	printf("sluice: listening on http://%s:%u (workers=%u, data=%s, durability=%s, "
+	       "udp=%s)\n", config.listen_host, config.listen_port, sl_worker_count(),
+	       config.data_dir, config.durability == SL_DUR_SYNC ? "sync" :
+	       config.durability == SL_DUR_BATCH ? "batch" : "memory", udp);
 	fflush(stdout);
 	control_loop(sigfd);
 	sl_workers_stop();

@@ -427,6 +427,13 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_INGEST_WINDOW 1024
 #define SL_INGEST_PRODUCERS_MAX 65536
 #define SL_INGEST_WINDOW_BYTES (256ull * 1024 * 1024)
+/* Ours: per worker, the receives kept armed (each holds a 64 KiB buffer),
+ * the PUTs being stored at once and their bytes (past either: OVERLOADED),
+ * and the socket's kernel receive buffer. */
+#define SL_INGEST_RX_SLOTS 16
+#define SL_INGEST_INFLIGHT_MAX 4096
+#define SL_INGEST_INFLIGHT_BYTES (64ull * 1024 * 1024)
+#define SL_INGEST_SOCKET_BUFFER (4 * 1024 * 1024)
 
 /* ---- Timers ------------------------------------------------------------- */
 

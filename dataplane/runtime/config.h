@@ -23,6 +23,8 @@ enum sl_log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
 struct sl_config {
 	char listen_host[64];
 	uint16_t listen_port;
+	uint16_t ingest_port;    /* UDP ingest (docs/ingest-protocol.md); 0: off */
+	bool ingest_port_given;  /* set by a flag or the config file */
 	char data_dir[PATH_MAX / 2];
 	unsigned workers;
 	enum sl_durability durability;

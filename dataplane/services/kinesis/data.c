@@ -71,6 +71,12 @@ struct kin_put {
 	uint32_t *idx_pool;
 	struct sl_waiter *wt_pool;
 	struct sl_msg retry; /* re-runs put_settle from the loop */
+	/* A put that did not come over HTTP (sl_kin_put_raw): req is NULL,
+	 * and raw_done gets the results. */
+	sl_kin_raw_done raw_done;
+	void *raw_arg;
+	struct sl_kin_raw_result *raw_res;
+	void *raw_block;
 	struct kin_part parts[SL_WORKERS_MAX];
 };
 
@@ -202,9 +208,16 @@ static int put_entry(struct sl_req *req, const struct sl_doc_tok *t, uint32_t o,
 	return 0;
 }
 
+static void raw_finish(struct sl_worker *w, struct kin_put *p);
+
 static void put_reply(struct sl_worker *w, struct kin_put *p)
 {
 	struct sl_req *req = p->req;
+
+	if (!req) {
+		raw_finish(w, p);
+		return;
+	}
 	struct sl_enc *e = &req->out;
 	char seq[SL_SEQ_LEN + 1], id[32];
 	uint32_t failed = 0;
@@ -610,6 +623,86 @@ static void kin_put(struct sl_worker *w, struct sl_req *req, bool single)
 	return;
 out:
 	sl_req_finish(w, req);
+}
+
+/* ---- Puts from UDP ingest ---------------------------------------------- */
+
+static size_t align_up(size_t v, size_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static void raw_finish(struct sl_worker *w, struct kin_put *p)
+{
+	struct sl_kin_raw_result *res = p->raw_res;
+
+	for (uint32_t i = 0; i < p->count; i++) {
+		const struct kin_entry *e = &p->e[i];
+		res[i] = (struct sl_kin_raw_result){
+			.err = e->err == KIN_OK ? SL_KIN_RAW_OK :
+			       e->err == KIN_THROTTLED ? SL_KIN_RAW_THROTTLED : SL_KIN_RAW_INTERNAL,
+			.ordinal = e->ordinal,
+			.n = e->n + 1, /* as the sequence number prints it */
+		};
+	}
+	p->raw_done(w, p->raw_arg, res, p->count);
+	free(p->raw_block);
+}
+
+int sl_kin_put_raw(struct sl_worker *w, const struct sl_stream_meta *s,
+		   const struct sl_kin_raw *recs, uint32_t n, sl_kin_raw_done done, void *arg)
+{
+	assert(n >= 1 && n <= SL_KIN_PUT_RECORDS_MAX);
+	assert(arg != NULL);
+	/* One block: the put, then its entries (16-byte aligned: a u128),
+	 * waiters, indices and results. */
+	size_t o_e = align_up(sizeof(struct kin_put), 16);
+	size_t o_wt = align_up(o_e + n * sizeof(struct kin_entry), _Alignof(struct sl_waiter));
+	size_t o_idx = o_wt + n * sizeof(struct sl_waiter);
+	size_t o_res = align_up(o_idx + n * sizeof(uint32_t), _Alignof(struct sl_kin_raw_result));
+	size_t sz = align_up(o_res + n * sizeof(struct sl_kin_raw_result), 16);
+	uint8_t *block = aligned_alloc(16, sz);
+	if (!block)
+		return -ENOMEM;
+	struct kin_put *p = (struct kin_put *)(void *)block;
+	memset(p, 0, sizeof(*p));
+	p->e = (struct kin_entry *)(void *)(block + o_e);
+	p->wt_pool = (struct sl_waiter *)(void *)(block + o_wt);
+	p->idx_pool = (uint32_t *)(void *)(block + o_idx);
+	p->raw_res = (struct sl_kin_raw_result *)(void *)(block + o_res);
+	p->raw_block = block;
+	memset(p->e, 0, n * sizeof(*p->e));
+	p->count = n;
+	p->stream_uid = s->hdr.uid;
+	p->encrypted = s->encrypted;
+	snprintf(p->stream_name, sizeof(p->stream_name), "%s", s->name);
+	p->raw_done = done;
+	p->raw_arg = arg;
+	for (uint32_t i = 0; i < n; i++) {
+		struct kin_entry *e = &p->e[i];
+		sl_u128 h = recs[i].has_hash ? recs[i].hash :
+			    md5_u128((const char *)recs[i].key, recs[i].key_len);
+		const struct sl_shard_meta *sh = sl_stream_route(s, h);
+		e->pk = (const char *)recs[i].key;
+		e->pk_len = recs[i].key_len;
+		e->data = recs[i].data;
+		e->data_len = recs[i].data_len;
+		e->hash = h;
+		if (!sh) {
+			e->err = KIN_INTERNAL;
+			continue;
+		}
+		e->ordinal = sh->ordinal;
+		e->owner = sl_shard_owner(s->hdr.uid, sh->ordinal, sl_worker_count());
+		e->err = KIN_PENDING;
+	}
+	put_dispatch(w, p);
+	return 0;
+}
+
+bool sl_kin_stream_writable(const struct sl_stream_meta *s)
+{
+	return s->status == SL_STREAM_ACTIVE || s->status == SL_STREAM_UPDATING;
 }
 
 /* ---- Shard iterators ---------------------------------------------------- */
@@ -1362,5 +1455,6 @@ void sl_kin_preload(struct sl_worker *w)
 
 void sl_kin_tick(struct sl_worker *w)
 {
+	sl_kin_udp_tick(w);
 	sl_worker_foreach_log(w, trim_one, (void *)sl_catalog_get());
 }

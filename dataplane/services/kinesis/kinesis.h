@@ -33,6 +33,43 @@ void sl_kin_put_record(struct sl_worker *w, struct sl_req *req);
 void sl_kin_put_records(struct sl_worker *w, struct sl_req *req);
 void sl_kin_get_records(struct sl_worker *w, struct sl_req *req);
 void sl_kin_get_shard_iterator(struct sl_worker *w, struct sl_req *req);
+/* A put that does not come over HTTP (UDP ingest): records whose key and
+ * data the caller checked as PutRecords checks them (1..256 characters, at
+ * most 1 MiB together), into stream s, which the caller found writable
+ * (sl_kin_stream_writable). done(w, arg, results, n) runs on this worker once
+ * every record is durable or failed; the records' bytes stay the caller's
+ * until then. 0, or -ENOMEM (nothing stored). arg must not be NULL. */
+struct sl_kin_raw {
+	const uint8_t *key;
+	uint32_t key_len;
+	const uint8_t *data;
+	uint32_t data_len;
+	bool has_hash;
+	sl_u128 hash;
+};
+enum { SL_KIN_RAW_OK = 0, SL_KIN_RAW_THROTTLED, SL_KIN_RAW_INTERNAL };
+struct sl_kin_raw_result {
+	uint64_t n;       /* OK: the record's number, as its sequence number prints it */
+	uint32_t ordinal; /* its shard */
+	uint8_t err;      /* SL_KIN_RAW_* */
+};
+typedef void (*sl_kin_raw_done)(struct sl_worker *w, void *arg,
+				const struct sl_kin_raw_result *res, uint32_t n);
+int sl_kin_put_raw(struct sl_worker *w, const struct sl_stream_meta *s,
+		   const struct sl_kin_raw *recs, uint32_t n, sl_kin_raw_done done, void *arg);
+/* Whether s takes writes now (ACTIVE or UPDATING). */
+bool sl_kin_stream_writable(const struct sl_stream_meta *s);
+/* UDP ingest (udp.c). Control thread, before the workers start: check that
+ * the port is free of other processes (given: the flag or config named it;
+ * otherwise a busy port turns UDP ingest off with a warning). 0 or -errno.
+ * Every worker: open its socket and arm receives; once a second, re-arm
+ * what could not be; /metrics' series. */
+struct sl_config;
+int sl_kin_udp_probe(struct sl_config *cfg, bool given);
+void sl_kin_udp_start(struct sl_worker *w);
+void sl_kin_udp_stop(struct sl_worker *w);
+void sl_kin_udp_tick(struct sl_worker *w);
+long sl_kin_udp_metrics(char *buf, size_t cap);
 /* Every worker, once a second: retention of the shard logs it owns. */
 void sl_kin_tick(struct sl_worker *w);
 /* Control thread, at start-up: open and recover every shard log worker w

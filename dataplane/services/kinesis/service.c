@@ -45,6 +45,9 @@ struct sl_service sl_kinesis_service = {
 	.nops = sizeof(kinesis_ops) / sizeof(kinesis_ops[0]),
 	.install = sl_kinesis_ctl_install,
 	.control_tick = sl_kinesis_control_tick,
+	.start = sl_kin_udp_start,
+	.stop = sl_kin_udp_stop,
 	.tick = sl_kin_tick,
 	.preload = sl_kin_preload,
+	.metrics = sl_kin_udp_metrics,
 };
