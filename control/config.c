@@ -27,6 +27,8 @@ static const char usage[] =
 	"  --ingest-port N           UDP port of the ingest protocol (docs/ingest-protocol.md)\n"
 	"                            on the --listen host; 0 turns it off (default 4569, off\n"
 	"                            with a warning when another process holds it)\n"
+	"  --ingest-keys FILE        UDP ingest producers' keys, lines `PRODUCER_ID SECRET_HEX`:\n"
+	"                            every datagram must then carry a valid HMAC-SHA256 tag\n"
 	"  --workers N               worker threads, one per core (default: every core)\n"
 	"  --durability MODE         sync: reply after fdatasync (default)\n"
 	"                            batch: reply after write, fdatasync every --batch-ms\n"
@@ -248,6 +250,8 @@ static int apply(struct sl_config *cfg, const char *key, const char *v, const ch
 		snprintf(cfg->smtp_port, sizeof(cfg->smtp_port), "%u", (unsigned)port);
 		return 0;
 	}
+	if (strcmp(key, "ingest-keys") == 0)
+		return copy_str(flag, v, cfg->ingest_keys, sizeof(cfg->ingest_keys));
 	if (strcmp(key, "sns-ca-file") == 0) {
 		if (access(v, R_OK) != 0)
 			return bad(flag, v, strerror(errno));

@@ -434,6 +434,9 @@ _Static_assert(SL_SNS_BATCH_ID_MAX == SL_SQS_BATCH_ID_MAX, "one batch id check s
 #define SL_INGEST_INFLIGHT_MAX 4096
 #define SL_INGEST_INFLIGHT_BYTES (64ull * 1024 * 1024)
 #define SL_INGEST_SOCKET_BUFFER (4 * 1024 * 1024)
+/* Ours: producers in --ingest-keys, and a secret's bytes. */
+#define SL_INGEST_KEYS_MAX 65536
+#define SL_INGEST_KEY_MAX 64
 
 /* ---- Timers ------------------------------------------------------------- */
 

@@ -294,6 +294,12 @@ size_t sl_ingest_end(struct sl_ingest_writer *w, const uint8_t *key, size_t key_
 	return w->len;
 }
 
+void sl_ingest_sign(uint8_t *buf, size_t len, const uint8_t *key, size_t key_len)
+{
+	if (len >= SL_INGEST_HDR_BYTES + SL_INGEST_TAG_BYTES)
+		tag_of(buf, len - SL_INGEST_TAG_BYTES, key, key_len, buf + len - SL_INGEST_TAG_BYTES);
+}
+
 bool sl_ingest_verify(const struct sl_ingest_view *v, const uint8_t *key, size_t key_len)
 {
 	uint8_t want[SL_INGEST_TAG_BYTES];

@@ -136,6 +136,9 @@ void sl_ingest_add_run(struct sl_ingest_writer *w, uint8_t status, uint32_t shar
  * key[0..key_len). The datagram's length, or 0 on error. */
 size_t sl_ingest_end(struct sl_ingest_writer *w, const uint8_t *key, size_t key_len);
 
+/* Write again the tag of datagram buf[0..len), its last
+ * SL_INGEST_TAG_BYTES, after a change to the bytes it covers. */
+void sl_ingest_sign(uint8_t *buf, size_t len, const uint8_t *key, size_t key_len);
 /* Whether v's tag is the HMAC-SHA256 of its signed bytes under key
  * (constant-time compare); false without a tag. */
 bool sl_ingest_verify(const struct sl_ingest_view *v, const uint8_t *key, size_t key_len);

@@ -25,6 +25,7 @@ struct sl_config {
 	uint16_t listen_port;
 	uint16_t ingest_port;    /* UDP ingest (docs/ingest-protocol.md); 0: off */
 	bool ingest_port_given;  /* set by a flag or the config file */
+	char ingest_keys[PATH_MAX / 4]; /* producers' HMAC keys (--ingest-keys); "": none */
 	char data_dir[PATH_MAX / 2];
 	unsigned workers;
 	enum sl_durability durability;

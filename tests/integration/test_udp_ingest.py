@@ -5,9 +5,14 @@ under the acknowledged shard and sequence numbers; a retransmission is
 stored once and answered again; bad datagrams get the spec's statuses or no
 answer; kill -9 loses no acknowledged record."""
 
+import hashlib
+import hmac
+import os
 import random
+import shutil
 import socket
 import struct
+import tempfile
 import threading
 import time
 import unittest
@@ -172,6 +177,68 @@ class UdpIngestTest(harness.KinesisTestCase):
                 if l.startswith("sluice_udp_")}
         self.assertGreaterEqual(vals["sluice_udp_malformed_total"], 4)
         self.assertGreaterEqual(vals["sluice_udp_unknown_stream_total"], 3)
+
+
+class UdpIngestAuthTest(harness.KinesisTestCase):
+    """--ingest-keys: only datagrams signed with their producer's key are
+    answered (and stored), and the answers are signed with it."""
+
+    KEY = bytes(range(32))
+
+    @classmethod
+    def setUpClass(cls):
+        cls.udp_port = harness.free_port()
+        tmp = tempfile.mkdtemp(prefix="sluice-keys-")
+        cls.addClassCleanup(shutil.rmtree, tmp)
+        path = os.path.join(tmp, "ingest-keys")
+        with open(path, "w") as f:
+            f.write("# producer secret\n11 %s\n12 %s  # another\n"
+                    % (cls.KEY.hex(), b"other key".hex()))
+        cls.server = harness.server_for_class(cls, extra_args=[
+            "--ingest-port", str(cls.udp_port), "--ingest-keys", path])
+        cls.kin = cls.server.client("kinesis")
+
+    def signed(self, dg, key):
+        flags = struct.unpack_from("<H", dg, 6)[0] | 1
+        dg = dg[:6] + struct.pack("<H", flags) + dg[8:]
+        return dg + hmac.new(key, dg, hashlib.sha256).digest()
+
+    def exchange(self, dg):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(0.7)
+        try:
+            sock.sendto(dg, ("127.0.0.1", self.udp_port))
+            return sock.recv(70000)
+        except socket.timeout:
+            return None
+        finally:
+            sock.close()
+
+    def test_only_signed_datagrams_are_answered_and_answers_are_signed(self):
+        name = unique_name("udpa")
+        harness.create_stream(self.kin, name, shards=1)
+        put = datagram(PUT, 11, 1, name=name.encode(), records=[(b"k", b"signed")])
+        self.assertIsNone(self.exchange(put), "unsigned: no answer")
+        self.assertIsNone(self.exchange(self.signed(put, b"wrong")), "wrong key: no answer")
+        other = datagram(PUT, 13, 1, name=name.encode(), records=[(b"k", b"x")])
+        self.assertIsNone(self.exchange(self.signed(other, self.KEY)), "no key for 13")
+        tampered = bytearray(self.signed(put, self.KEY))
+        tampered[-40] ^= 1  # a byte of the data
+        self.assertIsNone(self.exchange(bytes(tampered)))
+        self.assertEqual(harness.read_shard(self.kin, "shardId-000000000000", name=name)[0], [])
+        good = self.signed(put, self.KEY)
+        for dup in (False, True):
+            ack = self.exchange(good)
+            self.assertIsNotNone(ack)
+            body, tag = ack[:-32], ack[-32:]
+            self.assertEqual(tag, hmac.new(self.KEY, body, hashlib.sha256).digest())
+            a = parse_ack(body)
+            self.assertEqual((a["status"], a["flags"] & 1, bool(a["flags"] & DUPLICATE)),
+                             (OK, 1, dup))
+        recs, _ = harness.read_shard(self.kin, "shardId-000000000000", name=name)
+        self.assertEqual([r["Data"] for r in recs], [b"signed"])
+        m = self.server.raw_request("GET", "/metrics")[1].decode()
+        self.assertIn("sluice_udp_unauthenticated_total 4", m)
 
 
 class UdpIngestCrashTest(harness.KinesisTestCase):

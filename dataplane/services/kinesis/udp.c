@@ -7,8 +7,8 @@
  * datagram, once the records are durable. Each worker keeps the
  * idempotence windows of the producers it hears from (net/ingest_window.c).
  *
- * Not yet: the DPDK driver, --ingest-keys (tags are not checked: the spec's
- * behaviour without keys), acknowledgements signed back. */
+ * With --ingest-keys, only datagrams signed with their producer's key are
+ * answered, and the answers are signed too. Not yet: the DPDK driver. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -77,8 +77,34 @@ struct udp_w {
 	struct rx *rx[SL_INGEST_RX_SLOTS];
 	/* Counters for /metrics (this worker writes, /metrics reads). */
 	_Atomic uint64_t received, malformed, fragments, unknown_stream, overloaded, duplicates,
-		stale, acked, records;
+		stale, acked, records, unauthenticated;
 };
+
+/* Producers' keys (--ingest-keys), sorted by id; read-only once the
+ * workers run. None: tags are not checked. */
+struct pkey {
+	uint64_t id;
+	uint8_t len;
+	uint8_t key[SL_INGEST_KEY_MAX];
+};
+static struct pkey *keys;
+static size_t nkeys;
+
+static const struct pkey *key_of(uint64_t id)
+{
+	size_t lo = 0, hi = nkeys;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (keys[mid].id == id)
+			return &keys[mid];
+		if (keys[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
 
 /* Each worker's, set once by that worker; read by /metrics anywhere. */
 static _Atomic(struct udp_w *) udp[SL_WORKERS_MAX];
@@ -125,16 +151,22 @@ static void send_to(struct udp_w *u, const struct sockaddr_in *to, const uint8_t
 static void answer(struct udp_w *u, const struct sockaddr_in *to, const struct sl_ingest_hdr *q,
 		   uint8_t type, uint8_t status, uint64_t stream_id, uint16_t cnt)
 {
-	uint8_t buf[SL_INGEST_HDR_BYTES];
+	uint8_t buf[SL_INGEST_HDR_BYTES + SL_INGEST_TAG_BYTES];
 	struct sl_ingest_writer wr;
+	const struct pkey *k = key_of(q->producer_id);
 	struct sl_ingest_hdr h = { .type = type, .producer_id = q->producer_id, .seq = q->seq,
-				   .stream_id = stream_id, .status = status };
+				   .stream_id = stream_id, .status = status,
+				   .flags = k ? SL_INGEST_F_AUTH : 0 };
 
 	sl_ingest_begin(&wr, buf, sizeof(buf), &h, NULL);
-	size_t len = sl_ingest_end(&wr, NULL, 0);
+	size_t len = sl_ingest_end(&wr, k ? k->key : NULL, k ? k->len : 0);
 	if (len) {
-		if (type == SL_INGEST_LOOKUP_ACK)
-			buf[32] = (uint8_t)cnt, buf[33] = (uint8_t)(cnt >> 8);
+		if (type == SL_INGEST_LOOKUP_ACK) {
+			buf[32] = (uint8_t)cnt;
+			buf[33] = (uint8_t)(cnt >> 8);
+			if (k)
+				sl_ingest_sign(buf, len, k->key, k->len);
+		}
 		send_to(u, to, buf, len);
 	}
 }
@@ -146,10 +178,13 @@ static void put_done(struct sl_worker *w, void *arg, const struct sl_kin_raw_res
 {
 	struct dgram *d = arg;
 	struct udp_w *u = d->u;
-	uint8_t buf[SL_INGEST_HDR_BYTES + SL_INGEST_RECORDS_MAX * SL_INGEST_RUN_BYTES];
+	uint8_t buf[SL_INGEST_HDR_BYTES + SL_INGEST_RECORDS_MAX * SL_INGEST_RUN_BYTES +
+		    SL_INGEST_TAG_BYTES];
 	struct sl_ingest_writer wr;
+	const struct pkey *k = key_of(d->producer);
 	struct sl_ingest_hdr h = { .type = SL_INGEST_PUT_ACK, .producer_id = d->producer,
-				   .seq = d->seq, .stream_id = d->stream_id };
+				   .seq = d->seq, .stream_id = d->stream_id,
+				   .flags = k ? SL_INGEST_F_AUTH : 0 };
 	uint32_t j = 0, ok = 0;
 
 	(void)w;
@@ -169,7 +204,7 @@ static void put_done(struct sl_worker *w, void *arg, const struct sl_kin_raw_res
 					  SL_INGEST_INTERNAL, 0, 0);
 		}
 	}
-	size_t len = sl_ingest_end(&wr, NULL, 0);
+	size_t len = sl_ingest_end(&wr, k ? k->key : NULL, k ? k->len : 0);
 	count(&u->records, ok);
 	/* Anything stored makes the datagram done: a retransmission gets
 	 * this answer. Nothing stored: it may try again. */
@@ -219,11 +254,15 @@ static void put(struct udp_w *u, const struct sl_ingest_view *v, const uint8_t *
 		count(&u->duplicates, 1);
 		return; /* its acknowledgement follows */
 	case SL_IWIN_DONE: {
-		uint8_t again[SL_INGEST_HDR_BYTES + SL_INGEST_RECORDS_MAX * SL_INGEST_RUN_BYTES];
+		uint8_t again[SL_INGEST_HDR_BYTES + SL_INGEST_RECORDS_MAX * SL_INGEST_RUN_BYTES +
+			      SL_INGEST_TAG_BYTES];
+		const struct pkey *k = key_of(v->h.producer_id);
 		if (ack_len > sizeof(again) || ack_len < SL_INGEST_HDR_BYTES)
 			return;
 		memcpy(again, ack, ack_len);
 		again[6] |= SL_INGEST_F_DUPLICATE;
+		if (k && (again[6] & SL_INGEST_F_AUTH))
+			sl_ingest_sign(again, ack_len, k->key, k->len);
 		count(&u->duplicates, 1);
 		send_to(u, from, again, ack_len);
 		return;
@@ -327,6 +366,15 @@ static void handle(struct udp_w *u, const uint8_t *p, size_t n, const struct soc
 	/* Never answer an answer. */
 	if (v.h.type == SL_INGEST_PUT_ACK || v.h.type == SL_INGEST_LOOKUP_ACK)
 		return;
+	/* With keys, nothing unsigned or wrongly signed is answered (nor is a
+	 * datagram of a version we cannot read the tag of). */
+	if (nkeys) {
+		const struct pkey *k = key_of(v.h.producer_id);
+		if (st != SL_INGEST_OK || !k || !sl_ingest_verify(&v, k->key, k->len)) {
+			count(&u->unauthenticated, 1);
+			return;
+		}
+	}
 	uint8_t reply = v.h.type == SL_INGEST_LOOKUP ? SL_INGEST_LOOKUP_ACK : SL_INGEST_PUT_ACK;
 	if (st != SL_INGEST_OK) {
 		count(&u->malformed, 1);
@@ -370,8 +418,79 @@ static void rx_done(struct sl_worker *w, struct sl_aio *aio, int res)
 
 /* ---- Hooks ---------------------------------------------------------------------- */
 
+static int key_cmp(const void *a, const void *b)
+{
+	const struct pkey *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* --ingest-keys: `PRODUCER_ID SECRET_HEX` per line, # comments. */
+static int keys_load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	unsigned lineno = 0;
+
+	if (!f) {
+		fprintf(stderr, "sluice: --ingest-keys %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char hex[2 * SL_INGEST_KEY_MAX + 2], extra[2];
+		unsigned long long id;
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		int got = sscanf(line, "%llu %129s %1s", &id, hex, extra);
+		if (got <= 0)
+			continue;
+		size_t hl = got >= 2 ? strlen(hex) : 0;
+		if (got != 2 || hl < 2 || hl % 2 || hl > 2 * SL_INGEST_KEY_MAX ||
+		    strspn(hex, "0123456789abcdefABCDEF") != hl || nkeys >= SL_INGEST_KEYS_MAX) {
+			fprintf(stderr, "sluice: --ingest-keys %s:%u: want `PRODUCER_ID SECRET_HEX` "
+				"(1 to %d bytes of secret, at most %d producers)\n", path, lineno,
+				SL_INGEST_KEY_MAX, SL_INGEST_KEYS_MAX);
+			fclose(f);
+			return -1;
+		}
+		struct pkey *nk = realloc(keys, (nkeys + 1) * sizeof(*keys));
+		if (!nk) {
+			fclose(f);
+			return -1;
+		}
+		keys = nk;
+		struct pkey *k = &keys[nkeys++];
+		k->id = id;
+		k->len = (uint8_t)(hl / 2);
+		for (size_t i = 0; i < k->len; i++) {
+			unsigned b;
+			sscanf(hex + 2 * i, "%2x", &b);
+			k->key[i] = (uint8_t)b;
+		}
+	}
+	fclose(f);
+	qsort(keys, nkeys, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < nkeys; i++) {
+		if (keys[i].id == keys[i - 1].id) {
+			fprintf(stderr, "sluice: --ingest-keys %s: producer %llu has two keys\n", path,
+				(unsigned long long)keys[i].id);
+			return -1;
+		}
+	}
+	if (nkeys == 0) {
+		fprintf(stderr, "sluice: --ingest-keys %s names no producer\n", path);
+		return -1;
+	}
+	return 0;
+}
+
 int sl_kin_udp_probe(struct sl_config *cfg, bool given)
 {
+	if (cfg->ingest_keys[0] && keys_load(cfg->ingest_keys) < 0)
+		return -EINVAL;
+
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(cfg->ingest_port) };
 	int fd;
 
@@ -459,21 +578,22 @@ long sl_kin_udp_metrics(char *buf, size_t cap)
 {
 	static const char *names[] = { "received", "malformed", "fragments", "unknown_stream",
 				       "overloaded", "duplicates", "stale", "acknowledged",
-				       "records" };
-	uint64_t sum[9] = { 0 };
+				       "records", "unauthenticated" };
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	uint64_t sum[N] = { 0 };
 	size_t off = 0;
 
 	for (unsigned i = 0; i < SL_WORKERS_MAX; i++) {
 		struct udp_w *u = atomic_load_explicit(&udp[i], memory_order_acquire);
 		if (!u)
 			continue;
-		_Atomic uint64_t *c[] = { &u->received, &u->malformed, &u->fragments,
-					  &u->unknown_stream, &u->overloaded, &u->duplicates,
-					  &u->stale, &u->acked, &u->records };
-		for (int k = 0; k < 9; k++)
+		_Atomic uint64_t *c[N] = { &u->received, &u->malformed, &u->fragments,
+					   &u->unknown_stream, &u->overloaded, &u->duplicates,
+					   &u->stale, &u->acked, &u->records, &u->unauthenticated };
+		for (int k = 0; k < N; k++)
 			sum[k] += atomic_load_explicit(c[k], memory_order_relaxed);
 	}
-	for (int k = 0; k < 9; k++) {
+	for (int k = 0; k < N; k++) {
 		int n = snprintf(buf + off, cap - off, "sluice_udp_%s_total %llu\n", names[k],
 				 (unsigned long long)sum[k]);
 		if (n < 0 || (size_t)n >= cap - off)

@@ -276,6 +276,18 @@ Test(ingest, tags_verify_with_the_producers_key_only)
 			  "byte %zu changed still verifies", i);
 		buf[i] ^= 0x10;
 	}
+	/* A change to a signed datagram (an answer's DUPLICATE flag) needs
+	 * its tag written again. */
+	buf[6] |= SL_INGEST_F_DUPLICATE;
+	cr_assert(sl_ingest_parse(buf, n, &v) != SL_INGEST_OK ||
+		  !sl_ingest_verify(&v, (const uint8_t *)"secret", 6));
+	buf[5] = SL_INGEST_PUT_ACK;
+	buf[6] = SL_INGEST_F_AUTH | SL_INGEST_F_DUPLICATE;
+	sl_ingest_sign(buf, n, (const uint8_t *)"secret", 6);
+	struct sl_ingest_view sv = v;
+	sv.tag = buf + n - SL_INGEST_TAG_BYTES;
+	sv.signed_len = n - SL_INGEST_TAG_BYTES;
+	cr_assert(sl_ingest_verify(&sv, (const uint8_t *)"secret", 6), "re-signed");
 	/* Without AUTH there is no tag to verify. */
 	h.flags = 0;
 	n = put_of(buf, sizeof(buf), &h, "s", 1);
