@@ -12,6 +12,8 @@ import random
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -239,6 +241,72 @@ class UdpIngestAuthTest(harness.KinesisTestCase):
         self.assertEqual([r["Data"] for r in recs], [b"signed"])
         m = self.server.raw_request("GET", "/metrics")[1].decode()
         self.assertIn("sluice_udp_unauthenticated_total 4", m)
+
+
+# Run inside a network namespace whose loopback has Ethernet's MTU, so that
+# a datagram over 1,472 bytes travels as IP fragments: the server must
+# refuse it (and count it), and take one that fits.
+FRAGMENT_SCRIPT = r"""
+import json, os, socket, struct, subprocess, sys, tempfile, time, urllib.request
+sys.path.insert(0, sys.argv[1])
+from test_udp_ingest import datagram, parse_ack, PUT, OK
+d = tempfile.mkdtemp()
+srv = subprocess.Popen([os.environ["SLUICE_BIN"], "--listen", "127.0.0.1:14566", "--data-dir", d,
+                        "--workers", "2", "--ingest-port", "14569"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:14566/metrics", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    req = urllib.request.Request("http://127.0.0.1:14566/", method="POST", headers={
+        "X-Amz-Target": "Kinesis_20131202.CreateStream",
+        "Content-Type": "application/x-amz-json-1.1"},
+        data=json.dumps({"StreamName": "frag", "ShardCount": 1}).encode())
+    urllib.request.urlopen(req, timeout=5).read()
+    time.sleep(0.3)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(1)
+    sock.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER: IP_PMTUDISC_DONT, fragment
+    sock.sendto(datagram(PUT, 5, 1, name=b"frag", records=[(b"k", b"x" * 3000)]),
+                ("127.0.0.1", 14569))
+    try:
+        sock.recv(70000)
+        sys.exit("a fragmented datagram was answered")
+    except socket.timeout:
+        pass
+    sock.sendto(datagram(PUT, 5, 2, name=b"frag", records=[(b"k", b"x" * 1000)]),
+                ("127.0.0.1", 14569))
+    a = parse_ack(sock.recv(70000))
+    if a["status"] != OK or a["runs"][0][0] != OK:
+        sys.exit("the datagram that fits was not stored: %r" % a)
+    m = urllib.request.urlopen("http://127.0.0.1:14566/metrics", timeout=5).read().decode()
+    if "sluice_udp_fragments_total 1" not in m:
+        sys.exit("fragments not counted: %s" % [l for l in m.splitlines() if "udp" in l])
+finally:
+    srv.terminate()
+    srv.wait()
+"""
+
+
+class UdpIngestFragmentTest(harness.KinesisTestCase):
+    def test_fragmented_datagrams_are_refused_and_counted(self):
+        harness.Server().require_local("a namespaced server")
+        if os.geteuid() != 0 or not shutil.which("ip"):
+            self.skipTest("needs root and iproute2 for a network namespace")
+        ns = "sluice-frag-%d" % os.getpid()
+        if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
+            self.skipTest("cannot create a network namespace here")
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "mtu", "1500",
+                        "up"], check=True)
+        out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", FRAGMENT_SCRIPT,
+                              os.path.dirname(os.path.abspath(__file__))],
+                             env=dict(os.environ, SLUICE_BIN=harness.SLUICE_BIN),
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
 
 
 class UdpIngestCrashTest(harness.KinesisTestCase):
