@@ -345,6 +345,8 @@ static const char usage_text[] =
 	"                      [--consumers M] [--batch B] [--recv-batch R] [--wait S]\n"
 	"                      [--record-size BYTES] [--duration S] [--rate R] [--pipeline D]\n"
 	"                      [--keep-queue] [--json-summary FILE]\n"
+	"  sluice-load udp     ... and udp-sink ...: UDP ingest producers, and a bare recvmmsg\n"
+	"                      receiver (see sluice-load udp --help)\n"
 	"\n"
 	"kinesis: each connection sends PutRecords of B records (default endpoint 127.0.0.1:4566).\n"
 	"redis:   each connection sends B pipelined XADDs per round trip (default 127.0.0.1:6379).\n"
@@ -3536,9 +3538,18 @@ static int sns_main(struct sl_load *ld)
 	return rc;
 }
 
+int udp_main(int argc, char **argv);
+int udp_sink_main(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
 	static struct sl_load ld;
+
+	/* The UDP ingest modes have their own flags (udp_load.c). */
+	if (argc >= 2 && !strcmp(argv[1], "udp"))
+		return udp_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "udp-sink"))
+		return udp_sink_main(argc, argv);
 	int r = opts_parse(&ld.opt, argc, argv);
 
 	if (r)
