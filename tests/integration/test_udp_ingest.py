@@ -205,16 +205,21 @@ class UdpIngestAuthTest(harness.KinesisTestCase):
         dg = dg[:6] + struct.pack("<H", flags) + dg[8:]
         return dg + hmac.new(key, dg, hashlib.sha256).digest()
 
+    def setUp(self):
+        # One socket, as the spec asks of a producer: its window lives on
+        # the worker its flow (source port) hashes to.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(0.7)
+
+    def tearDown(self):
+        self.sock.close()
+
     def exchange(self, dg):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.settimeout(0.7)
         try:
-            sock.sendto(dg, ("127.0.0.1", self.udp_port))
-            return sock.recv(70000)
+            self.sock.sendto(dg, ("127.0.0.1", self.udp_port))
+            return self.sock.recv(70000)
         except socket.timeout:
             return None
-        finally:
-            sock.close()
 
     def test_only_signed_datagrams_are_answered_and_answers_are_signed(self):
         name = unique_name("udpa")
