@@ -279,7 +279,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: cannot recover from the journals: %s\n", strerror(-rc));
 		return 1;
 	}
-	rc = sl_kin_udp_probe(&config, config.ingest_port_given);
+	rc = sl_kin_udp_setup(&config, config.ingest_port_given);
 	if (rc < 0) {
 		fprintf(stderr, "sluice: cannot serve UDP ingest on %s:%u: %s (--ingest-port 0 "
 			"turns it off)\n", config.listen_host, config.ingest_port, strerror(-rc));

@@ -282,7 +282,10 @@ size_t sl_ingest_end(struct sl_ingest_writer *w, const uint8_t *key, size_t key_
 {
 	if (w->err || w->count > UINT16_MAX)
 		return 0;
-	wr16(w->buf + 32, (uint16_t)w->count);
+	/* PUT and PUT_ACK count what was added; a LOOKUP_ACK keeps the
+	 * header's (the stream's open shards). */
+	if (w->type == SL_INGEST_PUT || w->type == SL_INGEST_PUT_ACK)
+		wr16(w->buf + 32, (uint16_t)w->count);
 	if (rd16(w->buf + 6) & SL_INGEST_F_AUTH) {
 		if (w->cap - w->len < SL_INGEST_TAG_BYTES) {
 			w->err = true;

@@ -132,7 +132,8 @@ void sl_ingest_add_record(struct sl_ingest_writer *w, const void *key, size_t ke
  * next number), so that a datagram's records in one shard take one run. */
 void sl_ingest_add_run(struct sl_ingest_writer *w, uint8_t status, uint32_t shard,
 		       uint64_t n);
-/* Sets count and, with the header's AUTH, appends the tag keyed with
+/* Sets count (PUT, PUT_ACK: what was added; other types keep the
+ * header's) and, with the header's AUTH, appends the tag keyed with
  * key[0..key_len). The datagram's length, or 0 on error. */
 size_t sl_ingest_end(struct sl_ingest_writer *w, const uint8_t *key, size_t key_len);
 

@@ -780,10 +780,7 @@ static int dirsync_path(struct dirsync *ds, const char *path, unsigned levels)
 			seen = strcmp(ds->done[i], dir) == 0;
 		if (seen)
 			continue;
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int rc = dfd < 0 || fsync(dfd) < 0 ? -errno : 0;
-		if (dfd >= 0)
-			close(dfd);
+		int rc = sl_shardlog_fsync_dir(dir);
 		if (rc < 0)
 			return rc;
 		if (ds->n == ds->cap) {
@@ -813,6 +810,7 @@ static struct premade {
 	bool synced;
 } *premade;
 static size_t npremade, cap_premade;
+static size_t nunsynced; /* entries made since the last sync */
 
 void sl_worker_log_premake(uint64_t uid, uint32_t ordinal)
 {
@@ -838,6 +836,7 @@ void sl_worker_log_premake(uint64_t uid, uint32_t ordinal)
 		return; /* made already, or not makeable: its first write decides */
 	close(fd);
 	premade[npremade++] = (struct premade){ uid, ordinal, false };
+	nunsynced++;
 }
 
 static void premade_path(const struct premade *p, char path[PATH_MAX])
@@ -863,6 +862,8 @@ static void premade_drop(size_t i, bool files)
 			rmdir(path); /* the uid's may hold its other logs: then it stays */
 		}
 	}
+	if (!premade[i].synced)
+		nunsynced--;
 	premade[i] = premade[--npremade];
 }
 
@@ -871,6 +872,9 @@ int sl_worker_logs_premade_sync(void)
 	struct dirsync ds = { 0 };
 	int rc = 0;
 
+	/* Called at every control commit: nothing to walk when nothing new. */
+	if (nunsynced == 0)
+		return 0;
 	for (size_t i = 0; i < npremade && rc == 0; i++) {
 		if (premade[i].synced)
 			continue;
@@ -882,11 +886,14 @@ int sl_worker_logs_premade_sync(void)
 	for (size_t i = npremade; i-- > 0;) {
 		if (premade[i].synced)
 			continue;
-		if (rc < 0)
+		if (rc < 0) {
 			premade_drop(i, true);
-		else
+		} else {
 			premade[i].synced = true;
+			nunsynced--;
+		}
 	}
+	assert(nunsynced == 0);
 	return rc;
 }
 

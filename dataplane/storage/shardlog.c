@@ -140,7 +140,6 @@ static void seg_path(const struct sl_shardlog *log, uint64_t first_n, char *out,
 	sl_shardlog_seg_path(log->dir, first_n, out, cap);
 }
 
-static int fsync_dir(const char *dir);
 
 /* mkdir -p; with sync, the parent of every directory made is fsynced
  * before going on. */
@@ -163,7 +162,7 @@ static int mkdir_p(const char *path, bool sync)
 			char *slash = strrchr(tmp, '/');
 			if (sync && slash && slash != tmp) {
 				*slash = '\0';
-				int rc = fsync_dir(tmp);
+				int rc = sl_shardlog_fsync_dir(tmp);
 				*slash = '/';
 				if (rc < 0)
 					return rc;
@@ -186,9 +185,9 @@ int sl_shardlog_mkdir_unsynced(const char *dir)
 	return mkdir_p(dir, false);
 }
 
-static int fsync_dir(const char *dir)
+int sl_shardlog_fsync_dir(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
@@ -318,7 +317,7 @@ static int seg_create(struct sl_shardlog *log, uint64_t first_n)
 	int rc = seg_grow(log, &s, 1);
 	/* The new name must survive a crash before any record in it is acked. */
 	if (rc == 0)
-		rc = fsync_dir(log->dir);
+		rc = sl_shardlog_fsync_dir(log->dir);
 	if (rc == 0)
 		rc = segs_push(log, &s);
 	int fd = s.fd;

@@ -118,6 +118,9 @@ int sl_shardlog_mkdir(const char *dir);
 /* mkdir -p without the syncs, for a caller that then fsyncs every level
  * itself (many new logs at once: one filesystem commit for all). */
 int sl_shardlog_mkdir_unsynced(const char *dir);
+/* fsync directory dir, so that the names made in it survive a crash.
+ * 0 or -errno. Blocks: not on a worker. */
+int sl_shardlog_fsync_dir(const char *dir);
 /* The file name of the segment of dir whose first record is first_n. */
 void sl_shardlog_seg_path(const char *dir, uint64_t first_n, char *out, size_t cap);
 

@@ -388,6 +388,9 @@ class SqsNewQueueTest(harness.KinesisTestCase):
             before = self.uid_dirs(srv)
             u = c.create_queue(QueueName=unique_name("nd"))["QueueUrl"]
             made = self.uid_dirs(srv) - before
+            # Made at CreateQueue, so that the check below has something to
+            # find gone.
+            self.assertEqual(len(made), 1, "the new queue's logs")
             c.delete_queue(QueueUrl=u)
             deadline = time.monotonic() + 10
             while self.uid_dirs(srv) & made and time.monotonic() < deadline:

@@ -97,7 +97,7 @@ static sl_u128 md5_u128(const char *s, size_t n)
 
 static bool stream_writable(struct sl_req *req, const struct sl_stream_meta *s)
 {
-	if (s->status == SL_STREAM_ACTIVE || s->status == SL_STREAM_UPDATING)
+	if (sl_kin_stream_writable(s))
 		return true;
 	if (s->status == SL_STREAM_DELETING)
 		sl_req_error(req, 400, "ResourceNotFoundException",

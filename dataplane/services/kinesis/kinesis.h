@@ -59,13 +59,14 @@ int sl_kin_put_raw(struct sl_worker *w, const struct sl_stream_meta *s,
 		   const struct sl_kin_raw *recs, uint32_t n, sl_kin_raw_done done, void *arg);
 /* Whether s takes writes now (ACTIVE or UPDATING). */
 bool sl_kin_stream_writable(const struct sl_stream_meta *s);
-/* UDP ingest (udp.c). Control thread, before the workers start: check that
- * the port is free of other processes (given: the flag or config named it;
- * otherwise a busy port turns UDP ingest off with a warning). 0 or -errno.
+/* UDP ingest (udp.c). Control thread, before the workers start: load
+ * --ingest-keys, and check that the port is free of other processes (given:
+ * the flag or config named it; otherwise a busy port turns UDP ingest off
+ * with a warning). 0 or -errno.
  * Every worker: open its socket and arm receives; once a second, re-arm
  * what could not be; /metrics' series. */
 struct sl_config;
-int sl_kin_udp_probe(struct sl_config *cfg, bool given);
+int sl_kin_udp_setup(struct sl_config *cfg, bool given);
 void sl_kin_udp_start(struct sl_worker *w);
 void sl_kin_udp_stop(struct sl_worker *w);
 void sl_kin_udp_tick(struct sl_worker *w);

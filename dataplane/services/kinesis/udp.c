@@ -147,7 +147,8 @@ static void send_to(struct udp_w *u, const struct sockaddr_in *to, const uint8_t
 	count(&u->acked, 1);
 }
 
-/* An answer with a datagram-level status and no runs. */
+/* An answer with a datagram-level status and no runs (a LOOKUP_ACK's cnt:
+ * the stream's open shards). */
 static void answer(struct udp_w *u, const struct sockaddr_in *to, const struct sl_ingest_hdr *q,
 		   uint8_t type, uint8_t status, uint64_t stream_id, uint16_t cnt)
 {
@@ -155,20 +156,13 @@ static void answer(struct udp_w *u, const struct sockaddr_in *to, const struct s
 	struct sl_ingest_writer wr;
 	const struct pkey *k = key_of(q->producer_id);
 	struct sl_ingest_hdr h = { .type = type, .producer_id = q->producer_id, .seq = q->seq,
-				   .stream_id = stream_id, .status = status,
+				   .stream_id = stream_id, .status = status, .count = cnt,
 				   .flags = k ? SL_INGEST_F_AUTH : 0 };
 
 	sl_ingest_begin(&wr, buf, sizeof(buf), &h, NULL);
 	size_t len = sl_ingest_end(&wr, k ? k->key : NULL, k ? k->len : 0);
-	if (len) {
-		if (type == SL_INGEST_LOOKUP_ACK) {
-			buf[32] = (uint8_t)cnt;
-			buf[33] = (uint8_t)(cnt >> 8);
-			if (k)
-				sl_ingest_sign(buf, len, k->key, k->len);
-		}
+	if (len)
 		send_to(u, to, buf, len);
-	}
 }
 
 /* ---- Storing a PUT ----------------------------------------------------------- */
@@ -291,20 +285,19 @@ static void put(struct udp_w *u, const struct sl_ingest_view *v, const uint8_t *
 	uintptr_t at = ((uintptr_t)(d->bytes + n) + 15) & ~(uintptr_t)15;
 	d->recs = (struct sl_kin_raw *)at;
 	d->verdict = (uint8_t *)(d->recs + cnt);
-	/* The records, read again from the copy so that they point into it. */
-	struct sl_ingest_view cv;
+	/* The records, walked in the datagram as received and pointed into
+	 * the copy (the receive buffer is armed again at once). */
 	struct sl_ingest_iter it;
 	struct sl_ingest_rec r;
-	int st = sl_ingest_parse(d->bytes, n, &cv);
-	(void)st; /* the same bytes parsed OK a moment ago */
-	sl_ingest_iter_init(&it, &cv);
+	sl_ingest_iter_init(&it, v);
 	for (uint32_t i = 0; i < cnt && sl_ingest_next(&it, &r) == 1; i++) {
 		d->verdict[i] = r.status;
 		if (r.status != SL_INGEST_OK)
 			continue;
 		struct sl_kin_raw *k = &d->recs[d->nstored++];
-		*k = (struct sl_kin_raw){ .key = r.key, .key_len = r.key_len, .data = r.data,
-					  .data_len = r.data_len, .has_hash = r.has_hash };
+		*k = (struct sl_kin_raw){ .key = d->bytes + (r.key - p), .key_len = r.key_len,
+					  .data = d->bytes + (r.data - p), .data_len = r.data_len,
+					  .has_hash = r.has_hash };
 		for (int b = 15; b >= 0; b--)
 			k->hash = k->hash << 8 | r.hash[b];
 	}
@@ -486,7 +479,7 @@ static int keys_load(const char *path)
 	return 0;
 }
 
-int sl_kin_udp_probe(struct sl_config *cfg, bool given)
+int sl_kin_udp_setup(struct sl_config *cfg, bool given)
 {
 	if (cfg->ingest_keys[0] && keys_load(cfg->ingest_keys) < 0)
 		return -EINVAL;
